@@ -1,0 +1,65 @@
+# The two commands a newcomer runs: `make run` and `make test`. Everything else is optional.
+SHELL := /bin/bash
+PYTHON ?= python3
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+UV_VERSION := 0.13.9
+VENV := .venv
+BIN := $(VENV)/bin
+BOOK ?= data/sample
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+.PHONY: setup run test lint format bench bench-ingest bench-validate bench-features \
+	bench-optimize scenarios sample dagster-dev clean
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet "uv==$(UV_VERSION)"
+
+$(VENV)/.synced: uv.lock pyproject.toml | $(UV)
+	$(UV) sync --frozen --python $(PYTHON)
+	touch $@
+
+setup: $(VENV)/.synced
+
+## Set up, then materialize the shipped sample book's latest business date through every stage.
+run: setup
+	$(BIN)/rebalance run --book $(BOOK) --latest
+
+## Set up, then run the test suite (fast; slow scale runs live in benchmarks/).
+test: setup
+	$(BIN)/pytest -q -n 2
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: setup
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+scenarios: setup
+	$(BIN)/pytest -q tests/scenario
+
+sample: setup
+	$(BIN)/rebalance generate --sample --out $(BOOK)
+
+bench: bench-ingest bench-validate bench-features bench-optimize
+
+bench-ingest: setup
+	$(BIN)/python benchmarks/bench_ingest.py
+
+bench-validate: setup
+	$(BIN)/python benchmarks/bench_validate.py
+
+bench-features: setup
+	$(BIN)/python benchmarks/bench_features.py
+
+bench-optimize: setup
+	$(BIN)/python benchmarks/bench_optimize.py
+
+dagster-dev: setup
+	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+clean:
+	rm -rf var $(VENV) $(TOOLS)

@@ -1,0 +1,170 @@
+"""The firm policy: every rule of the workflow that a firm sets, validated by pydantic.
+
+The policy lives in effective-dated YAML files (``data/firm/policy/YYYY-MM-DD.yaml``);
+the file with the latest effective date on or before the partition date applies.
+A file only needs the keys it changes: everything else takes the defaults below, which
+are the firm defaults the acceptance books assume.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+ReviewPolicy = Literal["none", "outliers", "all"]
+Registration = Literal["taxable", "traditional_ira", "roth"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ValidationPolicy(Strict):
+    stale_price_days: int = Field(3, ge=1, description="unchanged close for this many days")
+    price_jump: float = Field(0.25, gt=0, description="|close/previous - 1| above this")
+    late_file_cutoff: dt.time = Field(
+        dt.time(6, 30), description="files must arrive by this UTC time on the next day"
+    )
+    row_count_tolerance: float = Field(
+        0.5, gt=0, lt=1, description="detail rows below (1 - tol) x recent median: truncated"
+    )
+    reconciliation_tolerance: float = Field(1e-6, ge=0, description="shares")
+    lookback_business_days: int = Field(60, ge=5)
+
+
+class ThresholdCurve(Strict):
+    """Score threshold in bps that decays with days since the last trade.
+
+    threshold(d) = floor + (start - floor) * exp(-d / time_constant_days)
+    """
+
+    start_bps: float = 150.0
+    floor_bps: float = 15.0
+    time_constant_days: float = Field(60.0, gt=0)
+
+    def at(self, days_since_last_trade: int | None) -> float:
+        if days_since_last_trade is None:
+            return self.floor_bps
+        decay = math.exp(-days_since_last_trade / self.time_constant_days)
+        return self.floor_bps + (self.start_bps - self.floor_bps) * decay
+
+
+class AccountGroup(Strict):
+    """Accounts whose total value lies in [min_value, max_value) (and, if given, whose
+    registration is listed) form a group with its own review level and threshold."""
+
+    name: str
+    min_value: float = 0.0
+    max_value: float = math.inf
+    registrations: list[Registration] | None = None
+    review: ReviewPolicy = "none"
+    threshold: ThresholdCurve = ThresholdCurve()
+
+
+def _default_groups() -> list[AccountGroup]:
+    return [
+        AccountGroup(name="small", max_value=1_000_000, review="none"),
+        AccountGroup(name="mid", min_value=1_000_000, max_value=25_000_000, review="outliers"),
+        AccountGroup(name="uhnw", min_value=25_000_000, review="all"),
+    ]
+
+
+class OutlierPolicy(Strict):
+    max_turnover_pct: float = 25.0
+    max_realized_gain_usd: float = 100_000.0
+    max_realized_gain_pct: float = 2.0
+    max_residual_tracking_error_bps: float = 150.0
+    max_trade_count: int = 40
+    peer_zscore: float = 3.0
+
+
+class WorkflowPolicy(Strict):
+    trigger: Literal["cost_benefit", "calendar", "bands"] = "cost_benefit"
+    calendar_days: int = Field(90, ge=1, description="trigger=calendar: trade every N days")
+    halt_mode: Literal["skip_account", "freeze_security"] = "skip_account"
+    step2_high_priority_only: bool = False
+
+
+class RiskModelPolicy(Strict):
+    """The default asset-class factor model, used when there is not enough history."""
+
+    class_vol: dict[str, float] = {
+        "us_equity": 0.16,
+        "intl_equity": 0.18,
+        "us_bonds": 0.05,
+    }
+    default_class_vol: float = 0.15
+    within_class_correlation: float = 0.95
+    equity_correlation: float = 0.6
+    other_correlation: float = 0.1
+    specific_vol: float = 0.02
+
+
+class OptimizationPolicy(Strict):
+    tax_aversion: Literal["low", "medium", "high"] = "medium"
+    tax_aversion_weights: dict[str, float] = {"low": 0.5, "medium": 1.0, "high": 2.0}
+    active_variance_price: float = Field(
+        50.0, description="dollars per unit of annual active variance, per dollar of value"
+    )
+    transaction_cost_bps: float = 5.0
+    market_impact_coefficient: float = 0.0
+    quality_bonus_bps_per_rating: float = 0.0
+    min_trade_usd: float = 0.0
+    round_lots: bool = False
+    max_cross_class_substitutions: int | None = None
+    risk_model: RiskModelPolicy = RiskModelPolicy()
+    solver: str = "CLARABEL"
+    fallback_solver: str = "SCS"
+    accounts_per_shard: int = Field(1000, ge=1)
+    shards_per_worker: int = Field(2, ge=1)
+
+    @property
+    def tax_weight(self) -> float:
+        return self.tax_aversion_weights[self.tax_aversion]
+
+
+class Policy(Strict):
+    effective_date: dt.date | None = None
+    validation: ValidationPolicy = ValidationPolicy()
+    account_groups: list[AccountGroup] = Field(default_factory=_default_groups)
+    workflow: WorkflowPolicy = WorkflowPolicy()
+    optimization: OptimizationPolicy = OptimizationPolicy()
+    outliers: OutlierPolicy = OutlierPolicy()
+
+    @model_validator(mode="after")
+    def _groups_cover_values(self) -> Policy:
+        if not self.account_groups:
+            raise ValueError("account_groups must list at least one group")
+        return self
+
+    def group_for(self, value: float, registration: str) -> AccountGroup:
+        """The first group whose value range (and registrations, if set) match."""
+        for group in self.account_groups:
+            in_range = group.min_value <= value < group.max_value
+            if in_range and (group.registrations is None or registration in group.registrations):
+                return group
+        return self.account_groups[-1]
+
+
+def load_policy(path: Path) -> Policy:
+    data = yaml.safe_load(path.read_text()) or {}
+    return Policy.model_validate(data)
+
+
+def policy_as_of(policy_dir: Path, as_of: dt.date) -> Policy:
+    """The policy file with the latest effective date on or before ``as_of``.
+
+    Files are named ``YYYY-MM-DD.yaml``; with none in force the defaults apply.
+    """
+    in_force = sorted(
+        p for p in policy_dir.glob("*.yaml") if dt.date.fromisoformat(p.stem) <= as_of
+    )
+    if not in_force:
+        return Policy()
+    policy = load_policy(in_force[-1])
+    return policy.model_copy(update={"effective_date": dt.date.fromisoformat(in_force[-1].stem)})

@@ -1,0 +1,116 @@
+"""Where outputs live: atomic Parquet per asset per partition, and a DuckDB catalog of views.
+
+Layout under the home folder (``REBALANCE_HOME``, default ``./var``)::
+
+    warehouse/<table>/trade_date=YYYY-MM-DD/data.parquet   every asset output, Hive layout
+    trades/YYYY-MM-DD/                                      dated trade files + manifest
+    problems/...                                            stored optimizer inputs
+    data_docs/YYYY-MM-DD/                                   Great Expectations data docs
+    catalog.duckdb                                          views over the warehouse
+
+Each partition file is written to a temporary name in the same folder and renamed, so a
+crashed run never leaves half a file and runs of different dates never share a file.
+DuckDB only reads the Parquet files; the catalog database is rebuilt by one writer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tempfile
+from pathlib import Path
+
+import polars as pl
+
+HOME_ENV = "REBALANCE_HOME"
+PARTITION_COLUMN = "trade_date"
+
+
+def home() -> Path:
+    return Path(os.environ.get(HOME_ENV, "var")).resolve()
+
+
+def warehouse(root: Path | None = None) -> Path:
+    return (root or home()) / "warehouse"
+
+
+def partition_file(table: str, day: dt.date, root: Path | None = None) -> Path:
+    return warehouse(root) / table / f"{PARTITION_COLUMN}={day.isoformat()}" / "data.parquet"
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_partition(df: pl.DataFrame, table: str, day: dt.date, root: Path | None = None) -> Path:
+    """Write one partition of a table atomically and return its path."""
+    path = partition_file(table, day, root)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".data.", suffix=".parquet.tmp")
+    os.close(fd)
+    try:
+        df.write_parquet(tmp, compression="zstd", statistics=False)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_partition(table: str, day: dt.date, root: Path | None = None) -> pl.DataFrame:
+    path = partition_file(table, day, root)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{table} has no partition for {day.isoformat()} (looked for {path}); "
+            f"materialize that date first: rebalance run --date {day.isoformat()}"
+        )
+    return pl.read_parquet(path)
+
+
+def materialized_dates(table: str, root: Path | None = None) -> list[dt.date]:
+    folder = warehouse(root) / table
+    prefix = f"{PARTITION_COLUMN}="
+    return sorted(
+        dt.date.fromisoformat(p.name.removeprefix(prefix))
+        for p in folder.glob(f"{prefix}*")
+        if (p / "data.parquet").exists()
+    )
+
+
+def catalog_path(root: Path | None = None) -> Path:
+    return (root or home()) / "catalog.duckdb"
+
+
+def build_catalog(root: Path | None = None) -> list[str]:
+    """(Re)create one DuckDB view per warehouse table, across every date.
+
+    ``SELECT * FROM positions WHERE trade_date = '2026-03-16'`` then works in any
+    DuckDB client opened on ``catalog.duckdb``. Returns the view names.
+    """
+    import duckdb
+
+    base = warehouse(root)
+    tables = sorted(p.name for p in base.glob("*") if any(p.glob("*/data.parquet")))
+    target = catalog_path(root)
+    tmp = target.with_suffix(".duckdb.tmp")
+    tmp.unlink(missing_ok=True)
+    with duckdb.connect(str(tmp)) as con:
+        for table in tables:
+            pattern = (base / table / "*" / "data.parquet").as_posix()
+            con.execute(
+                f'CREATE VIEW "{table}" AS SELECT * FROM '
+                f"read_parquet('{pattern}', hive_partitioning = true, union_by_name = true)"
+            )
+    os.replace(tmp, target)
+    return tables
