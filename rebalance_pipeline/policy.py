@@ -113,6 +113,9 @@ class OptimizationPolicy(Strict):
     )
     transaction_cost_bps: float = 5.0
     market_impact_coefficient: float = 0.0
+    band_violation_price: float = Field(
+        10.0, ge=0, description="dollars per dollar of value by which a class misses its band"
+    )
     quality_bonus_bps_per_rating: float = 0.0
     min_trade_usd: float = 0.0
     round_lots: bool = False

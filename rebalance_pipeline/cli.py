@@ -1,0 +1,183 @@
+"""The ``rebalance`` command: generate books, run dates through Dagster, inspect results.
+
+Heavy libraries are imported inside the commands so ``rebalance --help`` stays quick.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(
+    help="Daily automated rebalancing of a book of accounts, with every decision explained.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+scenario_app = typer.Typer(help="Acceptance scenarios in the neutral YAML format.")
+app.add_typer(scenario_app, name="scenario")
+
+DateOption = Annotated[
+    dt.datetime, typer.Option("--date", formats=["%Y-%m-%d"], help="Business date YYYY-MM-DD.")
+]
+BookOption = Annotated[
+    Path, typer.Option("--book", help="Book folder with firm/ and drops/.", file_okay=False)
+]
+
+
+def _fail(message: str) -> None:
+    typer.secho(message, fg=typer.colors.RED, err=True)
+    raise typer.Exit(code=1)
+
+
+@app.command()
+def generate(
+    out: Annotated[Path, typer.Option(help="Folder to write the book into.")] = Path("var/book"),
+    accounts: Annotated[int, typer.Option(help="Number of accounts.")] = 300,
+    households: Annotated[int, typer.Option(help="Number of households.")] = 100,
+    days: Annotated[int, typer.Option(help="Business days of custodian drops.")] = 15,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same bytes).")] = 7,
+    faults: Annotated[float, typer.Option(help="Fault rate per file and day.")] = 0.05,
+    sample: Annotated[bool, typer.Option(help="Write the shipped sample book.")] = False,
+) -> None:
+    """Write a deterministic synthetic book of custodian drops with injected faults."""
+    from rich.progress import Progress
+
+    from rebalance_pipeline.generator import GeneratorConfig, generate_book, sample_config
+
+    config = (
+        sample_config()
+        if sample
+        else GeneratorConfig(
+            accounts=accounts, households=households, days=days, seed=seed, fault_rate=faults
+        )
+    )
+    with Progress(transient=True) as progress:
+        task = progress.add_task("generating", total=None)
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        book = generate_book(config, out, progress=advance)
+    typer.echo(f"wrote {book.summary()} to {out}")
+
+
+@app.command()
+def run(
+    date: Annotated[
+        dt.datetime | None,
+        typer.Option("--date", formats=["%Y-%m-%d"], help="Business date YYYY-MM-DD."),
+    ] = None,
+    book: BookOption = Path("data/sample"),
+    latest: Annotated[bool, typer.Option(help="Run the book's latest business date.")] = False,
+) -> None:
+    """Materialize one business date through every stage with Dagster."""
+    from rebalance_pipeline.runner import latest_drop_date, materialize_date
+
+    if date is None and not latest:
+        _fail("give --date YYYY-MM-DD or --latest")
+    day = latest_drop_date(book) if date is None else date.date()
+    outcome = materialize_date(day, book)
+    typer.echo(outcome.report())
+    if not outcome.success:
+        raise typer.Exit(code=1)
+
+
+@app.command()
+def backfill(
+    start: Annotated[dt.datetime, typer.Option(formats=["%Y-%m-%d"], help="First date.")],
+    end: Annotated[dt.datetime, typer.Option(formats=["%Y-%m-%d"], help="Last date.")],
+    book: BookOption = Path("data/sample"),
+    reverse: Annotated[bool, typer.Option(help="Run the dates newest first.")] = False,
+) -> None:
+    """Re-run every business date from START to END (any order gives the same outputs)."""
+    from rich.progress import track
+
+    from rebalance_pipeline.partitions import business_days
+    from rebalance_pipeline.runner import materialize_date
+
+    days = business_days(start.date(), end.date())
+    failed = []
+    for day in track(list(reversed(days)) if reverse else days, description="backfill"):
+        outcome = materialize_date(day, book)
+        typer.echo(outcome.report())
+        if not outcome.success:
+            failed.append(day)
+    if failed:
+        _fail(f"{len(failed)} dates failed: {', '.join(d.isoformat() for d in failed)}")
+
+
+@app.command()
+def status(date: DateOption) -> None:
+    """Data-quality findings of a date: counts by check and the suspended accounts."""
+    from rebalance_pipeline import storage
+    from rebalance_pipeline.validation import status_report
+
+    day = date.date()
+    typer.echo(
+        status_report(
+            storage.read_partition("data_quality_issues", day),
+            storage.read_partition("account_status", day),
+        )
+    )
+
+
+@app.command()
+def summary(date: DateOption) -> None:
+    """One screen per date: accounts per route and review level, trades, turnover, taxes."""
+    from rebalance_pipeline import storage
+    from rebalance_pipeline.export import summary_report
+
+    day = date.date()
+    typer.echo(
+        summary_report(
+            storage.read_partition("routing_decisions", day),
+            storage.read_partition("released_trades", day),
+            storage.read_partition("optimization_results", day),
+        )
+    )
+
+
+@app.command()
+def solve(
+    account: Annotated[str, typer.Option(help="Account id.")],
+    date: DateOption,
+) -> None:
+    """Re-solve one account alone from its stored inputs and compare with the stored result."""
+    from rebalance_pipeline.runner import resolve_account
+
+    typer.echo(resolve_account(account, date.date()))
+
+
+@app.command()
+def catalog() -> None:
+    """Rebuild the DuckDB catalog of views over every materialized table and date."""
+    from rebalance_pipeline import storage
+
+    views = storage.build_catalog()
+    typer.echo(f"{storage.catalog_path()}: {len(views)} views")
+
+
+@scenario_app.command("run")
+def scenario_run(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.", exists=True)],
+    out: Annotated[Path | None, typer.Option(help="Result JSON (default: stdout).")] = None,
+) -> None:
+    """Run one acceptance scenario through the daily stages and write the result JSON."""
+    from rebalance_pipeline.scenario import ScenarioError, run_scenario
+
+    try:
+        result = run_scenario(scenario)
+    except ScenarioError as exc:
+        _fail(str(exc))
+        return
+    text = json.dumps(result, indent=2, sort_keys=True)
+    if out is None:
+        sys.stdout.write(text + "\n")
+    else:
+        out.write_text(text + "\n")
+        typer.echo(f"wrote {out}")

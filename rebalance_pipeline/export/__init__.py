@@ -1,0 +1,1 @@
+"""Export: the dated trade files of released trades, their manifest and the summary."""

@@ -1,0 +1,251 @@
+"""The dated trade files of a batch of released trades, and their manifest.
+
+Layout of ``<out_dir>`` (the date's folder; see ``export/README.md``)::
+
+    <custodian>_trades_YYYYMMDD.csv   one per custodian with released trades
+    manifest.json                     batch id, date, row counts and SHA-256 per file
+    batch-<id>/...                    a later batch of the same date with other content
+    superseded_by.json                which batch replaced which, in order
+
+The batch id is a hash of the released rows, so the same inputs give the same id and
+byte-identical files; writing them again is a no-op. Different content for a date that
+already has a batch never overwrites it: it goes to ``batch-<id>/`` and is recorded in
+``superseded_by.json``. Every file is written atomically.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import datetime as dt
+import hashlib
+import io
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+
+import polars as pl
+
+from rebalance_pipeline.export.cells import cents, plain_number, safe_text
+
+TRADE_FILE_COLUMNS = [
+    "account_id",
+    "security_id",
+    "symbol",
+    "side",
+    "quantity",
+    "estimated_price",
+    "estimated_amount",
+    "lot_id",
+    "reason_code",
+    "review_level",
+    "batch_id",
+]
+MANIFEST = "manifest.json"
+SUPERSEDED = "superseded_by.json"
+BATCH_ID_LENGTH = 16
+
+
+@dataclasses.dataclass(frozen=True)
+class TradeFile:
+    name: str
+    custodian: str
+    rows: int
+    sha256: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Manifest:
+    batch_id: str
+    as_of: dt.date
+    folder: Path
+    files: list[TradeFile]
+    status: str = "written"  # written | unchanged (identical batch already there) | new_batch
+    supersedes: str | None = None  # the batch this one replaces (status new_batch)
+
+    @property
+    def total_rows(self) -> int:
+        return sum(file.rows for file in self.files)
+
+    def to_json(self) -> str:
+        """The manifest file: only content-derived fields, so re-runs write the same bytes."""
+        record = {
+            "batch_id": self.batch_id,
+            "as_of": self.as_of.isoformat(),
+            "total_rows": self.total_rows,
+            "supersedes": self.supersedes,
+            "files": [dataclasses.asdict(file) for file in self.files],
+        }
+        return json.dumps(record, indent=2, sort_keys=True) + "\n"
+
+
+def write_trade_files(
+    released: pl.DataFrame,
+    accounts: pl.DataFrame,
+    securities: pl.DataFrame,
+    out_dir: Path,
+    as_of: dt.date,
+) -> Manifest:
+    """Write the date's batch of ``released`` trades (routing.route.RELEASED_TRADES)."""
+    rows = _trade_rows(released, accounts, securities)
+    batch_id = _batch_id(rows, as_of)
+    contents = _file_contents(rows, batch_id, as_of)
+    existing = _existing_batches(out_dir)
+    if batch_id in existing:
+        manifest = _read_manifest(existing[batch_id])
+        _verify(manifest)
+        return dataclasses.replace(manifest, status="unchanged")
+    folder = out_dir if not existing else out_dir / f"batch-{batch_id}"
+    supersedes = _latest_batch(out_dir, existing)
+    files = [
+        TradeFile(name, custodian, count, hashlib.sha256(data).hexdigest())
+        for name, (custodian, count, data) in contents.items()
+    ]
+    manifest = Manifest(
+        batch_id=batch_id,
+        as_of=as_of,
+        folder=folder,
+        files=files,
+        status="new_batch" if existing else "written",
+        supersedes=supersedes,
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, (_, _, data) in contents.items():
+        atomic_write(folder / name, data)
+    atomic_write(folder / MANIFEST, manifest.to_json().encode())
+    if supersedes is not None:
+        _record_supersession(out_dir, supersedes, batch_id)
+    return manifest
+
+
+def _trade_rows(
+    released: pl.DataFrame, accounts: pl.DataFrame, securities: pl.DataFrame
+) -> pl.DataFrame:
+    """Released trades with custodian and symbol, in the file order."""
+    custodians = accounts.select("account_id", "custodian").unique("account_id")
+    symbols = securities.select("security_id", "symbol").unique("security_id")
+    rows = released.join(custodians, on="account_id", how="left").join(
+        symbols, on="security_id", how="left"
+    )
+    orphans = rows.filter(pl.col("custodian").is_null())["account_id"].unique().sort()
+    if len(orphans):
+        raise ValueError(f"released trades of accounts without a custodian: {orphans.to_list()}")
+    return rows.sort(
+        "custodian", "account_id", "side", "security_id", "lot_id", "quantity", nulls_last=True
+    )
+
+
+def _csv_bytes(header: list[str], records: list[list[str]]) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(records)
+    return buffer.getvalue().encode("utf-8")
+
+
+def _records(rows: pl.DataFrame, batch_id: str) -> list[list[str]]:
+    return [
+        [
+            safe_text(row["account_id"]),
+            safe_text(row["security_id"]),
+            safe_text(row["symbol"]),
+            safe_text(row["side"]),
+            plain_number(row["quantity"]),
+            cents(row["price"]),
+            cents(row["amount"]),
+            safe_text(row["lot_id"]),
+            safe_text(row["reason"]),
+            safe_text(row["review"]),
+            batch_id,
+        ]
+        for row in rows.iter_rows(named=True)
+    ]
+
+
+def _batch_id(rows: pl.DataFrame, as_of: dt.date) -> str:
+    """A hash of the date and the released rows as written (without the batch id)."""
+    content = _csv_bytes(["as_of", as_of.isoformat()], _records(rows, ""))
+    return hashlib.sha256(content).hexdigest()[:BATCH_ID_LENGTH]
+
+
+def _file_contents(
+    rows: pl.DataFrame, batch_id: str, as_of: dt.date
+) -> dict[str, tuple[str, int, bytes]]:
+    """File name -> (custodian, row count, bytes), one file per custodian, by name."""
+    contents = {}
+    for (custodian,), part in rows.group_by("custodian", maintain_order=True):
+        name = f"{_file_safe(custodian)}_trades_{as_of:%Y%m%d}.csv"
+        data = _csv_bytes(TRADE_FILE_COLUMNS, _records(part, batch_id))
+        contents[name] = (custodian, part.height, data)
+    return dict(sorted(contents.items()))
+
+
+def _file_safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", name).strip("_") or "custodian"
+
+
+def _existing_batches(out_dir: Path) -> dict[str, Path]:
+    """batch id -> manifest path of every batch already written for the date."""
+    manifests = [out_dir / MANIFEST, *sorted(out_dir.glob(f"batch-*/{MANIFEST}"))]
+    return {json.loads(path.read_text())["batch_id"]: path for path in manifests if path.exists()}
+
+
+def _read_manifest(path: Path) -> Manifest:
+    record = json.loads(path.read_text())
+    return Manifest(
+        batch_id=record["batch_id"],
+        as_of=dt.date.fromisoformat(record["as_of"]),
+        folder=path.parent,
+        files=[TradeFile(**file) for file in record["files"]],
+        supersedes=record["supersedes"],
+    )
+
+
+def _verify(manifest: Manifest) -> None:
+    """Raise when a batch on disk no longer matches its manifest (it is never rewritten)."""
+    for file in manifest.files:
+        path = manifest.folder / file.name
+        actual = hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else None
+        if actual != file.sha256:
+            raise ValueError(f"{path} does not match batch {manifest.batch_id}'s manifest")
+
+
+def _latest_batch(out_dir: Path, existing: dict[str, Path]) -> str | None:
+    """The batch a new one replaces: the last recorded replacement, else the first batch."""
+    if not existing:
+        return None
+    chain = _supersessions(out_dir)
+    if chain:
+        return chain[-1]["superseded_by"]
+    return json.loads((out_dir / MANIFEST).read_text())["batch_id"]
+
+
+def _supersessions(out_dir: Path) -> list[dict[str, str]]:
+    path = out_dir / SUPERSEDED
+    return json.loads(path.read_text()) if path.exists() else []
+
+
+def _record_supersession(out_dir: Path, old: str, new: str) -> None:
+    chain = [*_supersessions(out_dir), {"batch_id": old, "superseded_by": new}]
+    atomic_write(out_dir / SUPERSEDED, (json.dumps(chain, indent=2) + "\n").encode())
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a synced temp file in the same folder and a rename."""
+    descriptor, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp_name, path)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)

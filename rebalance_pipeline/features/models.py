@@ -1,0 +1,167 @@
+"""Discovery of the SQL models in ``dbt_like_sql/``: one file, one model, named after it.
+
+A model's dependencies are read from its SQL with sqlglot (the tables it selects from,
+minus its own CTEs and the context tables every model gets), so the SQL files alone
+define the feature graph. Every defect a file can have (unparsable, empty, not a single
+SELECT, part of a dependency cycle) is raised here, when the definitions load.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import graphlib
+import logging
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import polars as pl
+import sqlglot
+from sqlglot import exp
+
+from rebalance_pipeline import tables as t
+from rebalance_pipeline.book import CANONICAL_TABLES
+
+SQL_DIR = Path(__file__).resolve().parents[2] / "dbt_like_sql"
+
+# Tables every model may read without declaring them; filled by the runner on each run.
+CONTEXT_TABLES: dict[str, pl.Schema] = {
+    "run_context": pl.Schema({"as_of": pl.Date}),
+    "policy_account_groups": pl.Schema(
+        {
+            "name": pl.String,
+            "min_value": pl.Float64,
+            "max_value": pl.Float64,
+            "registrations": pl.List(pl.String),
+            "review": pl.String,
+            "ordinal": pl.Int64,
+        }
+    ),
+}
+
+# Feature models whose output has a contract in tables.py.
+FEATURE_SCHEMAS: dict[str, pl.Schema] = {
+    "security_prices": t.SECURITY_PRICES,
+    "account_valuations": t.ACCOUNT_VALUATIONS,
+    "holdings": t.HOLDINGS,
+    "asset_class_drift": t.ASSET_CLASS_DRIFT,
+    "tax_lots": t.TAX_LOTS,
+    "wash_sale_windows": t.WASH_SALE_WINDOWS,
+    "days_since_trade": t.DAYS_SINCE_TRADE,
+    "restricted_securities": t.RESTRICTED_SECURITIES,
+    "mandates": t.MANDATES,
+    "active_holds": t.ACTIVE_HOLDS,
+    "active_halts": t.ACTIVE_HALTS,
+}
+
+# Every table whose columns are known up front: lets sqlglot resolve column lineage.
+KNOWN_SCHEMAS: dict[str, pl.Schema] = {
+    **CANONICAL_TABLES,
+    "account_status": t.ACCOUNT_STATUS,
+    **CONTEXT_TABLES,
+    **FEATURE_SCHEMAS,
+}
+
+logger = logging.getLogger(__name__)
+
+
+class SqlModelError(ValueError):
+    """A SQL model that cannot be loaded or run; the message names the file or model."""
+
+
+@dataclasses.dataclass(frozen=True)
+class SqlModel:
+    name: str
+    path: Path
+    sql: str
+    deps: tuple[str, ...]  # tables the model selects from, sorted, context tables excluded
+    # output column -> sorted "table.column"s it derives from; best effort, so not part of
+    # the model's identity (equality, hash)
+    column_lineage: Mapping[str, tuple[str, ...]] = dataclasses.field(compare=False)
+
+
+def discover_models(sql_dir: Path = SQL_DIR) -> list[SqlModel]:
+    """Every ``*.sql`` file of ``sql_dir`` as a model, in dependency order."""
+    models = [load_model(path) for path in sorted(sql_dir.glob("*.sql"))]
+    return in_dependency_order(models)
+
+
+def load_model(path: Path) -> SqlModel:
+    sql = path.read_text(encoding="utf-8")
+    query = _parse_single_select(path, sql)
+    return SqlModel(
+        name=path.stem,
+        path=path,
+        sql=sql,
+        deps=tuple(_selected_tables(query)),
+        column_lineage=_column_lineage(path, query),
+    )
+
+
+def in_dependency_order(models: Iterable[SqlModel]) -> list[SqlModel]:
+    """Models sorted so that each comes after the models it reads (ties by name)."""
+    by_name = {model.name: model for model in models}
+    sorter = graphlib.TopologicalSorter(
+        {name: [dep for dep in model.deps if dep in by_name] for name, model in by_name.items()}
+    )
+    try:
+        sorter.prepare()
+    except graphlib.CycleError as error:
+        cycle = " -> ".join(error.args[1])
+        raise SqlModelError(f"SQL models depend on each other in a cycle: {cycle}") from None
+    ordered: list[SqlModel] = []
+    while sorter.is_active():
+        ready = sorted(sorter.get_ready())
+        ordered.extend(by_name[name] for name in ready)
+        sorter.done(*ready)
+    return ordered
+
+
+def _parse_single_select(path: Path, sql: str) -> exp.Query:
+    try:
+        statements = [s for s in sqlglot.parse(sql, read="duckdb") if s is not None]
+    except sqlglot.errors.SqlglotError as error:
+        raise SqlModelError(f"{path}: cannot parse SQL: {error}") from None
+    if not statements:
+        raise SqlModelError(f"{path}: the file holds no SQL statement")
+    if len(statements) > 1:
+        raise SqlModelError(
+            f"{path}: a model must be one SELECT, found {len(statements)} statements"
+        )
+    query = statements[0]
+    if not isinstance(query, exp.Query):
+        raise SqlModelError(f"{path}: a model must be a SELECT, found {query.key.upper()}")
+    return query
+
+
+def _selected_tables(query: exp.Query) -> list[str]:
+    cte_names = {cte.alias_or_name for cte in query.find_all(exp.CTE)}
+    names = {table.name for table in query.find_all(exp.Table) if table.name}
+    return sorted(names - cte_names - set(CONTEXT_TABLES))
+
+
+def _column_lineage(path: Path, query: exp.Query) -> dict[str, tuple[str, ...]]:
+    """Output column -> source "table.column"s; empty where sqlglot cannot tell."""
+    from sqlglot.lineage import lineage
+
+    try:
+        roots = lineage(None, query, schema=_sqlglot_schema(), dialect="duckdb")
+    except Exception as error:  # lineage is documentation: a gap must not stop discovery
+        logger.warning("no column lineage for %s: %s", path, error)
+        return {}
+    return {column: _source_columns(root) for column, root in roots.items()}
+
+
+def _source_columns(root) -> tuple[str, ...]:
+    sources = {
+        f"{node.expression.name}.{node.name.split('.')[-1]}"
+        for node in root.walk()
+        if isinstance(node.expression, exp.Table)
+    }
+    return tuple(sorted(sources))
+
+
+def _sqlglot_schema() -> dict[str, dict[str, str]]:
+    return {
+        table: {column: "VARCHAR" for column in schema.names()}
+        for table, schema in KNOWN_SCHEMAS.items()
+    }

@@ -1,0 +1,56 @@
+"""Configuration of the synthetic custodian book."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+# Faults that break a whole custodian file (scope: every account of the custodian,
+# or for a truncation the accounts from the last row read on).
+FILE_FAULTS = ("missing_file", "late_file", "truncated_file", "wrong_encoding")
+# Faults in a security's prices (scope: every account holding it).
+PRICE_FAULTS = ("missing_price", "stale_price", "price_jump")
+# Faults in one account's rows (scope: that account).
+ROW_FAULTS = (
+    "duplicate_rows",
+    "unknown_security",
+    "reconciliation_break",
+    "negative_quantity",
+    "malformed_number",
+    "malformed_date",
+)
+# Faults that only exist on the day of a corporate action (scope: the accounts shown).
+CORPORATE_ACTION_FAULTS = ("split_not_applied", "symbol_change_not_applied")
+FAULT_KINDS = CORPORATE_ACTION_FAULTS + ROW_FAULTS + PRICE_FAULTS + FILE_FAULTS
+
+ProgressCallback = Callable[[dt.date, int, int], None]
+
+
+class GeneratorConfig(BaseModel):
+    """What to generate. The same config always gives byte-identical files."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    accounts: int = Field(300, ge=2)
+    households: int = Field(100, ge=1)
+    days: int = Field(15, ge=1, description="business days of full drops")
+    seed: int = 0
+    fault_rate: float = Field(
+        0.1, ge=0, le=1, description="chance per fault kind and business day of injecting it"
+    )
+    fault_kinds: tuple[str, ...] = FAULT_KINDS
+    end_date: dt.date = dt.date(2026, 3, 16)
+    warmup_days: int = Field(60, ge=3, description="clean price-only days before the drops")
+    max_lots_per_holding: int = Field(3, ge=1)
+    progress: ProgressCallback | None = Field(None, exclude=True)
+
+    @model_validator(mode="after")
+    def _check(self) -> GeneratorConfig:
+        unknown = set(self.fault_kinds) - set(FAULT_KINDS)
+        if unknown:
+            raise ValueError(f"unknown fault kinds: {sorted(unknown)}")
+        if not self.households <= self.accounts <= 4 * self.households:
+            raise ValueError("households hold 1 to 4 accounts: need households <= accounts <= 4x")
+        return self

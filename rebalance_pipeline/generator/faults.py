@@ -1,0 +1,333 @@
+"""Fault planning and injection, with the ground truth of what each fault must suspend.
+
+Faults are kept apart so that the ground truth stays exact: a custodian-day with a file
+fault carries no other fault, a day with a price fault carries no file fault, a price
+fault's security is touched by no row fault that day, and each row fault takes an
+account no other row fault of the day touches.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+import numpy as np
+import polars as pl
+
+from rebalance_pipeline.generator.config import (
+    CORPORATE_ACTION_FAULTS,
+    FILE_FAULTS,
+    PRICE_FAULTS,
+    GeneratorConfig,
+)
+from rebalance_pipeline.generator.market import (
+    SPLIT_SECURITY,
+    SYMBOL_CHANGE,
+    Market,
+    model_targets,
+)
+from rebalance_pipeline.generator.render import MARK
+from rebalance_pipeline.ingest import formats as f
+
+JUMP_FACTOR = 1.4
+MALFORMED_NUMBER = "12,3.4x"
+MALFORMED_DATE = {"alder": "2026-02-30", "birch": "13/45/2026"}
+FILE_FAULT_KINDS = ("positions", "lots", "cash")  # the files a file fault may hit
+SORT_KEYS = {
+    "positions": ["account_id", "symbol"],
+    "lots": ["account_id", "lot_id"],
+    "transactions": ["account_id", "transaction_id"],
+    "cash": ["account_id"],
+    "prices": ["symbol"],
+    "corporate_actions": ["symbol"],
+}
+GROUND_TRUTH_COLUMNS = [
+    "fault_id",
+    "file_date",
+    "fault_kind",
+    "custodian",
+    "file_name",
+    "row",
+    "security_id",
+    "account_ids",
+]
+
+
+@dataclasses.dataclass(frozen=True)
+class PlannedFault:
+    day: dt.date
+    kind: str
+    custodian: str | None = None
+    file_kind: str | None = None
+    security_id: str | None = None
+
+    @property
+    def fault_id(self) -> str:
+        target = self.custodian or self.security_id or ""
+        return f"{self.day:%Y%m%d}-{self.kind}-{target}"
+
+
+@dataclasses.dataclass
+class Fault:
+    """One injected fault as the ground truth records it."""
+
+    fault_id: str
+    file_date: dt.date
+    fault_kind: str
+    custodian: str | None
+    file_name: str | None
+    row: int | None
+    security_id: str | None
+    account_ids: list[str]
+
+
+def plan_faults(
+    rng: np.random.Generator, config: GeneratorConfig, market: Market, drop_days: list[dt.date]
+) -> list[PlannedFault]:
+    """Draw the faults of every drop day; corporate-action faults only on their days."""
+    special = {SPLIT_SECURITY[0], SYMBOL_CHANGE[0]}
+    held = set(model_targets()["security_id"])
+    price_candidates = sorted(held - special)
+    plan: list[PlannedFault] = []
+    for day in drop_days:
+        occupied: dict[str, str] = {}  # custodian -> "file" | "row"
+        day_plan: list[PlannedFault] = []
+        for kind in config.fault_kinds:
+            if rng.random() >= config.fault_rate or not _possible(kind, day, market):
+                continue
+            if kind in PRICE_FAULTS:
+                if not price_candidates or "file" in occupied.values():
+                    continue
+                security = price_candidates.pop(int(rng.integers(0, len(price_candidates))))
+                day_plan.append(PlannedFault(day, kind, security_id=security))
+                continue
+            custodian = _free_custodian(rng, kind, occupied, day_plan)
+            if custodian is None:
+                continue
+            file_kind = (
+                FILE_FAULT_KINDS[int(rng.integers(0, len(FILE_FAULT_KINDS)))]
+                if kind in FILE_FAULTS
+                else None
+            )
+            occupied[custodian] = "file" if kind in FILE_FAULTS else "row"
+            day_plan.append(PlannedFault(day, kind, custodian, file_kind))
+        plan.extend(day_plan)
+    return plan
+
+
+def _possible(kind: str, day: dt.date, market: Market) -> bool:
+    if kind == "split_not_applied":
+        return day == market.split_day
+    if kind == "symbol_change_not_applied":
+        return day == market.symbol_change_day
+    return True
+
+
+def _free_custodian(
+    rng: np.random.Generator, kind: str, occupied: dict[str, str], day_plan: list[PlannedFault]
+) -> str | None:
+    """A custodian this fault can go to without blurring another fault's scope."""
+    start = int(rng.integers(0, len(f.CUSTODIANS)))
+    order = f.CUSTODIANS[start:] + f.CUSTODIANS[:start]
+    has_price_fault = any(p.kind in PRICE_FAULTS for p in day_plan)
+    for custodian in order:
+        taken = occupied.get(custodian)
+        if kind in FILE_FAULTS and taken is None and not has_price_fault:
+            return custodian
+        if kind not in FILE_FAULTS and taken != "file":
+            return custodian
+    return None
+
+
+def apply_price_faults(plan: list[PlannedFault], market: Market) -> None:
+    """Stale prices and jumps are changes to the price paths themselves."""
+    for fault in plan:
+        if fault.kind not in ("stale_price", "price_jump"):
+            continue
+        day = market.sessions.index(fault.day)
+        column = market.column(fault.security_id)
+        if fault.kind == "stale_price":
+            market.closes[day - 1 : day + 1, column] = market.closes[day - 2, column]
+        else:
+            market.closes[day:, column] = np.round(market.closes[day:, column] * JUMP_FACTOR, 2)
+
+
+@dataclasses.dataclass
+class DayFiles:
+    """The typed frames of one custodian-day, with the faults marked on their rows."""
+
+    custodian: str
+    day: dt.date
+    frames: dict[str, pl.DataFrame]
+    text_overrides: dict[str, tuple[str, str]] = dataclasses.field(default_factory=dict)
+    # fault id -> (canonical column, text written instead of the value)
+
+    def sort(self) -> None:
+        for kind, frame in self.frames.items():
+            self.frames[kind] = frame.sort(SORT_KEYS[kind], maintain_order=True)
+
+
+def inject_row_fault(
+    rng: np.random.Generator,
+    fault: PlannedFault,
+    files: DayFiles,
+    used_accounts: set[str],
+    excluded_securities: set[str],
+) -> list[tuple[str, str, str, str]]:
+    """Inject one account-scoped fault; returns (fault id, file kind, account, kind) per hit."""
+    lots = files.frames["lots"]
+    if fault.kind in CORPORATE_ACTION_FAULTS:
+        security = SPLIT_SECURITY[0] if fault.kind == "split_not_applied" else SYMBOL_CHANGE[0]
+        candidates = lots.filter(pl.col("security_id") == security)
+    else:
+        candidates = lots.filter(~pl.col("security_id").is_in(list(excluded_securities)))
+    candidates = candidates.filter(~pl.col("account_id").is_in(list(used_accounts)))
+    if candidates.is_empty():
+        return []
+    if fault.kind in CORPORATE_ACTION_FAULTS:
+        accounts = candidates["account_id"].unique().sort()
+        picked = rng.choice(accounts.len(), size=min(2, accounts.len()), replace=False)
+        targets = [
+            candidates.filter(pl.col("account_id") == accounts[int(i)]).row(0, named=True)
+            for i in sorted(picked)
+        ]
+    else:
+        targets = [candidates.row(int(rng.integers(0, candidates.height)), named=True)]
+    hits = []
+    for number, lot in enumerate(targets):
+        fault_id = f"{fault.fault_id}-{number + 1}"
+        file_kind = _INJECTORS[fault.kind](rng, files, lot, fault_id)
+        used_accounts.add(lot["account_id"])
+        security = None if fault.kind == "unknown_security" else lot["security_id"]
+        hits.append((fault_id, file_kind, lot["account_id"], security))
+    return hits
+
+
+def _mark(
+    frame: pl.DataFrame, condition: pl.Expr, fault_id: str, **changes: pl.Expr
+) -> pl.DataFrame:
+    return frame.with_columns(
+        **{
+            name: pl.when(condition).then(value).otherwise(pl.col(name))
+            for name, value in changes.items()
+        },
+        **{MARK: pl.when(condition).then(pl.lit(fault_id)).otherwise(pl.col(MARK))},
+    )
+
+
+def _holding(lot: dict) -> pl.Expr:
+    return (pl.col("account_id") == lot["account_id"]) & (
+        pl.col("security_id") == lot["security_id"]
+    )
+
+
+def _duplicate_rows(rng, files: DayFiles, lot: dict, fault_id: str) -> str:
+    lots = files.frames["lots"]
+    copy = lots.filter(pl.col("lot_id") == lot["lot_id"]).with_columns(pl.lit(fault_id).alias(MARK))
+    files.frames["lots"] = pl.concat([lots, copy])
+    return "lots"
+
+
+def _unknown_security(rng, files: DayFiles, lot: dict, fault_id: str) -> str:
+    letters = "".join(chr(ord("A") + int(i)) for i in rng.integers(0, 26, 3))
+    symbol = f"X{letters}"
+    common = {
+        "account_id": lot["account_id"],
+        "security_id": None,
+        "symbol": symbol,
+        "quantity": 100.0,
+        "custodian": files.custodian,
+        MARK: fault_id,
+    }
+    new_lot = common | {
+        "lot_id": f"{lot['account_id']}-X001",
+        "cost_basis": 5000.0,
+        "acquired_date": files.day - dt.timedelta(days=90),
+    }
+    for kind, row in (("positions", common), ("lots", new_lot)):
+        frame = files.frames[kind]
+        files.frames[kind] = pl.concat([frame, pl.DataFrame([row], schema=frame.schema)])
+    return "positions"
+
+
+def _reconciliation_break(rng, files: DayFiles, lot: dict, fault_id: str) -> str:
+    extra = float(rng.integers(1, 10)) + 0.5  # never a whole split ratio of the lots
+    positions = files.frames["positions"]
+    files.frames["positions"] = _mark(
+        positions, _holding(lot), fault_id, quantity=pl.col("quantity") + extra
+    )
+    return "positions"
+
+
+def _negative_quantity(rng, files: DayFiles, lot: dict, fault_id: str) -> str:
+    """Both the lots and the position go negative, so they still reconcile."""
+    for kind in ("lots", "positions"):
+        files.frames[kind] = _mark(
+            files.frames[kind], _holding(lot), fault_id, quantity=-pl.col("quantity")
+        )
+    return "lots"
+
+
+def _malformed_number(rng, files: DayFiles, lot: dict, fault_id: str) -> str:
+    files.frames["lots"] = _mark(files.frames["lots"], pl.col("lot_id") == lot["lot_id"], fault_id)
+    files.text_overrides[fault_id] = ("cost_basis", MALFORMED_NUMBER)
+    return "lots"
+
+
+def _malformed_date(rng, files: DayFiles, lot: dict, fault_id: str) -> str:
+    files.frames["lots"] = _mark(files.frames["lots"], pl.col("lot_id") == lot["lot_id"], fault_id)
+    files.text_overrides[fault_id] = ("acquired_date", MALFORMED_DATE[files.custodian])
+    return "lots"
+
+
+def _split_not_applied(rng, files: DayFiles, lot: dict, fault_id: str) -> str:
+    files.frames["lots"] = _mark(
+        files.frames["lots"],
+        _holding(lot),
+        fault_id,
+        quantity=pl.col("quantity") / SPLIT_SECURITY[1],
+    )
+    return "lots"
+
+
+def _symbol_change_not_applied(rng, files: DayFiles, lot: dict, fault_id: str) -> str:
+    for kind in ("positions", "lots"):
+        files.frames[kind] = _mark(
+            files.frames[kind], _holding(lot), fault_id, symbol=pl.lit(SYMBOL_CHANGE[1])
+        )
+    return "positions"
+
+
+_INJECTORS = {
+    "duplicate_rows": _duplicate_rows,
+    "unknown_security": _unknown_security,
+    "reconciliation_break": _reconciliation_break,
+    "negative_quantity": _negative_quantity,
+    "malformed_number": _malformed_number,
+    "malformed_date": _malformed_date,
+    "split_not_applied": _split_not_applied,
+    "symbol_change_not_applied": _symbol_change_not_applied,
+}
+
+
+def first_marked_line(text: pl.DataFrame, fault_id: str) -> int | None:
+    """1-based line number of the first row marked with ``fault_id`` (line 1 is the header)."""
+    index = text.with_row_index().filter(pl.col(MARK) == fault_id)["index"]
+    return int(index.min()) + 2 if index.len() else None
+
+
+def truncate(custodian: str, content: bytes, rng: np.random.Generator) -> tuple[bytes, int]:
+    """Cut a file inside its details; returns the new bytes and the last detail line read.
+
+    birch loses its last detail records and the trailer; alder stops in the middle of a
+    line, just after the account id of the last row read.
+    """
+    lines = content.decode().split("\n")[:-1]
+    details = len(lines) - (2 if custodian == "birch" else 1)
+    keep = int(rng.integers(1, details)) if details > 1 else 1
+    last_line = 1 + keep  # header + kept details
+    if custodian == "birch":
+        return ("\n".join(lines[:last_line]) + "\n").encode(), last_line
+    partial = lines[last_line - 1]
+    cut = "\n".join([*lines[: last_line - 1], partial[: partial.index(",") + 2]])
+    return cut.encode(), last_line

@@ -1,0 +1,248 @@
+"""The convex problem, written once per bucket shape as a DPP-compliant CVXPY problem.
+
+Accounts are padded up to bucket sizes (padding has bounds 0), so one compiled problem
+serves every account of a bucket: only parameter values change between solves
+(cvxportfolio's compile-once pattern). Everything is in weights of V = total value less
+due withdrawals; the objective is in dollars / V.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+
+import cvxpy as cp
+import numpy as np
+
+from rebalance_pipeline.optimization.problem import AccountProblem
+from rebalance_pipeline.optimization.risk import FactorRisk, class_risk
+from rebalance_pipeline.policy import Policy
+
+NO_BAND = 1e3  # upper band of padded or unbanded classes
+BUY_CAP = 1e2  # weight bound on a buy that is allowed
+
+
+class InfeasibleError(Exception):
+    """The constraints cannot all hold (e.g. a withdrawal larger than what can be sold)."""
+
+
+class SolverFailure(Exception):
+    """Neither the solver nor the fallback solver returned a usable solution."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ConvexSolution:
+    buy_weights: np.ndarray  # per universe security
+    sell_weights: np.ndarray  # per lot
+    solver: str
+    solve_seconds: float
+
+
+def bucket_size(n: int) -> int:
+    """Pad to a multiple of 8 up to 64, of 32 above (few buckets, little waste)."""
+    step = 8 if n <= 64 else 32
+    return max(step, math.ceil(n / step) * step)
+
+
+def factor_classes(problem: AccountProblem) -> list[str]:
+    return sorted(set(problem.asset_classes) | set(problem.band_classes))
+
+
+def bucket_key(problem: AccountProblem, policy: Policy) -> tuple[int, int, int, bool]:
+    classes = len(factor_classes(problem))
+    with_impact = policy.optimization.market_impact_coefficient > 0
+    return (
+        bucket_size(len(problem.security_ids)),
+        bucket_size(len(problem.lot_ids)),
+        max(4, math.ceil(classes / 4) * 4),
+        with_impact,
+    )
+
+
+class BucketProblem:
+    """The parametrized problem of one bucket shape."""
+
+    def __init__(self, n: int, n_lots: int, n_classes: int, with_impact: bool) -> None:
+        self.shape = (n, n_lots, n_classes)
+        p = {
+            "holding": cp.Parameter(n),
+            "target": cp.Parameter(n),
+            "lot_to_security": cp.Parameter((n, n_lots)),
+            "sell_min": cp.Parameter(n_lots, nonneg=True),
+            "sell_max": cp.Parameter(n_lots, nonneg=True),
+            "buy_max": cp.Parameter(n, nonneg=True),
+            "exposure": cp.Parameter((n_classes, n)),
+            "specific": cp.Parameter(n, nonneg=True),
+            "tax": cp.Parameter(n_lots),
+            "quality": cp.Parameter(n),
+            "class_indicator": cp.Parameter((n_classes, n)),
+            "class_target": cp.Parameter(n_classes),
+            "band_min": cp.Parameter(n_classes),
+            "band_max": cp.Parameter(n_classes),
+            "cash": cp.Parameter(),
+            "cost_rate": cp.Parameter(nonneg=True),
+            "band_price": cp.Parameter(nonneg=True),
+        }
+        buy = cp.Variable(n, nonneg=True)
+        sell = cp.Variable(n_lots, nonneg=True)
+        sold = cp.Variable(n)  # sells per security
+        active = cp.Variable(n)
+        shortfall = cp.Variable(n_classes, nonneg=True)
+        excess = cp.Variable(n_classes, nonneg=True)
+        class_weight = p["class_indicator"] @ active + p["class_target"]
+        traded = cp.sum(buy) + cp.sum(sell)
+        costs = p["cost_rate"] * traded
+        if with_impact:
+            p["impact"] = cp.Parameter(n, nonneg=True)
+            costs = costs + p["impact"] @ cp.power(buy + sold, 1.5)
+        risk = cp.sum_squares(p["exposure"] @ active) + cp.sum_squares(
+            cp.multiply(p["specific"], active)
+        )
+        objective = (
+            risk
+            + costs
+            + p["tax"] @ sell
+            - p["quality"] @ buy
+            + p["band_price"] * cp.sum(shortfall + excess)
+        )
+        constraints = [
+            sold == p["lot_to_security"] @ sell,
+            active == p["holding"] - sold + buy - p["target"],
+            sell >= p["sell_min"],
+            sell <= p["sell_max"],
+            buy <= p["buy_max"],
+            p["cash"] + cp.sum(sell) - cp.sum(buy) - costs >= 0,
+            class_weight >= p["band_min"] - shortfall,
+            class_weight <= p["band_max"] + excess,
+        ]
+        self.parameters = p
+        self.buy, self.sell = buy, sell
+        self.problem = cp.Problem(cp.Minimize(objective), constraints)
+        self.solves = 0
+
+    def set_values(self, values: dict[str, np.ndarray | float]) -> None:
+        for name, value in values.items():
+            self.parameters[name].value = value
+
+    def solve(self, solver: str, fallback: str) -> ConvexSolution:
+        """Solve with ``solver``, then ``fallback`` when the first fails or is unsure."""
+        failures = []
+        for name in dict.fromkeys([solver, fallback]):
+            start = time.perf_counter()
+            try:
+                self.problem.solve(solver=name)
+            except cp.SolverError as error:
+                failures.append(f"{name}: {error}".strip())
+                continue
+            finally:
+                self.solves += 1
+            elapsed = time.perf_counter() - start
+            status = self.problem.status
+            if status in (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE):
+                raise InfeasibleError(f"{name}: {status}")
+            if status in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE) and self.buy.value is not None:
+                return ConvexSolution(
+                    buy_weights=np.clip(self.buy.value, 0.0, None),
+                    sell_weights=np.clip(self.sell.value, 0.0, None),
+                    solver=name,
+                    solve_seconds=elapsed,
+                )
+            failures.append(f"{name}: {status}")
+        raise SolverFailure("; ".join(failures))
+
+
+_BUCKETS: dict[tuple[int, int, int, bool], BucketProblem] = {}
+
+
+def bucket_problem(key: tuple[int, int, int, bool]) -> BucketProblem:
+    """The compiled problem of this shape in this process (built on first use)."""
+    if key not in _BUCKETS:
+        _BUCKETS[key] = BucketProblem(*key)
+    return _BUCKETS[key]
+
+
+def account_risk(problem: AccountProblem, policy: Policy) -> FactorRisk:
+    model = policy.optimization.risk_model
+    return class_risk(problem.asset_classes, factor_classes(problem), model)
+
+
+def parameter_values(
+    problem: AccountProblem, policy: Policy, shape: tuple[int, int, int]
+) -> dict[str, np.ndarray | float]:
+    """The account's numbers, padded to the bucket shape (padding: bounds 0)."""
+    n, n_lots, n_classes = shape
+    opt = policy.optimization
+    value = problem.account_value
+    frozen = problem.halted & (policy.workflow.halt_mode == "freeze_security")
+    lot_frozen = frozen[problem.lot_security]
+    lot_weight = problem.lot_market_values / value
+    sell_max = np.where(problem.lot_loss_sale_blocked | lot_frozen, 0.0, lot_weight)
+    must_sell = problem.restricted[problem.lot_security] & ~lot_frozen
+    no_buy = problem.restricted | problem.buy_blocked | frozen
+    risk = account_risk(problem, policy)
+    scale = math.sqrt(opt.active_variance_price)
+    classes = factor_classes(problem)
+    indicator = np.array([[c == a for a in problem.asset_classes] for c in classes], float)
+    band_min, band_max = _class_bands(problem, classes)
+    lot_to_security = np.zeros((len(problem.security_ids), len(problem.lot_ids)))
+    lot_to_security[problem.lot_security, np.arange(len(problem.lot_ids))] = 1.0
+    tax = opt.tax_weight * problem.lot_tax_rates() * problem.lot_gain_per_dollar()
+    values = {
+        "holding": _pad(problem.quantities * problem.prices / value, n),
+        "target": _pad(problem.targets, n),
+        "lot_to_security": _pad2(lot_to_security, n, n_lots),
+        "sell_min": _pad(np.where(must_sell, sell_max, 0.0), n_lots),
+        "sell_max": _pad(sell_max, n_lots),
+        "buy_max": _pad(np.where(no_buy, 0.0, BUY_CAP), n),
+        "exposure": _pad2(scale * risk.exposure, n_classes, n),
+        "specific": _pad(scale * risk.specific, n),
+        "tax": _pad(tax, n_lots),
+        "quality": _pad(problem.quality_per_dollar(opt.quality_bonus_bps_per_rating), n),
+        "class_indicator": _pad2(indicator, n_classes, n),
+        "class_target": _pad(indicator @ problem.targets, n_classes),
+        "band_min": _pad(band_min, n_classes),
+        "band_max": _pad(band_max, n_classes, fill=NO_BAND),
+        "cash": (problem.cash - problem.required_cash) / value,
+        "cost_rate": opt.transaction_cost_bps * 1e-4,
+        "band_price": opt.band_violation_price,
+    }
+    if opt.market_impact_coefficient > 0:
+        daily_vol = risk.security_vols() / math.sqrt(252.0)
+        values["impact"] = _pad(opt.market_impact_coefficient * daily_vol, n)
+    return values
+
+
+def _class_bands(problem: AccountProblem, classes: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Band per factor class; a class without a band may take any weight."""
+    index = {c: i for i, c in enumerate(problem.band_classes)}
+    low = [problem.band_min[index[c]] if c in index else 0.0 for c in classes]
+    high = [problem.band_max[index[c]] if c in index else NO_BAND for c in classes]
+    return np.array(low, dtype=np.float64), np.array(high, dtype=np.float64)
+
+
+def _pad(values: np.ndarray, size: int, fill: float = 0.0) -> np.ndarray:
+    out = np.full(size, fill, dtype=np.float64)
+    out[: len(values)] = values
+    return out
+
+
+def _pad2(values: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    out = np.zeros((rows, cols))
+    out[: values.shape[0], : values.shape[1]] = values
+    return out
+
+
+def solve_convex(problem: AccountProblem, policy: Policy) -> ConvexSolution:
+    """Solve the account's convex problem in its bucket's compiled problem."""
+    if problem.account_value <= 0:
+        raise InfeasibleError("due withdrawals exceed the account's total value")
+    key = bucket_key(problem, policy)
+    bucket = bucket_problem(key)
+    bucket.set_values(parameter_values(problem, policy, bucket.shape))
+    solution = bucket.solve(policy.optimization.solver, policy.optimization.fallback_solver)
+    return dataclasses.replace(
+        solution,
+        buy_weights=solution.buy_weights[: len(problem.security_ids)],
+        sell_weights=solution.sell_weights[: len(problem.lot_ids)],
+    )

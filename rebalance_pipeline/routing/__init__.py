@@ -1,0 +1,1 @@
+"""Routing: one decision per account (route, reasons, review level) and the review queue."""

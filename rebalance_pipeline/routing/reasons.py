@@ -1,0 +1,58 @@
+"""Reason codes of the routing decisions (``ROUTING_DECISIONS.reasons``).
+
+Every code the router writes is one of the constants below, except the two documented
+families built from a prefix (``DATA_PREFIX``) or from a mandate (``mandate_code``).
+"""
+
+from __future__ import annotations
+
+# SUSPENDED / MANUAL: bad data
+BAD_DATA = "bad_data"  # validation suspended the account; the checks follow as data:<check>
+DATA_PREFIX = "data:"  # data:<check>: one validation check behind the suspension
+MANUAL_CASH_REQUEST = "bad_data_cash_request"  # bad data and a due high-priority cash request
+
+# HOLD
+ACCOUNT_HOLD = "account_hold"  # an active hold (start <= as_of <= end) stops all trading
+
+# MANUAL from the optimizer
+MANDATE_INFEASIBLE = "mandate_infeasible"  # the optimizer cannot meet a mandate (infeasible)
+SOLVER_ERROR = "solver_error"  # the solver failed on the account; a person trades it
+UNKNOWN_SOLVE_STATUS = "unknown_solve_status"  # a solve status the router does not know
+
+# HALT
+HALTED_SECURITY = "halted_security"  # the proposal buys or sells a halted security
+
+# MANDATE: mandate_code(mandate, priority), e.g. cash_request_high, restriction_normal,
+# band_breach_high (see features' MANDATES: cash_request | restriction | band_breach)
+MANDATE_DEFERRED = "mandate_deferred"  # a normal-priority mandate waits (high priority only)
+
+# SCORE
+SCORE_ABOVE_THRESHOLD = "score_above_threshold"  # score_bps >= the group's decayed threshold
+CALENDAR_DUE = "calendar_due"  # trigger=calendar: days since the last trade >= calendar_days
+
+# NO_TRADE
+SCORE_BELOW_THRESHOLD = "score_below_threshold"  # score_bps under the threshold (or null)
+CALENDAR_NOT_DUE = "calendar_not_due"  # trigger=calendar: traded too recently
+SCORE_TRIGGER_OFF = "score_trigger_off"  # trigger=bands: only mandates trade
+NO_TRADES_PROPOSED = "no_trades_proposed"  # the route would trade but the proposal is empty
+NO_UNIVERSE = "no_universe"  # the optimizer had nothing it could trade for the account
+NOT_OPTIMIZED = "not_optimized"  # the account has no optimizer result (never reached it)
+
+
+def mandate_code(mandate: str, priority: str) -> str:
+    """The reason code of one mandate: ``<mandate>_<priority>``."""
+    return f"{mandate}_{priority}"
+
+
+def data_code(check: str) -> str:
+    """The reason code of one validation check behind a suspension."""
+    return f"{DATA_PREFIX}{check}"
+
+
+# Outlier flags (``ROUTING_DECISIONS.outlier_flags``), thresholds in policy.outliers
+FLAG_TURNOVER = "turnover"  # turnover_usd / account value above max_turnover_pct
+FLAG_REALIZED_GAIN_USD = "realized_gain_usd"  # net realized gain above max_realized_gain_usd
+FLAG_REALIZED_GAIN_PCT = "realized_gain_pct"  # net realized gain / value above max_..._pct
+FLAG_TRACKING_ERROR = "residual_tracking_error"  # TE after the trades above max_..._bps
+FLAG_TRADE_COUNT = "trade_count"  # more trades than max_trade_count
+FLAG_PEER_TURNOVER = "peer_turnover"  # |z| of turnover vs same-model traded peers > peer_zscore

@@ -1,0 +1,305 @@
+"""Pandera (polars backend) contracts of the canonical tables, and their failures as findings.
+
+Each failure case points at a row; the row names its account (or its security, whose
+holders are touched, or its model, whose accounts are). Failures that a more specific
+rule owns get that rule's check name instead of a generic one: a null required value is
+``null_value``, a repeated key ``duplicate_rows`` (one finding per repeated key), a
+negative quantity ``negative_quantity``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING
+
+import polars as pl
+
+from rebalance_pipeline.book import Book
+from rebalance_pipeline.validation import scope
+from rebalance_pipeline.validation.findings import draft, empty_draft
+
+if TYPE_CHECKING:
+    import pandera.polars as pa
+
+ACCOUNT_KEYED = (
+    "accounts",
+    "positions",
+    "lots",
+    "transactions",
+    "cash_balances",
+    "cash_requests",
+    "holds",
+)
+SECURITY_KEYED = ("prices", "securities", "corporate_actions", "halts")
+MODEL_KEYED = ("model_targets", "model_bands")
+
+
+def schemas(as_of: dt.date) -> dict[str, pa.DataFrameSchema]:
+    """The contract of every canonical table a date is validated on (not price history:
+    those closes were validated on their own dates)."""
+    import pandera.polars as pa
+
+    def col(
+        dtype: type | pl.DataType = pl.String, *checks: pa.Check, nullable: bool = False
+    ) -> pa.Column:
+        return pa.Column(dtype, checks=list(checks), nullable=nullable)
+
+    def opt(dtype: type | pl.DataType = pl.String, *checks: pa.Check) -> pa.Column:
+        return col(dtype, *checks, nullable=True)
+
+    rate = pa.Check.in_range(0.0, 1.0)
+    nonneg = pa.Check.ge(0.0)
+    src = {"custodian": col(), "source_file": opt(), "source_row": opt(pl.Int64)}
+    return {
+        "accounts": pa.DataFrameSchema(
+            {
+                "account_id": col(),
+                "household_id": col(),
+                "custodian": col(),
+                "registration": col(
+                    pl.String, pa.Check.isin(["taxable", "traditional_ira", "roth"])
+                ),
+                "model_id": col(),
+                "st_rate": col(pl.Float64, rate),
+                "lt_rate": col(pl.Float64, rate),
+                "opened_date": opt(pl.Date, pa.Check.le(as_of)),
+                "last_firm_trade_date": opt(pl.Date, pa.Check.le(as_of)),
+            },
+            unique=["account_id"],
+        ),
+        "securities": pa.DataFrameSchema(
+            {
+                "security_id": col(),
+                "symbol": col(),
+                "asset_class": col(),
+                "sector": opt(),
+                "rating": col(pl.Int64, pa.Check.in_range(1, 5)),
+                "round_lot": col(pl.Int64, pa.Check.ge(1)),
+                "identical_group": opt(),
+            },
+            unique=["security_id"],
+        ),
+        "model_targets": pa.DataFrameSchema(
+            {"model_id": col(), "security_id": col(), "target_weight": col(pl.Float64, rate)},
+            unique=["model_id", "security_id"],
+        ),
+        "model_bands": pa.DataFrameSchema(
+            {
+                "model_id": col(),
+                "asset_class": col(),
+                "min_weight": col(pl.Float64, rate),
+                "max_weight": col(pl.Float64, rate),
+            },
+            checks=[
+                pa.Check(
+                    lambda data: data.lazyframe.select(
+                        pl.col("min_weight") <= pl.col("max_weight")
+                    ),
+                    name="min_weight_at_most_max_weight",
+                )
+            ],
+            unique=["model_id", "asset_class"],
+        ),
+        "cash_requests": pa.DataFrameSchema(
+            {
+                "request_id": col(),
+                "account_id": col(),
+                "amount": col(pl.Float64, nonneg),
+                "priority": col(pl.String, pa.Check.isin(["high", "normal"])),
+                "due_date": col(pl.Date),
+            },
+            unique=["request_id"],
+        ),
+        "prices": pa.DataFrameSchema(
+            {
+                "price_date": col(pl.Date, pa.Check.eq(as_of)),
+                "security_id": opt(),
+                "symbol": opt(),
+                "close": opt(pl.Float64, pa.Check.gt(0.0)),  # null close: missing_price
+                **src,
+            },
+            unique=["custodian", "security_id", "symbol", "price_date"],
+        ),
+        "positions": pa.DataFrameSchema(
+            {
+                "account_id": col(),
+                "security_id": opt(),  # null: unknown_security
+                "symbol": opt(),
+                "quantity": col(pl.Float64, nonneg),
+                **src,
+            },
+            unique=["account_id", "security_id", "symbol"],
+        ),
+        "lots": pa.DataFrameSchema(
+            {
+                "account_id": col(),
+                "lot_id": col(),
+                "security_id": opt(),
+                "symbol": opt(),
+                "quantity": col(pl.Float64, nonneg),
+                "cost_basis": col(pl.Float64, nonneg),
+                "acquired_date": col(pl.Date, pa.Check.le(as_of)),
+                **src,
+            },
+            unique=["account_id", "lot_id"],
+        ),
+        "transactions": pa.DataFrameSchema(
+            {
+                "transaction_id": col(),
+                "account_id": col(),
+                "trade_date": col(pl.Date, pa.Check.le(as_of)),
+                "type": col(
+                    pl.String,
+                    pa.Check.isin(["buy", "sell", "deposit", "withdrawal", "dividend", "fee"]),
+                ),
+                "security_id": opt(),
+                "symbol": opt(),
+                "quantity": opt(pl.Float64, nonneg),
+                "price": opt(pl.Float64, pa.Check.gt(0.0)),
+                "amount": col(pl.Float64),
+                "realized_gain": opt(pl.Float64),
+                "lot_id": opt(),
+                **src,
+            },
+            unique=["account_id", "transaction_id"],
+        ),
+        "cash_balances": pa.DataFrameSchema(
+            {"account_id": col(), "cash": col(pl.Float64), **src}, unique=["account_id"]
+        ),
+        "corporate_actions": pa.DataFrameSchema(
+            {
+                "security_id": opt(),
+                "symbol": col(),
+                "action": col(pl.String, pa.Check.isin(["split", "symbol_change"])),
+                "effective_date": col(pl.Date),
+                "ratio": opt(pl.Float64, pa.Check.gt(0.0)),
+                "new_symbol": opt(),
+                **src,
+            },
+        ),
+        "holds": pa.DataFrameSchema(
+            {
+                "account_id": col(),
+                "start_date": col(pl.Date),
+                "end_date": opt(pl.Date),
+                "reason": opt(),
+            }
+        ),
+        "halts": pa.DataFrameSchema(
+            {
+                "security_id": col(),
+                "start_date": col(pl.Date),
+                "end_date": opt(pl.Date),
+                "reason": opt(),
+            }
+        ),
+    }
+
+
+def _check_name(table: str) -> pl.Expr:
+    check = pl.col("check")
+    return (
+        pl.when(check == "not_nullable")
+        .then(pl.lit("null_value"))
+        .when(check.str.contains("uniqueness"))
+        .then(pl.lit("duplicate_rows"))
+        .when(
+            pl.lit(table in ("lots", "positions"))
+            & (pl.col("column") == "quantity")
+            & check.str.starts_with("greater_than_or_equal_to")
+        )
+        .then(pl.lit("negative_quantity"))
+        .otherwise(pl.lit("contract_violation"))
+    )
+
+
+def _failures(schema: pa.DataFrameSchema, frame: pl.DataFrame) -> pl.DataFrame:
+    """(index, column, check, failure_case) of every failing row of ``frame``."""
+    import pandera.polars as pa
+
+    try:
+        schema.validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as err:
+        cases = err.failure_cases
+        return cases.select(
+            pl.col("index").cast(pl.Int64),
+            pl.col("column").cast(pl.String),
+            pl.col("check").cast(pl.String),
+            pl.col("failure_case").cast(pl.String),
+        )
+    return pl.DataFrame(
+        schema={
+            "index": pl.Int64,
+            "column": pl.String,
+            "check": pl.String,
+            "failure_case": pl.String,
+        }
+    )
+
+
+def _one_per_repeated_key(failing: pl.DataFrame, key: list[str]) -> pl.DataFrame:
+    """Pandera flags every row of a repeated key: keep the key's last row only."""
+    key_text = pl.concat_str(
+        [pl.lit("")] + [pl.col(c).cast(pl.String).fill_null("") for c in key], separator="|"
+    )
+    group = (
+        pl.when(pl.col("finding_check") == "duplicate_rows")
+        .then(key_text)
+        .otherwise(pl.col("index").cast(pl.String))
+    )
+    return (
+        failing.with_columns(group.alias("_group"))
+        .sort("index")
+        .unique(["finding_check", "column", "check", "_group"], keep="last", maintain_order=True)
+        .drop("_group")
+    )
+
+
+def _scope_rows(table: str, rows: pl.DataFrame, book: Book) -> pl.DataFrame:
+    if table in ACCOUNT_KEYED:
+        return scope.by_account(rows)
+    if table in SECURITY_KEYED:
+        return scope.by_security(rows, book)
+    if table in MODEL_KEYED:
+        models = book.accounts.group_by("model_id").agg(
+            pl.col("account_id").sort().alias("account_ids")
+        )
+        return rows.join(models, on="model_id", how="left")
+    if table == "restrictions":
+        households = book.accounts.group_by("household_id").agg(
+            pl.col("account_id").alias("_household")
+        )
+        rows = rows.join(households, on="household_id", how="left")
+        return rows.with_columns(
+            pl.concat_list(pl.col("account_id"), pl.col("_household").fill_null([]))
+            .list.drop_nulls()
+            .alias("account_ids")
+        )
+    return scope.by_custodian(rows, book)
+
+
+def contract_findings(book: Book) -> pl.DataFrame:
+    """Validate every table against its contract; one finding per failing row and check
+    (per repeated key for duplicates)."""
+    out = []
+    for table, schema in schemas(book.as_of).items():
+        frame = getattr(book, table)
+        failures = _failures(schema, frame).filter(pl.col("index").is_not_null())
+        if failures.is_empty():
+            continue
+        failures = failures.with_columns(_check_name(table).alias("finding_check"))
+        rows = frame.with_row_index("index").with_columns(pl.col("index").cast(pl.Int64))
+        failing = failures.join(rows, on="index", how="inner")
+        failing = _one_per_repeated_key(failing, list(schema.unique or []))
+        failing = failing.with_columns(
+            pl.col("finding_check").alias("check"),
+            pl.format(
+                "{}.{}: {} failed for {}",
+                pl.lit(table),
+                pl.col("column").fill_null("*"),
+                pl.col("check"),
+                pl.col("failure_case").fill_null("null"),
+            ).alias("message"),
+        )
+        out.append(draft(_scope_rows(table, failing, book)))
+    return pl.concat(out) if out else empty_draft()

@@ -1,0 +1,59 @@
+"""Who a fault touches: the accounts of a custodian, the holders of a security."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from rebalance_pipeline.book import Book
+
+ACCOUNT_LIST = pl.List(pl.String)
+
+
+def holdings(book: Book) -> pl.DataFrame:
+    """(account_id, security_id, symbol) held: positions, or lots where an account has none."""
+    with_positions = book.positions.select("account_id").unique()
+    from_lots = book.lots.join(with_positions, on="account_id", how="anti")
+    cols = ["account_id", "security_id", "symbol"]
+    return pl.concat([book.positions.select(cols), from_lots.select(cols)]).unique()
+
+
+def holders(book: Book) -> pl.DataFrame:
+    """security_id -> sorted account_ids holding it."""
+    return (
+        holdings(book)
+        .drop_nulls("security_id")
+        .group_by("security_id")
+        .agg(pl.col("account_id").unique().sort().alias("account_ids"))
+    )
+
+
+def custodian_accounts(book: Book) -> pl.DataFrame:
+    """custodian -> sorted account_ids it holds."""
+    return book.accounts.group_by("custodian").agg(
+        pl.col("account_id").unique().sort().alias("account_ids")
+    )
+
+
+def _join_accounts(df: pl.DataFrame, scopes: pl.DataFrame, on: str) -> pl.DataFrame:
+    out = df.drop("account_ids", strict=False).join(scopes, on=on, how="left")
+    return out.with_columns(pl.col("account_ids").fill_null(pl.lit([], dtype=ACCOUNT_LIST)))
+
+
+def by_security(df: pl.DataFrame, book: Book) -> pl.DataFrame:
+    """Add account_ids = holders of each row's security_id."""
+    return _join_accounts(df, holders(book), "security_id")
+
+
+def by_custodian(df: pl.DataFrame, book: Book) -> pl.DataFrame:
+    """Add account_ids = every account of each row's custodian."""
+    return _join_accounts(df, custodian_accounts(book), "custodian")
+
+
+def by_account(df: pl.DataFrame) -> pl.DataFrame:
+    """Add account_ids = the row's own account_id."""
+    return df.with_columns(
+        pl.when(pl.col("account_id").is_null())
+        .then(pl.lit([], dtype=ACCOUNT_LIST))
+        .otherwise(pl.concat_list(pl.col("account_id")))
+        .alias("account_ids")
+    )

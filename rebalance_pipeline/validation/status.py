@@ -1,0 +1,102 @@
+"""From findings to decisions: which accounts are suspended, which go to the manual queue."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+
+from rebalance_pipeline import tables as t
+
+
+def account_status(findings: pl.DataFrame, accounts: pl.DataFrame) -> pl.DataFrame:
+    """One row per account: suspended when an error finding touches it, else ok."""
+    touched = (
+        findings.filter(pl.col("severity") == "error")
+        .select("check", "finding_id", pl.col("account_ids").alias("account_id"))
+        .explode("account_id")
+        .group_by("account_id")
+        .agg(
+            pl.col("check").unique().sort().alias("reason_codes"),
+            pl.col("finding_id").unique().sort().alias("finding_ids"),
+        )
+    )
+    status = (
+        accounts.select("account_id")
+        .unique()
+        .join(touched, on="account_id", how="left")
+        .with_columns(
+            pl.col("reason_codes").fill_null(pl.lit([], dtype=pl.List(pl.String))),
+            pl.col("finding_ids").fill_null(pl.lit([], dtype=pl.List(pl.String))),
+        )
+        .with_columns(
+            pl.when(pl.col("reason_codes").list.len() > 0)
+            .then(pl.lit("suspended"))
+            .otherwise(pl.lit("ok"))
+            .alias("status")
+        )
+    )
+    return t.conform(status, t.ACCOUNT_STATUS).sort("account_id")
+
+
+def manual_queue(
+    status: pl.DataFrame,
+    cash_requests: pl.DataFrame,
+    cash_balances: pl.DataFrame,
+    as_of: dt.date,
+) -> pl.DataFrame:
+    """Suspended accounts with a high-priority cash request due on or before ``as_of``:
+    a person must raise the cash by hand. Amounts of several due requests add up."""
+    due = (
+        cash_requests.filter((pl.col("priority") == "high") & (pl.col("due_date") <= as_of))
+        .group_by("account_id")
+        .agg(
+            pl.col("amount").sum().alias("requested_amount"),
+            pl.col("due_date").min().alias("due_date"),
+        )
+    )
+    cash = cash_balances.group_by("account_id").agg(pl.col("cash").sum().alias("cash_available"))
+    queue = (
+        status.filter(pl.col("status") == "suspended")
+        .join(due, on="account_id", how="inner")
+        .join(cash, on="account_id", how="left")
+    )
+    return t.conform(queue, t.MANUAL_QUEUE).sort("account_id")
+
+
+def status_report(findings: pl.DataFrame, account_status: pl.DataFrame) -> str:
+    """The text ``rebalance status --date D`` prints: findings by check, then every
+    suspended account with its reasons."""
+    dates = findings.get_column("trade_date").drop_nulls().unique().sort()
+    title = f"Validation status {dates[0]}" if len(dates) else "Validation status"
+    suspended = account_status.filter(pl.col("status") == "suspended").sort("account_id")
+    lines = [
+        title,
+        f"accounts: {account_status.height}, ok: {account_status.height - suspended.height}, "
+        f"suspended: {suspended.height}",
+        "",
+        "findings by check:",
+    ]
+    counts = (
+        findings.group_by("check", "severity")
+        .agg(
+            pl.len().alias("findings"),
+            pl.col("account_ids")
+            .list.explode(keep_nulls=False, empty_as_null=False)
+            .drop_nulls()
+            .n_unique()
+            .alias("accounts"),
+        )
+        .sort("check", "severity")
+    )
+    lines += [
+        f"  {row['check']:<28} {row['severity']:<8} {row['findings']:>6} findings "
+        f"{row['accounts']:>6} accounts"
+        for row in counts.iter_rows(named=True)
+    ] or ["  none"]
+    lines += ["", "suspended accounts:"]
+    lines += [
+        f"  {row['account_id']:<16} {', '.join(row['reason_codes'])}"
+        for row in suspended.iter_rows(named=True)
+    ] or ["  none"]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,67 @@
+"""The stages of one date chained in memory: validation → features → optimization → routing.
+
+The Dagster assets call the same stage functions one by one (and fan the optimization out
+over shards); this chain runs them in one process for the acceptance scenarios and for
+tests, so there is one implementation of every rule.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import polars as pl
+
+from rebalance_pipeline.book import Book
+from rebalance_pipeline.features import SQL_DIR, discover_models, run_models
+from rebalance_pipeline.policy import Policy
+from rebalance_pipeline.routing.route import RoutingInputs, RoutingOutput, route_accounts
+from rebalance_pipeline.validation import ValidationResult, validate_book
+
+
+@dataclasses.dataclass(frozen=True)
+class DateOutputs:
+    validation: ValidationResult
+    features: dict[str, pl.DataFrame]
+    optimization_results: pl.DataFrame
+    proposed_trades: pl.DataFrame
+    routing: RoutingOutput
+
+
+def feature_inputs(book: Book, validation: ValidationResult) -> dict[str, pl.DataFrame]:
+    """What the SQL models may read: the canonical tables and the account status."""
+    return book.tables() | {"account_status": validation.account_status}
+
+
+def routing_inputs(
+    validation: ValidationResult,
+    features: dict[str, pl.DataFrame],
+    results: pl.DataFrame,
+    trades: pl.DataFrame,
+) -> RoutingInputs:
+    return RoutingInputs(
+        account_status=validation.account_status,
+        manual_queue=validation.manual_queue,
+        account_valuations=features["account_valuations"],
+        days_since_trade=features["days_since_trade"],
+        mandates=features["mandates"],
+        active_holds=features["active_holds"],
+        active_halts=features["active_halts"],
+        optimization_results=results,
+        proposed_trades=trades,
+    )
+
+
+def run_stages(book: Book, policy: Policy) -> DateOutputs:
+    from rebalance_pipeline.optimization.problem import build_problems
+    from rebalance_pipeline.optimization.shards import optimize_shard
+
+    validation = validate_book(book, policy)
+    features = run_models(
+        feature_inputs(book, validation), book.as_of, policy, discover_models(SQL_DIR)
+    )
+    problems = build_problems(features, book.tables(), policy, book.as_of)
+    results, trades = optimize_shard(problems, policy, shard=0)
+    routing = route_accounts(
+        routing_inputs(validation, features, results, trades), policy, book.as_of
+    )
+    return DateOutputs(validation, features, results, trades, routing)

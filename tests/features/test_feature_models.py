@@ -1,0 +1,327 @@
+"""Each shipped model on the hand-built book of conftest.py, values computed by hand."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+from conftest import AS_OF, book_tables
+
+from rebalance_pipeline import tables as t
+from rebalance_pipeline.book import Book
+from rebalance_pipeline.features import FEATURE_SCHEMAS, run_models
+from rebalance_pipeline.policy import AccountGroup, Policy
+
+D = dt.date.fromisoformat
+
+
+def rows(frame: pl.DataFrame, *columns: str) -> list[tuple]:
+    return list(frame.select(columns).iter_rows())
+
+
+def test_every_output_matches_its_schema(features):
+    assert set(features) == set(FEATURE_SCHEMAS)
+    for name, schema in FEATURE_SCHEMAS.items():
+        assert features[name].schema == schema, name
+
+
+def test_security_prices_take_the_dates_close_of_the_first_custodian(features):
+    # S_US1: alpha 100 beats beta 105; S_BOND has no usable close today (yesterday's 10
+    # does not count); the unknown security's row is dropped.
+    assert rows(features["security_prices"], "security_id", "close") == [
+        ("S_INTL", 20.0),
+        ("S_US1", 100.0),
+        ("S_US2", 50.0),
+    ]
+
+
+def test_account_valuations_keep_every_account_with_its_status(features):
+    valuations = features["account_valuations"]
+    assert rows(valuations, "account_id", "status", "cash", "market_value", "total_value") == [
+        # 60*100 + 20*50 + 50*20 + 100 unpriced bonds (0) + 10 unknown (0); cash 1500+500
+        ("A1", "ok", 2000.0, 8000.0, 10000.0),
+        ("A2", "ok", 0.0, 5000.0, 5000.0),
+        ("A3", "suspended", 25000.0, 0.0, 25000.0),
+        ("A4", "ok", 3000.0, 0.0, 3000.0),
+        ("A5", "ok", 0.0, 0.0, 0.0),
+    ]
+    # every value is below the default small group's 1M
+    assert rows(valuations, "account_group", "review_policy") == [("small", "none")] * 5
+
+
+def test_account_groups_by_value_and_registration(models):
+    policy = Policy(
+        account_groups=[
+            AccountGroup(
+                name="ira", max_value=5000, registrations=["traditional_ira", "roth"], review="all"
+            ),
+            AccountGroup(name="small", max_value=5000, review="none"),
+            AccountGroup(name="mid", min_value=5000, max_value=20000, review="outliers"),
+            AccountGroup(name="big", min_value=20000, review="all"),
+        ]
+    )
+    valuations = run_models(book_tables(), AS_OF, policy, models)["account_valuations"]
+    assert rows(valuations, "account_id", "account_group", "review_policy") == [
+        ("A1", "mid", "outliers"),  # 10_000
+        ("A2", "mid", "outliers"),  # IRA at exactly 5_000: max_value is exclusive
+        ("A3", "big", "all"),  # 25_000
+        ("A4", "ira", "all"),  # Roth at 3_000: the first matching group wins over small
+        ("A5", "small", "none"),  # taxable at 0
+    ]
+
+
+def test_account_without_a_matching_group_falls_to_the_last_like_policy(models):
+    policy = Policy(account_groups=[AccountGroup(name="positive", min_value=1.0)])
+    valuations = run_models(book_tables(), AS_OF, policy, models)["account_valuations"]
+    a5 = valuations.filter(pl.col("account_id") == "A5")
+    assert a5["account_group"].to_list() == [policy.group_for(0.0, "taxable").name]
+
+
+def test_holdings_are_known_securities_with_weights(features):
+    assert rows(
+        features["holdings"], "account_id", "security_id", "price", "market_value", "weight"
+    ) == [
+        ("A1", "S_BOND", None, None, None),
+        ("A1", "S_INTL", 20.0, 1000.0, 0.1),
+        ("A1", "S_US1", 100.0, 6000.0, 0.6),
+        ("A1", "S_US2", 50.0, 1000.0, 0.1),
+        ("A2", "S_INTL", 20.0, 5000.0, 1.0),
+    ]
+    a1_us1 = features["holdings"].row(2, named=True)
+    assert (a1_us1["asset_class"], a1_us1["sector"], a1_us1["identical_group"]) == (
+        "us_equity",
+        "Tech",
+        "SP500",
+    )
+    # a null identical_group means identical only to itself
+    a1_us2 = features["holdings"].row(3, named=True)
+    assert a1_us2["identical_group"] == "S_US2"
+
+
+def test_asset_class_drift_and_breaches(features):
+    drift = features["asset_class_drift"].with_columns(
+        pl.col("weight", "drift").round(10), pl.col("target_weight").round(10)
+    )
+    assert rows(
+        drift,
+        "account_id",
+        "asset_class",
+        "weight",
+        "target_weight",
+        "min_weight",
+        "max_weight",
+        "drift",
+        "breach",
+    ) == [
+        ("A1", "intl_equity", 0.1, 0.2, None, None, -0.1, None),
+        ("A1", "us_bonds", 0.0, 0.3, 0.25, 0.35, -0.3, "below"),  # unpriced bonds count 0
+        ("A1", "us_equity", 0.7, 0.5, 0.45, 0.55, 0.2, "above"),
+        ("A2", "intl_equity", 1.0, 0.2, None, None, 0.8, None),
+        ("A2", "us_bonds", 0.0, 0.3, 0.25, 0.35, -0.3, "below"),
+        ("A2", "us_equity", 0.0, 0.5, 0.45, 0.55, -0.5, "below"),
+        ("A3", "us_bonds", 0.0, 1.0, None, None, -1.0, None),
+        ("A4", "us_bonds", 0.0, 1.0, None, None, -1.0, None),
+        ("A5", "us_bonds", None, 1.0, None, None, None, None),  # no value: no weight
+    ]
+
+
+def test_weight_on_a_band_edge_is_not_a_breach(models):
+    tables = book_tables()
+    # A2 holds 250 S_INTL @20 = 5000; band intl_equity [0%, 100%] with weight exactly 1.0,
+    # and 0.1 + 0.2 style float noise on the max edge
+    tables["model_bands"] = pl.concat(
+        [
+            tables["model_bands"],
+            pl.DataFrame(
+                {
+                    "model_id": ["M1"],
+                    "asset_class": ["intl_equity"],
+                    "min_weight": [0.1 + 0.2],
+                    "max_weight": [1.0],
+                },
+                schema=tables["model_bands"].schema,
+            ),
+        ]
+    )
+    drift = run_models(tables, AS_OF, Policy(), models)["asset_class_drift"]
+    intl = drift.filter(pl.col("asset_class") == "intl_equity")
+    # A1 at 0.1 is below 0.3; A2 at exactly 1.0 is inside [0.3, 1.0]
+    assert rows(intl, "account_id", "breach") == [("A1", "below"), ("A2", None)]
+
+
+def test_tax_lots_gains_and_the_one_year_boundary(features):
+    assert rows(
+        features["tax_lots"],
+        "lot_id",
+        "market_value",
+        "unrealized_gain",
+        "holding_days",
+        "is_long_term",
+    ) == [
+        # acquired 2025-03-16: exactly one year on 2026-03-16 -> still short-term
+        ("L1", 4000.0, 1000.0, 365, False),
+        # acquired 2025-03-15: more than one year -> long-term; 20*100 - 2500
+        ("L2", 2000.0, -500.0, 366, True),
+        # L3 (no close today) and L4 (unknown security) are not valued
+    ]
+
+
+def test_wash_sale_windows_active_on_the_date(features):
+    windows = features["wash_sale_windows"]
+    assert rows(
+        windows,
+        "household_id",
+        "identical_group",
+        "blocks",
+        "window_start",
+        "window_end",
+        "source_account_id",
+        "source_security_id",
+        "source_transaction_id",
+    ) == [
+        # T1: taxable loss sale 30 days ago still blocks buys of SP500 across H1, which
+        # includes the IRA A2. T2 (31 days ago) has expired; T3, a loss inside the IRA,
+        # opens nothing; T5 is a gain.
+        ("H1", "SP500", "buy", D("2026-02-14"), AS_OF, "A1", "S_US1", "T1"),
+        # T4: a buy in the Roth blocks loss sales of the group in the household
+        ("H2", "S_BOND", "loss_sale", D("2026-03-01"), D("2026-03-31"), "A4", "S_BOND", "T4"),
+    ]
+
+
+def test_loss_sale_in_taxable_blocks_a_buy_in_the_households_ira(features):
+    accounts = book_tables()["accounts"]
+    blocked_buys = (
+        features["wash_sale_windows"]
+        .filter(pl.col("blocks") == "buy")
+        .join(accounts.select("account_id", "household_id", "registration"), on="household_id")
+    )
+    assert ("A2", "traditional_ira", "SP500") in rows(
+        blocked_buys, "account_id", "registration", "identical_group"
+    )
+
+
+def test_a_recent_buy_anywhere_in_the_household_blocks_a_loss_sale(models):
+    tables = book_tables()
+    # A2 (IRA, H1) bought S_US2 eleven days ago: the taxable A1 may not sell it at a loss
+    buy = t.conform(
+        pl.DataFrame(
+            {
+                "transaction_id": ["T8"],
+                "account_id": ["A2"],
+                "trade_date": [D("2026-03-05")],
+                "type": ["buy"],
+                "security_id": ["S_US2"],
+            }
+        ),
+        t.TRANSACTIONS,
+    )
+    tables["transactions"] = pl.concat([tables["transactions"], buy])
+    windows = run_models(tables, AS_OF, Policy(), models)["wash_sale_windows"]
+    assert rows(
+        windows.filter(pl.col("source_transaction_id") == "T8"),
+        "household_id",
+        "identical_group",
+        "blocks",
+        "window_end",
+    ) == [("H1", "S_US2", "loss_sale", D("2026-04-04"))]
+
+
+def test_days_since_trade(features):
+    assert rows(
+        features["days_since_trade"],
+        "account_id",
+        "last_custodian_trade_date",
+        "last_firm_trade_date",
+        "last_trade_date",
+        "days_since_last_trade",
+    ) == [
+        ("A1", D("2026-03-12"), D("2026-02-01"), D("2026-03-12"), 4),
+        ("A2", D("2026-03-10"), None, D("2026-03-10"), 6),
+        # the deposit and the buy after the date are not custodian trades of the date
+        ("A3", None, D("2026-03-15"), D("2026-03-15"), 1),
+        ("A4", D("2026-03-01"), D("2026-03-05"), D("2026-03-05"), 11),
+        ("A5", None, None, None, None),
+    ]
+
+
+def test_restricted_securities_by_household_sector_and_account_security(features):
+    assert rows(
+        features["restricted_securities"], "account_id", "security_id", "restriction_id"
+    ) == [
+        ("A1", "S_US2", "R1"),
+        ("A2", "S_US2", "R1"),
+        ("A3", "S_INTL", "R2"),
+    ]
+
+
+def test_mandates(features):
+    assert rows(
+        features["mandates"],
+        "account_id",
+        "mandate",
+        "priority",
+        "amount",
+        "security_id",
+        "asset_class",
+        "detail",
+    ) == [
+        ("A1", "band_breach", "normal", None, None, "us_bonds", "us_bonds 0.0% below [25%, 35%]"),
+        (
+            "A1",
+            "band_breach",
+            "normal",
+            None,
+            None,
+            "us_equity",
+            "us_equity 70.0% above [45%, 55%]",
+        ),
+        ("A1", "cash_request", "high", 1500.0, None, None, "request C1 due 2026-03-16"),
+        ("A1", "restriction", "normal", None, "S_US2", None, "holds restricted S_US2 (R1)"),
+        ("A2", "band_breach", "normal", None, None, "us_bonds", "us_bonds 0.0% below [25%, 35%]"),
+        ("A2", "band_breach", "normal", None, None, "us_equity", "us_equity 0.0% below [45%, 55%]"),
+        # C2 is not yet due, C3 asks for nothing; A3 does not hold its restricted S_INTL
+    ]
+
+
+def test_active_holds_and_halts_include_both_end_dates(features):
+    assert rows(features["active_holds"], "account_id", "reason") == [("A1", "client call")]
+    assert rows(features["active_halts"], "security_id", "reason") == [("S_US1", "news pending")]
+
+
+def test_outputs_do_not_depend_on_input_row_order(models, features):
+    shuffled = {
+        name: frame.sample(fraction=1.0, shuffle=True, seed=7)
+        for name, frame in book_tables().items()
+    }
+    again = run_models(shuffled, AS_OF, Policy(), models)
+    for name, frame in features.items():
+        assert again[name].equals(frame), name
+
+
+def test_an_empty_book_gives_empty_tables_with_their_schemas(models):
+    empty_book = {
+        **Book.from_frames(AS_OF).tables(),
+        "account_status": t.empty(t.ACCOUNT_STATUS),
+    }
+    outputs = run_models(empty_book, AS_OF, Policy(), models)
+    for name, schema in FEATURE_SCHEMAS.items():
+        assert outputs[name].is_empty(), name
+        assert outputs[name].schema == schema, name
+
+
+def test_duplicate_lot_rows_keep_a_fixed_order(models):
+    tables = book_tables()
+    lots = tables["lots"]
+    # the same lot id sent twice with different quantities (a custodian fault)
+    duplicate = lots.filter(pl.col("lot_id") == "L1").with_columns(pl.col("quantity") * 0.5)
+    first = run_models({**tables, "lots": pl.concat([lots, duplicate])}, AS_OF, Policy(), models)
+    second = run_models({**tables, "lots": pl.concat([duplicate, lots])}, AS_OF, Policy(), models)
+    assert first["tax_lots"].equals(second["tax_lots"])
+    assert first["tax_lots"].filter(pl.col("lot_id") == "L1")["quantity"].to_list() == [20.0, 40.0]
+
+
+def test_windows_move_with_the_date(models):
+    # one day later T1's window (ending 2026-03-16) has closed
+    windows = run_models(book_tables(), D("2026-03-17"), Policy(), models)["wash_sale_windows"]
+    assert "T1" not in windows["source_transaction_id"].to_list()
+    assert "T4" in windows["source_transaction_id"].to_list()

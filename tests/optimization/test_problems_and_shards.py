@@ -1,0 +1,131 @@
+"""Building problems, storing them, sharding households and reusing compiled problems."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import polars as pl
+from conftest import P_LOTS_SCALES, account, at_target_lots, lot, problems_for
+
+from rebalance_pipeline.optimization import convex
+from rebalance_pipeline.optimization.problem import problems_from_frame, problems_to_frame
+from rebalance_pipeline.optimization.shards import (
+    assign_shards,
+    optimize_shard,
+    shard_count,
+    solve_one,
+)
+from rebalance_pipeline.policy import OptimizationPolicy, Policy
+
+
+def household_book():
+    accounts = [
+        account(f"A{i:02d}", at_target_lots(f"A{i:02d}", scale), household=f"H{i // 3}")
+        for i, scale in enumerate(P_LOTS_SCALES)
+    ]
+    accounts[1] = {**accounts[1], "registration": "roth"}
+    return {"accounts": accounts}
+
+
+def test_build_problem_reads_weights_lots_and_blocks():
+    sale = {"account": "A", "date": dt.date(2026, 3, 6), "security": "SEC-TMKT", "side": "sell"}
+    lots = [*at_target_lots("A"), lot("A-L-LOSS", "SEC-LCAP", 10, 5000.0)]
+    [problem] = problems_for(accounts=[account("A", lots)], transactions=[sale],
+                             cash_requests=[{"account": "A", "amount": 8000.0}])  # fmt: skip
+    # universe: the model's five plus none held outside it, sorted
+    assert problem.security_ids == ["SEC-BND2", "SEC-BOND", "SEC-INTL", "SEC-LCAP", "SEC-TMKT"]
+    assert problem.total_value == 808000.0 + 1200.0
+    assert problem.required_cash == 8000.0 and problem.account_value == 801200.0
+    # TOTAL_US is blocked for buys (TMKT only here: TMK2 is not in the universe)
+    assert problem.buy_blocked.tolist() == [False, False, False, False, True]
+    loss = problem.lot_ids.index("A-L-LOSS")
+    # 10 × 120 = 1,200 sold for a 5,000 basis: −3.1667 of gain per dollar
+    assert np.isclose(problem.lot_gain_per_dollar()[loss], 1 - 5000 / 1200)
+
+
+def test_problems_round_trip_through_a_frame_exactly(tmp_path):
+    problems = problems_for(**household_book())
+    path = tmp_path / "problems.parquet"
+    problems_to_frame(problems).write_parquet(path)
+    again = problems_from_frame(pl.read_parquet(path))
+    assert problems_to_frame(again).equals(problems_to_frame(problems))
+    assert [p.lot_security.dtype for p in again] == [np.int64] * len(problems)
+    policy = Policy()
+    assert solve_one(again[1], policy)[1].equals(solve_one(problems[1], policy)[1])
+
+
+def test_households_are_never_split_and_shards_are_deterministic():
+    problems = problems_for(**household_book())
+    shards = assign_shards(problems, 3)
+    assert sorted(shards) == [0, 1, 2]
+    homes = {}
+    for shard, members in shards.items():
+        for p in members:
+            assert homes.setdefault(p.household_id, shard) == shard
+    assert sum(len(m) for m in shards.values()) == len(problems)
+    again = assign_shards(list(reversed(problems)), 3)
+    assert {k: [p.account_id for p in v] for k, v in again.items()} == {
+        k: [p.account_id for p in v] for k, v in shards.items()
+    }
+    # taxable accounts of a household first: A01 (roth) after A00 and A02
+    home = shards[homes["H0"]]
+    assert [p.account_id for p in home if p.household_id == "H0"] == ["A00", "A02", "A01"]
+
+
+def test_shard_count_is_about_two_per_worker_with_enough_accounts_each():
+    policy = Policy()
+    assert shard_count(10_000, policy, workers=2) == 4
+    assert shard_count(100_000, policy, workers=8) == 16
+    assert shard_count(2_500, policy, workers=8) == 2
+    assert shard_count(10, policy, workers=4) == 1
+    small = Policy(optimization=OptimizationPolicy(accounts_per_shard=1))
+    assert shard_count(10, small, workers=4) == 8
+
+
+def test_optimize_shard_is_deterministic_and_fills_every_column():
+    policy = Policy()
+    problems = problems_for(**household_book())
+    results, trades = optimize_shard(problems, policy, shard=1)
+    again, again_trades = optimize_shard(list(reversed(problems)), policy, shard=1)
+    assert results.drop("solve_seconds").equals(again.drop("solve_seconds"))
+    assert trades.equals(again_trades)
+    assert results["account_id"].to_list() == sorted(p.account_id for p in problems)
+    assert results.drop("status_detail").null_count().sum_horizontal().item() == 0
+    assert trades.filter(pl.col("side") == "sell")["lot_id"].null_count() == 0
+    assert (
+        trades.filter(pl.col("side") == "buy")["lot_id"].null_count()
+        == trades.filter(pl.col("side") == "buy").height
+    )
+
+
+def test_problem_is_dpp_and_compiled_once_per_bucket():
+    policy = Policy()
+    problems = problems_for(**household_book())
+    keys = {convex.bucket_key(p, policy) for p in problems}
+    assert keys == {(8, 8, 4, False)}
+    bucket = convex.bucket_problem(keys.pop())
+    assert bucket.problem.is_dpp()
+    before = bucket.solves
+    optimize_shard(problems, policy, shard=0)
+    assert bucket.solves - before >= len(problems)
+    assert convex.bucket_problem((8, 8, 4, False)) is bucket
+
+
+def test_bucket_sizes_pad_to_eights_then_thirty_twos():
+    assert [convex.bucket_size(n) for n in (0, 5, 8, 9, 64, 65, 120)] == [8, 8, 8, 16, 64, 96, 128]
+
+
+def test_padding_does_not_change_the_solution():
+    """The same account solved in a bigger bucket gives the same trades."""
+    policy = Policy()
+    [problem] = problems_for(accounts=[account("A", at_target_lots("A"), cash=40000.0)])
+    values = convex.parameter_values(problem, policy, (8, 8, 4))
+    padded = convex.parameter_values(problem, policy, (16, 24, 8))
+    small, large = convex.BucketProblem(8, 8, 4, False), convex.BucketProblem(16, 24, 8, False)
+    small.set_values(values)
+    large.set_values(padded)
+    a = small.solve("CLARABEL", "SCS")
+    b = large.solve("CLARABEL", "SCS")
+    assert np.allclose(a.buy_weights, b.buy_weights[:8], atol=1e-6)
+    assert np.allclose(b.buy_weights[5:], 0.0, atol=1e-7)
