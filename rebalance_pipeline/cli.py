@@ -17,6 +17,7 @@ app = typer.Typer(
     help="Daily automated rebalancing of a book of accounts, with every decision explained.",
     no_args_is_help=True,
     add_completion=False,
+    pretty_exceptions_enable=False,
 )
 scenario_app = typer.Typer(help="Acceptance scenarios in the neutral YAML format.")
 app.add_typer(scenario_app, name="scenario")
@@ -130,7 +131,7 @@ def status(date: DateOption) -> None:
 def summary(date: DateOption) -> None:
     """One screen per date: accounts per route and review level, trades, turnover, taxes."""
     from rebalance_pipeline import storage
-    from rebalance_pipeline.export import summary_report
+    from rebalance_pipeline.export.summary import summary_report
 
     day = date.date()
     typer.echo(
@@ -181,3 +182,13 @@ def scenario_run(
     else:
         out.write_text(text + "\n")
         typer.echo(f"wrote {out}")
+
+
+def main() -> None:
+    """Entry point: expected failures (a date not materialized, bad input) are one clear
+    line on stderr and exit code 1, never a traceback."""
+    try:
+        app()
+    except (FileNotFoundError, ValueError, KeyError) as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        sys.exit(1)

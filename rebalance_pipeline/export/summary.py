@@ -23,7 +23,7 @@ def summary_report(decisions: pl.DataFrame, released: pl.DataFrame, results: pl.
     taxed = results.filter(pl.col("account_id").is_in(traded))
     sells = released.filter(pl.col("side") == "sell")
     gains = sells.filter(pl.col("realized_gain") > 0)["realized_gain"].sum()
-    losses = -sells.filter(pl.col("realized_gain") < 0)["realized_gain"].sum()
+    losses = abs(sells.filter(pl.col("realized_gain") < 0)["realized_gain"].sum())
     lines += [
         f"released trades: {released.height} in {released['account_id'].n_unique()} accounts",
         f"turnover: ${released['amount'].sum():,.2f}"

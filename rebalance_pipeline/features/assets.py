@@ -1,7 +1,5 @@
 """One Dagster asset per SQL model; upstream assets come from the SQL itself."""
 
-from __future__ import annotations
-
 import hashlib
 from pathlib import Path
 

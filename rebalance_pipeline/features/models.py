@@ -13,6 +13,7 @@ import graphlib
 import logging
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 import sqlglot
@@ -20,6 +21,9 @@ from sqlglot import exp
 
 from rebalance_pipeline import tables as t
 from rebalance_pipeline.book import CANONICAL_TABLES
+
+if TYPE_CHECKING:
+    from sqlglot.lineage import Node
 
 SQL_DIR = Path(__file__).resolve().parents[2] / "dbt_like_sql"
 
@@ -151,7 +155,7 @@ def _column_lineage(path: Path, query: exp.Query) -> dict[str, tuple[str, ...]]:
     return {column: _source_columns(root) for column, root in roots.items()}
 
 
-def _source_columns(root) -> tuple[str, ...]:
+def _source_columns(root: Node) -> tuple[str, ...]:
     sources = {
         f"{node.expression.name}.{node.name.split('.')[-1]}"
         for node in root.walk()
@@ -161,6 +165,7 @@ def _source_columns(root) -> tuple[str, ...]:
 
 
 def _sqlglot_schema() -> dict[str, dict[str, str]]:
+    """Column names of the known tables (lineage needs names only, not types)."""
     return {
         table: {column: "VARCHAR" for column in schema.names()}
         for table, schema in KNOWN_SCHEMAS.items()

@@ -38,7 +38,11 @@ class GeneratorConfig(BaseModel):
     days: int = Field(15, ge=1, description="business days of full drops")
     seed: int = 0
     fault_rate: float = Field(
-        0.1, ge=0, le=1, description="chance per fault kind and business day of injecting it"
+        0.1,
+        ge=0,
+        le=1,
+        description="chance per fault kind and business day of injecting it (for the split"
+        " and symbol-change faults, which have one possible day: rate x days, at most 1)",
     )
     fault_kinds: tuple[str, ...] = FAULT_KINDS
     end_date: dt.date = dt.date(2026, 3, 16)

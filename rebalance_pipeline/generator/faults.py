@@ -88,12 +88,16 @@ def plan_faults(
     special = {SPLIT_SECURITY[0], SYMBOL_CHANGE[0]}
     held = set(model_targets()["security_id"])
     price_candidates = sorted(held - special)
+    # a corporate-action fault can only fall on one day: give it the period's chance
+    chance = {kind: config.fault_rate for kind in config.fault_kinds} | {
+        kind: min(1.0, config.fault_rate * len(drop_days)) for kind in CORPORATE_ACTION_FAULTS
+    }
     plan: list[PlannedFault] = []
     for day in drop_days:
         occupied: dict[str, str] = {}  # custodian -> "file" | "row"
         day_plan: list[PlannedFault] = []
         for kind in config.fault_kinds:
-            if rng.random() >= config.fault_rate or not _possible(kind, day, market):
+            if rng.random() >= chance[kind] or not _possible(kind, day, market):
                 continue
             if kind in PRICE_FAULTS:
                 if not price_candidates or "file" in occupied.values():

@@ -1,7 +1,5 @@
 """Ingest wiring: the custodian drops and firm files as sources, the canonical tables as assets."""
 
-from __future__ import annotations
-
 from collections.abc import Iterator
 
 import dagster as dg

@@ -4,6 +4,11 @@ Accounts are padded up to bucket sizes (padding has bounds 0), so one compiled p
 serves every account of a bucket: only parameter values change between solves
 (cvxportfolio's compile-once pattern). Everything is in weights of V = total value less
 due withdrawals; the objective is in dollars / V.
+
+Lots sit in fixed slots: security i owns sell slots [i·k, (i+1)·k), k = lot slots per
+security. The lot→security map is then one constant sparse matrix per bucket, not a
+dense parameter: a dense N×L parameter puts N·L structural non-zeros into every KKT
+system and made each solve about three times slower.
 """
 
 from __future__ import annotations
@@ -14,9 +19,10 @@ import time
 
 import cvxpy as cp
 import numpy as np
+import scipy.sparse as sp
 
 from rebalance_pipeline.optimization.problem import AccountProblem
-from rebalance_pipeline.optimization.risk import FactorRisk, class_risk
+from rebalance_pipeline.optimization.risk import account_risk, factor_classes
 from rebalance_pipeline.policy import Policy
 
 NO_BAND = 1e3  # upper band of padded or unbanded classes
@@ -36,7 +42,8 @@ class ConvexSolution:
     buy_weights: np.ndarray  # per universe security
     sell_weights: np.ndarray  # per lot
     solver: str
-    solve_seconds: float
+    solve_seconds: float  # in the solver calls, fallback included
+    failures: str  # why the first solver's answer was not used ("" when it was)
 
 
 def bucket_size(n: int) -> int:
@@ -45,35 +52,48 @@ def bucket_size(n: int) -> int:
     return max(step, math.ceil(n / step) * step)
 
 
-def factor_classes(problem: AccountProblem) -> list[str]:
-    return sorted(set(problem.asset_classes) | set(problem.band_classes))
+def slot_size(lots_per_security: int) -> int:
+    """Lot slots per security: the next power of two."""
+    return 1 << max(lots_per_security - 1, 0).bit_length()
 
 
 def bucket_key(problem: AccountProblem, policy: Policy) -> tuple[int, int, int, bool]:
+    """(securities, lot slots per security, factor classes, market impact on)."""
     classes = len(factor_classes(problem))
+    counts = np.bincount(problem.lot_security, minlength=1)
     with_impact = policy.optimization.market_impact_coefficient > 0
     return (
         bucket_size(len(problem.security_ids)),
-        bucket_size(len(problem.lot_ids)),
+        slot_size(int(counts.max())),
         max(4, math.ceil(classes / 4) * 4),
         with_impact,
     )
 
 
+def lot_slots(problem: AccountProblem, slots: int) -> np.ndarray:
+    """Each lot's sell slot: its security's first slot plus its rank in that security."""
+    order = np.argsort(problem.lot_security, kind="stable")
+    rank = np.empty(len(order), dtype=np.int64)
+    first = np.searchsorted(problem.lot_security[order], problem.lot_security[order])
+    rank[order] = np.arange(len(order)) - first
+    return problem.lot_security * slots + rank
+
+
 class BucketProblem:
     """The parametrized problem of one bucket shape."""
 
-    def __init__(self, n: int, n_lots: int, n_classes: int, with_impact: bool) -> None:
-        self.shape = (n, n_lots, n_classes)
+    def __init__(self, n: int, slots: int, n_classes: int, with_impact: bool) -> None:
+        self.key = (n, slots, n_classes, with_impact)
+        n_lots = n * slots
+        lot_to_security = sp.kron(sp.eye(n), np.ones((1, slots)), format="csr")
         p = {
             "holding": cp.Parameter(n),
             "target": cp.Parameter(n),
-            "lot_to_security": cp.Parameter((n, n_lots)),
-            "sell_min": cp.Parameter(n_lots, nonneg=True),
-            "sell_max": cp.Parameter(n_lots, nonneg=True),
-            "buy_max": cp.Parameter(n, nonneg=True),
+            "sell_min": cp.Parameter(n_lots),
+            "sell_max": cp.Parameter(n_lots),
+            "buy_max": cp.Parameter(n),
             "exposure": cp.Parameter((n_classes, n)),
-            "specific": cp.Parameter(n, nonneg=True),
+            "specific": cp.Parameter(n),
             "tax": cp.Parameter(n_lots),
             "quality": cp.Parameter(n),
             "class_indicator": cp.Parameter((n_classes, n)),
@@ -81,21 +101,25 @@ class BucketProblem:
             "band_min": cp.Parameter(n_classes),
             "band_max": cp.Parameter(n_classes),
             "cash": cp.Parameter(),
-            "cost_rate": cp.Parameter(nonneg=True),
-            "band_price": cp.Parameter(nonneg=True),
+            "cost_rate": cp.Parameter(),
+            "band_price": cp.Parameter(),
         }
         buy = cp.Variable(n, nonneg=True)
-        sell = cp.Variable(n_lots, nonneg=True)
-        sold = cp.Variable(n)  # sells per security
+        sell = cp.Variable(n_lots)  # bounded below by sell_min >= 0
+        sold = lot_to_security @ sell  # per security
         active = cp.Variable(n)
         shortfall = cp.Variable(n_classes, nonneg=True)
         excess = cp.Variable(n_classes, nonneg=True)
         class_weight = p["class_indicator"] @ active + p["class_target"]
         traded = cp.sum(buy) + cp.sum(sell)
         costs = p["cost_rate"] * traded
+        constraints = [active == p["holding"] - sold + buy - p["target"]]
         if with_impact:
+            # the power term needs sells per security as a variable to stay DPP
+            sold_variable = cp.Variable(n)
+            constraints.append(sold_variable == sold)
             p["impact"] = cp.Parameter(n, nonneg=True)
-            costs = costs + p["impact"] @ cp.power(buy + sold, 1.5)
+            costs = costs + p["impact"] @ cp.power(buy + sold_variable, 1.5)
         risk = cp.sum_squares(p["exposure"] @ active) + cp.sum_squares(
             cp.multiply(p["specific"], active)
         )
@@ -106,9 +130,7 @@ class BucketProblem:
             - p["quality"] @ buy
             + p["band_price"] * cp.sum(shortfall + excess)
         )
-        constraints = [
-            sold == p["lot_to_security"] @ sell,
-            active == p["holding"] - sold + buy - p["target"],
+        constraints += [
             sell >= p["sell_min"],
             sell <= p["sell_max"],
             buy <= p["buy_max"],
@@ -128,8 +150,8 @@ class BucketProblem:
     def solve(self, solver: str, fallback: str) -> ConvexSolution:
         """Solve with ``solver``, then ``fallback`` when the first fails or is unsure."""
         failures = []
+        start = time.perf_counter()
         for name in dict.fromkeys([solver, fallback]):
-            start = time.perf_counter()
             try:
                 self.problem.solve(solver=name)
             except cp.SolverError as error:
@@ -137,7 +159,6 @@ class BucketProblem:
                 continue
             finally:
                 self.solves += 1
-            elapsed = time.perf_counter() - start
             status = self.problem.status
             if status in (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE):
                 raise InfeasibleError(f"{name}: {status}")
@@ -146,7 +167,8 @@ class BucketProblem:
                     buy_weights=np.clip(self.buy.value, 0.0, None),
                     sell_weights=np.clip(self.sell.value, 0.0, None),
                     solver=name,
-                    solve_seconds=elapsed,
+                    solve_seconds=time.perf_counter() - start,
+                    failures="; ".join(failures),
                 )
             failures.append(f"{name}: {status}")
         raise SolverFailure("; ".join(failures))
@@ -162,16 +184,18 @@ def bucket_problem(key: tuple[int, int, int, bool]) -> BucketProblem:
     return _BUCKETS[key]
 
 
-def account_risk(problem: AccountProblem, policy: Policy) -> FactorRisk:
-    model = policy.optimization.risk_model
-    return class_risk(problem.asset_classes, factor_classes(problem), model)
-
-
 def parameter_values(
-    problem: AccountProblem, policy: Policy, shape: tuple[int, int, int]
+    problem: AccountProblem, policy: Policy, key: tuple[int, int, int, bool]
 ) -> dict[str, np.ndarray | float]:
     """The account's numbers, padded to the bucket shape (padding: bounds 0)."""
-    n, n_lots, n_classes = shape
+    n, slots, n_classes, _ = key
+    slot = lot_slots(problem, slots)
+
+    def per_slot(values: np.ndarray) -> np.ndarray:
+        out = np.zeros(n * slots)
+        out[slot] = values
+        return out
+
     opt = policy.optimization
     value = problem.account_value
     frozen = problem.halted & (policy.workflow.halt_mode == "freeze_security")
@@ -185,19 +209,16 @@ def parameter_values(
     classes = factor_classes(problem)
     indicator = np.array([[c == a for a in problem.asset_classes] for c in classes], float)
     band_min, band_max = _class_bands(problem, classes)
-    lot_to_security = np.zeros((len(problem.security_ids), len(problem.lot_ids)))
-    lot_to_security[problem.lot_security, np.arange(len(problem.lot_ids))] = 1.0
     tax = opt.tax_weight * problem.lot_tax_rates() * problem.lot_gain_per_dollar()
     values = {
         "holding": _pad(problem.quantities * problem.prices / value, n),
         "target": _pad(problem.targets, n),
-        "lot_to_security": _pad2(lot_to_security, n, n_lots),
-        "sell_min": _pad(np.where(must_sell, sell_max, 0.0), n_lots),
-        "sell_max": _pad(sell_max, n_lots),
+        "sell_min": per_slot(np.where(must_sell, sell_max, 0.0)),
+        "sell_max": per_slot(sell_max),
         "buy_max": _pad(np.where(no_buy, 0.0, BUY_CAP), n),
         "exposure": _pad2(scale * risk.exposure, n_classes, n),
         "specific": _pad(scale * risk.specific, n),
-        "tax": _pad(tax, n_lots),
+        "tax": per_slot(tax),
         "quality": _pad(problem.quality_per_dollar(opt.quality_bonus_bps_per_rating), n),
         "class_indicator": _pad2(indicator, n_classes, n),
         "class_target": _pad(indicator @ problem.targets, n_classes),
@@ -239,10 +260,10 @@ def solve_convex(problem: AccountProblem, policy: Policy) -> ConvexSolution:
         raise InfeasibleError("due withdrawals exceed the account's total value")
     key = bucket_key(problem, policy)
     bucket = bucket_problem(key)
-    bucket.set_values(parameter_values(problem, policy, bucket.shape))
+    bucket.set_values(parameter_values(problem, policy, key))
     solution = bucket.solve(policy.optimization.solver, policy.optimization.fallback_solver)
     return dataclasses.replace(
         solution,
         buy_weights=solution.buy_weights[: len(problem.security_ids)],
-        sell_weights=solution.sell_weights[: len(problem.lot_ids)],
+        sell_weights=solution.sell_weights[lot_slots(problem, key[1])],
     )

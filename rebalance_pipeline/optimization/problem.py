@@ -168,7 +168,8 @@ def build_problems(
     with a price today. Halts mark securities only; ``halt_mode`` is applied by the solver.
     """
     accounts = features["account_valuations"].filter(pl.col("status") == "ok").sort("account_id")
-    prices = dict(features["security_prices"].drop_nulls("close").iter_rows())
+    priced = features["security_prices"].filter(pl.col("close") > 0)
+    prices = dict(priced.select("security_id", "close").iter_rows())
     securities = {row["security_id"]: row for row in canonical["securities"].iter_rows(named=True)}
     halted = set(features["active_halts"]["security_id"].to_list())
     context = _Context(features, canonical, as_of)

@@ -14,7 +14,8 @@ import dataclasses
 
 import numpy as np
 
-from rebalance_pipeline.policy import RiskModelPolicy
+from rebalance_pipeline.optimization.problem import AccountProblem
+from rebalance_pipeline.policy import Policy, RiskModelPolicy
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,13 +35,23 @@ class FactorRisk:
         return np.sqrt(np.sum(self.exposure**2, axis=0) + self.specific**2)
 
 
+def factor_classes(problem: AccountProblem) -> list[str]:
+    """The account's factors: every asset class it holds, targets or has a band for."""
+    return sorted(set(problem.asset_classes) | set(problem.band_classes))
+
+
+def account_risk(problem: AccountProblem, policy: Policy) -> FactorRisk:
+    model = policy.optimization.risk_model
+    return class_risk(problem.asset_classes, factor_classes(problem), model)
+
+
 def class_risk(asset_classes: list[str], classes: list[str], policy: RiskModelPolicy) -> FactorRisk:
     """The factor model over ``classes`` (the factor order) for the given securities."""
     vols = np.array([policy.class_vol.get(c, policy.default_class_vol) for c in classes])
     within = policy.within_class_correlation
     correlation = np.array(
         [[_class_correlation(a, b, policy) / within for b in classes] for a in classes]
-    )
+    ).reshape(len(classes), len(classes))
     np.fill_diagonal(correlation, 1.0)
     root = _covariance_root(vols[:, None] * correlation * vols[None, :])
     position = {c: i for i, c in enumerate(classes)}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import defaultdict
+from collections.abc import Sequence
 
 import numpy as np
 import polars as pl
@@ -16,9 +17,13 @@ import polars as pl
 from rebalance_pipeline import tables as t
 from rebalance_pipeline.optimization.heuristic import ShareTrades, no_trades, whole_shares
 from rebalance_pipeline.optimization.problem import AccountProblem
+from rebalance_pipeline.optimization.risk import account_risk
+from rebalance_pipeline.optimization.score import score_trades
 from rebalance_pipeline.policy import Policy
 
-MAX_WASH_RESOLVES = 3  # re-solves that block a group bought and sold at a loss together
+# re-solves that block buys of a group the account also sells at a loss; after the last
+# one, such buys are dropped from the trades
+MAX_WASH_RESOLVES = 2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,13 +37,18 @@ class AccountOutcome:
 def solve_one(
     problem: AccountProblem,
     policy: Policy,
-    blocked_buys: frozenset[str] = frozenset(),
-    blocked_loss_sales: frozenset[str] = frozenset(),
+    household: Sequence[AccountProblem] = (),
     shard: int = 0,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Re-solve one account alone: (one result row, its trades)."""
-    outcome = solve_account(problem, policy, blocked_buys, blocked_loss_sales, shard)
-    return _frames([outcome])
+    """Re-solve one account alone: (its result row, its trades).
+
+    ``household`` (the stored problems of the account's household, itself included or
+    not) lets the accounts solved before it that day set their same-day wash-sale
+    blocks, so the stored result is reproduced exactly.
+    """
+    earlier = [p for p in household if _household_order(p) < _household_order(problem)]
+    outcomes = _solve_household([*earlier, problem], policy, shard)
+    return _frames(outcomes[-1:])
 
 
 def optimize_shard(
@@ -48,18 +58,29 @@ def optimize_shard(
     households: dict[str, list[AccountProblem]] = defaultdict(list)
     for problem in problems:
         households[problem.household_id].append(problem)
-    outcomes = []
-    for household in sorted(households):
-        blocked_buys: set[str] = set()
-        blocked_loss_sales: set[str] = set()
-        for problem in sorted(households[household], key=_household_order):
-            outcome = solve_account(
-                problem, policy, frozenset(blocked_buys), frozenset(blocked_loss_sales), shard
-            )
-            blocked_buys |= outcome.loss_sale_groups
-            blocked_loss_sales |= outcome.bought_groups
-            outcomes.append(outcome)
+    outcomes = [
+        outcome
+        for household in sorted(households)
+        for outcome in _solve_household(households[household], policy, shard)
+    ]
     return _frames(outcomes)
+
+
+def _solve_household(
+    problems: list[AccountProblem], policy: Policy, shard: int
+) -> list[AccountOutcome]:
+    """The household's accounts in order, each blocked by the trades of those before."""
+    blocked_buys: set[str] = set()
+    blocked_loss_sales: set[str] = set()
+    outcomes = []
+    for problem in sorted(problems, key=_household_order):
+        outcome = solve_account(
+            problem, policy, frozenset(blocked_buys), frozenset(blocked_loss_sales), shard
+        )
+        blocked_buys |= outcome.loss_sale_groups
+        blocked_loss_sales |= outcome.bought_groups
+        outcomes.append(outcome)
+    return outcomes
 
 
 def assign_shards(problems: list[AccountProblem], n_shards: int) -> dict[int, list[AccountProblem]]:
@@ -98,35 +119,33 @@ def solve_account(
     from rebalance_pipeline.optimization import convex
 
     problem = problem.with_blocks(set(blocked_buys), set(blocked_loss_sales))
+    notes = _same_day_notes(problem, blocked_buys, blocked_loss_sales)
     if not problem.security_ids:
-        return _outcome(problem, no_trades(problem), policy, shard, "no_universe", "", 0.0)
+        return _outcome(problem, no_trades(problem), policy, shard, "no_universe", notes, 0.0)
     solver_seconds = 0.0
-    detail = ""
     try:
-        for _ in range(MAX_WASH_RESOLVES + 1):
+        for attempt in range(MAX_WASH_RESOLVES + 1):
             solution = convex.solve_convex(problem, policy)
             solver_seconds += solution.solve_seconds
+            if solution.failures:
+                notes.append(f"solved by {solution.solver} after {solution.failures}")
             trades = whole_shares(problem, solution.buy_weights, solution.sell_weights, policy)
             washed = _bought_groups(problem, trades) & _loss_sale_groups(problem, trades)
             if not washed:
                 break
             problem = problem.with_blocks(washed, set())
-            detail = f"re-solved without buys of {', '.join(sorted(washed))} (own loss sale)"
-        else:
-            return _outcome(
-                problem,
-                no_trades(problem),
-                policy,
-                shard,
-                "solver_error",
-                "wash-sale conflict persists after re-solves",
-                solver_seconds,
-            )
+            if attempt == MAX_WASH_RESOLVES:
+                trades = _without_buys_of(problem, trades, washed)
+                notes.append(f"dropped buys of {_names(washed)} (sold at a loss)")
+            else:
+                notes.append(f"re-solved without buys of {_names(washed)} (sold at a loss)")
     except convex.InfeasibleError as error:
-        return _outcome(problem, no_trades(problem), policy, shard, "infeasible", str(error), 0.0)
+        notes.append(str(error))
+        return _outcome(problem, no_trades(problem), policy, shard, "infeasible", notes, 0.0)
     except convex.SolverFailure as error:
-        return _outcome(problem, no_trades(problem), policy, shard, "solver_error", str(error), 0.0)
-    return _outcome(problem, trades, policy, shard, "optimal", detail, solver_seconds)
+        notes.append(str(error))
+        return _outcome(problem, no_trades(problem), policy, shard, "solver_error", notes, 0.0)
+    return _outcome(problem, trades, policy, shard, "optimal", notes, solver_seconds)
 
 
 def _outcome(
@@ -135,17 +154,14 @@ def _outcome(
     policy: Policy,
     shard: int,
     status: str,
-    detail: str,
+    notes: list[str],
     solve_seconds: float,
 ) -> AccountOutcome:
-    from rebalance_pipeline.optimization.convex import account_risk
-    from rebalance_pipeline.optimization.score import score_trades
-
     risk = account_risk(problem, policy)
     result = {
         "account_id": problem.account_id,
         "solve_status": status,
-        "status_detail": detail or None,
+        "status_detail": "; ".join(notes) or None,
         "account_value": problem.total_value,
         "cash_before": problem.cash,
         "required_cash": problem.required_cash,
@@ -159,6 +175,30 @@ def _outcome(
         loss_sale_groups=frozenset(_loss_sale_groups(problem, trades)),
         bought_groups=frozenset(_bought_groups(problem, trades)),
     )
+
+
+def _same_day_notes(
+    problem: AccountProblem, blocked_buys: frozenset[str], blocked_loss_sales: frozenset[str]
+) -> list[str]:
+    """The same-day household blocks that touch this account's universe, for audit."""
+    groups = set(problem.identical_groups)
+    buys, loss_sales = blocked_buys & groups, blocked_loss_sales & groups
+    notes = []
+    if buys:
+        notes.append(f"no buys of {_names(buys)} (household loss sale today)")
+    if loss_sales:
+        notes.append(f"no loss sales of {_names(loss_sales)} (household buy today)")
+    return notes
+
+
+def _names(groups: set[str] | frozenset[str]) -> str:
+    return ", ".join(sorted(groups))
+
+
+def _without_buys_of(problem: AccountProblem, trades: ShareTrades, groups: set[str]) -> ShareTrades:
+    """The trades less their buys of ``groups`` (cash only grows)."""
+    keep = ~np.isin(np.array(problem.identical_groups, dtype=object), list(groups))
+    return ShareTrades(np.where(keep, trades.buy_shares, 0.0), trades.sell_shares)
 
 
 def _bought_groups(problem: AccountProblem, trades: ShareTrades) -> set[str]:

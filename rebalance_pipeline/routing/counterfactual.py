@@ -50,7 +50,10 @@ def _when_threshold_falls(
         return "the threshold does not decay further (never traded: it is at its floor)"
     reach = day_threshold_reaches(group.threshold, decision_row["score_bps"])
     if reach is None:
-        return "the threshold never falls below the score (it is at or under the floor)"
+        return (
+            "the threshold never falls below the score "
+            f"(the score is at or under the floor {group.threshold.floor_bps:.1f} bps)"
+        )
     calendar_days = max(1, math.ceil(reach) - days_since)
     if as_of is None:
         return f"the threshold falls below the score in {calendar_days} days if nothing changes"

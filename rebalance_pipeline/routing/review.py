@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import io
 from pathlib import Path
 from typing import NamedTuple
 
@@ -19,6 +20,7 @@ import polars as pl
 
 from rebalance_pipeline import tables as t
 from rebalance_pipeline.export.cells import plain_number, safe_text, unescape_text
+from rebalance_pipeline.export.trade_files import atomic_write
 from rebalance_pipeline.routing.route import RELEASED_TRADES
 
 DECISIONS = ("approve", "reject", "modify")
@@ -76,6 +78,23 @@ class ReviewContext:
     restricted: pl.DataFrame  # account_id, security_id (tables.RESTRICTED_SECURITIES)
     halted: pl.DataFrame  # security_id (tables.ACTIVE_HALTS)
 
+    @classmethod
+    def from_tables(
+        cls,
+        lots: pl.DataFrame,
+        optimization_results: pl.DataFrame,
+        restricted_securities: pl.DataFrame,
+        active_halts: pl.DataFrame,
+    ) -> ReviewContext:
+        """From the date's TAX_LOTS (or LOTS), OPTIMIZATION_RESULTS,
+        RESTRICTED_SECURITIES and ACTIVE_HALTS."""
+        return cls(
+            lots=lots.select("account_id", "lot_id", "quantity"),
+            cash=optimization_results.select("account_id", "cash_before", "required_cash"),
+            restricted=restricted_securities.select("account_id", "security_id"),
+            halted=active_halts.select("security_id"),
+        )
+
 
 class ReviewOutcome(NamedTuple):
     released: pl.DataFrame  # REVIEWED_TRADES, quantity and amount as released
@@ -86,11 +105,11 @@ class ReviewOutcome(NamedTuple):
 def write_review_queue(queue: pl.DataFrame, path: Path) -> None:
     """Write the queue as the CSV a reviewer edits (decision columns empty when pending)."""
     rows = queue.sort(TRADE_KEY, nulls_last=True).iter_rows(named=True)
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(REVIEW_FILE_COLUMNS)
-        for row in rows:
-            writer.writerow([_cell(row.get(column)) for column in REVIEW_FILE_COLUMNS])
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(REVIEW_FILE_COLUMNS)
+    writer.writerows([_cell(row.get(column)) for column in REVIEW_FILE_COLUMNS] for row in rows)
+    atomic_write(path, buffer.getvalue().encode("utf-8"))
 
 
 def _cell(value: object) -> str:

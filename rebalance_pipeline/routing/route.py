@@ -83,7 +83,11 @@ def route_accounts(inputs: RoutingInputs, policy: Policy, as_of: dt.date) -> Rou
 
 
 def _account_facts(inputs: RoutingInputs, policy: Policy, as_of: dt.date) -> pl.DataFrame:
-    """One row per account with every fact a routing rule reads."""
+    """One row per account with every fact a routing rule reads.
+
+    The account group (and so the review policy and threshold curve) is taken from
+    ``policy`` by total value and registration, the same rule features applied.
+    """
     valuations = inputs.account_valuations.unique("account_id", keep="first")
     groups = [
         policy.group_for(value or 0.0, registration or "")
@@ -98,7 +102,7 @@ def _account_facts(inputs: RoutingInputs, policy: Policy, as_of: dt.date) -> pl.
     holds = (
         inputs.active_holds.filter(_active_on(as_of))
         .group_by("account_id")
-        .agg(pl.col("reason").sort().alias("hold_reasons"))
+        .agg(pl.col("reason").fill_null("no reason given").sort().alias("hold_reasons"))
     )
     days = inputs.days_since_trade.select("account_id", "days_since_last_trade").unique(
         "account_id", keep="first"

@@ -40,12 +40,8 @@ def _trades_by_account(outputs: DateOutputs) -> dict[str, list[dict[str, Any]]]:
 
 
 def scenario_result(name: str, outputs: DateOutputs) -> dict[str, Any]:
-    cash = dict(
-        outputs.features["account_valuations"].select("account_id", "cash").iter_rows()
-    )
-    cash_after = dict(
-        outputs.optimization_results.select("account_id", "cash_after").iter_rows()
-    )
+    cash = dict(outputs.features["account_valuations"].select("account_id", "cash").iter_rows())
+    cash_after = dict(outputs.optimization_results.select("account_id", "cash_after").iter_rows())
     trades = _trades_by_account(outputs)
     accounts = {}
     for row in outputs.routing.decisions.iter_rows(named=True):

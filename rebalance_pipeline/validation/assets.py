@@ -1,7 +1,5 @@
 """Validation wiring: findings, account status and the manual queue of each date."""
 
-from __future__ import annotations
-
 from collections.abc import Iterator
 
 import dagster as dg

@@ -10,6 +10,7 @@ negative quantity ``negative_quantity``.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import TYPE_CHECKING
 
 import polars as pl
@@ -34,9 +35,20 @@ SECURITY_KEYED = ("prices", "securities", "corporate_actions", "halts")
 MODEL_KEYED = ("model_targets", "model_bands")
 
 
+def _exactly_one_of(first: str, second: str) -> pa.Check:
+    import pandera.polars as pa
+
+    return pa.Check(
+        lambda data: data.lazyframe.select(pl.col(first).is_null() != pl.col(second).is_null()),
+        name=f"exactly_one_of_{first}_{second}",
+    )
+
+
+@functools.lru_cache(maxsize=16)
 def schemas(as_of: dt.date) -> dict[str, pa.DataFrameSchema]:
     """The contract of every canonical table a date is validated on (not price history:
-    those closes were validated on their own dates)."""
+    those closes were validated on their own dates). Cached: building pandera schemas
+    costs more than validating a 10k-account book."""
     import pandera.polars as pa
 
     def col(
@@ -99,6 +111,21 @@ def schemas(as_of: dt.date) -> dict[str, pa.DataFrameSchema]:
                 )
             ],
             unique=["model_id", "asset_class"],
+        ),
+        "restrictions": pa.DataFrameSchema(
+            {
+                "restriction_id": col(),
+                "account_id": opt(),
+                "household_id": opt(),
+                "security_id": opt(),
+                "sector": opt(),
+                "reason": opt(),
+            },
+            checks=[
+                _exactly_one_of("account_id", "household_id"),
+                _exactly_one_of("security_id", "sector"),
+            ],
+            unique=["restriction_id"],
         ),
         "cash_requests": pa.DataFrameSchema(
             {
@@ -284,12 +311,13 @@ def contract_findings(book: Book) -> pl.DataFrame:
     out = []
     for table, schema in schemas(book.as_of).items():
         frame = getattr(book, table)
-        failures = _failures(schema, frame).filter(pl.col("index").is_not_null())
+        failures = _failures(schema, frame)
         if failures.is_empty():
             continue
         failures = failures.with_columns(_check_name(table).alias("finding_check"))
         rows = frame.with_row_index("index").with_columns(pl.col("index").cast(pl.Int64))
-        failing = failures.join(rows, on="index", how="inner")
+        # a failure of the whole table (no row index) is kept, scoped to no account
+        failing = failures.join(rows, on="index", how="left")
         failing = _one_per_repeated_key(failing, list(schema.unique or []))
         failing = failing.with_columns(
             pl.col("finding_check").alias("check"),

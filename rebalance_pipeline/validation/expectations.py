@@ -20,6 +20,7 @@ import polars as pl
 
 from rebalance_pipeline.book import Book
 from rebalance_pipeline.policy import Policy
+from rebalance_pipeline.validation.rules import file_deadline, splits_effective_today
 
 SITE_NAME = "rebalance_validation"
 
@@ -48,10 +49,7 @@ class ExpectationReport:
 # --------------------------------------------------------------------------------------
 def file_batches(book: Book, policy: Policy) -> dict[str, pl.DataFrame]:
     """One batch per custodian: its files with trailer, checksum and arrival verdicts."""
-    cutoff = policy.validation.late_file_cutoff
-    deadline = pl.col("file_date").cast(pl.Datetime("us", "UTC")) + dt.timedelta(
-        days=1, hours=cutoff.hour, minutes=cutoff.minute
-    )
+    deadline = file_deadline(policy.validation)
     files = book.source_files.select(
         "custodian",
         "source_file",
@@ -87,16 +85,9 @@ def price_batch(book: Book) -> pl.DataFrame:
         .group_by("security_id")
         .agg(pl.col("close").last().alias("previous_close"))
     )
-    splits = (
-        book.corporate_actions.filter(
-            (pl.col("action") == "split") & (pl.col("effective_date") == book.as_of)
-        )
-        .group_by("security_id")
-        .agg(pl.col("ratio").first())
-    )
     return (
         book.prices.join(previous, on="security_id", how="left")
-        .join(splits, on="security_id", how="left")
+        .join(splits_effective_today(book), on="security_id", how="left")
         .select(
             "security_id",
             "symbol",
@@ -173,9 +164,11 @@ def run_expectations(book: Book, policy: Policy, docs_dir: Path) -> ExpectationR
     share an index). Returns per-suite results and the path of the docs index."""
     import great_expectations as gx
     from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.data_context.types.base import ProgressBarsConfig
 
     base = Path(docs_dir) / book.as_of.isoformat()
     context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)  # quiet step logs
     context.add_data_docs_site(
         SITE_NAME,
         {

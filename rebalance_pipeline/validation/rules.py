@@ -15,7 +15,14 @@ from rebalance_pipeline.policy import ValidationPolicy
 from rebalance_pipeline.validation import scope
 from rebalance_pipeline.validation.findings import draft
 
-ACCOUNT_TABLES = ("positions", "lots", "cash_balances", "transactions")
+# custodian file kind -> the book table of its rows, for the files whose rows name accounts
+KIND_TABLES = {
+    "positions": "positions",
+    "lots": "lots",
+    "cash": "cash_balances",
+    "transactions": "transactions",
+}
+ACCOUNT_TABLES = tuple(KIND_TABLES.values())
 FILE_STATUS_CHECKS = {"missing": "missing_file", "unreadable": "unreadable_file"}
 
 
@@ -26,20 +33,24 @@ def _with_check(df: pl.DataFrame, check: str, message: pl.Expr) -> pl.DataFrame:
 # --------------------------------------------------------------------------------------
 # File level
 # --------------------------------------------------------------------------------------
-def _source_rows(book: Book) -> pl.DataFrame:
-    """Every custodian row with its account (or its security's holders, for prices)."""
+def _rows_named(book: Book, wanted: pl.DataFrame) -> pl.DataFrame:
+    """(source_file, source_row) of ``wanted`` -> account_ids of that custodian row: its
+    account, or for a price row the holders of its security."""
     key = ["source_file", "source_row"]
     account_rows = pl.concat(
         [
-            scope.by_account(getattr(book, name).select(*key, "account_id"))
+            getattr(book, name).select(*key, "account_id").join(wanted, on=key, how="semi")
             for name in ACCOUNT_TABLES
         ]
-    ).drop("account_id")
-    price_rows = scope.by_security(book.prices.select(*key, "security_id"), book).drop(
-        "security_id"
     )
+    price_rows = book.prices.select(*key, "security_id").join(wanted, on=key, how="semi")
     return (
-        pl.concat([account_rows, price_rows])
+        pl.concat(
+            [
+                scope.by_account(account_rows).drop("account_id"),
+                scope.by_security(price_rows, book).drop("security_id"),
+            ]
+        )
         .group_by(key)
         .agg(
             pl.col("account_ids")
@@ -55,9 +66,8 @@ def scoped_parse_findings(book: Book) -> pl.DataFrame:
     level faults such as wrong encoding or a missing file) to all the custodian's accounts."""
     parsed = draft(book.parse_findings)
     unscoped = parsed.filter(pl.col("account_ids").list.len() == 0).with_row_index("_n")
-    by_row = unscoped.drop("account_ids").join(
-        _source_rows(book), on=["source_file", "source_row"], how="inner"
-    )
+    rows = _rows_named(book, unscoped.select("source_file", "source_row").drop_nulls())
+    by_row = unscoped.drop("account_ids").join(rows, on=["source_file", "source_row"], how="inner")
     by_file = scope.by_custodian(unscoped.join(by_row.select("_n"), on="_n", how="anti"), book)
     return pl.concat(
         [
@@ -69,11 +79,12 @@ def scoped_parse_findings(book: Book) -> pl.DataFrame:
 
 
 def file_status(book: Book) -> pl.DataFrame:
-    """Missing or unreadable files that ingest did not already report."""
+    """Missing or unreadable files that ingest did not already report (a file it found
+    in the wrong encoding is unreadable for that reason: one finding, not two)."""
     files = book.source_files.filter(pl.col("status").is_in(list(FILE_STATUS_CHECKS)))
     files = files.with_columns(pl.col("status").replace_strict(FILE_STATUS_CHECKS).alias("check"))
-    reported = book.parse_findings.select("check", "source_file")
-    files = files.join(reported, on=["check", "source_file"], how="anti")
+    reported = book.parse_findings.filter(pl.col("source_row").is_null()).select("source_file")
+    files = files.join(reported, on="source_file", how="anti")
     files = files.with_columns(
         pl.format(
             "{} file {} is {}", pl.col("kind"), pl.col("source_file"), pl.col("status")
@@ -82,47 +93,95 @@ def file_status(book: Book) -> pl.DataFrame:
     return draft(scope.by_custodian(files, book))
 
 
+def file_deadline(policy: ValidationPolicy) -> pl.Expr:
+    """The late-file cutoff (UTC) on the calendar day after each file's date."""
+    cutoff = policy.late_file_cutoff
+    offset = dt.timedelta(days=1, hours=cutoff.hour, minutes=cutoff.minute)
+    return pl.col("file_date").cast(pl.Datetime("us", "UTC")) + offset
+
+
 def late_files(book: Book, policy: ValidationPolicy) -> pl.DataFrame:
     """Files that arrived after the cutoff (UTC) on the calendar day after the file date."""
-    cutoff_offset = dt.timedelta(
-        days=1, hours=policy.late_file_cutoff.hour, minutes=policy.late_file_cutoff.minute
-    )
-    deadline = pl.col("file_date").cast(pl.Datetime("us", "UTC")) + cutoff_offset
+    deadline = file_deadline(policy)
     late = book.source_files.filter(pl.col("arrived_at") > deadline)
     late = _with_check(
         late,
         "late_file",
-        pl.format(
-            "{} file arrived {} after cutoff {}", pl.col("kind"), pl.col("arrived_at"), deadline
-        ),
+        pl.format("{} file arrived {}, after {}", "kind", "arrived_at", deadline),
     )
     return draft(scope.by_custodian(late, book))
 
 
+# files sorted by account that list every account holding something (cash: every account)
+CUT_OFF_EVIDENCE = {
+    "positions": ("positions", "lots"),
+    "lots": ("positions", "lots"),
+    "cash": ("positions", "lots", "cash"),
+}
+
+
+def _account_rows(book: Book) -> pl.DataFrame:
+    """(kind, custodian, source_file, source_row, account_id) of the account files."""
+    return pl.concat(
+        [
+            getattr(book, table)
+            .select("custodian", "source_file", "source_row", "account_id")
+            .with_columns(pl.lit(kind).alias("kind"))
+            for kind, table in KIND_TABLES.items()
+        ]
+    ).drop_nulls("account_id")
+
+
 def _last_account_read(book: Book) -> pl.DataFrame:
     """source_file -> account_id of the last detail row read from it."""
-    rows = pl.concat(
-        [
-            getattr(book, name).select("source_file", "source_row", "account_id")
-            for name in ACCOUNT_TABLES
-        ]
-    )
     return (
-        rows.drop_nulls("account_id")
+        _account_rows(book)
         .sort("source_row")
         .group_by("source_file")
         .agg(pl.col("account_id").last().alias("last_account_id"))
     )
 
 
+def _cut_off_files(book: Book) -> pl.DataFrame:
+    """source_file of trailer-less account files that end before accounts the custodian's
+    other files of the day still list (rows are sorted by account, so the tail is lost)."""
+    rows = _account_rows(book)
+    evidence = pl.concat(
+        [
+            rows.filter(pl.col("kind").is_in(sources))
+            .select("custodian", "account_id")
+            .unique()
+            .with_columns(pl.lit(kind).alias("kind"))
+            for kind, sources in CUT_OFF_EVIDENCE.items()
+        ]
+    )
+    files = book.source_files.filter(
+        (pl.col("status") == "ok")
+        & pl.col("trailer_rows").is_null()
+        & pl.col("kind").is_in(list(CUT_OFF_EVIDENCE))
+    ).join(_last_account_read(book), on="source_file", how="left")
+    return (
+        files.join(evidence, on=["custodian", "kind"], how="inner")
+        .filter(pl.col("account_id") > pl.col("last_account_id").fill_null(""))
+        .select("source_file")
+        .unique()
+    )
+
+
 def incomplete_files(book: Book) -> pl.DataFrame:
-    """truncated_file (trailer count != rows read) or, where the counts agree,
+    """truncated_file (trailer count != rows read; without a trailer, the file stops
+    before accounts the custodian's other files list) or, where the counts agree,
     checksum_mismatch. Scope: the custodian's accounts from the last account read on
     (rows are sorted by account), or all of them when no account row was read."""
-    files = book.source_files.filter(pl.col("status") == "ok")
-    truncated = pl.col("trailer_rows").is_not_null() & (
+    files = book.source_files.filter(pl.col("status") == "ok").with_columns(
+        pl.col("source_file")
+        .is_in(_cut_off_files(book).get_column("source_file").implode())
+        .alias("cut_off")
+    )
+    count_off = pl.col("trailer_rows").is_not_null() & (
         pl.col("trailer_rows") != pl.col("detail_rows")
     )
+    truncated = count_off | pl.col("cut_off")
     checksum_off = pl.col("trailer_checksum").is_not_null() & (
         pl.col("trailer_checksum") != pl.col("computed_checksum").fill_null("")
     )
@@ -131,8 +190,10 @@ def incomplete_files(book: Book) -> pl.DataFrame:
         .then(pl.lit("truncated_file"))
         .otherwise(pl.lit("checksum_mismatch"))
         .alias("check"),
-        pl.when(truncated)
+        pl.when(count_off)
         .then(pl.format("trailer claims {} rows, {} read", "trailer_rows", "detail_rows"))
+        .when(truncated)
+        .then(pl.format("{} rows read; accounts after the last one are missing", "detail_rows"))
         .otherwise(
             pl.format("trailer checksum {} != computed {}", "trailer_checksum", "computed_checksum")
         )
@@ -143,10 +204,7 @@ def incomplete_files(book: Book) -> pl.DataFrame:
     scoped = (
         files.select("custodian", "source_file", "last_account_id")
         .join(accounts, on="custodian", how="inner")
-        .filter(
-            pl.col("last_account_id").is_null()
-            | (pl.col("account_id") >= pl.col("last_account_id"))
-        )
+        .filter(pl.col("account_id") >= pl.col("last_account_id").fill_null(""))
         .group_by("source_file")
         .agg(pl.col("account_id").sort().alias("account_ids"))
     )
@@ -165,8 +223,9 @@ def _recent_symbol_changes(book: Book, policy: ValidationPolicy) -> pl.DataFrame
             (pl.col("action") == "symbol_change")
             & pl.col("effective_date").is_between(earliest, book.as_of)
         )
-        .select(pl.col("symbol"), pl.col("new_symbol"))
-        .unique("symbol")
+        .sort("effective_date", "new_symbol")
+        .unique("symbol", keep="last")
+        .select("symbol", "new_symbol")
     )
 
 
@@ -226,6 +285,17 @@ def missing_prices(book: Book) -> pl.DataFrame:
     return draft(missing)
 
 
+def splits_effective_today(book: Book) -> pl.DataFrame:
+    """security_id -> ratio (new shares per old share) of splits effective on as_of."""
+    return (
+        book.corporate_actions.filter(
+            (pl.col("action") == "split") & (pl.col("effective_date") == book.as_of)
+        )
+        .group_by("security_id")
+        .agg(pl.col("ratio").first())
+    )
+
+
 def _daily_closes(book: Book) -> pl.DataFrame:
     """One close per security and date over history + today (lowest custodian name wins)."""
     return (
@@ -238,8 +308,8 @@ def _daily_closes(book: Book) -> pl.DataFrame:
 
 
 def price_moves(book: Book, policy: ValidationPolicy) -> pl.DataFrame:
-    """stale_price: today's close unchanged over the last ``stale_price_days`` moves (so
-    that many + 1 equal closes); price_jump: |close / previous - 1| above ``price_jump``
+    """stale_price: the same close on the last ``stale_price_days`` days with a close,
+    today included; price_jump: |close / previous - 1| above ``price_jump``
     measured against previous / ratio when a split is effective today."""
     closes = _daily_closes(book).with_columns(
         pl.col("close").shift(1).over("security_id", order_by="price_date").alias("previous")
@@ -251,24 +321,15 @@ def price_moves(book: Book, policy: ValidationPolicy) -> pl.DataFrame:
         .over("security_id", order_by="price_date")
         .alias("_run")
     )
-    closes = closes.with_columns(
-        (pl.len().over(["security_id", "_run"]) - 1).alias("unchanged_moves")
-    )
+    closes = closes.with_columns(pl.len().over(["security_id", "_run"]).alias("days_unchanged"))
     today = closes.filter(pl.col("price_date") == book.as_of)
-    splits = (
-        book.corporate_actions.filter(
-            (pl.col("action") == "split") & (pl.col("effective_date") == book.as_of)
-        )
-        .group_by("security_id")
-        .agg(pl.col("ratio").first())
-    )
-    today = today.join(splits, on="security_id", how="left")
+    today = today.join(splits_effective_today(book), on="security_id", how="left")
     # after a split of ratio r the expected close is previous / r
     move = pl.col("close") * pl.col("ratio").fill_null(1.0) / pl.col("previous") - 1
     stale = _with_check(
-        today.filter(pl.col("unchanged_moves") >= policy.stale_price_days),
+        today.filter(pl.col("days_unchanged") >= policy.stale_price_days),
         "stale_price",
-        pl.format("close {} unchanged for {} days", "close", "unchanged_moves"),
+        pl.format("close {} the same on the last {} days", "close", "days_unchanged"),
     )
     jump = _with_check(
         today.filter(move.abs() > policy.price_jump),
@@ -281,31 +342,46 @@ def price_moves(book: Book, policy: ValidationPolicy) -> pl.DataFrame:
 # --------------------------------------------------------------------------------------
 # Positions against lots
 # --------------------------------------------------------------------------------------
-def reconciliation(book: Book, policy: ValidationPolicy) -> pl.DataFrame:
+def reconciliation(
+    book: Book, policy: ValidationPolicy, incomplete: pl.DataFrame | None = None
+) -> pl.DataFrame:
     """Per account x security, custodian position vs the sum of its lots (accounts with no
     positions are their lots). A split effective today that explains the gap
-    (lots x ratio = position) is split_not_applied."""
-    holding_key = pl.coalesce(pl.col("security_id"), pl.format("symbol:{}", "symbol")).alias(
-        "holding"
-    )
-    positions = book.positions.group_by("account_id", holding_key).agg(
-        pl.col("quantity").sum().alias("position"),
-        pl.col("security_id").first(),
-        pl.col("custodian").first(),
-        pl.col("source_file").first(),
-        pl.col("source_row").min(),
+    (lots x ratio = position) is split_not_applied.
+
+    Faults with a finding of their own are not reported again as a break: a repeated
+    row counts once, a holding with a null quantity (a parse fault) is skipped, and so
+    are the ``incomplete`` accounts (account_id column) whose holdings files were not
+    all read."""
+    holding_key = pl.coalesce(pl.col("security_id"), pl.format("symbol:{}", "symbol"))
+    positions = (
+        book.positions.unique(["account_id", "security_id", "symbol"], keep="first")
+        .group_by("account_id", holding_key.alias("holding"))
+        .agg(
+            pl.col("quantity").sum().alias("position"),
+            pl.col("quantity").null_count().alias("position_nulls"),
+            pl.col("security_id").first(),
+            pl.col("custodian").first(),
+            pl.col("source_file").first(),
+            pl.col("source_row").min(),
+        )
     )
     lots = (
         book.lots.join(book.positions.select("account_id").unique(), on="account_id", how="semi")
-        .group_by("account_id", holding_key)
+        .unique(["account_id", "lot_id"], keep="first")
+        .group_by("account_id", holding_key.alias("holding"))
         .agg(
             pl.col("quantity").sum().alias("lot_total"),
+            pl.col("quantity").null_count().alias("lot_nulls"),
             pl.col("security_id").first().alias("lot_security_id"),
             pl.col("custodian").first().alias("lot_custodian"),
         )
     )
-    both = positions.join(
-        lots, on=["account_id", "holding"], how="full", coalesce=True
+    both = positions.join(lots, on=["account_id", "holding"], how="full", coalesce=True)
+    if incomplete is not None:
+        both = both.join(incomplete, on="account_id", how="anti")
+    both = both.filter(
+        (pl.col("position_nulls").fill_null(0) + pl.col("lot_nulls").fill_null(0)) == 0
     ).with_columns(
         pl.col("position").fill_null(0.0),
         pl.col("lot_total").fill_null(0.0),
@@ -314,19 +390,10 @@ def reconciliation(book: Book, policy: ValidationPolicy) -> pl.DataFrame:
     )
     tol = policy.reconciliation_tolerance
     breaks = both.filter((pl.col("position") - pl.col("lot_total")).abs() > tol)
-    splits = (
-        book.corporate_actions.filter(
-            (pl.col("action") == "split") & (pl.col("effective_date") == book.as_of)
-        )
-        .group_by("security_id")
-        .agg(pl.col("ratio").first())
-    )
-    breaks = breaks.join(splits, on="security_id", how="left")
-    split_gap = (
-        (pl.col("lot_total") * pl.col("ratio") - pl.col("position")).abs() <= tol
-    ).fill_null(False)
+    breaks = breaks.join(splits_effective_today(book), on="security_id", how="left")
+    split_gap = (pl.col("lot_total") * pl.col("ratio") - pl.col("position")).abs() <= tol
     breaks = breaks.with_columns(
-        pl.when(split_gap)
+        pl.when(split_gap.fill_null(False))
         .then(pl.lit("split_not_applied"))
         .otherwise(pl.lit("reconciliation_break"))
         .alias("check"),

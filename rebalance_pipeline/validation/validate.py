@@ -31,19 +31,61 @@ def _contracts_not_explained_by_parsing(contracts: pl.DataFrame, book: Book) -> 
     )
 
 
+def _accounts_with_incomplete_holdings(file_findings: pl.DataFrame, book: Book) -> pl.DataFrame:
+    """Accounts a file-level fault in a positions or lots file touches: their holdings
+    were not all read, so reconciling them would only repeat that fault."""
+    holding_files = book.source_files.filter(pl.col("kind").is_in(["positions", "lots"]))
+    return (
+        file_findings.join(holding_files.select("source_file"), on="source_file", how="semi")
+        .select(pl.col("account_ids").alias("account_id"))
+        .explode("account_id")
+        .drop_nulls()
+        .unique()
+    )
+
+
+def _not_at_cut(row_findings: pl.DataFrame, truncations: pl.DataFrame, book: Book) -> pl.DataFrame:
+    """Drop findings on the last row read from a truncated file: a line cut in the middle
+    is the truncation, already reported."""
+    truncated = truncations.filter(pl.col("check") == "truncated_file").select("source_file")
+    rows = pl.concat(
+        [getattr(book, name).select("source_file", "source_row") for name in rules.ACCOUNT_TABLES]
+    )
+    cut_rows = (
+        rows.join(truncated, on="source_file", how="semi")
+        .group_by("source_file")
+        .agg(pl.col("source_row").max())
+    )
+    return row_findings.join(cut_rows, on=["source_file", "source_row"], how="anti")
+
+
 def collect_findings(book: Book, policy: Policy) -> pl.DataFrame:
     """Every rule's findings for the book, with stable ids, sorted."""
     checks = policy.validation
+    parsed = rules.scoped_parse_findings(book)
+    incomplete = rules.incomplete_files(book)
+    file_level = pl.concat(
+        [
+            parsed.filter(pl.col("source_row").is_null()),
+            rules.file_status(book),
+            rules.late_files(book, checks),
+            incomplete,
+        ]
+    )
+    skip = _accounts_with_incomplete_holdings(file_level, book)
+    row_level = pl.concat(
+        [
+            parsed.filter(pl.col("source_row").is_not_null()),
+            rules.unknown_securities(book, checks),
+            _contracts_not_explained_by_parsing(contract_findings(book), book),
+        ]
+    )
     drafts = [
-        rules.scoped_parse_findings(book),
-        rules.file_status(book),
-        rules.late_files(book, checks),
-        rules.incomplete_files(book),
-        rules.unknown_securities(book, checks),
+        file_level,
+        _not_at_cut(row_level, incomplete, book),
         rules.missing_prices(book),
         rules.price_moves(book, checks),
-        rules.reconciliation(book, checks),
-        _contracts_not_explained_by_parsing(contract_findings(book), book),
+        rules.reconciliation(book, checks, skip),
     ]
     return finalize(pl.concat(drafts), book.as_of)
 

@@ -120,7 +120,7 @@ def build_inputs(
         holdings[key] = holdings.get(key, 0.0) + lt["quantity"]
     market_value = {a["id"]: 0.0 for a in accounts}
     for (account_id, security_id), quantity in holdings.items():
-        market_value[account_id] += quantity * by_id[security_id]["price"]
+        market_value[account_id] += quantity * (by_id[security_id]["price"] or 0.0)  # null: 0
     households = {a["id"]: a["household"] for a in accounts}
     features = {
         "account_valuations": _frame(
@@ -152,8 +152,6 @@ def build_inputs(
                     "cost_basis": lt["cost_basis"],
                     "acquired_date": lt["acquired"],
                     "price": lt["price"],
-                    "market_value": lt["quantity"] * lt["price"],
-                    "unrealized_gain": lt["quantity"] * lt["price"] - lt["cost_basis"],
                     "holding_days": (AS_OF - lt["acquired"]).days,
                     "is_long_term": (AS_OF - lt["acquired"]).days > 365,
                 }

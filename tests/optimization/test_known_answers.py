@@ -315,10 +315,19 @@ def test_min_trade_size_drops_small_trades():
     assert (trades["amount"] >= 2000.0).all()
 
 
-def test_solve_one_reproduces_the_shard_result():
+def test_solve_one_reproduces_the_shard_result_with_same_day_household_blocks():
+    """The IRA alone would buy TMKT; re-solved with its household it is blocked as in
+    the shard, and the result says why."""
     policy = policy_with(tax_aversion="high")
-    problems = problems_for(policy, accounts=[account("A10", P10_LOTS)])
+    ira = account("A10i", [lot("A10i-L-BOND", "SEC-BOND", 5000, 400000.0)], household="H10",
+                  registration="traditional_ira")  # fmt: skip
+    problems = problems_for(policy, accounts=[ira, account("A10", P10_LOTS, household="H10")])
     results, trades = optimize_shard(problems, policy, shard=0)
-    again, again_trades = solve_one(problems[0], policy)
-    assert again.drop("solve_seconds").equals(results.drop("solve_seconds"))
-    assert again_trades.equals(trades)
+    by_id = {p.account_id: p for p in problems}
+    again, again_trades = solve_one(by_id["A10i"], policy, household=problems)
+    shard_row = results.filter(pl.col("account_id") == "A10i")
+    assert again.drop("solve_seconds").equals(shard_row.drop("solve_seconds"))
+    assert again_trades.equals(trades.filter(pl.col("account_id") == "A10i"))
+    assert "no buys of TOTAL_US (household loss sale today)" in again["status_detail"][0]
+    _, alone = solve_one(by_id["A10i"], policy)
+    assert "SEC-TMKT" in bought(alone, "A10i")

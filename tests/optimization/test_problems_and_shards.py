@@ -103,29 +103,40 @@ def test_problem_is_dpp_and_compiled_once_per_bucket():
     policy = Policy()
     problems = problems_for(**household_book())
     keys = {convex.bucket_key(p, policy) for p in problems}
-    assert keys == {(8, 8, 4, False)}
+    assert keys == {(8, 1, 4, False)}  # 5 securities, one lot each, 3 classes
     bucket = convex.bucket_problem(keys.pop())
     assert bucket.problem.is_dpp()
     before = bucket.solves
     optimize_shard(problems, policy, shard=0)
     assert bucket.solves - before >= len(problems)
-    assert convex.bucket_problem((8, 8, 4, False)) is bucket
+    assert convex.bucket_problem((8, 1, 4, False)) is bucket
 
 
-def test_bucket_sizes_pad_to_eights_then_thirty_twos():
+def test_bucket_sizes():
     assert [convex.bucket_size(n) for n in (0, 5, 8, 9, 64, 65, 120)] == [8, 8, 8, 16, 64, 96, 128]
+    assert [convex.slot_size(n) for n in (1, 2, 3, 5, 8, 9)] == [1, 2, 4, 8, 8, 16]
+
+
+def test_lots_take_consecutive_slots_of_their_security():
+    lots = [lot("A-1", "SEC-TMKT", 10, 2000.0), lot("A-2", "SEC-BOND", 10, 800.0),
+            lot("A-3", "SEC-TMKT", 10, 3000.0), lot("A-4", "SEC-TMKT", 5, 1000.0)]  # fmt: skip
+    [problem] = problems_for(accounts=[account("A", lots)])
+    # securities BND2, BOND, INTL, LCAP, TMKT = 0..4; TMKT has three lots: 4 slots each
+    assert convex.bucket_key(problem, Policy())[1] == 4
+    assert convex.lot_slots(problem, 4).tolist() == [16, 4, 17, 18]
 
 
 def test_padding_does_not_change_the_solution():
     """The same account solved in a bigger bucket gives the same trades."""
     policy = Policy()
     [problem] = problems_for(accounts=[account("A", at_target_lots("A"), cash=40000.0)])
-    values = convex.parameter_values(problem, policy, (8, 8, 4))
-    padded = convex.parameter_values(problem, policy, (16, 24, 8))
-    small, large = convex.BucketProblem(8, 8, 4, False), convex.BucketProblem(16, 24, 8, False)
-    small.set_values(values)
-    large.set_values(padded)
-    a = small.solve("CLARABEL", "SCS")
-    b = large.solve("CLARABEL", "SCS")
-    assert np.allclose(a.buy_weights, b.buy_weights[:8], atol=1e-6)
-    assert np.allclose(b.buy_weights[5:], 0.0, atol=1e-7)
+    solutions = []
+    for key in [(8, 1, 4, False), (16, 4, 8, False)]:
+        bucket = convex.BucketProblem(*key)
+        bucket.set_values(convex.parameter_values(problem, policy, key))
+        solutions.append(bucket.solve("CLARABEL", "SCS"))
+    small, large = solutions
+    assert np.allclose(small.buy_weights, large.buy_weights[:8], atol=1e-6)
+    assert np.allclose(large.buy_weights[5:], 0.0, atol=1e-7)
+    # most of the 40,000 cash is invested (the last dollars buy less risk than 5 bps cost)
+    assert 0.9 * 40000.0 / 848000.0 < small.buy_weights.sum() <= 40000.0 / 848000.0

@@ -51,7 +51,9 @@ def test_no_trade_line_gives_gap_and_business_days():
 
 def test_no_trade_under_the_floor_never_trades_on_score():
     line = counterfactual(row("NO_TRADE", 10.0, 21.5, days=182), Policy(), AS_OF)
-    assert "never falls below the score" in line
+    assert line.endswith(
+        "the threshold never falls below the score (the score is at or under the floor 15.0 bps)"
+    )
 
 
 def test_traded_account_shows_its_margin():

@@ -20,9 +20,8 @@ from rebalance_pipeline.routing.review import (
 from rebalance_pipeline.routing.route import REVIEW_QUEUE
 
 
-def proposal(account_id, restricted_buy=False):
-    """Sell 100 of lot <id>-L1 at $50 and buy 20 SEC-B at $100 (or the restricted SEC-R)."""
-    bought = "SEC-R" if restricted_buy else "SEC-B"
+def proposal(account_id, bought="SEC-B"):
+    """Sell 100 of lot <id>-L1 at $50 and buy 20 of ``bought`` at $100."""
     return [
         {"account_id": account_id, "security_id": "SEC-A", "side": "sell", "quantity": 100.0,
          "price": 50.0, "amount": 5000.0, "lot_id": f"{account_id}-L1", "route": "SCORE",
@@ -33,25 +32,41 @@ def proposal(account_id, restricted_buy=False):
     ]  # fmt: skip
 
 
-ACCOUNTS = ["APPROVE", "REJECT", "OVERSELL", "SHORTCASH", "RESTRICTED", "PENDING", "SMALLER"]
+ACCOUNTS = [
+    "APPROVE",
+    "REJECT",
+    "OVERSELL",
+    "SHORTCASH",
+    "RESTRICTED",
+    "HALTED",
+    "PENDING",
+    "SMALLER",
+]
+BOUGHT = {"RESTRICTED": "SEC-R", "HALTED": "SEC-H"}
 
 
 @pytest.fixture
 def queue():
-    rows = [row for a in ACCOUNTS for row in proposal(a, restricted_buy=a == "RESTRICTED")]
+    rows = [row for a in ACCOUNTS for row in proposal(a, BOUGHT.get(a, "SEC-B"))]
     return t.conform(pl.DataFrame(rows), REVIEW_QUEUE)
 
 
 @pytest.fixture
 def context():
     # every account holds 100 in its lot, has $1,000 cash and must raise $2,000
-    return ReviewContext(
-        lots=pl.DataFrame({"account_id": ACCOUNTS, "lot_id": [f"{a}-L1" for a in ACCOUNTS],
-                           "quantity": [100.0] * len(ACCOUNTS)}),
-        cash=pl.DataFrame({"account_id": ACCOUNTS, "cash_before": [1000.0] * len(ACCOUNTS),
-                           "required_cash": [2000.0] * len(ACCOUNTS)}),
-        restricted=pl.DataFrame({"account_id": ["RESTRICTED"], "security_id": ["SEC-R"]}),
-        halted=pl.DataFrame({"security_id": ["SEC-H"]}),
+    n = len(ACCOUNTS)
+    lots = pl.DataFrame(
+        {"account_id": ACCOUNTS, "lot_id": [f"{a}-L1" for a in ACCOUNTS], "quantity": [100.0] * n}
+    )
+    results = pl.DataFrame(
+        {"account_id": ACCOUNTS, "cash_before": [1000.0] * n, "required_cash": [2000.0] * n}
+    )
+    restricted = pl.DataFrame({"account_id": ["RESTRICTED"], "security_id": ["SEC-R"]})
+    return ReviewContext.from_tables(
+        t.conform(lots, t.TAX_LOTS),
+        t.conform(results, t.OPTIMIZATION_RESULTS),
+        t.conform(restricted, t.RESTRICTED_SECURITIES),
+        t.conform(pl.DataFrame({"security_id": ["SEC-H"]}), t.ACTIVE_HALTS),
     )  # fmt: skip
 
 
@@ -67,6 +82,8 @@ EDITS = {
     ("SHORTCASH", "buy"): ("approve", ""),
     ("RESTRICTED", "sell"): ("approve", ""),
     ("RESTRICTED", "buy"): ("modify", "5"),
+    ("HALTED", "sell"): ("approve", ""),
+    ("HALTED", "buy"): ("approve", ""),
     ("PENDING", "sell"): ("approve", ""),
     ("SMALLER", "sell"): ("approve", ""),
     ("SMALLER", "buy"): ("modify", "10"),
@@ -105,12 +122,13 @@ def test_decisions_release_reject_and_hold_back(queue, context, tmp_path):
         ("REJECT", "buy", 20.0),
     ]
     assert outcome.findings.select("account_id", "check").rows() == [
+        ("HALTED", "halted_buy"),
         ("OVERSELL", "sell_exceeds_lot"),
         ("RESTRICTED", "restricted_buy"),
         ("SHORTCASH", "cash_short"),
     ]
     left = pending_queue(queue, outcome)["account_id"].unique().sort().to_list()
-    assert left == ["OVERSELL", "PENDING", "RESTRICTED", "SHORTCASH"]
+    assert left == ["HALTED", "OVERSELL", "PENDING", "RESTRICTED", "SHORTCASH"]
 
 
 def test_rejecting_the_funding_sell_fails_the_cash_recheck(queue, context):

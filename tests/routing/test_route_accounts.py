@@ -81,9 +81,7 @@ def inputs(
         account_status=t.conform(pl.DataFrame(list(status)), t.ACCOUNT_STATUS)
         if status
         else t.empty(t.ACCOUNT_STATUS),
-        manual_queue=t.conform(
-            pl.DataFrame([{"account_id": a} for a in manual]), t.MANUAL_QUEUE
-        )
+        manual_queue=t.conform(pl.DataFrame([{"account_id": a} for a in manual]), t.MANUAL_QUEUE)
         if manual
         else t.empty(t.MANUAL_QUEUE),
         account_valuations=t.conform(pl.DataFrame(accounts), t.ACCOUNT_VALUATIONS),
@@ -114,8 +112,8 @@ def routes(output):
     return dict(output.decisions.select("account_id", "route").iter_rows())
 
 
-def hold(account_id, start=dt.date(2026, 3, 1), end=dt.date(2026, 3, 31)):
-    return {"account_id": account_id, "start_date": start, "end_date": end, "reason": "call"}
+def hold(account_id, start=dt.date(2026, 3, 1), end=dt.date(2026, 3, 31), reason="call"):
+    return {"account_id": account_id, "start_date": start, "end_date": end, "reason": reason}
 
 
 SUSPENDED = {"account_id": "A", "status": "suspended", "reason_codes": ["unknown_security"]}
@@ -123,7 +121,12 @@ SUSPENDED = {"account_id": "A", "status": "suspended", "reason_codes": ["unknown
 
 def test_suspended_beats_hold_and_keeps_every_account():
     out = route_accounts(
-        inputs([account("A"), account("B")], [result("B", 200.0)], status=[SUSPENDED], holds=[hold("A")]),
+        inputs(
+            [account("A"), account("B")],
+            [result("B", 200.0)],
+            status=[SUSPENDED],
+            holds=[hold("A")],
+        ),
         Policy(),
         AS_OF,
     )
@@ -135,10 +138,19 @@ def test_suspended_beats_hold_and_keeps_every_account():
     assert out.released_trades["account_id"].to_list() == ["B"]
 
 
-def test_manual_queue_beats_suspended():
+def test_hold_without_reason_and_future_hold():
+    holds = [hold("A", reason=None), hold("B", start=dt.date(2026, 3, 17))]
     out = route_accounts(
-        inputs([account("A")], status=[SUSPENDED], manual=["A"]), Policy(), AS_OF
+        inputs([account("A"), account("B")], [result("A"), result("B", 200.0)], holds=holds),
+        Policy(),
+        AS_OF,
     )
+    assert routes(out) == {"A": "HOLD", "B": "SCORE"}
+    assert decision(out, "A")["rule"] == "active hold: no reason given"
+
+
+def test_manual_queue_beats_suspended():
+    out = route_accounts(inputs([account("A")], status=[SUSPENDED], manual=["A"]), Policy(), AS_OF)
     assert decision(out, "A")["route"] == "MANUAL"
     assert decision(out, "A")["reasons"][0] == r.MANUAL_CASH_REQUEST
     assert out.released_trades.is_empty()
@@ -157,6 +169,7 @@ def test_hold_beats_mandate_and_expired_hold_trades():
     )
     assert routes(out) == {"A": "HOLD", "B": "MANDATE"}
     assert decision(out, "A")["reasons"] == [r.ACCOUNT_HOLD]
+    assert decision(out, "A")["rule"] == "active hold: call"
     assert decision(out, "B")["reasons"] == ["cash_request_high"]
 
 
@@ -266,8 +279,12 @@ def test_threshold_decays_with_days_since_last_trade(days, threshold):
 
 def test_score_exactly_at_threshold_trades_and_empty_proposal_does_not():
     out = route_accounts(
-        inputs([account("A"), account("B")], [result("A", 150.0), result("B", 300.0)],
-               trades=[trade("A")], days={"A": 0, "B": 0}),
+        inputs(
+            [account("A"), account("B")],
+            [result("A", 150.0), result("B", 300.0)],
+            trades=[trade("A")],
+            days={"A": 0, "B": 0},
+        ),
         Policy(),
         AS_OF,
     )

@@ -205,9 +205,6 @@ def test_duplicate_lot_rows_give_one_finding(make_book: BookFactory) -> None:
                 lots.filter(pl.col("lot_id") == "L4").with_columns(source_row=pl.lit(3, pl.Int64)),
             ]
         ),
-        positions=lambda pos: pos.with_columns(
-            quantity=pl.when(pl.col("account_id") == "A3").then(40.0).otherwise("quantity")
-        ),
     )
     result = run(book)
     finding = only_finding(result)
@@ -401,15 +398,15 @@ def _history(closes: list[float], security: str = "SEC-B") -> pl.DataFrame:
     )
 
 
-def test_stale_price_after_three_unchanged_moves(make_book: BookFactory) -> None:
-    # today's SEC-B close is 20: history 19, 20, 20, 20 -> unchanged for 3 moves
-    result = run(make_book(price_history=_history([19.0, 20.0, 20.0, 20.0])))
+def test_stale_price_same_close_three_days_running(make_book: BookFactory) -> None:
+    # today's SEC-B close is 20: history 19, 20, 20 -> 20 on three days ending today
+    result = run(make_book(price_history=_history([19.0, 20.0, 20.0])))
     assert only_finding(result)["check"] == "stale_price"
     assert suspended(result) == {"A1": ["stale_price"]}
 
 
-def test_two_unchanged_moves_are_not_stale(make_book: BookFactory) -> None:
-    assert run(make_book(price_history=_history([19.0, 19.5, 20.0, 20.0]))).findings.is_empty()
+def test_same_close_two_days_is_not_stale(make_book: BookFactory) -> None:
+    assert run(make_book(price_history=_history([20.0, 19.5, 20.0]))).findings.is_empty()
 
 
 def test_price_jump_beyond_threshold_suspends_holders(make_book: BookFactory) -> None:
@@ -506,3 +503,50 @@ def test_same_book_twice_gives_identical_findings(make_book: BookFactory) -> Non
     assert first.findings.equals(second.findings)
     assert first.findings["finding_id"].n_unique() == first.findings.height
     assert first.account_status.equals(second.account_status)
+
+
+def test_file_without_trailer_cut_before_accounts_other_files_list(make_book: BookFactory) -> None:
+    # C1's positions file has no trailer and stops after A1: A2 is in the lots file only
+    book = make_book(
+        source_files=lambda f: f.with_columns(
+            trailer_rows=pl.when(pl.col("source_file") == "c1/positions.csv")
+            .then(None)
+            .otherwise("trailer_rows"),
+            trailer_checksum=pl.when(pl.col("source_file") == "c1/positions.csv")
+            .then(None)
+            .otherwise("trailer_checksum"),
+        ),
+        positions=lambda pos: pos.filter(pl.col("account_id") != "A2"),
+    )
+    result = run(book)
+    finding = only_finding(result)
+    assert (finding["check"], finding["source_file"]) == ("truncated_file", "c1/positions.csv")
+    # scope: from the last account read (A1) on; no reconciliation break repeats the cut
+    assert suspended(result) == {"A1": ["truncated_file"], "A2": ["truncated_file"]}
+
+
+def test_household_restriction_naming_a_security_and_a_sector_suspends_the_household(
+    make_book: BookFactory,
+) -> None:
+    restrictions = pl.DataFrame(
+        {
+            "restriction_id": ["R1", "R2"],
+            "household_id": ["H1", "H3"],
+            "security_id": ["SEC-A", None],
+            "sector": ["Tobacco", "Tobacco"],
+        }
+    )
+    result = run(make_book(restrictions=restrictions))
+    finding = only_finding(result)
+    assert finding["check"] == "contract_violation"
+    assert "exactly_one_of_security_id_sector" in finding["message"]
+    assert suspended(result) == {"A1": ["contract_violation"], "A2": ["contract_violation"]}
+
+
+def test_empty_book_gives_empty_conformed_outputs() -> None:
+    from rebalance_pipeline.book import Book
+
+    result = run(Book.from_frames(AS_OF))
+    assert result.findings.is_empty() and result.findings.schema == t.FINDINGS
+    assert result.account_status.is_empty() and result.account_status.schema == t.ACCOUNT_STATUS
+    assert result.manual_queue.is_empty() and result.manual_queue.schema == t.MANUAL_QUEUE

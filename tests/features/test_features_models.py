@@ -1,11 +1,11 @@
-"""Each shipped model on the hand-built book of conftest.py, values computed by hand."""
+"""Each shipped model on the hand-built book of features_book.py, values computed by hand."""
 
 from __future__ import annotations
 
 import datetime as dt
 
 import polars as pl
-from conftest import AS_OF, book_tables
+from features_book import AS_OF, book_tables
 
 from rebalance_pipeline import tables as t
 from rebalance_pipeline.book import Book

@@ -1,0 +1,194 @@
+"""Benchmark of the optimization stage on a synthetic book.
+
+    .venv/bin/python benchmarks/bench_optimize.py --accounts 10000 --workers 2
+
+Synthetic accounts (about 40 securities and 120 lots each, households of 1-3, numpy
+seeded) are sharded as the pipeline shards them and solved by a process pool, one
+compiled problem per bucket per worker. Import and pool start-up are timed apart from
+the warm stage. The DPP-reuse speed-up compares re-solving one compiled problem with
+building the problem anew for every account.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import time
+
+T0 = time.perf_counter()
+import numpy as np  # noqa: E402
+
+from rebalance_pipeline.optimization.problem import AccountProblem  # noqa: E402
+from rebalance_pipeline.optimization.shards import (  # noqa: E402
+    assign_shards,
+    optimize_shard,
+    shard_count,
+)
+from rebalance_pipeline.policy import Policy  # noqa: E402
+
+CLASSES = ["us_equity", "intl_equity", "us_bonds"]
+CLASS_SHARE = np.array([0.5, 0.15, 0.35])
+BANDS = 0.05  # band half-width around the model's class weight
+
+
+def synthetic_problems(n_accounts: int, seed: int = 7) -> list[AccountProblem]:
+    rng = np.random.default_rng(seed)
+    n_securities = 300
+    prices = np.round(rng.uniform(20, 300, n_securities), 2)
+    classes = rng.choice(3, n_securities, p=CLASS_SHARE)
+    groups = [f"G{i // 2}" for i in range(n_securities)]  # pairs are identical
+    ratings = rng.integers(1, 6, n_securities)
+    problems: list[AccountProblem] = []
+    household = 0
+    while len(problems) < n_accounts:
+        for _ in range(min(int(rng.integers(1, 4)), n_accounts - len(problems))):
+            problems.append(
+                _account(rng, len(problems), household, prices, classes, groups, ratings)
+            )
+        household += 1
+    return problems
+
+
+def _account(rng, index, household, prices, classes, groups, ratings) -> AccountProblem:
+    universe = np.sort(rng.choice(len(prices), 40, replace=False))
+    targets = np.zeros(40)
+    targets[:35] = rng.dirichlet(np.ones(35))
+    value = float(rng.uniform(2e5, 5e6))
+    drift = targets * rng.lognormal(0, 0.15, 40) + np.where(np.arange(40) >= 35, 0.01, 0)
+    weights = drift / drift.sum() * (1 - rng.uniform(0.0, 0.05))
+    quantities = np.floor(weights * value / prices[universe])
+    lots_per = rng.multinomial(120 - 40, np.ones(40) / 40) + 1
+    lot_security = np.repeat(np.arange(40), lots_per)
+    shares = np.concatenate([_split(rng, quantities[i], n) for i, n in enumerate(lots_per)])
+    basis_ratio = rng.lognormal(-0.1, 0.3, len(lot_security))
+    market = quantities @ prices[universe]
+    class_targets = np.bincount(classes[universe], targets, minlength=3)
+    cash = float(value - market)
+    registration = rng.choice(["taxable", "taxable", "traditional_ira", "roth"])
+    withdrawal = float(rng.uniform(0.01, 0.05) * value) if rng.random() < 0.05 else 0.0
+    return AccountProblem(
+        account_id=f"A{index:06d}",
+        household_id=f"H{household:06d}",
+        registration=str(registration),
+        st_rate=0.37,
+        lt_rate=0.2,
+        total_value=market + cash,
+        cash=cash,
+        required_cash=withdrawal,
+        security_ids=[f"S{i:04d}" for i in universe],
+        asset_classes=[CLASSES[c] for c in classes[universe]],
+        identical_groups=[groups[i] for i in universe],
+        prices=prices[universe],
+        ratings=ratings[universe].astype(np.float64),
+        round_lots=np.ones(40, dtype=np.int64),
+        targets=targets,
+        quantities=quantities,
+        halted=np.zeros(40, dtype=np.bool_),
+        restricted=rng.random(40) < 0.005,
+        buy_blocked=np.zeros(40, dtype=np.bool_),
+        lot_ids=[f"A{index:06d}-L{j:03d}" for j in range(len(lot_security))],
+        lot_security=lot_security,
+        lot_quantities=shares,
+        lot_cost_basis=shares * prices[universe][lot_security] * basis_ratio,
+        lot_long_term=rng.random(len(lot_security)) < 0.7,
+        lot_loss_sale_blocked=np.zeros(len(lot_security), dtype=np.bool_),
+        band_classes=CLASSES,
+        band_min=np.clip(class_targets - BANDS, 0, 1),
+        band_max=class_targets + BANDS,
+    )
+
+
+def _split(rng, quantity: float, n: int) -> np.ndarray:
+    """``quantity`` shares in ``n`` lots (whole shares, the last lot takes the rest)."""
+    cuts = np.floor(rng.dirichlet(np.ones(n)) * quantity)
+    cuts[-1] = quantity - cuts[:-1].sum()
+    return cuts
+
+
+def _solve_shard(args: tuple[int, list[AccountProblem], Policy]) -> tuple[int, float, float, int]:
+    shard, problems, policy = args
+    start = time.perf_counter()
+    results, _ = optimize_shard(problems, policy, shard)
+    busy = time.perf_counter() - start
+    return shard, busy, float(results["solve_seconds"].sum()), results.height
+
+
+def _warm_worker() -> None:
+    import cvxpy  # noqa: F401
+
+    from rebalance_pipeline.optimization import convex  # noqa: F401
+
+
+def dpp_reuse_speedup(problems: list[AccountProblem], policy: Policy) -> tuple[float, float]:
+    """Seconds per account: re-solving the compiled bucket vs building per account."""
+    from rebalance_pipeline.optimization import convex
+
+    key = convex.bucket_key(problems[0], policy)
+    same = [p for p in problems if convex.bucket_key(p, policy) == key]
+    opt = policy.optimization
+    convex.solve_convex(same[0], policy)  # compile once
+    start = time.perf_counter()
+    for p in same:
+        convex.solve_convex(p, policy)
+    reuse = (time.perf_counter() - start) / len(same)
+    start = time.perf_counter()
+    for p in same:
+        fresh = convex.BucketProblem(*key)
+        fresh.set_values(convex.parameter_values(p, policy, key))
+        fresh.solve(opt.solver, opt.fallback_solver)
+    rebuild = (time.perf_counter() - start) / len(same)
+    return reuse, rebuild
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--accounts", type=int, default=10_000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--reuse-accounts", type=int, default=200)
+    args = parser.parse_args()
+    import_seconds = time.perf_counter() - T0
+    start = time.perf_counter()
+    import cvxpy  # noqa: F401
+
+    cvxpy_import = time.perf_counter() - start
+    policy = Policy()
+
+    start = time.perf_counter()
+    problems = synthetic_problems(args.accounts)
+    generate = time.perf_counter() - start
+    n_shards = shard_count(len(problems), policy, args.workers)
+    shards = assign_shards(problems, n_shards)
+
+    start = time.perf_counter()
+    context = mp.get_context("forkserver")
+    with context.Pool(args.workers, initializer=_warm_worker) as pool:
+        pool.map(time.sleep, [0.0] * args.workers)  # workers started and warm
+        startup = time.perf_counter() - start
+        start = time.perf_counter()
+        outputs = pool.map(
+            _solve_shard, [(i, members, policy) for i, members in shards.items()], chunksize=1
+        )
+        wall = time.perf_counter() - start
+
+    busy = sum(o[1] for o in outputs)
+    solver = sum(o[2] for o in outputs)
+    solved = sum(o[3] for o in outputs)
+    print(f"imports (package) {import_seconds:.2f} s, cvxpy {cvxpy_import:.2f} s")
+    print(f"pool start-up ({args.workers} workers, warm imports) {startup:.2f} s")
+    print(f"synthetic book: {solved} accounts in {n_shards} shards, generated in {generate:.1f} s")
+    print(f"stage wall time           {wall:8.2f} s   (target <= 60 s for 10k accounts)")
+    print(f"accounts / s              {solved / wall:8.1f}")
+    print(f"sum of solver time        {solver:8.2f} s")
+    print(f"sum of shard busy time    {busy:8.2f} s")
+    print(f"wall x workers / busy     {wall * args.workers / busy:8.2f}   (1.0 = no idle worker)")
+    print(f"busy / solver time        {busy / solver:8.2f}   (overhead around the solver)")
+
+    reuse, rebuild = dpp_reuse_speedup(problems[: args.reuse_accounts], policy)
+    print(
+        f"DPP reuse: {reuse * 1e3:.1f} ms / account, rebuild: {rebuild * 1e3:.1f} ms / account,"
+        f" speed-up {rebuild / reuse:.1f}x (target >= 3x)"
+    )
+
+
+if __name__ == "__main__":
+    main()

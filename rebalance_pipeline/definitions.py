@@ -1,0 +1,41 @@
+"""The one Dagster ``Definitions`` of the code location: every stage's assets and checks,
+the daily job, and the resources. Stage wiring lives in each stage's ``assets.py``."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from rebalance_pipeline.export.assets import trade_files
+from rebalance_pipeline.features.assets import feature_assets
+from rebalance_pipeline.ingest.assets import canonical_tables, custodian_drops, firm_files
+from rebalance_pipeline.optimization.assets import optimization, optimization_problems
+from rebalance_pipeline.partitions import business_day_partitions
+from rebalance_pipeline.resources import BookSource, WarehouseIOManager
+from rebalance_pipeline.routing.assets import routing
+from rebalance_pipeline.validation.assets import validation
+
+ASSETS = [
+    custodian_drops,
+    firm_files,
+    canonical_tables,
+    validation,
+    *feature_assets(),
+    optimization_problems,
+    optimization,
+    routing,
+    trade_files,
+]
+
+daily_job = dg.define_asset_job(
+    "daily_rebalance",
+    selection=dg.AssetSelection.all()
+    - dg.AssetSelection.assets(custodian_drops.key, firm_files.key),
+    partitions_def=business_day_partitions(),
+    description="Every stage of one business date: custodian files in, trade files out.",
+)
+
+defs = dg.Definitions(
+    assets=ASSETS,
+    jobs=[daily_job],
+    resources={"warehouse": WarehouseIOManager(), "book": BookSource()},
+)

@@ -1,0 +1,12 @@
+"""The sample book shipped under ``data/sample`` (a test keeps it in step with the generator)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rebalance_pipeline.generator.config import GeneratorConfig
+
+SAMPLE_CONFIG = GeneratorConfig(
+    accounts=300, households=100, days=15, seed=2, fault_rate=0.1, max_lots_per_holding=2
+)
+SAMPLE_DIR = Path(__file__).resolve().parents[2] / "data" / "sample"

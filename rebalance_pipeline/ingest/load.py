@@ -1,0 +1,132 @@
+"""``load_book``: firm files and custodian drops of one date -> the canonical ``Book``."""
+
+from __future__ import annotations
+
+import datetime as dt
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import polars as pl
+
+from rebalance_pipeline import tables as t
+from rebalance_pipeline.book import Book
+from rebalance_pipeline.ingest import formats as f
+from rebalance_pipeline.ingest.calendar import sessions_before
+from rebalance_pipeline.ingest.firm import firm_tables, security_master_history, symbol_maps
+from rebalance_pipeline.ingest.parse import KIND_SCHEMAS, ParsedFile, parse_file
+
+FILE_LEVEL_CHECKS = ("missing_file", "wrong_encoding", "unreadable_file")
+HISTORY_KINDS = ("prices", "transactions")
+PARSE_THREADS = 4
+
+
+def load_book(root: Path, as_of: dt.date, lookback_business_days: int = 60) -> Book:
+    """The canonical book of ``as_of`` from the book directory ``root``.
+
+    Today's six files of every custodian are parsed in full; the prices and transactions
+    files of the ``lookback_business_days`` sessions before give ``price_history`` and
+    the earlier ``transactions`` (absent history files are skipped: validation judges
+    whether the history suffices).
+    """
+    firm = firm_tables(root, as_of)
+    master = security_master_history(root)
+    today_files = [(root / f.drop_path(c, k, as_of), c, k) for c in f.CUSTODIANS for k in f.KINDS]
+    history_files = [
+        (path, c, k)
+        for day in sessions_before(as_of, lookback_business_days)
+        for c in f.CUSTODIANS
+        for k in HISTORY_KINDS
+        if (path := root / f.drop_path(c, k, day)).is_file()
+    ]
+    # Polars releases the GIL while it reads, so small files overlap well in threads
+    with ThreadPoolExecutor(max_workers=PARSE_THREADS) as pool:
+        parsed = list(
+            pool.map(lambda job: parse_file(*job, root=root), today_files + history_files)
+        )
+    today, history = parsed[: len(today_files)], parsed[len(today_files) :]
+    maps = symbol_maps(master, [p.file_date for p in today + history if p.file_date])
+    tables = {kind: _rows(today, kind, maps) for kind in f.KINDS}
+    return Book.from_frames(
+        as_of,
+        **firm,
+        prices=tables["prices"],
+        price_history=_rows(history, "prices", maps),
+        positions=tables["positions"],
+        lots=tables["lots"],
+        transactions=pl.concat([_rows(history, "transactions", maps), tables["transactions"]]),
+        cash_balances=tables["cash"],
+        corporate_actions=tables["corporate_actions"],
+        source_files=_source_files(root, today),
+        parse_findings=_scoped_findings(today, firm["accounts"]),
+    )
+
+
+def _rows(files: list[ParsedFile], kind: str, maps: pl.DataFrame) -> pl.DataFrame:
+    """The kind's rows of ``files`` in file order, symbols mapped as of each file's date.
+
+    Corporate actions map through every symbol a security has had, as the old symbol of
+    a symbol change is no longer in force on its effective date.
+    """
+    frames = [
+        p.rows.with_columns(file_date=pl.lit(p.file_date, pl.Date)) for p in files if p.kind == kind
+    ]
+    if not frames:
+        return t.empty(KIND_SCHEMAS[kind])
+    rows = pl.concat(frames)
+    if "symbol" not in rows.columns:
+        return rows.drop("file_date")
+    known = maps.filter(pl.col("kind") == ("ever" if kind == "corporate_actions" else "in_force"))
+    mapped = rows.drop("security_id").join(
+        known.drop("kind"), on=["file_date", "symbol"], how="left", maintain_order="left"
+    )
+    return mapped.select(KIND_SCHEMAS[kind].names())
+
+
+def _source_files(root: Path, files: list[ParsedFile]) -> pl.DataFrame:
+    arrivals = _arrivals(root)
+    records = pl.DataFrame(
+        [p.source_file_record(None) for p in files], schema=t.SOURCE_FILES
+    ).with_columns(file_name=pl.col("source_file").str.split("/").list.last())
+    return t.conform(
+        records.drop("arrived_at").join(
+            arrivals, on=["custodian", "file_date", "file_name"], how="left", maintain_order="left"
+        ),
+        t.SOURCE_FILES,
+    )
+
+
+def _arrivals(root: Path) -> pl.DataFrame:
+    """The transfer server's arrival log (empty when there is none)."""
+    schema = {
+        "custodian": pl.String,
+        "file_date": pl.Date,
+        "file_name": pl.String,
+        "arrived_at": pl.Datetime("us", "UTC"),
+    }
+    path = root / "drops" / "arrivals.csv"
+    if not path.is_file():
+        return pl.DataFrame(schema=schema)
+    log = pl.read_csv(path, infer_schema=False)
+    return log.select(
+        "custodian",
+        pl.col("file_date").str.strptime(pl.Date, "%Y-%m-%d", strict=False),
+        "file_name",
+        pl.col("arrived_at").str.to_datetime(time_unit="us", time_zone="UTC", strict=False),
+    ).unique(["custodian", "file_date", "file_name"], keep="last", maintain_order=True)
+
+
+def _scoped_findings(files: list[ParsedFile], accounts: pl.DataFrame) -> pl.DataFrame:
+    """Findings of today's files; a file-level one touches every account of its custodian."""
+    findings = pl.concat([p.findings for p in files])
+    by_custodian = accounts.group_by("custodian").agg(
+        custodian_accounts=pl.col("account_id").sort()
+    )
+    scoped = findings.join(by_custodian, on="custodian", how="left", maintain_order="left")
+    return t.conform(
+        scoped.with_columns(
+            account_ids=pl.when(pl.col("check").is_in(FILE_LEVEL_CHECKS))
+            .then(pl.col("custodian_accounts").fill_null([]))
+            .otherwise(pl.col("account_ids"))
+        ),
+        t.FINDINGS,
+    )

@@ -1,0 +1,147 @@
+"""Dated trade files: layout, content-derived batch ids, no silent overwrite, safe cells."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+
+import polars as pl
+import pytest
+
+from rebalance_pipeline import tables as t
+from rebalance_pipeline.export.cells import plain_number
+from rebalance_pipeline.export.trade_files import write_trade_files
+from rebalance_pipeline.routing.route import RELEASED_TRADES
+
+AS_OF = dt.date(2026, 3, 16)
+ACCOUNTS = t.conform(
+    pl.DataFrame({"account_id": ["A1", "A2", "B1"], "custodian": ["alpha", "alpha", "beta"]}),
+    t.ACCOUNTS,
+)
+SECURITIES = t.conform(
+    pl.DataFrame({"security_id": ["SEC-A", "SEC-B"], "symbol": ["AAA", "-BBB"]}), t.SECURITIES
+)
+
+
+def released(rows=None):
+    rows = rows or [
+        ("B1", "SEC-A", "buy", 3.0, 101.234, None),
+        ("A1", "SEC-B", "sell", 12.5, 40.0, "A1-L1"),
+        ("A1", "SEC-A", "buy", 2.0, 100.0, None),
+        ("A2", "SEC-A", "sell", 0.0001, 100.0, "@lot"),
+    ]
+    frame = pl.DataFrame(
+        rows,
+        schema=["account_id", "security_id", "side", "quantity", "price", "lot_id"],
+        orient="row",
+    ).with_columns(
+        (pl.col("quantity") * pl.col("price")).alias("amount"),
+        pl.lit("SCORE").alias("route"),
+        pl.lit("score_above_threshold").alias("reason"),
+        pl.lit("auto").alias("review"),
+    )
+    return t.conform(frame, RELEASED_TRADES)
+
+
+def snapshot(folder):
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def test_layout_and_manifest(tmp_path):
+    manifest = write_trade_files(released(), ACCOUNTS, SECURITIES, tmp_path, AS_OF)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "alpha_trades_20260316.csv",
+        "beta_trades_20260316.csv",
+        "manifest.json",
+    ]
+    alpha = (tmp_path / "alpha_trades_20260316.csv").read_text().splitlines()
+    bid = manifest.batch_id
+    assert alpha == [
+        "account_id,security_id,symbol,side,quantity,estimated_price,estimated_amount,"
+        "lot_id,reason_code,review_level,batch_id",
+        f"A1,SEC-A,AAA,buy,2,100.00,200.00,,score_above_threshold,auto,{bid}",
+        f"A1,SEC-B,'-BBB,sell,12.5,40.00,500.00,A1-L1,score_above_threshold,auto,{bid}",
+        f"A2,SEC-A,AAA,sell,0.0001,100.00,0.01,'@lot,score_above_threshold,auto,{bid}",
+    ]
+    beta = (tmp_path / "beta_trades_20260316.csv").read_text().splitlines()
+    assert beta[1] == f"B1,SEC-A,AAA,buy,3,101.23,303.70,,score_above_threshold,auto,{bid}"
+    record = json.loads((tmp_path / "manifest.json").read_text())
+    assert record["batch_id"] == bid
+    assert record["as_of"] == "2026-03-16"
+    assert record["total_rows"] == 4
+    for file in record["files"]:
+        content = (tmp_path / file["name"]).read_bytes()
+        assert file["sha256"] == hashlib.sha256(content).hexdigest()
+        assert file["rows"] == len(content.splitlines()) - 1
+    assert manifest.status == "written"
+
+
+def test_same_input_gives_same_batch_and_bytes(tmp_path):
+    first = write_trade_files(released(), ACCOUNTS, SECURITIES, tmp_path / "one", AS_OF)
+    again = write_trade_files(released(), ACCOUNTS, SECURITIES, tmp_path / "one", AS_OF)
+    shuffled = released().sample(fraction=1.0, shuffle=True, seed=7)
+    other = write_trade_files(shuffled, ACCOUNTS, SECURITIES, tmp_path / "two", AS_OF)
+    assert again.status == "unchanged"
+    assert first.batch_id == again.batch_id == other.batch_id
+    assert snapshot(tmp_path / "one") == snapshot(tmp_path / "two")
+
+
+def test_different_content_writes_a_new_batch_and_never_overwrites(tmp_path):
+    first = write_trade_files(released(), ACCOUNTS, SECURITIES, tmp_path, AS_OF)
+    before = snapshot(tmp_path)
+    changed = released([("A1", "SEC-A", "buy", 5.0, 100.0, None)])
+    second = write_trade_files(changed, ACCOUNTS, SECURITIES, tmp_path, AS_OF)
+    assert second.batch_id != first.batch_id
+    assert second.status == "new_batch"
+    assert second.supersedes == first.batch_id
+    assert second.folder == tmp_path / f"batch-{second.batch_id}"
+    after = snapshot(tmp_path)
+    assert {name: after[name] for name in before} == before
+    assert json.loads(after["superseded_by.json"]) == [
+        {"batch_id": first.batch_id, "superseded_by": second.batch_id}
+    ]
+    new_file = after[f"batch-{second.batch_id}/alpha_trades_20260316.csv"].decode()
+    assert f"A1,SEC-A,AAA,buy,5,100.00,500.00,,score_above_threshold,auto,{second.batch_id}" in (
+        new_file
+    )
+    # writing the first content again is a no-op on the original batch
+    assert write_trade_files(released(), ACCOUNTS, SECURITIES, tmp_path, AS_OF).status == (
+        "unchanged"
+    )
+    third = write_trade_files(released()[:1], ACCOUNTS, SECURITIES, tmp_path, AS_OF)
+    assert third.supersedes == second.batch_id
+
+
+def test_a_tampered_batch_is_reported_not_rewritten(tmp_path):
+    write_trade_files(released(), ACCOUNTS, SECURITIES, tmp_path, AS_OF)
+    (tmp_path / "beta_trades_20260316.csv").write_text("edited\n")
+    with pytest.raises(ValueError, match="does not match batch"):
+        write_trade_files(released(), ACCOUNTS, SECURITIES, tmp_path, AS_OF)
+    assert (tmp_path / "beta_trades_20260316.csv").read_text() == "edited\n"
+
+
+def test_trades_of_an_account_without_custodian_are_an_error(tmp_path):
+    orphan = released([("ZZ", "SEC-A", "buy", 1.0, 1.0, None)])
+    with pytest.raises(ValueError, match=r"without a custodian: \['ZZ'\]"):
+        write_trade_files(orphan, ACCOUNTS, SECURITIES, tmp_path, AS_OF)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_no_released_trades_still_writes_a_manifest(tmp_path):
+    manifest = write_trade_files(t.empty(RELEASED_TRADES), ACCOUNTS, SECURITIES, tmp_path, AS_OF)
+    assert manifest.files == []
+    assert [p.name for p in tmp_path.iterdir()] == ["manifest.json"]
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [(3.0, "3"), (12.5, "12.5"), (1e-7, "0.0000001"), (1.5e16, "15000000000000000"),
+     (0.1 + 0.2, "0.30000000000000004"), (None, "")],
+)  # fmt: skip
+def test_numbers_are_written_without_exponent_or_rounding(value, text):
+    assert plain_number(value) == text

@@ -1,0 +1,90 @@
+"""Optional cost terms, solver fallback and solver failure as result rows."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+from conftest import SECURITIES, account, at_target_lots, lot, policy_with, problems_for, security
+
+from rebalance_pipeline.optimization import convex
+from rebalance_pipeline.optimization.shards import optimize_shard
+
+CASH_HEAVY = [account("A", at_target_lots("A"), cash=200_000.0)]
+
+
+def solve(policy, accounts=CASH_HEAVY):
+    return optimize_shard(problems_for(policy, accounts=accounts), policy, shard=0)
+
+
+def test_market_impact_makes_trades_smaller_and_costlier_per_dollar():
+    plain_results, _ = solve(policy_with())
+    impact_policy = policy_with(market_impact_coefficient=5.0)
+    [problem] = problems_for(impact_policy, accounts=CASH_HEAVY)
+    key = convex.bucket_key(problem, impact_policy)
+    assert key[3] and convex.bucket_problem(key).problem.is_dpp()
+    results, _ = solve(impact_policy)
+    plain, impact = plain_results.row(0, named=True), results.row(0, named=True)
+    assert impact["turnover_usd"] < plain["turnover_usd"]
+    assert (
+        impact["cost_transaction_usd"] / impact["turnover_usd"]
+        > plain["cost_transaction_usd"] / plain["turnover_usd"]
+    )
+    # 5 bps is the linear part alone
+    assert plain["cost_transaction_usd"] == pytest.approx(5e-4 * plain["turnover_usd"])
+
+
+def test_quality_bonus_tilts_buys_to_the_better_rated_security():
+    """LCAP (rating 5) and TMKT (rating 1) share the equity half of the model: with a
+    bonus the cash leans to LCAP, and the bonus is in the score."""
+    securities = [
+        {**s, "rating": {"SEC-LCAP": 5, "SEC-TMKT": 1}.get(s["id"], s["rating"])}
+        for s in SECURITIES
+    ]
+    model = {
+        "targets": {"SEC-TMKT": 0.25, "SEC-LCAP": 0.25, "SEC-BOND": 0.5},
+        "bands": {"us_equity": (0.0, 1.0), "us_bonds": (0.0, 1.0)},
+    }
+    accounts = [account("A", [lot("A-L", "SEC-BOND", 5000, 400000.0)], cash=400_000.0)]
+    book = {"accounts": accounts, "securities": securities, "models": {"M-BAL": model}}
+    bought = {}
+    for bonus in (0.0, 50.0):
+        policy = policy_with(quality_bonus_bps_per_rating=bonus)
+        results, trades = optimize_shard(problems_for(policy, **book), policy, shard=0)
+        buys = trades.filter(pl.col("side") == "buy").select("security_id", "amount")
+        bought[bonus] = dict(buys.iter_rows())
+    assert bought[0.0]["SEC-LCAP"] == pytest.approx(bought[0.0]["SEC-TMKT"], abs=300.0)
+    assert bought[50.0]["SEC-LCAP"] > bought[50.0]["SEC-TMKT"] + 10_000.0
+    # 50 bps per rating step above 3: +1% of every LCAP dollar, −1% of every TMKT dollar
+    rating = {s["id"]: s["rating"] for s in securities}
+    expected = sum(0.005 * (rating[s] - 3) * amount for s, amount in bought[50.0].items())
+    assert results.row(0, named=True)["benefit_quality_usd"] == pytest.approx(expected)
+
+
+def test_fallback_solver_is_used_when_the_first_is_unavailable():
+    policy = policy_with(solver="NO_SUCH_SOLVER", fallback_solver="CLARABEL")
+    results, trades = solve(policy)
+    result = results.row(0, named=True)
+    assert result["solve_status"] == "optimal"
+    assert "solved by CLARABEL after NO_SUCH_SOLVER" in result["status_detail"]
+    assert trades.height > 0
+
+
+def test_solver_failure_is_a_result_row():
+    policy = policy_with(solver="NO_SUCH_SOLVER", fallback_solver="NOR_THIS_ONE")
+    results, trades = solve(policy)
+    result = results.row(0, named=True)
+    assert result["solve_status"] == "solver_error"
+    assert "NOR_THIS_ONE" in result["status_detail"]
+    assert trades.is_empty() and result["score_usd"] == 0.0
+    assert result["cash_after"] == result["cash_before"] == 200_000.0
+
+
+def test_account_with_no_priced_security_is_no_universe():
+    accounts = [account("A", [lot("A-L", "SEC-TMKT", 10, 2000.0)], model="M-NONE")]
+    securities = [security("SEC-TMKT", "us_equity", None, "TOTAL_US")]
+    policy = policy_with()
+    results, trades = optimize_shard(
+        problems_for(policy, accounts=accounts, securities=securities), policy, shard=0
+    )
+    assert results["solve_status"].to_list() == ["no_universe"]
+    assert trades.is_empty()
