@@ -51,6 +51,16 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    _sync_directory(path.parent)
+
+
+def _sync_directory(folder: Path) -> None:
+    """Make the rename itself durable (the folder's entry, not only the file's bytes)."""
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def write_partition(df: pl.DataFrame, table: str, day: dt.date, root: Path | None = None) -> Path:
@@ -65,6 +75,7 @@ def write_partition(df: pl.DataFrame, table: str, day: dt.date, root: Path | Non
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    _sync_directory(path.parent)
     return path
 
 

@@ -132,3 +132,10 @@ def test_trade_files_hold_exactly_the_released_accounts(
     assert set(traded["account_id"]) == set(released["account_id"])
     not_trading = decisions.filter(pl.col("route").is_in(["SUSPENDED", "HOLD", "MANUAL", "HALT"]))
     assert not set(traded["account_id"]) & set(not_trading["account_id"])
+
+
+def test_asset_checks_ran_and_data_docs_were_written(materialized: tuple[Path, dt.date]) -> None:
+    home, day = materialized
+    index = home / "data_docs" / day.isoformat() / "index.html"
+    assert index.exists()
+    assert "custodian_files" in index.read_text()

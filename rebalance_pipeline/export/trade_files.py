@@ -21,14 +21,13 @@ import datetime as dt
 import hashlib
 import io
 import json
-import os
 import re
-import tempfile
 from pathlib import Path
 
 import polars as pl
 
 from rebalance_pipeline.export.cells import cents, plain_number, safe_text
+from rebalance_pipeline.storage import atomic_write_bytes
 
 TRADE_FILE_COLUMNS = [
     "account_id",
@@ -113,8 +112,8 @@ def write_trade_files(
     )
     folder.mkdir(parents=True, exist_ok=True)
     for name, (_, _, data) in contents.items():
-        atomic_write(folder / name, data)
-    atomic_write(folder / MANIFEST, manifest.to_json().encode())
+        atomic_write_bytes(folder / name, data)
+    atomic_write_bytes(folder / MANIFEST, manifest.to_json().encode())
     if supersedes is not None:
         _record_supersession(out_dir, supersedes, batch_id)
     return manifest
@@ -229,23 +228,4 @@ def _supersessions(out_dir: Path) -> list[dict[str, str]]:
 
 def _record_supersession(out_dir: Path, old: str, new: str) -> None:
     chain = [*_supersessions(out_dir), {"batch_id": old, "superseded_by": new}]
-    atomic_write(out_dir / SUPERSEDED, (json.dumps(chain, indent=2) + "\n").encode())
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a synced temp file in the same folder and a rename."""
-    descriptor, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
+    atomic_write_bytes(out_dir / SUPERSEDED, (json.dumps(chain, indent=2) + "\n").encode())

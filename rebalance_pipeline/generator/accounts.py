@@ -115,18 +115,7 @@ def initial_lots(
     ).with_columns(
         lot_id=pl.col("account_id") + "-L" + pl.col("lot_number").cast(pl.String).str.zfill(4)
     )
-    market_value = holdings.group_by("account_id").agg(
-        mv=(pl.col("shares") * pl.col("close")).sum()
-    )
-    cash = (
-        accounts.select("account_id", "value")
-        .with_columns(cash_share=cash_share)
-        .join(market_value, on="account_id", how="left")
-        .select((pl.col("value") * pl.col("cash_share")).round(2))
-        .to_series()
-        .to_numpy()
-        .copy()
-    )
+    cash = np.round(accounts["value"].to_numpy() * cash_share, 2)
     return lots.select(LOT_COLUMNS).sort("account_id", "lot_id"), cash
 
 

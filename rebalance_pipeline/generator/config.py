@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -25,13 +24,11 @@ ROW_FAULTS = (
 CORPORATE_ACTION_FAULTS = ("split_not_applied", "symbol_change_not_applied")
 FAULT_KINDS = CORPORATE_ACTION_FAULTS + ROW_FAULTS + PRICE_FAULTS + FILE_FAULTS
 
-ProgressCallback = Callable[[dt.date, int, int], None]
-
 
 class GeneratorConfig(BaseModel):
     """What to generate. The same config always gives byte-identical files."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     accounts: int = Field(300, ge=2)
     households: int = Field(100, ge=1)
@@ -48,7 +45,6 @@ class GeneratorConfig(BaseModel):
     end_date: dt.date = dt.date(2026, 3, 16)
     warmup_days: int = Field(60, ge=3, description="clean price-only days before the drops")
     max_lots_per_holding: int = Field(3, ge=1)
-    progress: ProgressCallback | None = Field(None, exclude=True)
 
     @model_validator(mode="after")
     def _check(self) -> GeneratorConfig:

@@ -79,6 +79,7 @@ class Fault:
     row: int | None
     security_id: str | None
     account_ids: list[str]
+    file_kind: str | None = None  # kind of the file a row fault sits in (not written out)
 
 
 def plan_faults(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +35,7 @@ from rebalance_pipeline.generator.render import MARK, detail_lines, file_bytes, 
 from rebalance_pipeline.ingest import formats as f
 
 FIRM_EFFECTIVE_FROM = dt.date(2020, 1, 1)
+HALTED_SECURITY = "SEC-HLTH"  # held through the M-GLOBAL model
 POLICY_TEXT = "# firm policy: the defaults of rebalance_pipeline.policy\n{}\n"
 
 
@@ -45,9 +47,24 @@ class GeneratedBook:
     accounts: pl.DataFrame  # the account master as written
     faults: pl.DataFrame  # the ground truth as written
 
+    def summary(self) -> str:
+        return (
+            f"{self.accounts.height} accounts, {len(self.drop_days)} days of drops"
+            f" ({self.drop_days[0]} to {self.drop_days[-1]}), {self.faults.height} faults"
+        )
 
-def generate_book(config: GeneratorConfig, out: Path) -> GeneratedBook:
-    """Write a complete book under ``out``; the same config gives byte-identical files."""
+
+def generate_book(
+    config: GeneratorConfig, out: Path, progress: Callable[[int, int], None] | None = None
+) -> GeneratedBook:
+    """Write a complete book under ``out``; the same config gives byte-identical files.
+
+    ``progress(done, total)`` is called after each drop day. ``out`` must not hold a book
+    already: files of an earlier book would survive where
+    this one has none (a missing file, say) and blur its ground truth.
+    """
+    if any((out / part).exists() for part in ("firm", "drops", "ground_truth")):
+        raise FileExistsError(f"{out} already holds a book; generate into an empty directory")
     rng = np.random.default_rng(config.seed)
     sessions = business_days(config.end_date, config.warmup_days + config.days)
     drop_days = sessions[config.warmup_days :]
@@ -82,8 +99,8 @@ def generate_book(config: GeneratorConfig, out: Path) -> GeneratedBook:
         _locate_row_faults(row_faults, files, texts)
         truth += row_faults
         truth += _write_day(out, rng, day, texts, arrivals, _file_plan(day_plan), accounts)
-        if config.progress:
-            config.progress(day, number + 1, len(drop_days))
+        if progress:
+            progress(number + 1, len(drop_days))
     _write(
         out / "drops" / "arrivals.csv",
         _csv(pl.DataFrame(arrivals).sort("file_date", "custodian", "file_name")),
@@ -160,7 +177,7 @@ def _firm_files(
     halt_start = drop_days[len(drop_days) // 2]
     halts = pl.DataFrame(
         {
-            "security_id": ["SEC-ENRG"],
+            "security_id": [HALTED_SECURITY],
             "start_date": [halt_start],
             "end_date": [halt_start + dt.timedelta(days=3)],
             "reason": ["exchange trading halt"],
@@ -305,14 +322,14 @@ def _inject_day(
             holders = positions.filter(pl.col("security_id") == fault.security_id)["account_id"]
             truth.append(
                 fl.Fault(
-                    fault.fault_id,
-                    fault.day,
-                    fault.kind,
-                    None,
-                    None,
-                    None,
-                    fault.security_id,
-                    sorted(holders.unique()),
+                    fault_id=fault.fault_id,
+                    file_date=fault.day,
+                    fault_kind=fault.kind,
+                    custodian=None,
+                    file_name=None,
+                    row=None,
+                    security_id=fault.security_id,
+                    account_ids=sorted(holders.unique()),
                 )
             )
         elif fault.kind not in FILE_FAULTS:
@@ -321,14 +338,15 @@ def _inject_day(
             ):
                 truth.append(
                     fl.Fault(
-                        fault_id,
-                        fault.day,
-                        fault.kind,
-                        fault.custodian,
-                        file_kind,
-                        None,
-                        security,
-                        [account],
+                        fault_id=fault_id,
+                        file_date=fault.day,
+                        fault_kind=fault.kind,
+                        custodian=fault.custodian,
+                        file_name=None,  # known once the rows are sorted and written
+                        row=None,
+                        security_id=security,
+                        account_ids=[account],
+                        file_kind=file_kind,
                     )
                 )
     for custodian_files in files.values():
@@ -341,14 +359,11 @@ def _locate_row_faults(
     files: dict[str, fl.DayFiles],
     texts: dict[str, dict[str, pl.DataFrame]],
 ) -> None:
-    """Name the file and line of each row fault and write its malformed text into the row.
-
-    ``_inject_day`` leaves the file kind in ``file_name`` until the rows are final.
-    """
+    """Name the file and line of each row fault and write its malformed text into the row."""
     for fault in faults:
-        if fault.custodian is None:
+        if fault.file_kind is None:
             continue
-        file_kind = fault.file_name
+        file_kind = fault.file_kind
         text = texts[fault.custodian][file_kind]
         fault.row = fl.first_marked_line(text, fault.fault_id)
         fault.file_name = f.file_name(fault.custodian, file_kind, fault.file_date)
@@ -433,7 +448,7 @@ def _custodian_accounts(accounts: pl.DataFrame, custodian: str) -> list[str]:
 
 def _ground_truth(truth: list[fl.Fault]) -> pl.DataFrame:
     return pl.DataFrame(
-        [dataclasses.asdict(fault) for fault in truth],
+        [{k: getattr(fault, k) for k in fl.GROUND_TRUTH_COLUMNS} for fault in truth],
         schema={
             "fault_id": pl.String,
             "file_date": pl.Date,

@@ -6,7 +6,12 @@ from pathlib import Path
 
 from rebalance_pipeline.generator.config import GeneratorConfig
 
-SAMPLE_CONFIG = GeneratorConfig(
-    accounts=300, households=100, days=15, seed=2, fault_rate=0.1, max_lots_per_holding=2
-)
+
+def sample_config() -> GeneratorConfig:
+    """The config of the sample book: 300 accounts, 15 days, every fault family."""
+    return GeneratorConfig(
+        accounts=300, households=100, days=15, seed=2, fault_rate=0.1, max_lots_per_holding=2
+    )
+
+
 SAMPLE_DIR = Path(__file__).resolve().parents[2] / "data" / "sample"

@@ -26,8 +26,19 @@ EXTRA_DATE_COLUMNS = ("effective_from", "effective_to", "created_date")
 def read_firm_file(root: Path, name: str) -> pl.DataFrame:
     """A firm CSV with its columns cast to the canonical types (dates ISO); strict."""
     schema, _ = FIRM_FILES[name]
-    frame = pl.read_csv(root / "firm" / f"{name}.csv", infer_schema=False)
+    path = root / "firm" / f"{name}.csv"
     types = dict(schema) | dict.fromkeys(EXTRA_DATE_COLUMNS, pl.Date)
+    try:
+        return _typed_firm_frame(pl.read_csv(path, infer_schema=False), types)
+    except (OSError, pl.exceptions.PolarsError) as error:
+        raise FirmFileError(f"{path}: {error}") from error
+
+
+class FirmFileError(ValueError):
+    """A firm file is absent or does not parse: the date cannot be read without it."""
+
+
+def _typed_firm_frame(frame: pl.DataFrame, types: dict[str, pl.DataType]) -> pl.DataFrame:
     return frame.with_columns(
         pl.col(c).str.strptime(pl.Date, "%Y-%m-%d")
         if types[c] == pl.Date

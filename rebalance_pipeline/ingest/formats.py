@@ -127,6 +127,6 @@ def drop_path(custodian: str, kind: str, file_date: dt.date) -> str:
     return f"drops/{file_date.isoformat()}/{custodian}/{file_name(custodian, kind, file_date)}"
 
 
-def trailer_checksum(detail_block: bytes) -> str:
+def trailer_checksum(detail_block: bytes | memoryview) -> str:
     """Checksum of a birch trailer: SHA-256 hex (16 chars) of the detail lines joined by \\n."""
     return hashlib.sha256(detail_block).hexdigest()[:16]

@@ -26,6 +26,7 @@ KIND_SCHEMAS: dict[str, pl.Schema] = {
     "prices": t.PRICES,
     "corporate_actions": t.CORPORATE_ACTIONS,
 }
+NO_FINDINGS = t.empty(t.FINDINGS)
 GROUPED_NUMBER = r"^-?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?$"
 DATE_FORMATS = {"alder": "%Y-%m-%d", "birch": "%m/%d/%Y"}
 FILE_DATE_PATTERNS = {
@@ -92,7 +93,8 @@ def parse_file(path: Path, custodian: str, kind: str, *, root: Path | None = Non
     content = path.read_bytes()
     sha256 = hashlib.sha256(content).hexdigest()
     try:
-        content.decode("utf-8")
+        if not content.isascii():  # ASCII is valid UTF-8; only other bytes need decoding
+            content.decode("utf-8")
     except UnicodeDecodeError as error:
         message = f"{source_file} is not UTF-8 text ({error.reason} at byte {error.start})"
         finding = _file_finding(base, "wrong_encoding", message)
@@ -116,7 +118,7 @@ def parse_file(path: Path, custodian: str, kind: str, *, root: Path | None = Non
         detail_rows=rows.height,
         trailer_rows=trailer[0],
         trailer_checksum=trailer[1],
-        computed_checksum=f.trailer_checksum(block),
+        computed_checksum=None if block is None else f.trailer_checksum(block),
     )
 
 
@@ -131,30 +133,48 @@ def _file_date(name: str, custodian: str) -> dt.date | None:
         return None
 
 
-def _read_alder(content: bytes, kind: str) -> tuple[pl.DataFrame, tuple[None, None], bytes]:
-    """Text columns (canonical names) with source_row; alder has no trailer."""
+def _read_alder(content: bytes, kind: str) -> tuple[pl.DataFrame, tuple[None, None], None]:
+    """Text columns (canonical names) with source_row; alder has no trailer to check."""
     expected = ",".join(f.ALDER_COLUMNS[kind])
     header, _, body = content.partition(b"\n")
     if header.decode().strip() != expected:
         raise UnreadableFile(f"header is not {expected!r}")
     columns = list(f.ALDER_COLUMNS[kind])
-    if not body.strip():
+    if not body or body.isspace():
         frame = pl.DataFrame(schema=dict.fromkeys(columns, pl.String))
     else:
-        frame = pl.read_csv(
-            body,
-            has_header=False,
-            new_columns=columns,
-            infer_schema=False,
-            truncate_ragged_lines=True,
-        )
+        frame = _read_alder_typed(body, columns)
+        if frame is None:
+            frame = pl.read_csv(
+                body,
+                has_header=False,
+                new_columns=columns,
+                infer_schema=False,
+                truncate_ragged_lines=True,
+            )
     frame = frame.with_row_index("source_row", offset=2).filter(
         ~pl.all_horizontal(pl.col(columns).is_null())
     )
-    return frame, (None, None), body.rstrip(b"\n")
+    return frame, (None, None), None
 
 
-def _read_birch(content: bytes, kind: str) -> tuple[pl.DataFrame, tuple, bytes]:
+def _read_alder_typed(body: bytes, columns: list[str]) -> pl.DataFrame | None:
+    """The fast path for a clean alder file: numbers and dates parsed by the CSV reader.
+
+    The reader rejects the whole file at the first value that does not parse; the file
+    then goes through the text path (None here), which reports every bad value.
+    """
+    schema = {
+        c: pl.Float64 if c in f.NUMBER_COLUMNS else pl.Date if c in f.DATE_COLUMNS else pl.String
+        for c in columns
+    }
+    try:
+        return pl.read_csv(body, has_header=False, schema=schema, truncate_ragged_lines=True)
+    except pl.exceptions.PolarsError:
+        return None
+
+
+def _read_birch(content: bytes, kind: str) -> tuple[pl.DataFrame, tuple, memoryview]:
     """Text columns (canonical names, sign applied later) with source_row, and the trailer."""
     header = f"H|BIRCH|{f.BIRCH_KIND_CODES[kind]}|"
     if not content.startswith(header.encode()):
@@ -176,14 +196,19 @@ def _read_birch(content: bytes, kind: str) -> tuple[pl.DataFrame, tuple, bytes]:
         .with_columns(pl.col("source_row").cast(pl.Int64))
         .rename({k: v for k, v in f.BIRCH_TO_CANONICAL.items() if k in fields})
     )
-    header_end = content.index(b"\n") + 1 if b"\n" in content else len(content)
-    last_start = content.rstrip(b"\n").rfind(b"\n") + 1
-    last = content[last_start:].rstrip(b"\n").decode().split("|")
-    if last[0] != "T" or last_start < header_end:
-        return details, (None, None), content[header_end:].rstrip(b"\n")
+    end = len(content)
+    while end and content[end - 1] == ord("\n"):
+        end -= 1
+    newline = content.find(b"\n")
+    header_end = end if newline < 0 else min(newline + 1, end)
+    last_start = content.rfind(b"\n", 0, end) + 1
+    last = content[last_start:end].decode().split("|")
+    view = memoryview(content)
+    if last[0] != "T" or last_start < header_end:  # no trailer (or only the header)
+        return details, (None, None), view[header_end:end]
     count = last[1] if len(last) > 1 else ""
     claimed = (int(count) if count.isdigit() else None, last[2] if len(last) > 2 else None)
-    return details, claimed, content[header_end:last_start].rstrip(b"\n")
+    return details, claimed, view[header_end : max(header_end, last_start - 1)]
 
 
 def _typed(
@@ -195,8 +220,10 @@ def _typed(
     are only built for the columns whose flag is set somewhere.
     """
     conversions, problems = [], []
-    for name in text.columns:
+    for name, dtype in text.schema.items():
         value = pl.col(name)
+        if dtype != pl.String:
+            continue  # already typed by a fast reader
         if name in f.NUMBER_COLUMNS:
             parsed, valid = _number(value, custodian, signed=name in f.SIGNED_QUANTITY_COLUMNS)
             conversions.append(pl.when(valid).then(parsed).alias(name))
@@ -225,7 +252,7 @@ def _typed(
     findings = (
         pl.concat([_value_findings(text, check, name, bad, base) for check, name, bad in hits])
         if hits
-        else t.empty(t.FINDINGS)
+        else NO_FINDINGS
     )
     return t.conform(typed, KIND_SCHEMAS[kind]), findings
 

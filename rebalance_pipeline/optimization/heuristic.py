@@ -38,16 +38,23 @@ def whole_shares(
     sell_dollars = sell_weights * value
     buy_dollars = buy_weights * value
     sells = np.minimum(np.ceil(sell_dollars / lot_prices - SHARE_TOLERANCE), problem.lot_quantities)
-    sells = np.where(sell_dollars < noise, 0.0, np.maximum(sells, 0.0))
+    # restricted lots are sold however small (a frozen one has a zero sell weight)
+    forced = problem.restricted[problem.lot_security] & (sell_weights > 0)
+    sells = np.where((sell_dollars < noise) & ~forced, 0.0, np.maximum(sells, 0.0))
     buys = np.floor(buy_dollars / problem.prices + SHARE_TOLERANCE)
     buys = np.where(buy_dollars < noise, 0.0, buys)
     opt = policy.optimization
+    whole_sells = sells
     if opt.round_lots:
         buys, sells = _round_lots(problem, buys, sells)
-    forced = problem.restricted[problem.lot_security]
     sells = np.where((sells * lot_prices < opt.min_trade_usd) & ~forced, 0.0, sells)
     buys = np.where(buys * problem.prices < opt.min_trade_usd, 0.0, buys)
     buys = _fund_buys(problem, buys, sells, policy)
+    cost_rate = opt.transaction_cost_bps * 1e-4
+    if cash_after(problem, buys, sells, cost_rate) < problem.required_cash:
+        # rounding lots or dropping small sells left the withdrawal short: keep the
+        # whole-share sells, which raise at least what the convex solution raised
+        sells = whole_sells
     return ShareTrades(buys, sells)
 
 

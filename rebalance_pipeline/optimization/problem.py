@@ -222,7 +222,7 @@ def _account_problem(
 ) -> AccountProblem:
     account_id = account["account_id"]
     model_targets = _rows(ctx.targets, account["model_id"])
-    targets = {r["security_id"]: r["target_weight"] for r in model_targets}
+    targets = {r["security_id"]: r["target_weight"] or 0.0 for r in model_targets}
     held = {r["security_id"]: r["quantity"] for r in _rows(ctx.holdings, account_id)}
     universe = sorted(
         s for s in set(targets) | set(held) if s in prices and s in securities and s is not None
@@ -255,8 +255,8 @@ def _account_problem(
         registration=account["registration"],
         st_rate=float(account["st_rate"] or 0.0),
         lt_rate=float(account["lt_rate"] or 0.0),
-        total_value=float(account["total_value"]),
-        cash=float(account["cash"]),
+        total_value=float(account["total_value"] or 0.0),
+        cash=float(account["cash"] or 0.0),
         required_cash=float(ctx.required_cash.get(account_id, 0.0)),
         security_ids=universe,
         asset_classes=[securities[s]["asset_class"] for s in universe],

@@ -142,7 +142,8 @@ def solve_account(
     except convex.InfeasibleError as error:
         notes.append(str(error))
         return _outcome(problem, no_trades(problem), policy, shard, "infeasible", notes, 0.0)
-    except convex.SolverFailure as error:
+    except (convex.SolverFailure, ValueError) as error:
+        # ValueError: cvxpy refuses a non-finite parameter (bad input in this account only)
         notes.append(str(error))
         return _outcome(problem, no_trades(problem), policy, shard, "solver_error", notes, 0.0)
     return _outcome(problem, trades, policy, shard, "optimal", notes, solver_seconds)

@@ -20,8 +20,8 @@ import polars as pl
 
 from rebalance_pipeline import tables as t
 from rebalance_pipeline.export.cells import plain_number, safe_text, unescape_text
-from rebalance_pipeline.export.trade_files import atomic_write
 from rebalance_pipeline.routing.route import RELEASED_TRADES
+from rebalance_pipeline.storage import atomic_write_bytes
 
 DECISIONS = ("approve", "reject", "modify")
 TRADE_KEY = ["account_id", "security_id", "side", "lot_id"]
@@ -109,7 +109,7 @@ def write_review_queue(queue: pl.DataFrame, path: Path) -> None:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(REVIEW_FILE_COLUMNS)
     writer.writerows([_cell(row.get(column)) for column in REVIEW_FILE_COLUMNS] for row in rows)
-    atomic_write(path, buffer.getvalue().encode("utf-8"))
+    atomic_write_bytes(path, buffer.getvalue().encode("utf-8"))
 
 
 def _cell(value: object) -> str:

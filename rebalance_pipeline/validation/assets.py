@@ -13,7 +13,9 @@ GROUP = "validation"
 CANONICAL_INS = {name: dg.AssetIn(key=name) for name in CANONICAL_TABLES}
 
 
-def book_from_inputs(context: dg.AssetExecutionContext, inputs: dict[str, pl.DataFrame]) -> Book:
+def book_from_inputs(
+    context: dg.AssetExecutionContext | dg.OpExecutionContext, inputs: dict[str, pl.DataFrame]
+) -> Book:
     return Book(as_of=partition_date(context.partition_key), **inputs)
 
 

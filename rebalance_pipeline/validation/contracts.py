@@ -33,6 +33,8 @@ ACCOUNT_KEYED = (
 )
 SECURITY_KEYED = ("prices", "securities", "corporate_actions", "halts")
 MODEL_KEYED = ("model_targets", "model_bands")
+# every table with a contract (the keys of ``schemas``)
+CONTRACT_TABLES = tuple(sorted((*ACCOUNT_KEYED, *SECURITY_KEYED, *MODEL_KEYED, "restrictions")))
 
 
 def _exactly_one_of(first: str, second: str) -> pa.Check:
@@ -305,15 +307,27 @@ def _scope_rows(table: str, rows: pl.DataFrame, book: Book) -> pl.DataFrame:
     return scope.by_custodian(rows, book)
 
 
+def table_failures(table: str, frame: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
+    """One table's pandera failure cases (index, column, check, failure_case)."""
+    return _failures(schemas(as_of)[table], frame)
+
+
+def failures_by_table(book: Book) -> dict[str, pl.DataFrame]:
+    return {
+        table: table_failures(table, getattr(book, table), book.as_of)
+        for table in schemas(book.as_of)
+    }
+
+
 def contract_findings(book: Book) -> pl.DataFrame:
     """Validate every table against its contract; one finding per failing row and check
     (per repeated key for duplicates)."""
     out = []
-    for table, schema in schemas(book.as_of).items():
-        frame = getattr(book, table)
-        failures = _failures(schema, frame)
+    contracts = schemas(book.as_of)
+    for table, failures in failures_by_table(book).items():
         if failures.is_empty():
             continue
+        schema, frame = contracts[table], getattr(book, table)
         failures = failures.with_columns(_check_name(table).alias("finding_check"))
         rows = frame.with_row_index("index").with_columns(pl.col("index").cast(pl.Int64))
         # a failure of the whole table (no row index) is kept, scoped to no account

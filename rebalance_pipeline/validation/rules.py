@@ -132,20 +132,16 @@ def _account_rows(book: Book) -> pl.DataFrame:
     ).drop_nulls("account_id")
 
 
-def _last_account_read(book: Book) -> pl.DataFrame:
+def _last_account_read(rows: pl.DataFrame) -> pl.DataFrame:
     """source_file -> account_id of the last detail row read from it."""
-    return (
-        _account_rows(book)
-        .sort("source_row")
-        .group_by("source_file")
-        .agg(pl.col("account_id").last().alias("last_account_id"))
+    return rows.group_by("source_file").agg(
+        pl.col("account_id").get(pl.col("source_row").arg_max()).alias("last_account_id")
     )
 
 
-def _cut_off_files(book: Book) -> pl.DataFrame:
+def _cut_off_files(book: Book, rows: pl.DataFrame, last_read: pl.DataFrame) -> pl.DataFrame:
     """source_file of trailer-less account files that end before accounts the custodian's
     other files of the day still list (rows are sorted by account, so the tail is lost)."""
-    rows = _account_rows(book)
     evidence = pl.concat(
         [
             rows.filter(pl.col("kind").is_in(sources))
@@ -159,7 +155,7 @@ def _cut_off_files(book: Book) -> pl.DataFrame:
         (pl.col("status") == "ok")
         & pl.col("trailer_rows").is_null()
         & pl.col("kind").is_in(list(CUT_OFF_EVIDENCE))
-    ).join(_last_account_read(book), on="source_file", how="left")
+    ).join(last_read, on="source_file", how="left")
     return (
         files.join(evidence, on=["custodian", "kind"], how="inner")
         .filter(pl.col("account_id") > pl.col("last_account_id").fill_null(""))
@@ -173,10 +169,11 @@ def incomplete_files(book: Book) -> pl.DataFrame:
     before accounts the custodian's other files list) or, where the counts agree,
     checksum_mismatch. Scope: the custodian's accounts from the last account read on
     (rows are sorted by account), or all of them when no account row was read."""
+    rows = _account_rows(book)
+    last_read = _last_account_read(rows)
+    cut_off = _cut_off_files(book, rows, last_read).get_column("source_file")
     files = book.source_files.filter(pl.col("status") == "ok").with_columns(
-        pl.col("source_file")
-        .is_in(_cut_off_files(book).get_column("source_file").implode())
-        .alias("cut_off")
+        pl.col("source_file").is_in(cut_off.implode()).alias("cut_off")
     )
     count_off = pl.col("trailer_rows").is_not_null() & (
         pl.col("trailer_rows") != pl.col("detail_rows")
@@ -199,7 +196,7 @@ def incomplete_files(book: Book) -> pl.DataFrame:
         )
         .alias("message"),
     )
-    files = files.join(_last_account_read(book), on="source_file", how="left")
+    files = files.join(last_read, on="source_file", how="left")
     accounts = book.accounts.select("custodian", "account_id")
     scoped = (
         files.select("custodian", "source_file", "last_account_id")
@@ -353,14 +350,15 @@ def reconciliation(
     row counts once, a holding with a null quantity (a parse fault) is skipped, and so
     are the ``incomplete`` accounts (account_id column) whose holdings files were not
     all read."""
-    holding_key = pl.coalesce(pl.col("security_id"), pl.format("symbol:{}", "symbol"))
+    # a holding is its security, or its symbol where the security is unknown
+    unknown_symbol = pl.when(pl.col("security_id").is_null()).then(pl.col("symbol"))
+    holding = ["account_id", "security_id", unknown_symbol.alias("unknown_symbol")]
     positions = (
         book.positions.unique(["account_id", "security_id", "symbol"], keep="first")
-        .group_by("account_id", holding_key.alias("holding"))
+        .group_by(holding)
         .agg(
             pl.col("quantity").sum().alias("position"),
             pl.col("quantity").null_count().alias("position_nulls"),
-            pl.col("security_id").first(),
             pl.col("custodian").first(),
             pl.col("source_file").first(),
             pl.col("source_row").min(),
@@ -369,15 +367,20 @@ def reconciliation(
     lots = (
         book.lots.join(book.positions.select("account_id").unique(), on="account_id", how="semi")
         .unique(["account_id", "lot_id"], keep="first")
-        .group_by("account_id", holding_key.alias("holding"))
+        .group_by(holding)
         .agg(
             pl.col("quantity").sum().alias("lot_total"),
             pl.col("quantity").null_count().alias("lot_nulls"),
-            pl.col("security_id").first().alias("lot_security_id"),
             pl.col("custodian").first().alias("lot_custodian"),
         )
     )
-    both = positions.join(lots, on=["account_id", "holding"], how="full", coalesce=True)
+    both = positions.join(
+        lots,
+        on=["account_id", "security_id", "unknown_symbol"],
+        how="full",
+        coalesce=True,
+        nulls_equal=True,
+    )
     if incomplete is not None:
         both = both.join(incomplete, on="account_id", how="anti")
     both = both.filter(
@@ -385,7 +388,6 @@ def reconciliation(
     ).with_columns(
         pl.col("position").fill_null(0.0),
         pl.col("lot_total").fill_null(0.0),
-        pl.coalesce("security_id", "lot_security_id").alias("security_id"),
         pl.coalesce("custodian", "lot_custodian").alias("custodian"),
     )
     tol = policy.reconciliation_tolerance
@@ -397,8 +399,11 @@ def reconciliation(
         .then(pl.lit("split_not_applied"))
         .otherwise(pl.lit("reconciliation_break"))
         .alias("check"),
-        pl.format("position {} vs lots {} in {}", "position", "lot_total", "holding").alias(
-            "message"
-        ),
+        pl.format(
+            "position {} vs lots {} in {}",
+            "position",
+            "lot_total",
+            pl.coalesce("security_id", pl.format("symbol {}", "unknown_symbol")),
+        ).alias("message"),
     )
     return draft(scope.by_account(breaks))

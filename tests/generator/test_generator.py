@@ -12,10 +12,10 @@ import pytest
 
 from rebalance_pipeline.generator import (
     FAULT_KINDS,
-    SAMPLE_CONFIG,
     SAMPLE_DIR,
     GeneratorConfig,
     generate_book,
+    sample_config,
 )
 from rebalance_pipeline.generator.market import SPLIT_SECURITY, SYMBOL_CHANGE
 from rebalance_pipeline.ingest import formats as f
@@ -53,7 +53,7 @@ def test_same_seed_same_bytes_and_other_seed_other_bytes(tmp_path):
 
 
 def test_sample_book_is_what_the_generator_makes(tmp_path):
-    regenerated = tree_digest(generate_book(SAMPLE_CONFIG, tmp_path / "sample").root)
+    regenerated = tree_digest(generate_book(sample_config(), tmp_path / "sample").root)
     assert regenerated == tree_digest(SAMPLE_DIR)
     assert sum(p.stat().st_size for p in SAMPLE_DIR.rglob("*") if p.is_file()) < 10 * 2**20
 
@@ -263,3 +263,19 @@ def test_every_kind_is_switchable_and_enabled_by_default():
         GeneratorConfig(fault_kinds=("gremlins",))
     with pytest.raises(ValueError, match="households"):
         GeneratorConfig(accounts=10, households=2)
+
+
+def test_refuses_to_write_over_an_existing_book(clean_book):
+    with pytest.raises(FileExistsError, match="already holds a book"):
+        generate_book(GeneratorConfig(**SMALL), clean_book.root)
+
+
+def test_progress_is_reported_per_drop_day(tmp_path):
+    seen = []
+    book = generate_book(
+        GeneratorConfig(**SMALL, fault_rate=0.0),
+        tmp_path,
+        progress=lambda i, n: seen.append((i, n)),
+    )
+    assert seen == [(1, 3), (2, 3), (3, 3)]
+    assert book.summary() == "40 accounts, 3 days of drops (2026-03-12 to 2026-03-16), 0 faults"

@@ -118,9 +118,16 @@ def test_truncated_file_is_visible_in_source_files():
     assert complete["trailer_checksum"].to_list() == complete["computed_checksum"].to_list()
 
 
-def test_missing_day_is_empty_but_never_crashes(tmp_path):
+def test_missing_day_is_empty_but_never_crashes():
     empty = load_book(SAMPLE_DIR, dt.date(2026, 3, 17), lookback_business_days=1)
     assert empty.positions.is_empty()
     assert set(empty.source_files["status"]) == {"missing"}
     assert empty.parse_findings.height == 12
     assert empty.parse_findings.schema == t.FINDINGS
+
+
+def test_an_unreadable_firm_file_is_a_clear_error(tmp_path):
+    from rebalance_pipeline.ingest.firm import FirmFileError
+
+    with pytest.raises(FirmFileError, match=r"accounts\.csv"):
+        load_book(tmp_path, UTF16_DAY, lookback_business_days=1)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+
+import numpy as np
 import polars as pl
 import pytest
 from conftest import SECURITIES, account, at_target_lots, lot, policy_with, problems_for, security
@@ -88,3 +91,13 @@ def test_account_with_no_priced_security_is_no_universe():
     )
     assert results["solve_status"].to_list() == ["no_universe"]
     assert trades.is_empty()
+
+
+def test_a_non_finite_input_fails_only_its_account():
+    policy = policy_with()
+    accounts = [account("A", at_target_lots("A")), account("B", at_target_lots("B"))]
+    good, bad = problems_for(policy, accounts=accounts)
+    bad = dataclasses.replace(bad, lot_cost_basis=np.full(len(bad.lot_ids), np.nan))
+    results, trades = optimize_shard([good, bad], policy, shard=0)
+    assert results["solve_status"].to_list() == ["optimal", "solver_error"]
+    assert set(trades["account_id"]) <= {"A"}

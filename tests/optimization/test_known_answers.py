@@ -331,3 +331,28 @@ def test_solve_one_reproduces_the_shard_result_with_same_day_household_blocks():
     assert "no buys of TOTAL_US (household loss sale today)" in again["status_detail"][0]
     _, alone = solve_one(by_id["A10i"], policy)
     assert "SEC-TMKT" in bought(alone, "A10i")
+
+
+def test_a_tiny_restricted_lot_is_sold_too():
+    """0.1 share ($5) of a restricted security is below the noise floor ($8 here) but
+    is still sold in full."""
+    lots = [*at_target_lots("A02"), lot("A02-L-TOBA", "SEC-TOBA", 0.1, 4.0)]
+    _, trades = solve(
+        accounts=[account("A02", lots)],
+        securities=TOBACCO,
+        restrictions=[{"account": "A02", "security": "SEC-TOBA"}],
+    )
+    assert sold_of_lot(trades, "A02-L-TOBA") == pytest.approx(0.1)
+
+
+def test_min_trade_size_never_leaves_a_withdrawal_short():
+    """Raising $1,500 needs sells below the $2,000 minimum: they are kept all the same."""
+    policy = policy_with(min_trade_usd=2000.0)
+    results, trades = solve(
+        policy,
+        accounts=[account("A01", at_target_lots("A01"), cash=0.0)],
+        cash_requests=[{"account": "A01", "amount": 1500.0}],
+    )
+    result = row(results, "A01")
+    assert result["cash_after"] >= 1500.0
+    assert trades.filter(pl.col("side") == "sell").height > 0

@@ -550,3 +550,11 @@ def test_empty_book_gives_empty_conformed_outputs() -> None:
     assert result.findings.is_empty() and result.findings.schema == t.FINDINGS
     assert result.account_status.is_empty() and result.account_status.schema == t.ACCOUNT_STATUS
     assert result.manual_queue.is_empty() and result.manual_queue.schema == t.MANUAL_QUEUE
+
+
+def test_every_contract_table_is_listed_for_the_asset_checks():
+    import datetime as dt
+
+    from rebalance_pipeline.validation.contracts import CONTRACT_TABLES, schemas
+
+    assert set(CONTRACT_TABLES) == set(schemas(dt.date(2026, 3, 16)))
