@@ -13,7 +13,6 @@ from rebalance_pipeline.partitions import business_day_partitions
 from rebalance_pipeline.resources import BookSource, WarehouseIOManager
 from rebalance_pipeline.routing.assets import routing
 from rebalance_pipeline.validation.assets import validation
-from rebalance_pipeline.validation.checks import CHECKS
 
 ASSETS = [
     custodian_drops,
@@ -37,7 +36,6 @@ daily_job = dg.define_asset_job(
 
 defs = dg.Definitions(
     assets=ASSETS,
-    asset_checks=CHECKS,
     jobs=[daily_job],
     resources={"warehouse": WarehouseIOManager(), "book": BookSource()},
 )

@@ -7,6 +7,7 @@ import dagster as dg
 from rebalance_pipeline.book import CANONICAL_TABLES
 from rebalance_pipeline.partitions import business_day_partitions, partition_date
 from rebalance_pipeline.resources import BookSource
+from rebalance_pipeline.validation.checks import CANONICAL_CHECKS, canonical_check_results
 
 GROUP = "ingest"
 
@@ -33,9 +34,12 @@ firm_files = dg.AssetSpec(
     },
     deps=[custodian_drops, firm_files],
     partitions_def=business_day_partitions(),
+    check_specs=CANONICAL_CHECKS,
     can_subset=False,
 )
-def canonical_tables(context: dg.AssetExecutionContext, book: BookSource) -> Iterator[dg.Output]:
+def canonical_tables(
+    context: dg.AssetExecutionContext, book: BookSource
+) -> Iterator[dg.Output | dg.AssetCheckResult]:
     """Parse the date's drops and firm files into the canonical tables (one schema whatever
     the custodian); parse faults become ``parse_findings``, never an exception."""
     from rebalance_pipeline.ingest import load_book
@@ -45,3 +49,4 @@ def canonical_tables(context: dg.AssetExecutionContext, book: BookSource) -> Ite
     loaded = load_book(book.path(), as_of, policy.validation.lookback_business_days)
     for name, frame in loaded.tables().items():
         yield dg.Output(frame, output_name=name)
+    yield from canonical_check_results(loaded)

@@ -8,6 +8,11 @@ import polars as pl
 from rebalance_pipeline.book import CANONICAL_TABLES, Book
 from rebalance_pipeline.partitions import business_day_partitions, partition_date
 from rebalance_pipeline.resources import BookSource
+from rebalance_pipeline.validation.checks import (
+    VALIDATION_CHECKS,
+    expectations_check_result,
+    status_check_result,
+)
 
 GROUP = "validation"
 CANONICAL_INS = {name: dg.AssetIn(key=name) for name in CANONICAL_TABLES}
@@ -40,16 +45,18 @@ def book_from_inputs(
     },
     ins=CANONICAL_INS,
     partitions_def=business_day_partitions(),
+    check_specs=VALIDATION_CHECKS,
     can_subset=False,
 )
 def validation(
     context: dg.AssetExecutionContext, book: BookSource, **inputs: pl.DataFrame
-) -> Iterator[dg.Output]:
+) -> Iterator[dg.Output | dg.AssetCheckResult]:
     """Pandera contracts and the data-quality rules over the canonical tables."""
     from rebalance_pipeline.validation import validate_book
 
     canonical = book_from_inputs(context, inputs)
-    result = validate_book(canonical, book.policy(canonical.as_of))
+    policy = book.policy(canonical.as_of)
+    result = validate_book(canonical, policy)
     suspended = result.account_status.filter(pl.col("status") == "suspended").height
     by_check = result.findings.group_by("check").len().sort("check").rows()
     yield dg.Output(
@@ -63,3 +70,5 @@ def validation(
         metadata={"suspended": suspended, "ok": result.account_status.height - suspended},
     )
     yield dg.Output(result.manual_queue, output_name="manual_queue")
+    yield status_check_result(canonical, result)
+    yield expectations_check_result(canonical, policy, book.home() / "data_docs")

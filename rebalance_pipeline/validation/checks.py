@@ -1,4 +1,8 @@
-"""Dagster asset checks of the date's tables (partitioned like the assets they check).
+"""Dagster asset checks of the date's tables, run inside the step that makes the tables.
+
+A check of its own would be a step of its own, and every step is a process that loads the
+code location (seconds each); so the checks are ``check_specs`` of the ingest and
+validation assets and their results are yielded by those steps.
 
 Blocking checks stop downstream use of a whole table (no accounts or no security master:
 nothing can be valued; an account without a status must never reach trading).
@@ -8,120 +12,99 @@ the date's data docs. Those faults already suspend exactly the accounts they tou
 the rest of the book goes on.
 """
 
+from collections.abc import Iterator
+from pathlib import Path
+
 import dagster as dg
 import polars as pl
 
-from rebalance_pipeline import storage
-from rebalance_pipeline.book import CANONICAL_TABLES, Book
-from rebalance_pipeline.partitions import business_day_partitions, partition_date
-from rebalance_pipeline.resources import BookSource
+from rebalance_pipeline.book import Book
+from rebalance_pipeline.policy import Policy
 from rebalance_pipeline.validation.contracts import CONTRACT_TABLES
+from rebalance_pipeline.validation.validate import ValidationResult
 
-GX_ASSET = "source_files"
+CANONICAL_CHECKS = [
+    dg.AssetCheckSpec(
+        "accounts_present", asset="accounts", blocking=True, description="The date has accounts."
+    ),
+    dg.AssetCheckSpec(
+        "security_master_present",
+        asset="securities",
+        blocking=True,
+        description="The security master is not empty.",
+    ),
+    *(
+        dg.AssetCheckSpec(
+            "pandera_contract", asset=table, description=f"{table} against its pandera contract."
+        )
+        for table in CONTRACT_TABLES
+    ),
+]
+VALIDATION_CHECKS = [
+    dg.AssetCheckSpec(
+        "every_account_has_a_status",
+        asset="account_status",
+        blocking=True,
+        description="Every account of the date has exactly one status row.",
+    ),
+    dg.AssetCheckSpec(
+        "great_expectations",
+        asset="data_quality_issues",
+        description="Great Expectations suites per custodian batch (trailer counts and "
+        "checksums, arrival before the cutoff, prices, positions, lots); data docs per date.",
+    ),
+]
 
 
-def _day(context: dg.AssetCheckExecutionContext):
-    return partition_date(context.op_execution_context.partition_key)
-
-
-@dg.asset_check(
-    asset="accounts",
-    blocking=True,
-    partitions_def=business_day_partitions(),
-    description="The date has accounts.",
-)
-def accounts_present(accounts: pl.DataFrame) -> dg.AssetCheckResult:
-    return dg.AssetCheckResult(passed=accounts.height > 0, metadata={"accounts": accounts.height})
-
-
-@dg.asset_check(
-    asset="securities",
-    blocking=True,
-    partitions_def=business_day_partitions(),
-    description="The security master is not empty.",
-)
-def security_master_present(securities: pl.DataFrame) -> dg.AssetCheckResult:
+def _present(asset: str, name: str, frame: pl.DataFrame) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(
-        passed=securities.height > 0, metadata={"securities": securities.height}
+        asset_key=asset, check_name=name, passed=frame.height > 0, metadata={"rows": frame.height}
     )
 
 
-@dg.asset_check(
-    asset="account_status",
-    blocking=True,
-    partitions_def=business_day_partitions(),
-    additional_ins={"accounts": dg.AssetIn("accounts")},
-    description="Every account of the date has exactly one status row.",
-)
-def every_account_has_a_status(
-    account_status: pl.DataFrame, accounts: pl.DataFrame
-) -> dg.AssetCheckResult:
-    missing = sorted(set(accounts["account_id"]) - set(account_status["account_id"]))
-    duplicated = int(account_status["account_id"].is_duplicated().sum())
+def canonical_check_results(book: Book) -> Iterator[dg.AssetCheckResult]:
+    from rebalance_pipeline.validation.contracts import failures_by_table
+
+    yield _present("accounts", "accounts_present", book.accounts)
+    yield _present("securities", "security_master_present", book.securities)
+    for table, failures in failures_by_table(book).items():
+        yield dg.AssetCheckResult(
+            asset_key=table,
+            check_name="pandera_contract",
+            passed=failures.is_empty(),
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={
+                "failing_rows": failures.height,
+                "failures_by_check": dict(failures.group_by("check").len().sort("check").rows()),
+            },
+        )
+
+
+def status_check_result(book: Book, result: ValidationResult) -> dg.AssetCheckResult:
+    status = result.account_status["account_id"]
+    missing = sorted(set(book.accounts["account_id"]) - set(status))
+    duplicated = int(status.is_duplicated().sum())
     return dg.AssetCheckResult(
+        asset_key="account_status",
+        check_name="every_account_has_a_status",
         passed=not missing and duplicated == 0,
         metadata={"missing": missing[:20], "missing_count": len(missing), "duplicated": duplicated},
     )
 
 
-def pandera_contract(table: str) -> dg.AssetChecksDefinition:
-    @dg.asset_check(
-        asset=table,
-        name="pandera_contract",
-        partitions_def=business_day_partitions(),
-        description=f"{table} against its pandera contract (failing rows by check).",
-    )
-    def _check(context: dg.AssetCheckExecutionContext, frame: pl.DataFrame):
-        from rebalance_pipeline.validation.contracts import table_failures
-
-        failures = table_failures(table, frame, _day(context))
-        by_check = dict(failures.group_by("check").len().sort("check").rows())
-        return dg.AssetCheckResult(
-            passed=failures.is_empty(),
-            severity=dg.AssetCheckSeverity.WARN,
-            metadata={"failing_rows": failures.height, "failures_by_check": by_check},
-        )
-
-    return _check
-
-
-@dg.asset_check(
-    asset=GX_ASSET,
-    name="great_expectations",
-    partitions_def=business_day_partitions(),
-    additional_deps=[t for t in CANONICAL_TABLES if t != GX_ASSET],
-    description="Great Expectations suites per custodian batch (trailer counts and checksums, "
-    "arrival before the cutoff, prices, positions, lots); data docs per date.",
-)
-def great_expectations_suites(
-    context: dg.AssetCheckExecutionContext, book: BookSource
-) -> dg.AssetCheckResult:
-    """Reads the date's canonical tables from the warehouse (a check takes one input
-    asset's partition; the suites need the whole book)."""
+def expectations_check_result(book: Book, policy: Policy, docs_dir: Path) -> dg.AssetCheckResult:
     from rebalance_pipeline.validation.expectations import run_expectations
 
-    day = _day(context)
-    tables = {name: storage.read_partition(name, day, book.home()) for name in CANONICAL_TABLES}
-    report = run_expectations(
-        Book(as_of=day, **tables), book.policy(day), book.home() / "data_docs"
-    )
-    failed = [suite.batch for suite in report.suites if not suite.success]
+    report = run_expectations(book, policy, docs_dir)
     return dg.AssetCheckResult(
+        asset_key="data_quality_issues",
+        check_name="great_expectations",
         passed=report.success,
         severity=dg.AssetCheckSeverity.WARN,
         metadata={
             "suites": len(report.suites),
-            "failed_suites": failed,
+            "failed_suites": [suite.batch for suite in report.suites if not suite.success],
             "unexpected_rows": sum(suite.unexpected_rows for suite in report.suites),
             "data_docs": dg.MetadataValue.url(report.docs_index.resolve().as_uri()),
         },
     )
-
-
-CHECKS = [
-    accounts_present,
-    security_master_present,
-    every_account_has_a_status,
-    *(pandera_contract(table) for table in CONTRACT_TABLES),
-    great_expectations_suites,
-]
