@@ -192,3 +192,41 @@ def main() -> None:
     except (FileNotFoundError, ValueError, KeyError) as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         sys.exit(1)
+
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+
+
+@app.command()
+def explain(
+    account: Annotated[str, typer.Option(help="Account id.")],
+    date: DateOption,
+    as_json: JsonOption = False,
+) -> None:
+    """Why an account traded or not on a date: the decision chain from stored artifacts."""
+    from rebalance_pipeline.audit import explain as explain_account
+
+    explanation = explain_account(account, date.date())
+    if as_json:
+        sys.stdout.write(json.dumps(explanation.to_dict(), indent=2, sort_keys=True) + "\n")
+    else:
+        typer.echo(explanation.to_text(), nl=False)
+
+
+@app.command()
+def diff(
+    date: DateOption,
+    against: Annotated[
+        str | None,
+        typer.Option(help="Earlier batch id of the date (default: the batch before the current)."),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Trades and decisions of a date's current batch compared with an earlier batch."""
+    from rebalance_pipeline.audit import diff as diff_batches
+
+    changes = diff_batches(date.date(), against)
+    if as_json:
+        sys.stdout.write(json.dumps(changes.to_dict(), indent=2, sort_keys=True) + "\n")
+    else:
+        typer.echo(changes.to_text(), nl=False)

@@ -59,9 +59,7 @@ def holidays(start: dt.date, end: dt.date) -> list[dt.date]:
 @functools.cache
 def business_day_partitions() -> dg.DailyPartitionsDefinition:
     last = exchange_calendar().last_session.date()
-    excluded = [
-        dt.datetime.combine(d, dt.time(0, 0)) for d in holidays(FIRST_PARTITION, last)
-    ]
+    excluded = [dt.datetime.combine(d, dt.time(0, 0)) for d in holidays(FIRST_PARTITION, last)]
     return dg.DailyPartitionsDefinition(
         start_date=FIRST_PARTITION.isoformat(),
         fmt=PARTITION_FORMAT,

@@ -16,6 +16,7 @@ DuckDB only reads the Parquet files; the catalog database is rebuilt by one writ
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -61,6 +62,10 @@ def _sync_directory(folder: Path) -> None:
         os.fsync(descriptor)
     finally:
         os.close(descriptor)
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def write_partition(df: pl.DataFrame, table: str, day: dt.date, root: Path | None = None) -> Path:

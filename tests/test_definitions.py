@@ -14,6 +14,7 @@ import pytest
 from rebalance_pipeline import storage
 from rebalance_pipeline.book import CANONICAL_TABLES
 from rebalance_pipeline.features import discover_models
+from rebalance_pipeline.ingest.raw import RAW_TABLES
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample"
@@ -44,6 +45,7 @@ def test_asset_graph_runs_from_custodian_files_to_trade_files() -> None:
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
     expected = {
         *CANONICAL_TABLES,
+        *RAW_TABLES,
         "custodian_drops",
         "firm_files",
         "data_quality_issues",
@@ -112,6 +114,10 @@ def test_canonical_row_counts_match_the_files(materialized: tuple[Path, dt.date]
     for table, prefix in (("positions", "positions"), ("lots", "lots")):
         rows = storage.read_partition(table, day, home).height
         assert rows == _detail_rows(day, prefix), table
+        alder = storage.read_partition(f"raw_alder_{table}", day, home)
+        birch = storage.read_partition(f"raw_birch_{table}", day, home)
+        details = alder.height + birch.filter(pl.col("RECORD") == "D").height
+        assert details == rows, f"raw {table}"
 
 
 def test_trade_files_hold_exactly_the_released_accounts(

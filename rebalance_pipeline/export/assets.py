@@ -24,26 +24,21 @@ def trade_files(
     securities: pl.DataFrame,
 ) -> dg.Output[pl.DataFrame]:
     from rebalance_pipeline.export.trade_files import write_trade_files
+    from rebalance_pipeline.storage import file_sha256
 
     as_of = partition_date(context.partition_key)
     folder = book.home() / "trades" / as_of.isoformat()
     manifest = write_trade_files(released_trades, accounts, securities, folder, as_of)
+    entries = [
+        (str(manifest.folder / f.name), f.custodian, f.rows, f.sha256) for f in manifest.files
+    ]
+    manifest_file = manifest.folder / "manifest.json"
+    entries.append((str(manifest_file), None, manifest.total_rows, file_sha256(manifest_file)))
     files = pl.DataFrame(
-        {
-            "batch_id": [manifest.batch_id] * len(manifest.files),
-            "file": [str(manifest.folder / f.name) for f in manifest.files],
-            "custodian": [f.custodian for f in manifest.files],
-            "rows": [f.rows for f in manifest.files],
-            "sha256": [f.sha256 for f in manifest.files],
-        },
-        schema={
-            "batch_id": pl.String,
-            "file": pl.String,
-            "custodian": pl.String,
-            "rows": pl.Int64,
-            "sha256": pl.String,
-        },
-    )
+        entries,
+        schema={"file": pl.String, "custodian": pl.String, "rows": pl.Int64, "sha256": pl.String},
+        orient="row",
+    ).with_columns(pl.lit(manifest.batch_id).alias("batch_id"))
     return dg.Output(
         files,
         metadata={

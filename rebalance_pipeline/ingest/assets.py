@@ -5,6 +5,7 @@ from collections.abc import Iterator
 import dagster as dg
 
 from rebalance_pipeline.book import CANONICAL_TABLES
+from rebalance_pipeline.ingest.raw import RAW_TABLES
 from rebalance_pipeline.partitions import business_day_partitions, partition_date
 from rebalance_pipeline.resources import BookSource
 from rebalance_pipeline.validation.checks import CANONICAL_CHECKS, canonical_check_results
@@ -27,12 +28,43 @@ firm_files = dg.AssetSpec(
 )
 
 
+FIRM_TABLES = (
+    "accounts",
+    "securities",
+    "model_targets",
+    "model_bands",
+    "restrictions",
+    "cash_requests",
+    "holds",
+    "halts",
+)
+
+
 @dg.multi_asset(
     outs={
-        name: dg.AssetOut(io_manager_key="warehouse", group_name=GROUP, kinds={"polars"})
-        for name in CANONICAL_TABLES
+        **{
+            name: dg.AssetOut(
+                io_manager_key="warehouse",
+                group_name="raw",
+                kinds={"polars"},
+                description="The custodian's records exactly as delivered (text), with file, "
+                "line and the file's SHA-256.",
+            )
+            for name in RAW_TABLES
+        },
+        **{
+            name: dg.AssetOut(io_manager_key="warehouse", group_name=GROUP, kinds={"polars"})
+            for name in CANONICAL_TABLES
+        },
     },
     deps=[custodian_drops, firm_files],
+    internal_asset_deps={
+        **{name: {custodian_drops.key} for name in RAW_TABLES},
+        **{
+            name: {firm_files.key} if name in FIRM_TABLES else {dg.AssetKey(t) for t in RAW_TABLES}
+            for name in CANONICAL_TABLES
+        },
+    },
     partitions_def=business_day_partitions(),
     check_specs=CANONICAL_CHECKS,
     can_subset=False,
@@ -40,12 +72,16 @@ firm_files = dg.AssetSpec(
 def canonical_tables(
     context: dg.AssetExecutionContext, book: BookSource
 ) -> Iterator[dg.Output | dg.AssetCheckResult]:
-    """Parse the date's drops and firm files into the canonical tables (one schema whatever
-    the custodian); parse faults become ``parse_findings``, never an exception."""
+    """Read the date's drops as raw records, and parse them with the firm files into the
+    canonical tables (one schema whatever the custodian); parse faults become
+    ``parse_findings``, never an exception."""
     from rebalance_pipeline.ingest import load_book
+    from rebalance_pipeline.ingest.raw import raw_tables
 
     as_of = partition_date(context.partition_key)
     policy = book.policy(as_of)
+    for name, frame in raw_tables(book.path(), as_of).items():
+        yield dg.Output(frame, output_name=name)
     loaded = load_book(book.path(), as_of, policy.validation.lookback_business_days)
     for name, frame in loaded.tables().items():
         yield dg.Output(frame, output_name=name)

@@ -1,0 +1,92 @@
+"""The trade-file batches written for a date, read back from ``trades/YYYY-MM-DD/``.
+
+The export keeps every batch of a date (see ``export/README.md``): the first one in the
+date's folder, later ones with other content in ``batch-<id>/``, and the order of
+replacements in ``superseded_by.json``. The audit reads them as plain text so a batch
+is compared exactly as it was written.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+from pathlib import Path
+
+import polars as pl
+
+from rebalance_pipeline import storage
+from rebalance_pipeline.export.trade_files import MANIFEST, SUPERSEDED, TRADE_FILE_COLUMNS
+
+
+class AuditError(ValueError):
+    """A question the stored artifacts cannot answer (unknown account, date, batch)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Batch:
+    batch_id: str
+    folder: Path
+    supersedes: str | None
+    rows: pl.DataFrame  # TRADE_FILE_COLUMNS as written (strings) plus ``file``
+    mismatched_files: list[str]  # files whose bytes no longer match the manifest
+
+
+def trades_folder(day: dt.date, home: Path | None = None) -> Path:
+    return (home or storage.home()) / "trades" / day.isoformat()
+
+
+def batch_ids(day: dt.date, home: Path | None = None) -> list[str]:
+    """Every batch id of the date in the order written (first batch, then replacements)."""
+    folder = trades_folder(day, home)
+    first = folder / MANIFEST
+    if not first.exists():
+        return []
+    chain_path = folder / SUPERSEDED
+    chain = json.loads(chain_path.read_text()) if chain_path.exists() else []
+    ids = [json.loads(first.read_text())["batch_id"]]
+    ids += [step["superseded_by"] for step in chain if step["superseded_by"] not in ids]
+    return ids
+
+
+def current_batch_id(day: dt.date, home: Path | None = None) -> str | None:
+    """The batch the date's latest materialization wrote (trade_files table), else the
+    last replacement on disk, else None when the date has no trade files."""
+    path = storage.partition_file("trade_files", day, home)
+    if path.exists():
+        written = pl.read_parquet(path)["batch_id"].unique().to_list()
+        if len(written) == 1:
+            return written[0]
+    ids = batch_ids(day, home)
+    return ids[-1] if ids else None
+
+
+def read_batch(day: dt.date, batch_id: str, home: Path | None = None) -> Batch:
+    """The rows of one batch of the date, checked against its manifest."""
+    folder = trades_folder(day, home)
+    known = batch_ids(day, home)
+    if batch_id not in known:
+        listed = ", ".join(known) or "none"
+        raise AuditError(f"no batch {batch_id!r} on {day.isoformat()} (batches: {listed})")
+    candidate = folder / f"batch-{batch_id}"
+    batch_folder = candidate if (candidate / MANIFEST).exists() else folder
+    manifest = json.loads((batch_folder / MANIFEST).read_text())
+    frames, mismatched = [], []
+    for file in manifest["files"]:
+        path = batch_folder / file["name"]
+        data = path.read_bytes() if path.exists() else b""
+        if hashlib.sha256(data).hexdigest() != file["sha256"]:
+            mismatched.append(file["name"])
+        if data:
+            rows = pl.read_csv(data, infer_schema=False, empty_string_is_null=False)
+            frames.append(rows.with_columns(pl.lit(file["name"]).alias("file")))
+    empty = pl.DataFrame(schema={name: pl.String for name in [*TRADE_FILE_COLUMNS, "file"]})
+    rows = pl.concat([empty, *frames], how="diagonal_relaxed").select(empty.columns)
+    return Batch(
+        batch_id=batch_id,
+        folder=batch_folder,
+        supersedes=manifest.get("supersedes"),
+        rows=rows.sort("account_id", "side", "security_id", "lot_id"),
+        mismatched_files=mismatched,
+    )

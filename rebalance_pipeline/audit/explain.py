@@ -1,0 +1,452 @@
+"""Why did account A trade, or not, on date D: the decision chain from stored artifacts.
+
+Every link is read from what the date's run stored (warehouse partitions and the dated
+trade files), never recomputed: source files -> data quality -> features -> optimizer ->
+score vs threshold -> routing -> trade files or review queue -> counterfactual. A link
+that does not apply to the account (a suspended account has no optimizer result) says
+so instead of being left out.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from rebalance_pipeline import storage
+from rebalance_pipeline.audit.batches import AuditError, current_batch_id, read_batch
+from rebalance_pipeline.policy import Policy, policy_as_of
+from rebalance_pipeline.routing.counterfactual import counterfactual
+from rebalance_pipeline.routing.thresholds import group_named
+
+UNSCORED_ROUTES = ("SUSPENDED", "MANUAL", "HOLD")
+
+
+@dataclasses.dataclass(frozen=True)
+class Section:
+    """One link of the chain: a few human lines and the stored rows behind them."""
+
+    key: str
+    title: str
+    lines: list[str]
+    data: dict[str, Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class Explanation:
+    account_id: str
+    day: dt.date
+    sections: list[Section]
+
+    def section(self, key: str) -> Section:
+        for section in self.sections:
+            if section.key == key:
+                return section
+        raise KeyError(f"no section {key!r}; sections: {[s.key for s in self.sections]}")
+
+    def to_text(self) -> str:
+        header = f"Why {self.account_id} did or did not trade on {self.day.isoformat()}"
+        parts = [header, "=" * len(header)]
+        for number, section in enumerate(self.sections, start=1):
+            parts.append(f"\n{number}. {section.title}")
+            parts.extend(f"   {line}" for line in section.lines)
+        return "\n".join(parts) + "\n"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "account_id": self.account_id,
+            "date": self.day.isoformat(),
+            "sections": [json_safe(dataclasses.asdict(section)) for section in self.sections],
+        }
+
+    @classmethod
+    def from_dict(cls, record: dict[str, Any]) -> Explanation:
+        return cls(
+            account_id=record["account_id"],
+            day=dt.date.fromisoformat(record["date"]),
+            sections=[Section(**section) for section in record["sections"]],
+        )
+
+
+def json_safe(value: Any) -> Any:
+    """Dates as ISO text, NaN and infinities as null, containers recursively."""
+    if isinstance(value, dict):
+        return {str(key): json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(item) for item in value]
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+class Artifacts:
+    """The stored partitions of one date, read on first use; a missing table is None."""
+
+    def __init__(self, day: dt.date, home: Path | None) -> None:
+        self.day = day
+        self.home = home
+        self._tables: dict[str, pl.DataFrame | None] = {}
+
+    def table(self, name: str) -> pl.DataFrame | None:
+        if name not in self._tables:
+            path = storage.partition_file(name, self.day, self.home)
+            self._tables[name] = pl.read_parquet(path) if path.exists() else None
+        return self._tables[name]
+
+    def rows(self, name: str, column: str, value: Any) -> list[dict[str, Any]]:
+        """Rows of ``name`` where ``column == value`` ([] when the table is missing)."""
+        frame = self.table(name)
+        if frame is None:
+            return []
+        return frame.filter(pl.col(column) == value).to_dicts()
+
+    def missing(self, name: str) -> str:
+        return f"{name} is not stored for {self.day.isoformat()}"
+
+
+def explain(
+    account_id: str, day: dt.date, home: Path | None = None, policy: Policy | None = None
+) -> Explanation:
+    """The decision chain of ``account_id`` on ``day`` from the artifacts under ``home``.
+
+    ``policy`` defaults to the book's policy in force on ``day`` (``$REBALANCE_BOOK``).
+    Raises ``AuditError`` for a date that was not materialized or an unknown account.
+    """
+    artifacts = Artifacts(day, home)
+    decision = _decision(artifacts, account_id)
+    policy = policy or book_policy(day)
+    builders = (
+        _sources,
+        _data_quality,
+        _features,
+        _optimizer,
+        _threshold,
+        _routing,
+        _trades,
+        _counterfactual,
+    )
+    sections = [build(artifacts, account_id, decision, policy) for build in builders]
+    return Explanation(account_id=account_id, day=day, sections=sections)
+
+
+def book_policy(day: dt.date) -> Policy:
+    from rebalance_pipeline.resources import BOOK_ENV, DEFAULT_BOOK
+
+    book = Path(os.environ.get(BOOK_ENV, DEFAULT_BOOK))
+    return policy_as_of(book / "firm" / "policy", day)
+
+
+def _decision(artifacts: Artifacts, account_id: str) -> dict[str, Any]:
+    decisions = artifacts.table("routing_decisions")
+    if decisions is None:
+        dates = storage.materialized_dates("routing_decisions", artifacts.home)
+        listed = ", ".join(d.isoformat() for d in dates) or "none"
+        raise AuditError(
+            f"{artifacts.day.isoformat()} is not materialized under "
+            f"{storage.warehouse(artifacts.home)} (dates with decisions: {listed}); "
+            f"run: rebalance run --date {artifacts.day.isoformat()}"
+        )
+    found = artifacts.rows("routing_decisions", "account_id", account_id)
+    if not found:
+        raise AuditError(
+            f"unknown account {account_id!r} on {artifacts.day.isoformat()}: no routing "
+            f"decision for it among the date's {decisions.height} accounts"
+        )
+    return found[0]
+
+
+def _account(artifacts: Artifacts, account_id: str) -> dict[str, Any]:
+    for table in ("account_valuations", "accounts"):
+        found = artifacts.rows(table, "account_id", account_id)
+        if found:
+            return found[0]
+    return {}
+
+
+def _money(value: float | None) -> str:
+    if value is None:
+        return "n/a"
+    return f"-${-value:,.2f}" if value < 0 else f"${value:,.2f}"
+
+
+def _text(value: Any) -> str:
+    return "none" if value is None else str(value)
+
+
+def _shares(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:g}"
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value * 100:.1f}%"
+
+
+def _sources(artifacts: Artifacts, account_id: str, _d: dict, _p: Policy) -> Section:
+    custodian = _account(artifacts, account_id).get("custodian")
+    files = artifacts.table("source_files")
+    if files is None:
+        return Section("sources", "Source files", [artifacts.missing("source_files")], {})
+    mine = files.filter(pl.col("custodian") == custodian).sort("kind", "source_file")
+    lines = [f"custodian {_text(custodian)}: {mine.height} files"]
+    lines += [
+        f"{row['kind']:<17} {row['source_file']} ({row['status']}, {row['detail_rows']} rows) "
+        f"sha256 {row['sha256']}"
+        for row in mine.iter_rows(named=True)
+    ]
+    return Section(
+        "sources", "Source files", lines, {"custodian": custodian, "files": mine.to_dicts()}
+    )
+
+
+def _data_quality(artifacts: Artifacts, account_id: str, _d: dict, _p: Policy) -> Section:
+    status = artifacts.rows("account_status", "account_id", account_id)
+    issues = artifacts.table("data_quality_issues")
+    findings = (
+        []
+        if issues is None
+        else issues.filter(pl.col("account_ids").list.contains(account_id))
+        .sort("severity", "check", "finding_id")
+        .to_dicts()
+    )
+    manual = artifacts.rows("manual_queue", "account_id", account_id)
+    if status:
+        codes = ", ".join(status[0]["reason_codes"]) or "no failed checks"
+        lines = [f"status {status[0]['status']} ({codes})"]
+    else:
+        lines = [artifacts.missing("account_status") + " for the account"]
+    lines.append(f"{len(findings)} findings touch the account")
+    lines += [
+        f"{f['severity']} {f['check']}: {f['message']} "
+        f"[{f['source_file'] or 'no file'}{'' if f['source_row'] is None else ':'}"
+        f"{'' if f['source_row'] is None else f['source_row']}]"
+        for f in findings
+    ]
+    lines += [
+        f"in the manual queue: {_money(m['requested_amount'])} due {m['due_date']}, "
+        f"cash available {_money(m['cash_available'])}, "
+        f"last good date {_text(m['last_good_date'])}"
+        for m in manual
+    ]
+    data = {"status": status[0] if status else None, "findings": findings, "manual_queue": manual}
+    return Section("data_quality", "Data quality", lines, data)
+
+
+def _features(artifacts: Artifacts, account_id: str, _d: dict, _p: Policy) -> Section:
+    account = _account(artifacts, account_id)
+    lines = [
+        f"total value {_money(account.get('total_value'))}, cash {_money(account.get('cash'))}, "
+        f"group {account.get('account_group')} (review {account.get('review_policy')}), "
+        f"{account.get('registration')}, model {account.get('model_id')}"
+    ]
+    drift = artifacts.rows("asset_class_drift", "account_id", account_id)
+    lines += [
+        f"{row['asset_class']}: {_pct(row['weight'])} vs target {_pct(row['target_weight'])} "
+        f"band [{_pct(row['min_weight'])}, {_pct(row['max_weight'])}]"
+        + (f" BREACH {row['breach']}" if row["breach"] else "")
+        for row in sorted(drift, key=lambda row: row["asset_class"])
+    ]
+    lots = artifacts.rows("tax_lots", "account_id", account_id)
+    lines.append(_lot_summary(lots))
+    lines += [
+        f"  {lot['lot_id']} {lot['security_id']} {_shares(lot['quantity'])} sh, gain "
+        f"{_money(lot['unrealized_gain'])}, {'long' if lot['is_long_term'] else 'short'}-term "
+        f"({_text(lot['holding_days'])} days)"
+        for lot in sorted(lots, key=lambda lot: lot["lot_id"])
+    ]
+    windows = _active_windows(artifacts, account.get("household_id"))
+    lines.append(
+        f"{len(windows)} active wash-sale windows in household {account.get('household_id')}"
+    )
+    lines += [
+        f"  {w['identical_group']} blocks {w['blocks']} {w['window_start']}..{w['window_end']} "
+        f"(from {w['source_account_id']} {w['source_transaction_id']})"
+        for w in windows
+    ]
+    mandates = artifacts.rows("mandates", "account_id", account_id)
+    lines.append(f"{len(mandates)} mandates")
+    lines += [f"  {m['mandate']} ({m['priority']}): {m['detail']}" for m in mandates]
+    days = artifacts.rows("days_since_trade", "account_id", account_id)
+    last = days[0] if days else {}
+    lines.append(
+        f"last trade {_text(last.get('last_trade_date'))} "
+        f"(custodian {_text(last.get('last_custodian_trade_date'))}, "
+        f"firm {_text(last.get('last_firm_trade_date'))}); "
+        f"days since: {_text(last.get('days_since_last_trade'))}"
+    )
+    holds = artifacts.rows("active_holds", "account_id", account_id)
+    lines += [f"active hold {h['start_date']}..{h['end_date']}: {h['reason']}" for h in holds]
+    restricted = artifacts.rows("restricted_securities", "account_id", account_id)
+    lines += [f"restricted holding {r['security_id']} ({r['restriction_id']})" for r in restricted]
+    data = {
+        "valuation": account,
+        "asset_class_drift": drift,
+        "tax_lots": lots,
+        "wash_sale_windows": windows,
+        "mandates": mandates,
+        "days_since_trade": last,
+        "active_holds": holds,
+        "restricted_securities": restricted,
+    }
+    return Section("features", "Features", lines, data)
+
+
+def _lot_summary(lots: list[dict[str, Any]]) -> str:
+    def gain(long_term: bool) -> float:
+        return sum(
+            lot["unrealized_gain"] or 0.0 for lot in lots if bool(lot["is_long_term"]) == long_term
+        )
+
+    losses = sum(1 for lot in lots if (lot["unrealized_gain"] or 0.0) < 0)
+    return (
+        f"{len(lots)} tax lots ({losses} at a loss): unrealized short-term "
+        f"{_money(gain(False))}, long-term {_money(gain(True))}"
+    )
+
+
+def _active_windows(artifacts: Artifacts, household_id: str | None) -> list[dict[str, Any]]:
+    windows = artifacts.table("wash_sale_windows")
+    if windows is None or household_id is None:
+        return []
+    day = artifacts.day
+    return (
+        windows.filter(
+            (pl.col("household_id") == household_id)
+            & (pl.col("window_start") <= day)
+            & (pl.col("window_end") >= day)
+        )
+        .sort("identical_group", "blocks", "window_start", "source_transaction_id")
+        .to_dicts()
+    )
+
+
+def _optimizer(artifacts: Artifacts, account_id: str, decision: dict, _p: Policy) -> Section:
+    title = "Optimizer"
+    has_problem = bool(artifacts.rows("optimization_problems", "account_id", account_id))
+    results = artifacts.rows("optimization_results", "account_id", account_id)
+    if not has_problem and not results:
+        status = artifacts.rows("account_status", "account_id", account_id)
+        why = status[0]["status"] if status and status[0]["status"] != "ok" else decision["route"]
+        line = f"not optimized: {why.lower()} (no stored problem for the account)"
+        return Section("optimizer", title, [line], {"problem_stored": False, "result": None})
+    lines = [f"optimizer inputs stored: {'yes' if has_problem else 'no'}"]
+    if not results:
+        missing = artifacts.table("optimization_results") is None
+        lines.append(
+            artifacts.missing("optimization_results") if missing else "no result for the account"
+        )
+        return Section("optimizer", title, lines, {"problem_stored": has_problem, "result": None})
+    r = results[0]
+    lines += [
+        f"solve {r['solve_status']}" + (f": {r['status_detail']}" if r["status_detail"] else ""),
+        f"score {_money(r['score_usd'])} = {_bps(r['score_bps'])} of {_money(r['account_value'])}",
+        f"  benefit: risk {_money(r['benefit_risk_usd'])}, tax loss "
+        f"{_money(r['benefit_tax_loss_usd'])}, quality {_money(r['benefit_quality_usd'])}",
+        f"  cost: transactions {_money(r['cost_transaction_usd'])}, "
+        f"tax {_money(r['cost_tax_usd'])}",
+        f"tracking error {_pct(r['tracking_error_before'])} -> {_pct(r['tracking_error_after'])}",
+        f"cash {_money(r['cash_before'])} -> {_money(r['cash_after'])} "
+        f"(withdrawals due {_money(r['required_cash'])})",
+        f"{r['trade_count']} trades, turnover {_money(r['turnover_usd'])}, realized gains "
+        f"short-term {_money(r['realized_gain_st'])}, long-term {_money(r['realized_gain_lt'])}"
+        + (", touches a halted security" if r["touches_halted"] else ""),
+    ]
+    return Section("optimizer", title, lines, {"problem_stored": has_problem, "result": r})
+
+
+def _bps(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1f} bps"
+
+
+def _threshold(_a: Artifacts, _id: str, decision: dict, policy: Policy) -> Section:
+    title = "Score vs threshold"
+    group = group_named(policy, decision["account_group"])
+    curve = group.threshold if group else None
+    data = {
+        "score_bps": decision["score_bps"],
+        "threshold_bps": decision["threshold_bps"],
+        "account_group": decision["account_group"],
+        "days_since_last_trade": decision["days_since_last_trade"],
+        "curve": curve.model_dump() if curve else None,
+        "trigger": policy.workflow.trigger,
+    }
+    if decision["route"] in UNSCORED_ROUTES:
+        return Section("threshold", title, [f"not compared: {decision['route'].lower()}"], data)
+    days = decision["days_since_last_trade"]
+    lines = [
+        f"score {_bps(decision['score_bps'])} vs threshold {_bps(decision['threshold_bps'])} "
+        f"(trigger {policy.workflow.trigger})",
+        f"group {decision['account_group']}, days since last trade "
+        f"{'none (never traded)' if days is None else days}",
+    ]
+    if curve and days is None:
+        lines.append(f"curve of the group: never traded, so its floor {curve.floor_bps:g} bps")
+    elif curve:
+        lines.append(
+            f"curve of the group: {curve.floor_bps:g} + ({curve.start_bps:g} - "
+            f"{curve.floor_bps:g}) * exp(-{days} / {curve.time_constant_days:g}) "
+            f"= {curve.at(days):.1f} bps"
+        )
+    else:
+        lines.append(f"group {decision['account_group']} is not in the policy of the date")
+    return Section("threshold", title, lines, data)
+
+
+def _routing(_a: Artifacts, _id: str, decision: dict, _p: Policy) -> Section:
+    flags = ", ".join(decision["outlier_flags"] or []) or "none"
+    lines = [
+        f"route {decision['route']}: {decision['rule']}",
+        f"reasons: {', '.join(decision['reasons'] or []) or 'none'}",
+        f"review policy {decision['review_policy']} -> review {decision['review'] or 'n/a'} "
+        f"(outlier flags: {flags})",
+    ]
+    return Section("routing", "Routing", lines, {"decision": decision})
+
+
+def _trades(artifacts: Artifacts, account_id: str, decision: dict, _p: Policy) -> Section:
+    title = "Trades"
+    batch_id = current_batch_id(artifacts.day, artifacts.home)
+    rows: list[dict[str, Any]] = []
+    lines = []
+    if batch_id is None:
+        lines.append(f"no trade files for {artifacts.day.isoformat()}")
+    else:
+        batch = read_batch(artifacts.day, batch_id, artifacts.home)
+        rows = batch.rows.filter(pl.col("account_id") == account_id).to_dicts()
+        lines.append(f"batch {batch_id}: {len(rows)} rows of the account in the trade files")
+        if batch.mismatched_files:
+            lines.append(f"WARNING: files changed since written: {batch.mismatched_files}")
+        lines += [
+            f"  {r['file']}: {r['side']} {r['quantity']} {r['security_id']} @ "
+            f"{r['estimated_price']}{' lot ' + r['lot_id'] if r['lot_id'] else ''} "
+            f"({r['reason_code']}, {r['review_level']})"
+            for r in rows
+        ]
+    queued = artifacts.rows("review_queue", "account_id", account_id)
+    if queued:
+        lines.append(f"{len(queued)} trades wait in the review queue")
+        lines += [
+            f"  {q['side']} {_shares(q['quantity'])} {q['security_id']}"
+            f"{' lot ' + q['lot_id'] if q['lot_id'] else ''} "
+            f"(decision {q['decision'] or 'pending'})"
+            for q in queued
+        ]
+    if not rows and not queued:
+        lines.append(f"no trades: route {decision['route']}")
+    return Section(
+        "trades",
+        title,
+        lines,
+        {"batch_id": batch_id, "trade_file_rows": rows, "review_queue": queued},
+    )
+
+
+def _counterfactual(artifacts: Artifacts, _id: str, decision: dict, policy: Policy) -> Section:
+    line = counterfactual(decision, policy, artifacts.day)
+    return Section("counterfactual", "Counterfactual", [line], {"line": line})

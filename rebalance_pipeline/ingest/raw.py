@@ -1,0 +1,73 @@
+"""The raw records of the date's custodian files: values exactly as delivered.
+
+One table per custodian and file kind (``raw_alder_positions``, ``raw_birch_lots``, ...),
+every value the text the custodian sent, every row with its file, line and the file's
+SHA-256. The canonical tables are typed from the same files; the raw tables let a person
+see what arrived before any conversion, and an auditor trace a canonical row back to it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from pathlib import Path
+
+import polars as pl
+
+from rebalance_pipeline.ingest import formats as f
+
+SOURCE_COLUMNS = {"source_file": pl.String, "source_row": pl.Int64, "sha256": pl.String}
+
+
+def raw_table_name(custodian: str, kind: str) -> str:
+    return f"raw_{custodian}_{kind}"
+
+
+RAW_TABLES = tuple(raw_table_name(c, k) for c in f.CUSTODIANS for k in f.KINDS)
+
+
+def _columns(custodian: str, kind: str) -> tuple[str, ...]:
+    return f.ALDER_COLUMNS[kind] if custodian == "alder" else ("RECORD", *f.BIRCH_FIELDS[kind])
+
+
+def _empty(custodian: str, kind: str) -> pl.DataFrame:
+    return pl.DataFrame(schema=dict.fromkeys(_columns(custodian, kind), pl.String) | SOURCE_COLUMNS)
+
+
+def _records(content: bytes, custodian: str, kind: str) -> pl.DataFrame:
+    """Every record as text with its 1-based line number (alder: after the header)."""
+    columns = _columns(custodian, kind)
+    alder = custodian == "alder"
+    return pl.read_csv(
+        content,
+        separator="," if alder else "|",
+        has_header=False,
+        skip_rows=1 if alder else 0,
+        schema=dict.fromkeys(columns, pl.String),
+        missing_columns="insert",
+        extra_columns="ignore",
+        truncate_ragged_lines=True,
+        quote_char='"' if alder else None,
+    ).with_row_index("source_row", offset=2 if alder else 1)
+
+
+def raw_file(root: Path, custodian: str, kind: str, day: dt.date) -> pl.DataFrame:
+    """The raw records of one file; empty when the file is absent or not UTF-8 text."""
+    path = root / f.drop_path(custodian, kind, day)
+    if not path.is_file():
+        return _empty(custodian, kind)
+    content = path.read_bytes()
+    try:
+        content.decode("utf-8")
+        records = _records(content, custodian, kind)
+    except (UnicodeDecodeError, pl.exceptions.PolarsError):
+        return _empty(custodian, kind)
+    return records.with_columns(
+        pl.col("source_row").cast(pl.Int64),
+        pl.lit(path.relative_to(root).as_posix()).alias("source_file"),
+        pl.lit(hashlib.sha256(content).hexdigest()).alias("sha256"),
+    ).select(_empty(custodian, kind).columns)
+
+
+def raw_tables(root: Path, day: dt.date) -> dict[str, pl.DataFrame]:
+    return {raw_table_name(c, k): raw_file(root, c, k, day) for c in f.CUSTODIANS for k in f.KINDS}

@@ -1,0 +1,187 @@
+"""explain: the decision chain of one account from the stored artifacts of a date."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+from stored_date import (
+    BELOW,
+    DAY,
+    HELD,
+    MANUAL,
+    REVIEWED,
+    SUSPENDED,
+    TRADED,
+    write_stored_date,
+)
+
+from rebalance_pipeline import storage
+from rebalance_pipeline.audit import AuditError, Explanation, explain
+from rebalance_pipeline.policy import Policy
+
+CHAIN = [
+    "sources",
+    "data_quality",
+    "features",
+    "optimizer",
+    "threshold",
+    "routing",
+    "trades",
+    "counterfactual",
+]
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("home")
+    write_stored_date(root)
+    return root
+
+
+@pytest.fixture(scope="module")
+def batch_id(home: Path) -> str:
+    return storage.read_partition("trade_files", DAY, home)["batch_id"][0]
+
+
+def text_of(home: Path, account: str) -> tuple[Explanation, dict[str, str]]:
+    explanation = explain(account, DAY, home, Policy())
+    assert [section.key for section in explanation.sections] == CHAIN
+    return explanation, {s.key: "\n".join(s.lines) for s in explanation.sections}
+
+
+def test_traded_account_shows_every_link(home: Path, batch_id: str) -> None:
+    explanation, text = text_of(home, TRADED)
+    assert "custodian alpha: 2 files" in text["sources"]
+    assert "a" * 64 in text["sources"] and "b" * 64 in text["sources"]
+    assert "c" * 64 not in text["sources"]  # the other custodian's file
+    assert "status ok" in text["data_quality"]
+    assert "warning stale_price" in text["data_quality"]
+    assert "malformed_number" not in text["data_quality"]  # a finding of another account
+    features = text["features"]
+    assert "total value $500,000.00, cash $20,000.00, group small" in features
+    assert "us_equity: 62.0% vs target 55.0% band [50.0%, 60.0%] BREACH above" in features
+    assert "2 tax lots (1 at a loss): unrealized short-term -$100.00, long-term $300.00" in features
+    assert "A-TRADE-L1 SEC-A 5 sh, gain -$100.00, short-term (40 days)" in features
+    assert "A-TRADE-L2 SEC-B 2.5 sh, gain $300.00, long-term (500 days)" in features
+    assert "1 active wash-sale windows in household H1" in features  # the expired one is not
+    assert "T-ACTIVE" in features and "T-EXPIRED" not in features
+    assert "band_breach (normal): us_equity 62.0% above [50%, 60%]" in features
+    optimizer = text["optimizer"]
+    assert "solve optimal" in optimizer
+    assert "score $1,500.00 = 30.0 bps of $500,000.00" in optimizer
+    assert "tracking error 2.0% -> 0.5%" in optimizer
+    assert "cash $20,000.00 -> $5,000.00" in optimizer
+    assert "score 30.0 bps vs threshold 15.0 bps" in text["threshold"]
+    assert "never traded, so its floor 15 bps" in text["threshold"]
+    assert "route MANDATE: mandate: band breach" in text["routing"]
+    assert "review policy none -> review auto" in text["routing"]
+    trades = explanation.section("trades")
+    assert trades.data["batch_id"] == batch_id
+    assert f"batch {batch_id}: 2 rows of the account" in text["trades"]
+    assert "sell 5 SEC-A @ 100.00 lot A-TRADE-L1 (band_breach_normal, auto)" in text["trades"]
+    assert "buy 10 SEC-B @ 50.00" in text["trades"]
+    assert "15.0 bps over the threshold 15.0 bps" in text["counterfactual"]
+
+
+def test_suspended_account_is_not_optimized(home: Path) -> None:
+    _, text = text_of(home, SUSPENDED)
+    assert "status suspended (malformed_number)" in text["data_quality"]
+    assert (
+        "cost_basis '12,3.4x' is not a valid number [drops/alpha/lots.csv:4]"
+        in (text["data_quality"])
+    )
+    assert text["optimizer"].startswith("not optimized: suspended")
+    assert text["threshold"] == "not compared: suspended"
+    assert "route SUSPENDED" in text["routing"]
+    assert "reasons: bad_data, data:malformed_number" in text["routing"]
+    assert "no trades: route SUSPENDED" in text["trades"]
+    assert text["counterfactual"].startswith("SUSPENDED: no score comparison")
+
+
+def test_held_account_names_its_hold(home: Path) -> None:
+    _, text = text_of(home, HELD)
+    assert "active hold 2026-03-11..2026-03-21: client request" in text["features"]
+    assert text["optimizer"].startswith("not optimized: hold")
+    assert "route HOLD: active hold: client request" in text["routing"]
+    assert "no trades: route HOLD" in text["trades"]
+
+
+def test_below_threshold_account_shows_the_decayed_threshold(home: Path) -> None:
+    _, text = text_of(home, BELOW)
+    assert "days since: 30" in text["features"]
+    # 15 + 135 * exp(-30 / 60) = 96.88
+    assert "15 + (150 - 15) * exp(-30 / 60) = 96.9 bps" in text["threshold"]
+    assert "score 40.0 bps vs threshold 96.9 bps" in text["threshold"]
+    assert "route NO_TRADE" in text["routing"]
+    assert "no trades: route NO_TRADE" in text["trades"]
+    # 60 * ln(135 / 25) = 101.2 days -> 72 calendar days after the 30 already passed:
+    # 2026-05-27, 52 weekdays later less Good Friday and Memorial Day
+    assert "falls below the score in 50 business days" in text["counterfactual"]
+
+
+def test_manual_account_shows_the_manual_queue(home: Path) -> None:
+    _, text = text_of(home, MANUAL)
+    assert "error unknown_security" in text["data_quality"]
+    assert (
+        "in the manual queue: $50,000.00 due 2026-03-16, cash available $1,000.00"
+        in (text["data_quality"])
+    )
+    assert text["threshold"] == "not compared: manual"
+    assert "route MANUAL" in text["routing"]
+    assert "no trades: route MANUAL" in text["trades"]
+
+
+def test_reviewed_account_shows_its_review_queue_rows(home: Path, batch_id: str) -> None:
+    _, text = text_of(home, REVIEWED)
+    assert "review policy outliers -> review review (outlier flags: turnover)" in text["routing"]
+    assert f"batch {batch_id}: 0 rows of the account" in text["trades"]
+    assert "1 trades wait in the review queue" in text["trades"]
+    assert "buy 40 SEC-A (decision pending)" in text["trades"]
+
+
+def test_text_has_one_numbered_section_per_link(home: Path) -> None:
+    text = explain(TRADED, DAY, home, Policy()).to_text()
+    assert text.startswith(f"Why {TRADED} did or did not trade on 2026-03-16\n")
+    assert "\n1. Source files\n" in text and "\n8. Counterfactual\n" in text
+
+
+def test_json_round_trips(home: Path) -> None:
+    for account in (TRADED, SUSPENDED, BELOW):
+        record = explain(account, DAY, home, Policy()).to_dict()
+        text = json.dumps(record, sort_keys=True)
+        again = Explanation.from_dict(json.loads(text))
+        assert again.to_dict() == record
+        assert again.day == DAY and again.account_id == account
+    decision = record["sections"][CHAIN.index("routing")]["data"]["decision"]
+    assert decision["days_since_last_trade"] == 30
+
+
+def test_same_artifacts_give_the_same_bytes(home: Path) -> None:
+    first = json.dumps(explain(TRADED, DAY, home, Policy()).to_dict(), sort_keys=True)
+    second = json.dumps(explain(TRADED, DAY, home, Policy()).to_dict(), sort_keys=True)
+    assert first == second
+
+
+def test_unknown_account_is_a_clear_error(home: Path) -> None:
+    with pytest.raises(AuditError, match="unknown account 'NOPE' on 2026-03-16"):
+        explain("NOPE", DAY, home, Policy())
+
+
+def test_date_not_materialized_is_a_clear_error(home: Path) -> None:
+    with pytest.raises(AuditError, match=r"2026-03-13 is not materialized.*2026-03-16"):
+        explain(TRADED, dt.date(2026, 3, 13), home, Policy())
+
+
+def test_a_missing_optimizer_table_is_said_not_raised(tmp_path: Path) -> None:
+    write_stored_date(tmp_path)
+    storage.partition_file("optimization_results", DAY, tmp_path).unlink()
+    section = explain(TRADED, DAY, tmp_path, Policy()).section("optimizer")
+    assert section.lines == [
+        "optimizer inputs stored: yes",
+        "optimization_results is not stored for 2026-03-16",
+    ]
+    assert dataclasses.asdict(section)["data"]["result"] is None

@@ -1,0 +1,71 @@
+"""explain and diff on the sample book's latest date, materialized in-process once."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from rebalance_pipeline import storage
+from rebalance_pipeline.audit import diff, explain
+from rebalance_pipeline.audit.batches import current_batch_id
+from rebalance_pipeline.policy import policy_as_of
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = ROOT / "data" / "sample"
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def materialized(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dt.date]:
+    from rebalance_pipeline.runner import latest_drop_date
+
+    home = tmp_path_factory.mktemp("home")
+    day = latest_drop_date(SAMPLE)
+    env = {"REBALANCE_HOME": str(home), "REBALANCE_BOOK": str(SAMPLE)}
+    old = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
+    try:
+        from rebalance_pipeline.definitions import defs
+
+        result = defs.resolve_job_def("daily_rebalance").execute_in_process(
+            partition_key=day.isoformat()
+        )
+        assert result.success
+    finally:
+        for key, value in old.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    return home, day
+
+
+def test_one_account_of_every_route_is_explained(materialized: tuple[Path, dt.date]) -> None:
+    home, day = materialized
+    policy = policy_as_of(SAMPLE / "firm" / "policy", day)
+    decisions = storage.read_partition("routing_decisions", day, home)
+    released = storage.read_partition("released_trades", day, home)
+    firsts = decisions.group_by("route").agg(pl.col("account_id").min()).sort("route")
+    assert firsts.height >= 3  # the sample date has suspended, traded and untraded accounts
+    for route, account in firsts.iter_rows():
+        explanation = explain(account, day, home, policy)
+        record = json.loads(json.dumps(explanation.to_dict()))
+        assert len(record["sections"]) == 8
+        assert f"route {route}" in "\n".join(explanation.section("routing").lines)
+        if route in ("MANDATE", "SCORE", "NO_TRADE"):
+            assert explanation.section("optimizer").data["result"] is not None, account
+        rows = explanation.section("trades").data["trade_file_rows"]
+        assert len(rows) == released.filter(pl.col("account_id") == account).height
+
+
+def test_the_current_batch_against_itself_is_empty(materialized: tuple[Path, dt.date]) -> None:
+    home, day = materialized
+    batch = current_batch_id(day, home)
+    assert batch is not None
+    assert diff(day, batch, home).is_empty
