@@ -47,6 +47,7 @@ ROUTING_INS = (
 def routing(
     context: dg.AssetExecutionContext, book: BookSource, **inputs: pl.DataFrame
 ) -> Iterator[dg.Output]:
+    from rebalance_pipeline.export.summary import summary_report
     from rebalance_pipeline.routing.route import RoutingInputs, route_accounts
 
     as_of = partition_date(context.partition_key)
@@ -57,7 +58,15 @@ def routing(
     yield dg.Output(
         decisions,
         output_name="routing_decisions",
-        metadata={"accounts_per_route": per_route, "accounts_per_review": per_review},
+        metadata={
+            "accounts_per_route": per_route,
+            "accounts_per_review": per_review,
+            "summary": dg.MetadataValue.md(
+                "```\n"
+                + summary_report(decisions, routed.released_trades, inputs["optimization_results"])
+                + "\n```"
+            ),
+        },
     )
     yield dg.Output(
         routed.released_trades,
