@@ -52,9 +52,9 @@ def main() -> int:
     args = parser.parse_args()
 
     start = time.perf_counter()
+    from rebalance_pipeline.calendar import previous_business_days as sessions_before
     from rebalance_pipeline.generator import GeneratorConfig, generate_book
     from rebalance_pipeline.ingest import load_book
-    from rebalance_pipeline.ingest.calendar import sessions_before
 
     import_seconds = time.perf_counter() - start
     with tempfile.TemporaryDirectory() as scratch:

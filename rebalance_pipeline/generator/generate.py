@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from rebalance_pipeline.calendar import sessions_ending
 from rebalance_pipeline.generator import faults as fl
 from rebalance_pipeline.generator.accounts import (
     BookState,
@@ -27,7 +28,6 @@ from rebalance_pipeline.generator.market import (
     SYMBOL_CHANGE,
     Market,
     build_market,
-    business_days,
     model_bands,
     model_targets,
 )
@@ -66,7 +66,7 @@ def generate_book(
     if any((out / part).exists() for part in ("firm", "drops", "ground_truth")):
         raise FileExistsError(f"{out} already holds a book; generate into an empty directory")
     rng = np.random.default_rng(config.seed)
-    sessions = business_days(config.end_date, config.warmup_days + config.days)
+    sessions = sessions_ending(config.end_date, config.warmup_days + config.days)
     drop_days = sessions[config.warmup_days :]
     market = build_market(rng, sessions, config.warmup_days)
     accounts = build_accounts(rng, config.accounts, config.households, drop_days[0])

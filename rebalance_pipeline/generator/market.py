@@ -130,15 +130,6 @@ class Market:
         )
 
 
-def business_days(end_date: dt.date, count: int) -> list[dt.date]:
-    """The last ``count`` XNYS sessions up to and including ``end_date``."""
-    import exchange_calendars
-
-    calendar = exchange_calendars.get_calendar("XNYS")
-    sessions = calendar.sessions_window(calendar.date_to_session(end_date, "previous"), -count)
-    return [ts.date() for ts in sessions]
-
-
 def build_market(rng: np.random.Generator, sessions: list[dt.date], first_drop: int) -> Market:
     """Security master and closes; the split and symbol change fall inside the drop days."""
     drop_days = len(sessions) - first_drop

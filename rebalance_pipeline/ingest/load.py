@@ -10,8 +10,8 @@ import polars as pl
 
 from rebalance_pipeline import tables as t
 from rebalance_pipeline.book import Book
+from rebalance_pipeline.calendar import previous_business_days
 from rebalance_pipeline.ingest import formats as f
-from rebalance_pipeline.ingest.calendar import sessions_before
 from rebalance_pipeline.ingest.firm import firm_tables, security_master_history, symbol_maps
 from rebalance_pipeline.ingest.parse import KIND_SCHEMAS, ParsedFile, parse_file
 
@@ -33,7 +33,7 @@ def load_book(root: Path, as_of: dt.date, lookback_business_days: int = 60) -> B
     today_files = [(root / f.drop_path(c, k, as_of), c, k) for c in f.CUSTODIANS for k in f.KINDS]
     history_files = [
         (path, c, k)
-        for day in sessions_before(as_of, lookback_business_days)
+        for day in previous_business_days(as_of, lookback_business_days)
         for c in f.CUSTODIANS
         for k in HISTORY_KINDS
         if (path := root / f.drop_path(c, k, day)).is_file()

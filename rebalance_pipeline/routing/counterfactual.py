@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import warnings
 from typing import Any
 
+from rebalance_pipeline.calendar import business_days_between, exchange_calendar
 from rebalance_pipeline.policy import Policy
 from rebalance_pipeline.routing.thresholds import day_threshold_reaches, group_named
 
@@ -62,12 +62,6 @@ def _when_threshold_falls(
 
 
 def business_days_until(as_of: dt.date, day: dt.date) -> int:
-    """XNYS sessions after ``as_of`` up to the first session on or after ``day``."""
-    import exchange_calendars as xcals
-
-    with warnings.catch_warnings():  # the library's own pandas deprecation notices
-        warnings.simplefilter("ignore")
-        calendar = xcals.get_calendar("XNYS", start=as_of, end=day + dt.timedelta(days=10))
-        target = calendar.date_to_session(day, direction="next")
-        sessions = calendar.sessions_in_range(as_of, target)
-        return len(sessions) - int(calendar.is_session(as_of))
+    """Sessions after ``as_of`` up to the first session on or after ``day``."""
+    target = exchange_calendar().date_to_session(day.isoformat(), direction="next").date()
+    return business_days_between(as_of, target)

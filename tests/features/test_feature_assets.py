@@ -32,5 +32,5 @@ def test_a_new_sql_file_becomes_an_asset_with_its_lineage(tmp_path: Path) -> Non
 
 def test_a_malformed_sql_file_fails_at_definition_load_naming_the_file(tmp_path: Path) -> None:
     (tmp_path / "broken.sql").write_text("SELECT account_id FROM WHERE")
-    with pytest.raises(SqlModelError, match="broken.sql"):
+    with pytest.raises(SqlModelError, match=r"broken\.sql"):
         feature_assets(tmp_path)
