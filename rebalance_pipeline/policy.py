@@ -119,6 +119,12 @@ class OptimizationPolicy(Strict):
     quality_bonus_bps_per_rating: float = 0.0
     min_trade_usd: float = 0.0
     round_lots: bool = False
+    wash_resolve_min_pct: float = Field(
+        0.25,
+        ge=0,
+        description="a same-day buy of a group the account sells at a loss is dropped when it "
+        "is under this % of the account's value; larger ones re-solve without that buy",
+    )
     max_cross_class_substitutions: int | None = None
     risk_model: RiskModelPolicy = RiskModelPolicy()
     solver: str = "CLARABEL"

@@ -120,9 +120,11 @@ def solve_account(
 
     problem = problem.with_blocks(set(blocked_buys), set(blocked_loss_sales))
     notes = _same_day_notes(problem, blocked_buys, blocked_loss_sales)
+    problem = problem.with_blocks(_likely_harvests(problem, policy), set())
     if not problem.security_ids:
         return _outcome(problem, no_trades(problem), policy, shard, "no_universe", notes, 0.0)
     solver_seconds = 0.0
+    wash_resolve_floor = policy.optimization.wash_resolve_min_pct / 100
     try:
         for attempt in range(MAX_WASH_RESOLVES + 1):
             solution = convex.solve_convex(problem, policy)
@@ -134,11 +136,12 @@ def solve_account(
             if not washed:
                 break
             problem = problem.with_blocks(washed, set())
-            if attempt == MAX_WASH_RESOLVES:
+            small = _buys_of(problem, trades, washed) < wash_resolve_floor * problem.total_value
+            if small or attempt == MAX_WASH_RESOLVES:
                 trades = _without_buys_of(problem, trades, washed)
                 notes.append(f"dropped buys of {_names(washed)} (sold at a loss)")
-            else:
-                notes.append(f"re-solved without buys of {_names(washed)} (sold at a loss)")
+                break
+            notes.append(f"re-solved without buys of {_names(washed)} (sold at a loss)")
     except convex.InfeasibleError as error:
         notes.append(str(error))
         return _outcome(problem, no_trades(problem), policy, shard, "infeasible", notes, 0.0)
@@ -194,6 +197,25 @@ def _same_day_notes(
 
 def _names(groups: set[str] | frozenset[str]) -> str:
     return ", ".join(sorted(groups))
+
+
+def _likely_harvests(problem: AccountProblem, policy: Policy) -> set[str]:
+    """Groups the account will probably sell at a loss: its loss lots there are worth more
+    in tax than a round trip costs. Their buys are blocked before the first solve, as a
+    re-solve would block them after it (a same-day buy would wash the loss)."""
+    if not problem.is_taxable or not len(problem.lot_ids):
+        return set()
+    opt = policy.optimization
+    benefit = -problem.lot_gain_per_dollar() * problem.lot_tax_rates() * opt.tax_weight
+    worth = benefit > 2 * opt.transaction_cost_bps / 1e4
+    groups = np.array(problem.identical_groups, dtype=object)[problem.lot_security]
+    return set(groups[worth & ~problem.lot_loss_sale_blocked])
+
+
+def _buys_of(problem: AccountProblem, trades: ShareTrades, groups: set[str]) -> float:
+    """Dollars the trades spend on buys of ``groups``."""
+    mask = np.isin(np.array(problem.identical_groups, dtype=object), list(groups))
+    return float((trades.buy_shares * problem.prices)[mask].sum())
 
 
 def _without_buys_of(problem: AccountProblem, trades: ShareTrades, groups: set[str]) -> ShareTrades:
