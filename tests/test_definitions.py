@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -59,6 +58,10 @@ def test_asset_graph_runs_from_custodian_files_to_trade_files() -> None:
         "released_trades",
         "review_queue",
         "trade_files",
+        "review_outcomes",
+        "pending_orders",
+        "cash_request_status",
+        "continuity_findings",
     }
     assert keys == expected
     # every SQL model's upstream assets are exactly the tables its SQL selects from
@@ -68,30 +71,9 @@ def test_asset_graph_runs_from_custodian_files_to_trade_files() -> None:
         assert parents == set(model.deps), model.name
 
 
-@pytest.fixture(scope="module")
-def materialized(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dt.date]:
-    """The sample book's latest date materialized in-process through the daily job."""
-    from rebalance_pipeline.runner import latest_drop_date
-
-    home = tmp_path_factory.mktemp("home")
-    day = latest_drop_date(SAMPLE)
-    env = {"REBALANCE_HOME": str(home), "REBALANCE_BOOK": str(SAMPLE)}
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        from rebalance_pipeline.definitions import defs
-
-        result = defs.resolve_job_def("daily_rebalance").execute_in_process(
-            partition_key=day.isoformat()
-        )
-        assert result.success
-    finally:
-        for key, value in old.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-    return home, day
+@pytest.fixture
+def materialized(materialized_sample: tuple[Path, dt.date]) -> tuple[Path, dt.date]:
+    return materialized_sample
 
 
 def _detail_rows(day: dt.date, kind_prefix: str) -> int:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 from pathlib import Path
 
 import polars as pl
@@ -21,29 +20,9 @@ SAMPLE = ROOT / "data" / "sample"
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def materialized(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dt.date]:
-    from rebalance_pipeline.runner import latest_drop_date
-
-    home = tmp_path_factory.mktemp("home")
-    day = latest_drop_date(SAMPLE)
-    env = {"REBALANCE_HOME": str(home), "REBALANCE_BOOK": str(SAMPLE)}
-    old = {key: os.environ.get(key) for key in env}
-    os.environ.update(env)
-    try:
-        from rebalance_pipeline.definitions import defs
-
-        result = defs.resolve_job_def("daily_rebalance").execute_in_process(
-            partition_key=day.isoformat()
-        )
-        assert result.success
-    finally:
-        for key, value in old.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-    return home, day
+@pytest.fixture
+def materialized(materialized_sample: tuple[Path, dt.date]) -> tuple[Path, dt.date]:
+    return materialized_sample
 
 
 def test_one_account_of_every_route_is_explained(materialized: tuple[Path, dt.date]) -> None:
