@@ -63,3 +63,12 @@ dagster-dev: setup
 
 clean:
 	rm -rf var $(VENV) $(TOOLS)
+
+## Check the Dagster UI in headless Chromium (installs Debian's chromium as root when missing).
+.PHONY: browser-test
+browser-test: setup
+	@if [ ! -x /usr/bin/chromium ]; then \
+		if [ "$$(id -u)" != 0 ]; then echo "browser-test: /usr/bin/chromium is missing; run as root to install it" >&2; exit 1; fi; \
+		apt-get update && apt-get install -y chromium; \
+	fi
+	$(BIN)/pytest -q -m browser tests/browser

@@ -1,0 +1,17 @@
+"""Daily operations: the business-day schedule and the custodian drop-folder sensor.
+
+``SCHEDULES`` and ``SENSORS`` go into the code location's ``Definitions``. The schedule's
+time comes from the book's ``firm/operations.yaml`` (defaults otherwise) when the code
+location loads; the sensor re-reads the file on every evaluation.
+"""
+
+from rebalance_pipeline.operations.config import OperationsConfig, load_operations_config
+from rebalance_pipeline.operations.schedules import daily_schedule
+from rebalance_pipeline.operations.sensors import drop_sensor
+from rebalance_pipeline.resources import BookSource
+
+OPERATIONS = load_operations_config(BookSource().path())
+SCHEDULES = [daily_schedule(OPERATIONS)]
+SENSORS = [drop_sensor(OPERATIONS)]
+
+__all__ = ["SCHEDULES", "SENSORS", "OperationsConfig", "load_operations_config"]
