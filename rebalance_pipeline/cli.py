@@ -75,14 +75,29 @@ def run(
     ] = None,
     book: BookOption = Path("data/sample"),
     latest: Annotated[bool, typer.Option(help="Run the book's latest business date.")] = False,
+    release: Annotated[
+        bool,
+        typer.Option(
+            "--release",
+            help="Release the date's trades even if it is not the current date (recorded "
+            "with $USER and the time); without it only the current date releases.",
+        ),
+    ] = False,
 ) -> None:
     """Materialize one business date through every stage with Dagster."""
+    import getpass
+
     from rebalance_pipeline.runner import latest_drop_date, materialize_date
 
     if date is None and not latest:
         _fail("give --date YYYY-MM-DD or --latest")
     day = latest_drop_date(book) if date is None else date.date()
-    outcome = materialize_date(day, book)
+    explicit = {
+        "release_mode": "release",
+        "operator": getpass.getuser(),
+        "requested_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    outcome = materialize_date(day, book, **(explicit if release else {}))
     typer.echo(outcome.report())
     if not outcome.success:
         raise typer.Exit(code=1)
@@ -95,16 +110,19 @@ def backfill(
     book: BookOption = Path("data/sample"),
     reverse: Annotated[bool, typer.Option(help="Run the dates newest first.")] = False,
 ) -> None:
-    """Re-run every business date from START to END (any order gives the same outputs)."""
+    """Re-run every business date from START to END (any order gives the same outputs).
+
+    A backfill always replays: its trade files go to replay-<batch>/ with a diff against
+    what the date released, never over the released files."""
     from rich.progress import track
 
-    from rebalance_pipeline.partitions import business_days
+    from rebalance_pipeline.calendar import business_days
     from rebalance_pipeline.runner import materialize_date
 
     days = business_days(start.date(), end.date())
     failed = []
     for day in track(list(reversed(days)) if reverse else days, description="backfill"):
-        outcome = materialize_date(day, book)
+        outcome = materialize_date(day, book, release_mode="replay")
         typer.echo(outcome.report())
         if not outcome.success:
             failed.append(day)
@@ -230,3 +248,70 @@ def diff(
         sys.stdout.write(json.dumps(changes.to_dict(), indent=2, sort_keys=True) + "\n")
     else:
         typer.echo(changes.to_text(), nl=False)
+
+
+@app.command()
+def review(
+    date: DateOption,
+    book: BookOption = Path("data/sample"),
+    decisions: Annotated[
+        Path | None,
+        typer.Option(help="The queue file with decision columns filled in.", exists=True),
+    ] = None,
+    reviewer: Annotated[str | None, typer.Option(help="Who decided (signs every row).")] = None,
+    at: Annotated[
+        dt.datetime | None,
+        typer.Option(formats=["%Y-%m-%dT%H:%M:%S"], help="Decision time, UTC (default: now)."),
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Write the open queue to this CSV.")] = None,
+) -> None:
+    """Show a date's open review queue, or record decisions and release what they settle.
+
+    Decisions are appended under the book's firm/review_decisions/YYYY-MM-DD/ (never
+    edited) and approved or modified trades go out in a new review batch of the date.
+    """
+    import tempfile
+
+    import polars as pl
+
+    from rebalance_pipeline import storage
+    from rebalance_pipeline.continuity.decisions import read_decision_records, review_outcomes
+    from rebalance_pipeline.continuity.export import DateTables, review_session
+    from rebalance_pipeline.policy import policy_as_of
+    from rebalance_pipeline.routing.review import read_review_decisions, write_review_queue
+
+    day = date.date()
+    tables = DateTables.stored(day, storage.home())
+    if decisions is None:
+        _, settled = review_outcomes(
+            tables.review_queue, read_decision_records(book, day), tables.review_context
+        )
+        queue = tables.review_queue.join(settled.select("account_id"), on="account_id", how="anti")
+        if out is not None:
+            write_review_queue(queue, out)
+            typer.echo(f"{queue.height} trades awaiting review written to {out}")
+            return
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "queue.csv"
+            write_review_queue(queue, path)
+            typer.echo(path.read_text(), nl=False)
+        return
+    if not reviewer:
+        _fail("--decisions needs --reviewer NAME")
+        return
+    decided_at = (at or dt.datetime.now(dt.UTC).replace(tzinfo=None)).replace(tzinfo=dt.UTC)
+    outcome = review_session(
+        tables,
+        read_review_decisions(decisions),
+        reviewer=reviewer,
+        decided_at=decided_at,
+        book_root=book,
+        home=storage.home(),
+        as_of=day,
+        policy_date=policy_as_of(book / "firm" / "policy", day).effective_date,
+    )
+    storage.write_partition(outcome.review_outcomes, "review_outcomes", day)
+    released = outcome.review_outcomes.filter(pl.col("decision") != "reject")
+    typer.echo(f"recorded {reviewer}'s decisions for {day}; {released.height} trades settled")
+    if outcome.manifest is not None:
+        typer.echo(f"released batch {outcome.manifest.batch_id} in {outcome.manifest.folder}")

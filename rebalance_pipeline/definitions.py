@@ -8,9 +8,10 @@ import dagster as dg
 from rebalance_pipeline.export.assets import trade_files
 from rebalance_pipeline.features.assets import feature_assets
 from rebalance_pipeline.ingest.assets import canonical_tables, custodian_drops, firm_files
+from rebalance_pipeline.operations import SCHEDULES, SENSORS
 from rebalance_pipeline.optimization.assets import optimization, optimization_problems
 from rebalance_pipeline.partitions import business_day_partitions
-from rebalance_pipeline.resources import BookSource, WarehouseIOManager
+from rebalance_pipeline.resources import BookSource, ReleaseMode, WarehouseIOManager
 from rebalance_pipeline.routing.assets import routing
 from rebalance_pipeline.validation.assets import validation
 
@@ -37,5 +38,7 @@ daily_job = dg.define_asset_job(
 defs = dg.Definitions(
     assets=ASSETS,
     jobs=[daily_job],
-    resources={"warehouse": WarehouseIOManager(), "book": BookSource()},
+    schedules=SCHEDULES,
+    sensors=SENSORS,
+    resources={"warehouse": WarehouseIOManager(), "book": BookSource(), "release": ReleaseMode()},
 )

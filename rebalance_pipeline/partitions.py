@@ -11,23 +11,7 @@ import functools
 
 import dagster as dg
 
-from rebalance_pipeline.calendar import (
-    business_days,
-    business_days_between,
-    exchange_calendar,
-    holidays,
-    is_business_day,
-    previous_business_days,
-)
-
-__all__ = [  # the calendar's helpers are reachable from here too, beside the partitions
-    "business_day_partitions",
-    "business_days",
-    "business_days_between",
-    "is_business_day",
-    "partition_date",
-    "previous_business_days",
-]
+from rebalance_pipeline.calendar import exchange_calendar, holidays
 
 FIRST_PARTITION = dt.date(2025, 1, 2)
 PARTITION_FORMAT = "%Y-%m-%d"

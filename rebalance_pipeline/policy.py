@@ -137,6 +137,23 @@ class OptimizationPolicy(Strict):
         return self.tax_aversion_weights[self.tax_aversion]
 
 
+class ContinuityPolicy(Strict):
+    """How a date treats what the firm released before it (see rebalance_pipeline/continuity)."""
+
+    pending_orders: Literal["net", "hold"] = Field(
+        "net",
+        description="net: released trades not yet executed are netted into lots, positions "
+        "and cash before optimizing; hold: accounts with such trades are held (HOLD)",
+    )
+    pending_expiry_business_days: int = Field(
+        5, ge=1, description="a released trade unseen this many business days later expires"
+    )
+    cash_request_overdue_business_days: int = Field(
+        3, ge=0, description="a raised cash request unpaid this long after its due date"
+    )
+    fill_tolerance: float = Field(1e-6, ge=0, description="shares; a fill within it is complete")
+
+
 class Policy(Strict):
     effective_date: dt.date | None = None
     validation: ValidationPolicy = ValidationPolicy()
@@ -144,6 +161,7 @@ class Policy(Strict):
     workflow: WorkflowPolicy = WorkflowPolicy()
     optimization: OptimizationPolicy = OptimizationPolicy()
     outliers: OutlierPolicy = OutlierPolicy()
+    continuity: ContinuityPolicy = ContinuityPolicy()
 
     @model_validator(mode="after")
     def _groups_cover_values(self) -> Policy:

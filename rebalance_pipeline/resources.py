@@ -53,3 +53,16 @@ class BookSource(dg.ConfigurableResource):
 
     def home(self) -> Path:
         return storage.home()
+
+
+class ReleaseMode(dg.ConfigurableResource):
+    """Whether a run of a date releases its trades (continuity/release.py).
+
+    ``auto`` releases the book's latest drop date while it has no released batch and
+    replays every other date; ``release`` (an operator's explicit ``rebalance run
+    --release``, with who and when) and ``replay`` (``rebalance backfill``) decide it.
+    """
+
+    mode: str = "auto"  # auto | release | replay
+    operator: str = ""
+    requested_at: str = ""

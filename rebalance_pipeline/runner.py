@@ -63,8 +63,17 @@ def latest_drop_date(book: Path) -> dt.date:
     return dt.date.fromisoformat(days[-1])
 
 
-def materialize_date(day: dt.date, book: Path) -> DateOutcome:
-    """Materialize every asset of ``day`` through Dagster and rebuild the catalog."""
+def materialize_date(
+    day: dt.date,
+    book: Path,
+    release_mode: str = "auto",
+    operator: str = "",
+    requested_at: str = "",
+) -> DateOutcome:
+    """Materialize every asset of ``day`` through Dagster and rebuild the catalog.
+
+    ``release_mode`` (auto | release | replay) and the operator's name and time configure
+    the ``release`` resource (resources.ReleaseMode)."""
     os.environ[BOOK_ENV] = str(book.resolve())
     os.environ.setdefault(storage.HOME_ENV, str(storage.home()))
     home = dagster_home()
@@ -74,6 +83,17 @@ def materialize_date(day: dt.date, book: Path) -> DateOutcome:
             dg.reconstructable(daily_job),
             instance=instance,
             tags={PARTITION_TAG: day.isoformat()},
+            run_config={
+                "resources": {
+                    "release": {
+                        "config": {
+                            "mode": release_mode,
+                            "operator": operator,
+                            "requested_at": requested_at,
+                        }
+                    }
+                }
+            },
         )
         outcome = DateOutcome(day, result.success, result.run_id, storage.home())
     storage.build_catalog()
@@ -95,7 +115,8 @@ def resolve_account(account_id: str, day: dt.date) -> str:
     book = Path(os.environ.get(BOOK_ENV, "data/sample"))
     policy = policy_as_of(book / "firm" / "policy", day)
     (problem,) = problems_from_frame(rows)
-    result, trades = solve_one(problem, policy)
+    household = problems_from_frame(stored.filter(pl.col("household_id") == problem.household_id))
+    result, trades = solve_one(problem, policy, household=household)
     before = storage.read_partition("optimization_results", day).filter(
         pl.col("account_id") == account_id
     )

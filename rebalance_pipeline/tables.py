@@ -268,9 +268,7 @@ DAYS_SINCE_TRADE = pl.Schema(
         "days_since_last_trade": I64,  # calendar days; null when never traded
     }
 )
-RESTRICTED_SECURITIES = pl.Schema(
-    {"account_id": Utf8, "security_id": Utf8, "restriction_id": Utf8}
-)
+RESTRICTED_SECURITIES = pl.Schema({"account_id": Utf8, "security_id": Utf8, "restriction_id": Utf8})
 MANDATES = pl.Schema(
     {
         "account_id": Utf8,

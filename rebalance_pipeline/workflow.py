@@ -37,7 +37,9 @@ def routing_inputs(
     features: dict[str, pl.DataFrame],
     results: pl.DataFrame,
     trades: pl.DataFrame,
+    pending_orders: pl.DataFrame | None = None,
 ) -> RoutingInputs:
+    pending = {} if pending_orders is None else {"pending_orders": pending_orders}
     return RoutingInputs(
         account_status=validation.account_status,
         manual_queue=validation.manual_queue,
@@ -48,10 +50,15 @@ def routing_inputs(
         active_halts=features["active_halts"],
         optimization_results=results,
         proposed_trades=trades,
+        **pending,
     )
 
 
-def run_stages(book: Book, policy: Policy) -> DateOutputs:
+def run_stages(
+    book: Book, policy: Policy, pending_orders: pl.DataFrame | None = None
+) -> DateOutputs:
+    """Every stage of one date; ``pending_orders`` (continuity.PENDING_ORDERS) of a book
+    carried on by ``continuity.continue_book``, for routing under ``pending_orders: hold``."""
     from rebalance_pipeline.optimization.problem import build_problems
     from rebalance_pipeline.optimization.shards import optimize_shard
 
@@ -62,6 +69,6 @@ def run_stages(book: Book, policy: Policy) -> DateOutputs:
     problems = build_problems(features, book.tables(), policy, book.as_of)
     results, trades = optimize_shard(problems, policy, shard=0)
     routing = route_accounts(
-        routing_inputs(validation, features, results, trades), policy, book.as_of
+        routing_inputs(validation, features, results, trades, pending_orders), policy, book.as_of
     )
     return DateOutputs(validation, features, results, trades, routing)

@@ -1,11 +1,11 @@
 import datetime as dt
 
-from rebalance_pipeline.partitions import (
-    business_day_partitions,
+from rebalance_pipeline.calendar import (
     business_days_between,
     is_business_day,
     previous_business_days,
 )
+from rebalance_pipeline.partitions import business_day_partitions
 
 
 def test_partitions_are_exactly_the_exchange_sessions():

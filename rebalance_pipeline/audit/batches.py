@@ -37,17 +37,25 @@ def trades_folder(day: dt.date, home: Path | None = None) -> Path:
     return (home or storage.home()) / "trades" / day.isoformat()
 
 
-def batch_ids(day: dt.date, home: Path | None = None) -> list[str]:
-    """Every batch id of the date in the order written (first batch, then replacements)."""
+def batch_folders(day: dt.date, home: Path | None = None) -> dict[str, Path]:
+    """Every batch of the date and its folder, in the order written: the first batch,
+    its replacements (``superseded_by.json``), then review batches and replays
+    (``batch-<id>/``, ``replay-<id>/``) by name."""
     folder = trades_folder(day, home)
-    first = folder / MANIFEST
-    if not first.exists():
-        return []
+    manifests = [folder / MANIFEST, *sorted(folder.glob(f"*/{MANIFEST}"))]
+    found = {
+        json.loads(path.read_text())["batch_id"]: path.parent for path in manifests if path.exists()
+    }
     chain_path = folder / SUPERSEDED
     chain = json.loads(chain_path.read_text()) if chain_path.exists() else []
-    ids = [json.loads(first.read_text())["batch_id"]]
-    ids += [step["superseded_by"] for step in chain if step["superseded_by"] not in ids]
-    return ids
+    order = [step["superseded_by"] for step in chain]
+    first = [batch for batch, path in found.items() if path == folder]
+    ranked = first + [b for b in order if b in found] + sorted(found)
+    return {batch: found[batch] for batch in dict.fromkeys(ranked)}
+
+
+def batch_ids(day: dt.date, home: Path | None = None) -> list[str]:
+    return list(batch_folders(day, home))
 
 
 def current_batch_id(day: dt.date, home: Path | None = None) -> str | None:
@@ -64,13 +72,11 @@ def current_batch_id(day: dt.date, home: Path | None = None) -> str | None:
 
 def read_batch(day: dt.date, batch_id: str, home: Path | None = None) -> Batch:
     """The rows of one batch of the date, checked against its manifest."""
-    folder = trades_folder(day, home)
-    known = batch_ids(day, home)
+    known = batch_folders(day, home)
     if batch_id not in known:
         listed = ", ".join(known) or "none"
         raise AuditError(f"no batch {batch_id!r} on {day.isoformat()} (batches: {listed})")
-    candidate = folder / f"batch-{batch_id}"
-    batch_folder = candidate if (candidate / MANIFEST).exists() else folder
+    batch_folder = known[batch_id]
     manifest = json.loads((batch_folder / MANIFEST).read_text())
     frames, mismatched = [], []
     for file in manifest["files"]:

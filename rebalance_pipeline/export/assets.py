@@ -1,50 +1,105 @@
-"""Export wiring: the date's trade files and manifest."""
+"""Export wiring: the date's trade files and manifest, released or replayed."""
+
+from collections.abc import Iterator
 
 import dagster as dg
 import polars as pl
 
 from rebalance_pipeline.partitions import business_day_partitions, partition_date
-from rebalance_pipeline.resources import BookSource
+from rebalance_pipeline.resources import BookSource, ReleaseMode
+
+EXPORT_INS = (
+    "released_trades",
+    "review_queue",
+    "routing_decisions",
+    "accounts",
+    "securities",
+    "cash_requests",
+    "source_files",
+    "tax_lots",
+    "optimization_results",
+    "restricted_securities",
+    "active_halts",
+)
+TRADE_FILES = pl.Schema(
+    {
+        "batch_id": pl.String,
+        "file": pl.String,
+        "custodian": pl.String,
+        "rows": pl.Int64,
+        "sha256": pl.String,
+    }
+)
 
 
-@dg.asset(
-    ins={name: dg.AssetIn(key=name) for name in ("released_trades", "accounts", "securities")},
+@dg.multi_asset(
+    outs={
+        "trade_files": dg.AssetOut(
+            io_manager_key="warehouse",
+            group_name="export",
+            kinds={"csv"},
+            description="One CSV per custodian of the released trades plus manifest.json, "
+            "under $REBALANCE_HOME/trades/YYYY-MM-DD/ (a replay under replay-<batch>/ with "
+            "diff.json); the stored table lists the files of the batch.",
+        ),
+        "review_outcomes": dg.AssetOut(
+            io_manager_key="warehouse",
+            group_name="export",
+            description="Settled review decisions of the date (firm/review_decisions/): "
+            "released quantity, decision, reviewer and time per trade.",
+        ),
+    },
+    ins={name: dg.AssetIn(key=name) for name in EXPORT_INS},
     partitions_def=business_day_partitions(),
-    io_manager_key="warehouse",
-    group_name="export",
-    kinds={"csv"},
-    description="One CSV per custodian of the released trades plus manifest.json, under "
-    "$REBALANCE_HOME/trades/YYYY-MM-DD/; the stored table lists the files of the batch.",
+    can_subset=False,
 )
 def trade_files(
     context: dg.AssetExecutionContext,
     book: BookSource,
-    released_trades: pl.DataFrame,
-    accounts: pl.DataFrame,
-    securities: pl.DataFrame,
-) -> dg.Output[pl.DataFrame]:
-    from rebalance_pipeline.export.trade_files import write_trade_files
-    from rebalance_pipeline.storage import file_sha256
+    release: ReleaseMode,
+    **inputs: pl.DataFrame,
+) -> Iterator[dg.Output]:
+    from rebalance_pipeline.continuity.export import DateTables, export_run
+    from rebalance_pipeline.continuity.release import OperatorRecord
+    from rebalance_pipeline.routing.review import ReviewContext
+    from rebalance_pipeline.runner import latest_drop_date
 
     as_of = partition_date(context.partition_key)
-    folder = book.home() / "trades" / as_of.isoformat()
-    manifest = write_trade_files(released_trades, accounts, securities, folder, as_of)
-    entries = [
-        (str(manifest.folder / f.name), f.custodian, f.rows, f.sha256) for f in manifest.files
-    ]
-    manifest_file = manifest.folder / "manifest.json"
-    entries.append((str(manifest_file), None, manifest.total_rows, file_sha256(manifest_file)))
+    review = ("tax_lots", "optimization_results", "restricted_securities", "active_halts")
+    tables = DateTables(
+        **{name: inputs[name] for name in EXPORT_INS if name not in review},
+        review_context=ReviewContext.from_tables(*(inputs[name] for name in review)),
+    )
+    outcome = export_run(
+        tables,
+        book_root=book.path(),
+        home=book.home(),
+        as_of=as_of,
+        latest_drop_date=latest_drop_date(book.path()),
+        policy_date=book.policy(as_of).effective_date,
+        mode=release.mode,
+        operator=OperatorRecord(release.operator, release.requested_at),
+    )
+    manifest = outcome.manifest
     files = pl.DataFrame(
-        entries,
-        schema={"file": pl.String, "custodian": pl.String, "rows": pl.Int64, "sha256": pl.String},
-        orient="row",
-    ).with_columns(pl.lit(manifest.batch_id).alias("batch_id"))
-    return dg.Output(
+        {
+            "batch_id": [manifest.batch_id] * len(manifest.files),
+            "file": [str(manifest.folder / f.name) for f in manifest.files],
+            "custodian": [f.custodian for f in manifest.files],
+            "rows": [f.rows for f in manifest.files],
+            "sha256": [f.sha256 for f in manifest.files],
+        },
+        schema=TRADE_FILES,
+    )
+    yield dg.Output(
         files,
+        output_name="trade_files",
         metadata={
             "batch_id": manifest.batch_id,
             "batch_status": manifest.status,
+            "release": outcome.released,
             "trade_rows": manifest.total_rows,
             "folder": dg.MetadataValue.path(str(manifest.folder)),
         },
     )
+    yield dg.Output(outcome.review_outcomes, output_name="review_outcomes")

@@ -6,6 +6,11 @@ Layout of ``<out_dir>`` (the date's folder; see ``export/README.md``)::
     manifest.json                     batch id, date, row counts and SHA-256 per file
     batch-<id>/...                    a later batch of the same date with other content
     superseded_by.json                which batch replaced which, in order
+    replay-<id>/...                   a replay (re-run not for release), never replacing
+
+Released batches (``release: true`` in the manifest) are the firm's: the date's run and
+review batches (``kind``). A replay (``release: false``) recomputes the date and sits
+beside them without touching them.
 
 The batch id is a hash of the released rows, so the same inputs give the same id and
 byte-identical files; writing them again is a no-op. Different content for a date that
@@ -45,6 +50,7 @@ TRADE_FILE_COLUMNS = [
 MANIFEST = "manifest.json"
 SUPERSEDED = "superseded_by.json"
 BATCH_ID_LENGTH = 16
+REPLAY_PREFIX = "replay-"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,6 +69,9 @@ class Manifest:
     files: list[TradeFile]
     status: str = "written"  # written | unchanged (identical batch already there) | new_batch
     supersedes: str | None = None  # the batch this one replaces (status new_batch)
+    release: bool = True  # false: a replay, not for release
+    kind: str = "run"  # run (the date's run) | review (trades approved in review later)
+    provenance: dict | None = None  # inputs' and code's fingerprints (continuity.provenance)
 
     @property
     def total_rows(self) -> int:
@@ -76,6 +85,9 @@ class Manifest:
             "total_rows": self.total_rows,
             "supersedes": self.supersedes,
             "files": [dataclasses.asdict(file) for file in self.files],
+            "release": self.release,
+            "kind": self.kind,
+            "provenance": self.provenance,
         }
         return json.dumps(record, indent=2, sort_keys=True) + "\n"
 
@@ -86,18 +98,25 @@ def write_trade_files(
     securities: pl.DataFrame,
     out_dir: Path,
     as_of: dt.date,
+    *,
+    release: bool = True,
+    kind: str = "run",
+    provenance: dict | None = None,
 ) -> Manifest:
-    """Write the date's batch of ``released`` trades (routing.route.RELEASED_TRADES)."""
+    """Write the date's batch of ``released`` trades (routing.route.RELEASED_TRADES).
+
+    ``release=False`` writes a replay into ``replay-<id>/``; ``kind="review"`` a batch of
+    reviewed trades that adds to the date's run batch instead of replacing it.
+    """
     rows = _trade_rows(released, accounts, securities)
     batch_id = _batch_id(rows, as_of)
     contents = _file_contents(rows, batch_id, as_of)
-    existing = _existing_batches(out_dir)
+    existing = _existing_batches(out_dir) if release else _existing_replays(out_dir)
     if batch_id in existing:
         manifest = _read_manifest(existing[batch_id])
         _verify(manifest)
         return dataclasses.replace(manifest, status="unchanged")
-    folder = out_dir if not existing else out_dir / f"batch-{batch_id}"
-    supersedes = _latest_batch(out_dir, existing)
+    folder, supersedes = _placement(out_dir, existing, batch_id, release, kind)
     files = [
         TradeFile(name, custodian, count, hashlib.sha256(data).hexdigest())
         for name, (custodian, count, data) in contents.items()
@@ -107,8 +126,11 @@ def write_trade_files(
         as_of=as_of,
         folder=folder,
         files=files,
-        status="new_batch" if existing else "written",
+        status="new_batch" if existing and release else "written",
         supersedes=supersedes,
+        release=release,
+        kind=kind,
+        provenance=provenance,
     )
     folder.mkdir(parents=True, exist_ok=True)
     for name, (_, _, data) in contents.items():
@@ -117,6 +139,23 @@ def write_trade_files(
     if supersedes is not None:
         _record_supersession(out_dir, supersedes, batch_id)
     return manifest
+
+
+def _placement(
+    out_dir: Path, existing: dict[str, Path], batch_id: str, release: bool, kind: str
+) -> tuple[Path, str | None]:
+    """Where a new batch goes and which batch it replaces (only a later run batch does)."""
+    if not release:
+        return out_dir / f"{REPLAY_PREFIX}{batch_id}", None
+    if not existing:
+        return out_dir, None
+    folder = out_dir / f"batch-{batch_id}"
+    return folder, _latest_batch(out_dir, existing) if kind == "run" else None
+
+
+def _existing_replays(out_dir: Path) -> dict[str, Path]:
+    manifests = sorted(out_dir.glob(f"{REPLAY_PREFIX}*/{MANIFEST}"))
+    return {json.loads(path.read_text())["batch_id"]: path for path in manifests}
 
 
 def _trade_rows(
@@ -199,6 +238,9 @@ def _read_manifest(path: Path) -> Manifest:
         folder=path.parent,
         files=[TradeFile(**file) for file in record["files"]],
         supersedes=record["supersedes"],
+        release=record.get("release", True),
+        kind=record.get("kind", "run"),
+        provenance=record.get("provenance"),
     )
 
 

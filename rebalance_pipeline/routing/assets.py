@@ -19,6 +19,7 @@ ROUTING_INS = (
     "active_halts",
     "optimization_results",
     "proposed_trades",
+    "pending_orders",
 )
 
 

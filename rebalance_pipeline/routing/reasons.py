@@ -13,6 +13,7 @@ MANUAL_CASH_REQUEST = "bad_data_cash_request"  # bad data and a due high-priorit
 
 # HOLD
 ACCOUNT_HOLD = "account_hold"  # an active hold (start <= as_of <= end) stops all trading
+PENDING_ORDERS = "pending_orders"  # policy pending_orders=hold: released trades not yet executed
 
 # MANUAL from the optimizer
 MANDATE_INFEASIBLE = "mandate_infeasible"  # the optimizer cannot meet a mandate (infeasible)

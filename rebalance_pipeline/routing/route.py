@@ -1,7 +1,8 @@
 """Route every account of the date to one decision, then to a review level.
 
 Precedence (fixed by the workflow): bad data -> SUSPENDED (MANUAL when the account is in
-the manual queue); an active hold -> HOLD; an optimizer that could not meet the account's
+the manual queue); an active hold -> HOLD (so are accounts with open pending orders under
+policy ``continuity.pending_orders: hold``); an optimizer that could not meet the account's
 mandates -> MANUAL; a proposal that trades a halted security -> HALT; a mandate with
 trades -> MANDATE; a score that clears the group's decayed threshold -> SCORE; else
 NO_TRADE. Traded accounts (MANDATE, SCORE) then get outlier flags and a review level from
@@ -22,6 +23,7 @@ from rebalance_pipeline.routing import reasons as r
 from rebalance_pipeline.routing.outliers import outlier_flags
 
 TRADING_ROUTES = ("MANDATE", "SCORE")
+PENDING_ORDER_ACCOUNTS = pl.Schema({"account_id": t.Utf8, "status": t.Utf8})
 FAILED_SOLVES = {"infeasible": r.MANDATE_INFEASIBLE, "solver_error": r.SOLVER_ERROR}
 
 ROUTED_TRADE_COLUMNS = {"route": t.Utf8, "reason": t.Utf8, "review": t.Utf8}
@@ -50,6 +52,10 @@ class RoutingInputs:
     active_halts: pl.DataFrame
     optimization_results: pl.DataFrame
     proposed_trades: pl.DataFrame
+    # continuity.PENDING_ORDERS; only read under policy continuity.pending_orders = hold
+    pending_orders: pl.DataFrame = dataclasses.field(
+        default_factory=lambda: t.empty(PENDING_ORDER_ACCOUNTS)
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -124,6 +130,11 @@ def _account_facts(inputs: RoutingInputs, policy: Policy, as_of: dt.date) -> pl.
         pl.lit(True).alias("optimized"),
     ).unique("account_id", keep="first")
     trades = _trade_facts(inputs.proposed_trades, inputs.active_halts, as_of)
+    pending = (
+        inputs.pending_orders.filter(pl.col("status") == "open")
+        .select("account_id", pl.lit(True).alias("has_pending_orders"))
+        .unique("account_id")
+    )
     facts = (
         valuations.select("account_id", "model_id", "status")
         .with_columns(
@@ -137,9 +148,10 @@ def _account_facts(inputs: RoutingInputs, policy: Policy, as_of: dt.date) -> pl.
         .join(mandates, on="account_id", how="left")
         .join(results, on="account_id", how="left")
         .join(trades, on="account_id", how="left")
+        .join(pending, on="account_id", how="left")
         .with_columns(
             pl.coalesce("checked_status", "status").alias("status"),
-            pl.col("in_manual_queue", "optimized").fill_null(False),
+            pl.col("in_manual_queue", "optimized", "has_pending_orders").fill_null(False),
             pl.col("proposed_trade_count").fill_null(0),
             pl.col("halted_securities_traded").fill_null([]),
         )
@@ -173,7 +185,7 @@ def _trade_facts(proposed: pl.DataFrame, halts: pl.DataFrame, as_of: dt.date) ->
 
 def _route(row: dict[str, Any], policy: Policy) -> Route:
     """The decision for one account, rules in precedence order."""
-    for rule in (_bad_data, _hold, _failed_solve, _halt):
+    for rule in (_bad_data, _hold, _pending_orders, _failed_solve, _halt):
         route = rule(row, policy)
         if route is not None:
             return route
@@ -202,6 +214,17 @@ def _hold(row: dict[str, Any], policy: Policy) -> Route | None:
     if not row["hold_reasons"]:
         return None
     return Route("HOLD", [r.ACCOUNT_HOLD], f"active hold: {'; '.join(row['hold_reasons'])}")
+
+
+def _pending_orders(row: dict[str, Any], policy: Policy) -> Route | None:
+    """Under ``pending_orders: hold`` an account waits until its released trades show up."""
+    if policy.continuity.pending_orders != "hold" or not row["has_pending_orders"]:
+        return None
+    return Route(
+        "HOLD",
+        [r.PENDING_ORDERS],
+        "released trades not yet in the custodian's transactions: held until they are",
+    )
 
 
 def _failed_solve(row: dict[str, Any], policy: Policy) -> Route | None:

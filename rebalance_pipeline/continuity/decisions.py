@@ -1,0 +1,98 @@
+"""Review decisions as append-only, attributed records: inputs of the date they review.
+
+Every recorded session is one new CSV under the book's
+``firm/review_decisions/YYYY-MM-DD/<decided_at>-<reviewer>.csv`` (never edited, never
+overwritten): the reviewed queue's decision columns plus who decided, when, and the
+batch whose queue they reviewed. A date's run reads all of them in name order (a later
+decision on the same trade wins), so a replay reproduces what review released.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+
+import polars as pl
+
+from rebalance_pipeline import tables as t
+from rebalance_pipeline.routing.review import (
+    REVIEW_DECISIONS,
+    REVIEWED_TRADES,
+    ReviewContext,
+    apply_review_decisions,
+)
+from rebalance_pipeline.routing.route import RELEASED_TRADES
+from rebalance_pipeline.storage import atomic_write_bytes
+
+DECISION_RECORDS = pl.Schema({**REVIEW_DECISIONS, "decided_at": t.Utf8, "batch_id": t.Utf8})
+REVIEW_OUTCOMES = pl.Schema({**REVIEWED_TRADES, "decided_at": t.Utf8})
+FOLDER = ("firm", "review_decisions")
+
+
+class DecisionRecordError(ValueError):
+    """A decision session that cannot be recorded (no reviewer, no decision, a clash)."""
+
+
+def decisions_dir(book_root: Path, as_of: dt.date) -> Path:
+    return book_root.joinpath(*FOLDER, as_of.isoformat())
+
+
+def record_decisions(
+    book_root: Path,
+    as_of: dt.date,
+    decisions: pl.DataFrame,
+    reviewer: str,
+    decided_at: dt.datetime,
+    batch_id: str | None,
+) -> Path:
+    """Append one session (REVIEW_DECISIONS rows with a decision) as a new file.
+
+    The reviewer named here signs every row; rows without a decision are left out.
+    """
+    if not reviewer.strip():
+        raise DecisionRecordError("a reviewer name is required")
+    decided = decisions.filter(pl.col("decision").is_not_null())
+    if decided.is_empty():
+        raise DecisionRecordError("the file holds no decision (approve, reject or modify)")
+    stamp = decided_at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    rows = decided.with_columns(
+        pl.lit(reviewer.strip()).alias("reviewer"),
+        pl.lit(stamp).alias("decided_at"),
+        pl.lit(batch_id, t.Utf8).alias("batch_id"),
+    )
+    name = f"{stamp.replace(':', '')}-{_file_safe(reviewer)}.csv"
+    path = decisions_dir(book_root, as_of) / name
+    if path.exists():
+        raise DecisionRecordError(f"{path} already exists: decisions are never overwritten")
+    frame = t.conform(rows, DECISION_RECORDS).sort(["account_id", "security_id", "side", "lot_id"])
+    atomic_write_bytes(path, frame.write_csv().encode())
+    return path
+
+
+def read_decision_records(book_root: Path, as_of: dt.date) -> pl.DataFrame:
+    """Every recorded decision of the date, oldest session first (DECISION_RECORDS)."""
+    frames = [
+        pl.read_csv(path, schema=DECISION_RECORDS)
+        for path in sorted(decisions_dir(book_root, as_of).glob("*.csv"))
+    ]
+    return pl.concat([t.empty(DECISION_RECORDS), *frames])
+
+
+def review_outcomes(
+    review_queue: pl.DataFrame, records: pl.DataFrame, context: ReviewContext
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(released trades as RELEASED_TRADES, every settled decision as REVIEW_OUTCOMES)."""
+    outcome = apply_review_decisions(review_queue, records.drop("decided_at", "batch_id"), context)
+    stamps = records.select("account_id", "security_id", "side", "lot_id", "decided_at").unique(
+        ["account_id", "security_id", "side", "lot_id"], keep="last", maintain_order=True
+    )
+    settled = pl.concat([outcome.released, outcome.rejected]).join(
+        stamps, on=["account_id", "security_id", "side", "lot_id"], how="left", nulls_equal=True
+    )
+    outcomes = t.conform(settled, REVIEW_OUTCOMES).sort("account_id", "security_id", "side")
+    return t.conform(outcome.released, RELEASED_TRADES), outcomes
+
+
+def _file_safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", name).strip("_") or "reviewer"

@@ -1,0 +1,100 @@
+"""Helpers of the continuity tests: a date's run as the pipeline does it, and its export.
+
+The book is the acceptance book p03 (one account, a $60,000 withdrawal due on Monday
+2026-03-16) carried over three business days."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import os
+from pathlib import Path
+
+import polars as pl
+
+from rebalance_pipeline import tables as t
+from rebalance_pipeline.book import Book
+from rebalance_pipeline.continuity import Continuity, continue_book, read_ledger
+from rebalance_pipeline.continuity.cash_requests import CANCELLATIONS, requests_raised_by
+from rebalance_pipeline.continuity.export import DateTables
+from rebalance_pipeline.continuity.release import export_date
+from rebalance_pipeline.policy import Policy
+from rebalance_pipeline.routing.review import ReviewContext
+from rebalance_pipeline.workflow import DateOutputs, run_stages
+
+ACCEPTANCE = Path(
+    os.environ.get(
+        "REBALANCE_ACCEPTANCE_DIR", Path(__file__).resolve().parents[2].parent / "shared/acceptance"
+    )
+)
+P03 = ACCEPTANCE / "scenarios" / "p03_cash_withdrawal.yaml"
+MONDAY = dt.date(2026, 3, 16)
+TUESDAY = dt.date(2026, 3, 17)
+WEDNESDAY = dt.date(2026, 3, 18)
+
+
+def book_on(book: Book, day: dt.date, **frames: pl.DataFrame) -> Book:
+    """The same book on a later day (closes dated that day), with some tables replaced."""
+    prices = book.prices.with_columns(pl.lit(day).alias("price_date"))
+    changed = {name: t.conform(frame, getattr(t, _SCHEMAS[name])) for name, frame in frames.items()}
+    return dataclasses.replace(book, as_of=day, prices=prices, **changed)
+
+
+_SCHEMAS = {
+    "lots": "LOTS",
+    "positions": "POSITIONS",
+    "transactions": "TRANSACTIONS",
+    "cash_balances": "CASH_BALANCES",
+}
+
+
+def run_day(book: Book, policy: Policy, home: Path) -> tuple[Continuity, DateOutputs]:
+    """One date as the pipeline runs it: carried on from the ledger, every stage."""
+    carried = continue_book(book, read_ledger(home, book.as_of), policy, t.empty(CANCELLATIONS))
+    return carried, run_stages(carried.book, policy, carried.pending_orders)
+
+
+def release_day(carried: Continuity, outputs: DateOutputs, home: Path, release: bool = True):
+    """Write the date's trade files as the export stage does (release or replay)."""
+    released = outputs.routing.released_trades
+    raised = requests_raised_by(
+        carried.book.cash_requests, outputs.routing.decisions, released, carried.book.as_of
+    )
+    return export_date(
+        released,
+        raised,
+        carried.book.accounts,
+        carried.book.securities,
+        home=home,
+        as_of=carried.book.as_of,
+        release=release,
+    )
+
+
+def date_tables(carried: Continuity, outputs: DateOutputs) -> DateTables:
+    """What the export stage reads, straight from one date's in-memory outputs."""
+    features = outputs.features
+    return DateTables(
+        released_trades=outputs.routing.released_trades,
+        review_queue=outputs.routing.review_queue,
+        routing_decisions=outputs.routing.decisions,
+        accounts=carried.book.accounts,
+        securities=carried.book.securities,
+        cash_requests=carried.book.cash_requests,
+        source_files=carried.book.source_files,
+        review_context=ReviewContext.from_tables(
+            features["tax_lots"],
+            outputs.optimization_results,
+            features["restricted_securities"],
+            features["active_halts"],
+        ),
+    )
+
+
+def folder_state(folder: Path) -> dict[str, tuple[bytes, int]]:
+    """Bytes and modification time of every file under ``folder`` outside replays."""
+    return {
+        str(path.relative_to(folder)): (path.read_bytes(), path.stat().st_mtime_ns)
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and not path.relative_to(folder).parts[0].startswith("replay-")
+    }

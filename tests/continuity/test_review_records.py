@@ -1,0 +1,203 @@
+"""Review decisions are attributed, append-only inputs of the date they review."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import polars as pl
+import pytest
+from continuity_days import MONDAY, date_tables, folder_state, release_day, run_day
+
+from rebalance_pipeline.continuity import read_ledger
+from rebalance_pipeline.continuity.decisions import (
+    DecisionRecordError,
+    decisions_dir,
+    read_decision_records,
+    record_decisions,
+)
+from rebalance_pipeline.continuity.export import export_run, review_session
+from rebalance_pipeline.routing.review import REVIEW_DECISIONS
+
+DECIDED_AT = dt.datetime(2026, 3, 16, 18, 30, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def reviewed_day(p03, tmp_path):
+    """Monday with every account group reviewed: A03's trades wait in the queue."""
+    book, policy = p03
+    groups = [group.model_copy(update={"review": "all"}) for group in policy.account_groups]
+    policy = policy.model_copy(update={"account_groups": groups})
+    book_root, home = tmp_path / "book", tmp_path / "home"
+    carried, outputs = run_day(book, policy, home)
+    release_day(carried, outputs, home)  # the run's batch: nothing auto-released
+    return date_tables(carried, outputs), book_root, home
+
+
+def decisions_for(queue: pl.DataFrame) -> pl.DataFrame:
+    """Approve everything but the SEC-BOND sell, cut from 2049 to 2000 shares."""
+    bond = pl.col("security_id") == "SEC-BOND"
+    return queue.with_columns(
+        pl.when(bond).then(pl.lit("modify")).otherwise(pl.lit("approve")).alias("decision"),
+        pl.when(bond).then(2000.0).otherwise(None).alias("new_quantity"),
+        pl.lit("trimmed to a round 2,000").alias("note"),
+    ).select(REVIEW_DECISIONS.names())
+
+
+def test_a_modified_decision_is_released_and_attributed(reviewed_day):
+    tables, book_root, home = reviewed_day
+    assert tables.released_trades.is_empty()
+    assert tables.review_queue.height == 3
+
+    outcome = review_session(
+        tables,
+        decisions_for(tables.review_queue),
+        reviewer="Dana Reviewer",
+        decided_at=DECIDED_AT,
+        book_root=book_root,
+        home=home,
+        as_of=MONDAY,
+        policy_date=None,
+    )
+
+    manifest = outcome.manifest
+    assert manifest is not None and manifest.kind == "review" and manifest.release
+    assert manifest.folder == home / "trades" / MONDAY.isoformat() / f"batch-{manifest.batch_id}"
+    rows = pl.read_csv(manifest.folder / manifest.files[0].name, infer_schema=False)
+    bond = rows.filter(pl.col("security_id") == "SEC-BOND").row(0, named=True)
+    assert (bond["side"], bond["quantity"], bond["review_level"]) == ("sell", "2000", "review")
+    assert bond["estimated_amount"] == "160000.00"
+    # the decision record: who, when, why, and the batch whose queue it reviewed
+    (record_file,) = decisions_dir(book_root, MONDAY).glob("*.csv")
+    assert record_file.name == "2026-03-16T183000Z-Dana_Reviewer.csv"
+    record = read_decision_records(book_root, MONDAY).filter(pl.col("security_id") == "SEC-BOND")
+    assert record.select("decision", "new_quantity", "reviewer", "decided_at", "note").row(0) == (
+        "modify",
+        2000.0,
+        "Dana Reviewer",
+        "2026-03-16T18:30:00Z",
+        "trimmed to a round 2,000",
+    )
+    assert (
+        record["batch_id"].item()
+        == json.loads((home / "trades" / MONDAY.isoformat() / "manifest.json").read_text())[
+            "batch_id"
+        ]
+    )
+    # the stored outcome explain reads, and the ledger the next date reads
+    stored = outcome.review_outcomes.filter(pl.col("security_id") == "SEC-BOND").row(0, named=True)
+    assert (stored["quantity"], stored["reviewer"], stored["decided_at"]) == (
+        2000.0,
+        "Dana Reviewer",
+        "2026-03-16T18:30:00Z",
+    )
+    ledger = read_ledger(home, MONDAY + dt.timedelta(days=1))
+    assert ledger.trades.filter(pl.col("security_id") == "SEC-BOND")["quantity"].to_list() == [
+        2000.0
+    ]
+    assert ledger.raised_requests["request_id"].to_list() == ["A03-CR1"]
+
+
+def test_a_replay_reads_the_decisions_and_reproduces_the_release(reviewed_day):
+    tables, book_root, home = reviewed_day
+    review_session(
+        tables,
+        decisions_for(tables.review_queue),
+        reviewer="Dana",
+        decided_at=DECIDED_AT,
+        book_root=book_root,
+        home=home,
+        as_of=MONDAY,
+        policy_date=None,
+    )
+    before = folder_state(home / "trades" / MONDAY.isoformat())
+    replay = export_run(
+        tables,
+        book_root=book_root,
+        home=home,
+        as_of=MONDAY,
+        latest_drop_date=MONDAY,
+        policy_date=None,
+    )
+    assert replay.released is False  # Monday already has a released batch
+    diff = json.loads((replay.manifest.folder / "diff.json").read_text())
+    assert diff["accounts_changed"] == []
+    assert folder_state(home / "trades" / MONDAY.isoformat()) == before
+    # a second session finds nothing new to release: the account already went out
+    again = review_session(
+        tables,
+        decisions_for(tables.review_queue),
+        reviewer="Dana",
+        decided_at=DECIDED_AT + dt.timedelta(minutes=5),
+        book_root=book_root,
+        home=home,
+        as_of=MONDAY,
+        policy_date=None,
+    )
+    assert again.manifest is None
+    assert len(list(decisions_dir(book_root, MONDAY).glob("*.csv"))) == 2
+
+
+def test_decision_records_are_never_overwritten(reviewed_day, tmp_path):
+    tables, book_root, _ = reviewed_day
+    decisions = decisions_for(tables.review_queue)
+    record_decisions(book_root, MONDAY, decisions, "Dana", DECIDED_AT, None)
+    with pytest.raises(DecisionRecordError, match="never overwritten"):
+        record_decisions(book_root, MONDAY, decisions, "Dana", DECIDED_AT, None)
+    with pytest.raises(DecisionRecordError, match="reviewer"):
+        record_decisions(book_root, MONDAY, decisions, " ", DECIDED_AT, None)
+    with pytest.raises(DecisionRecordError, match="no decision"):
+        record_decisions(
+            book_root, MONDAY, decisions.with_columns(decision=None), "Dana", DECIDED_AT, None
+        )
+
+
+def test_the_review_command_shows_the_queue_then_records_and_releases(
+    reviewed_day, tmp_path, monkeypatch
+):
+    from typer.testing import CliRunner
+
+    from rebalance_pipeline import storage
+    from rebalance_pipeline.cli import app
+
+    tables, book_root, home = reviewed_day
+    monkeypatch.setenv("REBALANCE_HOME", str(home))
+    context = tables.review_context
+    stored = {
+        "released_trades": tables.released_trades,
+        "review_queue": tables.review_queue,
+        "routing_decisions": tables.routing_decisions,
+        "accounts": tables.accounts,
+        "securities": tables.securities,
+        "cash_requests": tables.cash_requests,
+        "source_files": tables.source_files,
+        "tax_lots": context.lots,
+        "optimization_results": context.cash,
+        "restricted_securities": context.restricted,
+        "active_halts": context.halted,
+    }
+    for table, frame in stored.items():
+        storage.write_partition(frame, table, MONDAY, home)
+    runner = CliRunner()
+    base = ["review", "--date", "2026-03-16", "--book", str(book_root)]
+
+    shown = runner.invoke(app, base)
+    assert shown.exit_code == 0, shown.output
+    assert shown.output.splitlines()[0].startswith("account_id,security_id,side,lot_id")
+    assert len(shown.output.splitlines()) == 4  # header + A03's three trades
+
+    decisions = tmp_path / "decided.csv"
+    decisions_for(tables.review_queue).write_csv(decisions)
+    unsigned = runner.invoke(app, [*base, "--decisions", str(decisions)])
+    assert unsigned.exit_code == 1
+    recorded = runner.invoke(
+        app,
+        [*base, "--decisions", str(decisions), "--reviewer", "Dana", "--at", "2026-03-16T18:30:00"],
+    )
+    assert recorded.exit_code == 0, recorded.output
+    assert "released batch" in recorded.output
+    outcomes = storage.read_partition("review_outcomes", MONDAY, home)
+    assert outcomes.filter(pl.col("security_id") == "SEC-BOND")["quantity"].to_list() == [2000.0]
+    assert set(outcomes["reviewer"]) == {"Dana"}
+    # the queue is settled: nothing left to show
+    assert len(runner.invoke(app, base).output.splitlines()) == 1
