@@ -87,6 +87,8 @@ def run(
     """Materialize one business date through every stage with Dagster."""
     import getpass
 
+    from rich.console import Console
+
     from rebalance_pipeline.runner import latest_drop_date, materialize_date
 
     if date is None and not latest:
@@ -97,7 +99,8 @@ def run(
         "operator": getpass.getuser(),
         "requested_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
-    outcome = materialize_date(day, book, **(explicit if release else {}))
+    with Console(stderr=True).status(f"materializing {day} through every stage"):
+        outcome = materialize_date(day, book, **(explicit if release else {}))
     typer.echo(outcome.report())
     if not outcome.success:
         raise typer.Exit(code=1)

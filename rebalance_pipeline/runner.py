@@ -69,11 +69,13 @@ def materialize_date(
     release_mode: str = "auto",
     operator: str = "",
     requested_at: str = "",
+    log_level: str = "WARNING",
 ) -> DateOutcome:
     """Materialize every asset of ``day`` through Dagster and rebuild the catalog.
 
     ``release_mode`` (auto | release | replay) and the operator's name and time configure
-    the ``release`` resource (resources.ReleaseMode)."""
+    the ``release`` resource (resources.ReleaseMode). Every event is in the Dagster
+    instance (``dagster dev`` shows the run); the console gets ``log_level`` and up."""
     os.environ[BOOK_ENV] = str(book.resolve())
     os.environ.setdefault(storage.HOME_ENV, str(storage.home()))
     home = dagster_home()
@@ -84,6 +86,7 @@ def materialize_date(
             instance=instance,
             tags={PARTITION_TAG: day.isoformat()},
             run_config={
+                "loggers": {"console": {"config": {"log_level": log_level}}},
                 "resources": {
                     "release": {
                         "config": {
@@ -92,7 +95,7 @@ def materialize_date(
                             "requested_at": requested_at,
                         }
                     }
-                }
+                },
             },
         )
         outcome = DateOutcome(day, result.success, result.run_id, storage.home())

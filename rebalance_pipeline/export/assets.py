@@ -1,12 +1,15 @@
 """Export wiring: the date's trade files and manifest, released or replayed."""
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import dagster as dg
 import polars as pl
 
+from rebalance_pipeline.export.trade_files import MANIFEST, Manifest
 from rebalance_pipeline.partitions import business_day_partitions, partition_date
 from rebalance_pipeline.resources import BookSource, ReleaseMode
+from rebalance_pipeline.storage import file_sha256
 
 EXPORT_INS = (
     "released_trades",
@@ -30,6 +33,20 @@ TRADE_FILES = pl.Schema(
         "sha256": pl.String,
     }
 )
+
+
+def batch_files(manifest: Manifest, home: Path) -> pl.DataFrame:
+    """The batch's files (paths relative to the home folder) and its manifest, so even a
+    batch without trades is recorded with its id."""
+    folder = manifest.folder.relative_to(home)
+    entries = [(str(folder / f.name), f.custodian, f.rows, f.sha256) for f in manifest.files]
+    manifest_file = manifest.folder / MANIFEST
+    entries.append((str(folder / MANIFEST), None, manifest.total_rows, file_sha256(manifest_file)))
+    columns = {name: TRADE_FILES[name] for name in ("file", "custodian", "rows", "sha256")}
+    frame = pl.DataFrame(entries, schema=columns, orient="row")
+    return frame.with_columns(pl.lit(manifest.batch_id).alias("batch_id")).select(
+        TRADE_FILES.names()
+    )
 
 
 @dg.multi_asset(
@@ -81,16 +98,7 @@ def trade_files(
         operator=OperatorRecord(release.operator, release.requested_at),
     )
     manifest = outcome.manifest
-    files = pl.DataFrame(
-        {
-            "batch_id": [manifest.batch_id] * len(manifest.files),
-            "file": [str(manifest.folder / f.name) for f in manifest.files],
-            "custodian": [f.custodian for f in manifest.files],
-            "rows": [f.rows for f in manifest.files],
-            "sha256": [f.sha256 for f in manifest.files],
-        },
-        schema=TRADE_FILES,
-    )
+    files = batch_files(manifest, book.home())
     yield dg.Output(
         files,
         output_name="trade_files",
