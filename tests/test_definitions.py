@@ -140,3 +140,23 @@ def test_any_account_is_resolved_alone_from_its_stored_inputs(
     traded = storage.read_partition("proposed_trades", day, home)["account_id"].unique().sort()
     for account in traded.head(3):
         assert "reproduces the stored result" in resolve_account(account, day)
+
+
+def test_one_sql_model_is_rematerialized_alone(
+    materialized: tuple[Path, dt.date], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dagster as dg
+
+    from rebalance_pipeline.definitions import defs
+
+    home, day = materialized
+    monkeypatch.setenv("REBALANCE_HOME", str(home))
+    monkeypatch.setenv("REBALANCE_BOOK", str(SAMPLE))
+    before = storage.partition_file("mandates", day, home).read_bytes()
+    result = defs.resolve_job_def("daily_rebalance").execute_in_process(
+        partition_key=day.isoformat(), asset_selection=[dg.AssetKey("mandates")]
+    )
+    assert result.success
+    materialized_keys = {e.asset_key for e in result.get_asset_materialization_events()}
+    assert materialized_keys == {dg.AssetKey("mandates")}
+    assert storage.partition_file("mandates", day, home).read_bytes() == before
