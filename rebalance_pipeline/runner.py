@@ -8,6 +8,7 @@ so the optimization shards of a date run in parallel.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import datetime as dt
 import os
 from pathlib import Path
@@ -80,6 +81,7 @@ def materialize_date(
     os.environ.setdefault(storage.HOME_ENV, str(storage.home()))
     home = dagster_home()
     os.environ["DAGSTER_HOME"] = str(home)
+    logging.getLogger("dagster").setLevel(log_level)  # the executor's own engine events
     with dg.DagsterInstance.get() as instance:
         result = dg.execute_job(
             dg.reconstructable(daily_job),
