@@ -8,8 +8,8 @@ so the optimization shards of a date run in parallel.
 from __future__ import annotations
 
 import dataclasses
-import logging
 import datetime as dt
+import logging
 import os
 from pathlib import Path
 
