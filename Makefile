@@ -58,8 +58,10 @@ bench-features: setup
 bench-optimize: setup
 	$(BIN)/python benchmarks/bench_optimize.py
 
+## The Dagster UI on the instance `rebalance run` writes to ($REBALANCE_HOME/dagster).
 dagster-dev: setup
-	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+	mkdir -p var/dagster
+	DAGSTER_HOME=$(CURDIR)/var/dagster $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 clean:
 	rm -rf var $(VENV) $(TOOLS)
