@@ -125,7 +125,12 @@ class OptimizationPolicy(Strict):
         description="a same-day buy of a group the account sells at a loss is dropped when it "
         "is under this % of the account's value; larger ones re-solve without that buy",
     )
-    max_cross_class_substitutions: int | None = None
+    max_cross_class_shift_pct: float | None = Field(
+        None,
+        ge=0,
+        description="at most this % of the account's value bought into asset classes beyond "
+        "what idle cash pays for (money moved from one class to another); none = no limit",
+    )
     risk_model: RiskModelPolicy = RiskModelPolicy()
     solver: str = "CLARABEL"
     fallback_solver: str = "SCS"

@@ -27,6 +27,7 @@ from rebalance_pipeline.policy import Policy
 
 NO_BAND = 1e3  # upper band of padded or unbanded classes
 BUY_CAP = 1e2  # weight bound on a buy that is allowed
+NO_SHIFT_LIMIT = 1e3  # cross-class shift allowance when the policy sets no limit
 
 
 class InfeasibleError(Exception):
@@ -103,6 +104,7 @@ class BucketProblem:
             "cash": cp.Parameter(),
             "cost_rate": cp.Parameter(),
             "band_price": cp.Parameter(),
+            "class_shift_max": cp.Parameter(nonneg=True),
         }
         buy = cp.Variable(n, nonneg=True)
         sell = cp.Variable(n_lots)  # bounded below by sell_min >= 0
@@ -137,6 +139,8 @@ class BucketProblem:
             p["cash"] + cp.sum(sell) - cp.sum(buy) - costs >= 0,
             class_weight >= p["band_min"] - shortfall,
             class_weight <= p["band_max"] + excess,
+            # mimicry of a human trader: little money moved from one asset class to another
+            cp.sum(cp.pos(p["class_indicator"] @ (buy - sold))) <= p["class_shift_max"],
         ]
         self.parameters = p
         self.buy, self.sell = buy, sell
@@ -235,11 +239,21 @@ def parameter_values(
         "cash": (problem.cash - problem.required_cash) / value,
         "cost_rate": opt.transaction_cost_bps * 1e-4,
         "band_price": opt.band_violation_price,
+        "class_shift_max": _class_shift_allowance(problem, opt.max_cross_class_shift_pct),
     }
     if opt.market_impact_coefficient > 0:
         daily_vol = risk.security_vols() / math.sqrt(252.0)
         values["impact"] = _pad(opt.market_impact_coefficient * daily_vol, n)
     return values
+
+
+def _class_shift_allowance(problem: AccountProblem, limit_pct: float | None) -> float:
+    """Weight the trades may add to asset classes: the limit plus the idle cash (investing
+    cash moves nothing between classes); no limit: more than any account could buy."""
+    if limit_pct is None:
+        return NO_SHIFT_LIMIT
+    idle_cash = max(problem.cash - problem.required_cash, 0.0) / problem.account_value
+    return limit_pct / 100 + idle_cash
 
 
 def _class_bands(problem: AccountProblem, classes: list[str]) -> tuple[np.ndarray, np.ndarray]:

@@ -101,3 +101,37 @@ def test_a_non_finite_input_fails_only_its_account():
     results, trades = optimize_shard([good, bad], policy, shard=0)
     assert results["solve_status"].to_list() == ["optimal", "solver_error"]
     assert set(trades["account_id"]) <= {"A"}
+
+
+BREACHED = [
+    account(
+        "B",
+        [
+            lot("B-TMKT", "SEC-TMKT", 1080, 216000.0),
+            lot("B-LCAP", "SEC-LCAP", 850, 81600.0),
+            lot("B-INTL", "SEC-INTL", 1200, 48000.0),
+            lot("B-BOND", "SEC-BOND", 1350, 86400.0),
+            lot("B-BND2", "SEC-BND2", 600, 48000.0),
+        ],
+        cash=6000.0,
+    )
+]  # us_equity 61% against a [45%, 55%] band (acceptance book p12)
+
+
+def _moved_between_classes(trades: pl.DataFrame) -> float:
+    signed = trades.with_columns(
+        pl.when(pl.col("side") == "buy").then(pl.col("amount")).otherwise(-pl.col("amount"))
+    )
+    by_class = signed.group_by("asset_class").agg(pl.col("amount").sum())
+    return float(by_class["amount"].clip(0).sum())
+
+
+def test_a_cross_class_shift_limit_keeps_money_in_its_asset_class():
+    """The band breach moves money between classes; with a 1% limit at most 1% of the
+    value (plus idle cash) does, and the account trades less."""
+    free_results, free_trades = solve(policy_with(), BREACHED)
+    limited_results, limited_trades = solve(policy_with(max_cross_class_shift_pct=1.0), BREACHED)
+    value = limited_results["account_value"][0]
+    assert _moved_between_classes(free_trades) > 0.05 * value
+    assert _moved_between_classes(limited_trades) <= 0.01 * value + 6000.0 + 1.0
+    assert limited_results["turnover_usd"][0] < free_results["turnover_usd"][0]
