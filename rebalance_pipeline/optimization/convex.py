@@ -25,9 +25,9 @@ from rebalance_pipeline.optimization.problem import AccountProblem
 from rebalance_pipeline.optimization.risk import account_risk, factor_classes
 from rebalance_pipeline.policy import Policy
 
+BucketKey = tuple[int, int, int, bool, bool]
 NO_BAND = 1e3  # upper band of padded or unbanded classes
 BUY_CAP = 1e2  # weight bound on a buy that is allowed
-NO_SHIFT_LIMIT = 1e3  # cross-class shift allowance when the policy sets no limit
 
 
 class InfeasibleError(Exception):
@@ -58,8 +58,9 @@ def slot_size(lots_per_security: int) -> int:
     return 1 << max(lots_per_security - 1, 0).bit_length()
 
 
-def bucket_key(problem: AccountProblem, policy: Policy) -> tuple[int, int, int, bool]:
-    """(securities, lot slots per security, factor classes, market impact on)."""
+def bucket_key(problem: AccountProblem, policy: Policy) -> BucketKey:
+    """(securities, lot slots per security, factor classes, market impact on, cross-class
+    shift limited): the terms a policy leaves off are not in the compiled problem."""
     classes = len(factor_classes(problem))
     counts = np.bincount(problem.lot_security, minlength=1)
     with_impact = policy.optimization.market_impact_coefficient > 0
@@ -68,6 +69,7 @@ def bucket_key(problem: AccountProblem, policy: Policy) -> tuple[int, int, int, 
         slot_size(int(counts.max())),
         max(4, math.ceil(classes / 4) * 4),
         with_impact,
+        policy.optimization.max_cross_class_shift_pct is not None,
     )
 
 
@@ -83,8 +85,10 @@ def lot_slots(problem: AccountProblem, slots: int) -> np.ndarray:
 class BucketProblem:
     """The parametrized problem of one bucket shape."""
 
-    def __init__(self, n: int, slots: int, n_classes: int, with_impact: bool) -> None:
-        self.key = (n, slots, n_classes, with_impact)
+    def __init__(
+        self, n: int, slots: int, n_classes: int, with_impact: bool, shift_limited: bool
+    ) -> None:
+        self.key = (n, slots, n_classes, with_impact, shift_limited)
         n_lots = n * slots
         lot_to_security = sp.kron(sp.eye(n), np.ones((1, slots)), format="csr")
         p = {
@@ -104,7 +108,6 @@ class BucketProblem:
             "cash": cp.Parameter(),
             "cost_rate": cp.Parameter(),
             "band_price": cp.Parameter(),
-            "class_shift_max": cp.Parameter(nonneg=True),
         }
         buy = cp.Variable(n, nonneg=True)
         sell = cp.Variable(n_lots)  # bounded below by sell_min >= 0
@@ -139,9 +142,12 @@ class BucketProblem:
             p["cash"] + cp.sum(sell) - cp.sum(buy) - costs >= 0,
             class_weight >= p["band_min"] - shortfall,
             class_weight <= p["band_max"] + excess,
-            # mimicry of a human trader: little money moved from one asset class to another
-            cp.sum(cp.pos(p["class_indicator"] @ (buy - sold))) <= p["class_shift_max"],
         ]
+        if shift_limited:
+            # mimicry of a human trader: little money moved from one asset class to another
+            p["class_shift_max"] = cp.Parameter(nonneg=True)
+            moved_in = cp.sum(cp.pos(p["class_indicator"] @ (buy - sold)))
+            constraints.append(moved_in <= p["class_shift_max"])
         self.parameters = p
         self.buy, self.sell = buy, sell
         self.problem = cp.Problem(cp.Minimize(objective), constraints)
@@ -186,10 +192,10 @@ class BucketProblem:
         raise SolverFailure("; ".join(failures))
 
 
-_BUCKETS: dict[tuple[int, int, int, bool], BucketProblem] = {}
+_BUCKETS: dict[BucketKey, BucketProblem] = {}
 
 
-def bucket_problem(key: tuple[int, int, int, bool]) -> BucketProblem:
+def bucket_problem(key: BucketKey) -> BucketProblem:
     """The compiled problem of this shape in this process (built on first use)."""
     if key not in _BUCKETS:
         _BUCKETS[key] = BucketProblem(*key)
@@ -197,10 +203,10 @@ def bucket_problem(key: tuple[int, int, int, bool]) -> BucketProblem:
 
 
 def parameter_values(
-    problem: AccountProblem, policy: Policy, key: tuple[int, int, int, bool]
+    problem: AccountProblem, policy: Policy, key: BucketKey
 ) -> dict[str, np.ndarray | float]:
     """The account's numbers, padded to the bucket shape (padding: bounds 0)."""
-    n, slots, n_classes, _ = key
+    n, slots, n_classes, *_ = key
     slot = lot_slots(problem, slots)
 
     def per_slot(values: np.ndarray) -> np.ndarray:
@@ -239,19 +245,18 @@ def parameter_values(
         "cash": (problem.cash - problem.required_cash) / value,
         "cost_rate": opt.transaction_cost_bps * 1e-4,
         "band_price": opt.band_violation_price,
-        "class_shift_max": _class_shift_allowance(problem, opt.max_cross_class_shift_pct),
     }
+    if opt.max_cross_class_shift_pct is not None:
+        values["class_shift_max"] = _class_shift_allowance(problem, opt.max_cross_class_shift_pct)
     if opt.market_impact_coefficient > 0:
         daily_vol = risk.security_vols() / math.sqrt(252.0)
         values["impact"] = _pad(opt.market_impact_coefficient * daily_vol, n)
     return values
 
 
-def _class_shift_allowance(problem: AccountProblem, limit_pct: float | None) -> float:
+def _class_shift_allowance(problem: AccountProblem, limit_pct: float) -> float:
     """Weight the trades may add to asset classes: the limit plus the idle cash (investing
-    cash moves nothing between classes); no limit: more than any account could buy."""
-    if limit_pct is None:
-        return NO_SHIFT_LIMIT
+    cash moves nothing between classes)."""
     idle_cash = max(problem.cash - problem.required_cash, 0.0) / problem.account_value
     return limit_pct / 100 + idle_cash
 

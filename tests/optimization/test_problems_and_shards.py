@@ -103,13 +103,13 @@ def test_problem_is_dpp_and_compiled_once_per_bucket():
     policy = Policy()
     problems = problems_for(**household_book())
     keys = {convex.bucket_key(p, policy) for p in problems}
-    assert keys == {(8, 1, 4, False)}  # 5 securities, one lot each, 3 classes
+    assert keys == {(8, 1, 4, False, False)}  # 5 securities, one lot each, 3 classes
     bucket = convex.bucket_problem(keys.pop())
     assert bucket.problem.is_dpp()
     before = bucket.solves
     optimize_shard(problems, policy, shard=0)
     assert bucket.solves - before >= len(problems)
-    assert convex.bucket_problem((8, 1, 4, False)) is bucket
+    assert convex.bucket_problem((8, 1, 4, False, False)) is bucket
 
 
 def test_bucket_sizes():
@@ -131,7 +131,7 @@ def test_padding_does_not_change_the_solution():
     policy = Policy()
     [problem] = problems_for(accounts=[account("A", at_target_lots("A"), cash=40000.0)])
     solutions = []
-    for key in [(8, 1, 4, False), (16, 4, 8, False)]:
+    for key in [(8, 1, 4, False, False), (16, 4, 8, False, False)]:
         bucket = convex.BucketProblem(*key)
         bucket.set_values(convex.parameter_values(problem, policy, key))
         solutions.append(bucket.solve("CLARABEL", "SCS"))
