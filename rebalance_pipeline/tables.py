@@ -145,6 +145,9 @@ SOURCE_FILES = pl.Schema(
         "trailer_rows": I64,  # record count the trailer claims (null: format has none)
         "trailer_checksum": Utf8,  # checksum the trailer claims (null: format has none)
         "computed_checksum": Utf8,  # the same checksum computed over the records read
+        # median detail rows of the custodian's file of this kind on recent business days
+        # (positions, lots and cash only; null: no history)
+        "history_median_rows": I64,
         "status": Utf8,  # ok | missing | unreadable
     }
 )

@@ -17,6 +17,8 @@ from rebalance_pipeline.ingest.parse import KIND_SCHEMAS, ParsedFile, parse_file
 
 FILE_LEVEL_CHECKS = ("missing_file", "wrong_encoding", "unreadable_file")
 HISTORY_KINDS = ("prices", "transactions")
+ROW_HISTORY_KINDS = ("positions", "lots", "cash")  # one row per holding: steady day to day
+ROW_HISTORY_DAYS = 5
 PARSE_THREADS = 4
 
 
@@ -56,7 +58,10 @@ def load_book(root: Path, as_of: dt.date, lookback_business_days: int = 60) -> B
         transactions=pl.concat([_rows(history, "transactions", maps), tables["transactions"]]),
         cash_balances=tables["cash"],
         corporate_actions=tables["corporate_actions"],
-        source_files=_source_files(root, today),
+        source_files=_source_files(root, today)
+        .drop("history_median_rows")
+        .join(_row_history(root, as_of), on=["custodian", "kind"], how="left")
+        .select(t.SOURCE_FILES.names()),
         parse_findings=_scoped_findings(today, firm["accounts"]),
     )
 
@@ -92,6 +97,32 @@ def _source_files(root: Path, files: list[ParsedFile]) -> pl.DataFrame:
             arrivals, on=["custodian", "file_date", "file_name"], how="left", maintain_order="left"
         ),
         t.SOURCE_FILES,
+    )
+
+
+def _detail_rows(path: Path, custodian: str) -> int:
+    """Detail records of a file counted from its bytes (no parsing: history is only a
+    yardstick for today's row count)."""
+    content = path.read_bytes()
+    if custodian == "alder":
+        return max(content.count(b"\n") - 1, 0)
+    return content.count(b"\nD|") + content.startswith(b"D|")
+
+
+def _row_history(root: Path, as_of: dt.date) -> pl.DataFrame:
+    """Median detail rows per custodian and kind over the recent business days' files."""
+    counts = [
+        (c, k, _detail_rows(path, c))
+        for day in previous_business_days(as_of, ROW_HISTORY_DAYS)
+        for c in f.CUSTODIANS
+        for k in ROW_HISTORY_KINDS
+        if (path := root / f.drop_path(c, k, day)).is_file()
+    ]
+    history = pl.DataFrame(
+        counts, schema={"custodian": pl.String, "kind": pl.String, "rows": pl.Int64}, orient="row"
+    )
+    return history.group_by("custodian", "kind").agg(
+        pl.col("rows").median().round().cast(pl.Int64).alias("history_median_rows")
     )
 
 

@@ -67,6 +67,13 @@ def file_batches(book: Book, policy: Policy) -> dict[str, pl.DataFrame]:
         (pl.col("arrived_at").is_null() | (pl.col("arrived_at") <= deadline)).alias(
             "arrived_before_cutoff"
         ),
+        (
+            pl.col("history_median_rows").is_null()
+            | (
+                pl.col("detail_rows").fill_null(0)
+                >= (1 - policy.validation.row_count_tolerance) * pl.col("history_median_rows")
+            )
+        ).alias("rows_within_history"),
     ).sort("source_file")
     return {
         f"custodian_files.{custodian}": frame
@@ -131,6 +138,7 @@ def _expectations(gx: Any, batch: str, policy: Policy) -> list[Any]:
             e.ExpectColumnValuesToBeInSet(column="trailer_count_matches", value_set=[True]),
             e.ExpectColumnValuesToBeInSet(column="trailer_checksum_matches", value_set=[True]),
             e.ExpectColumnValuesToBeInSet(column="arrived_before_cutoff", value_set=[True]),
+            e.ExpectColumnValuesToBeInSet(column="rows_within_history", value_set=[True]),
         ]
     if batch == "prices":
         jump = policy.validation.price_jump

@@ -36,6 +36,20 @@ def test_batches_carry_the_rule_verdicts(make_book: BookFactory) -> None:
     assert c2["arrived_before_cutoff"].to_list() == [False, True]
 
 
+def test_a_file_far_shorter_than_its_recent_days_is_out_of_history(
+    make_book: BookFactory,
+) -> None:
+    book = make_book(
+        source_files=lambda f: f.with_columns(
+            history_median_rows=pl.when(pl.col("source_file") == "c2/lots.csv")
+            .then(pl.col("detail_rows") * 3)
+            .otherwise(pl.col("detail_rows"))
+        )
+    )
+    c2 = batches(book, Policy())["custodian_files.C2"]
+    assert c2["rows_within_history"].to_list() == [False, True]
+
+
 @pytest.fixture(scope="module")
 def failing_report(tmp_path_factory: pytest.TempPathFactory):
     from conftest import healthy_frames
