@@ -14,7 +14,7 @@ position_values as (
     select
         pos.account_id,
         fsum(pos.quantity * coalesce(sp.close, 0)) as market_value
-    from positions as pos
+    from account_positions as pos
     left join security_prices as sp on pos.security_id = sp.security_id
     group by pos.account_id
 ),

@@ -5,7 +5,7 @@ with held as (
         pos.account_id,
         pos.security_id,
         fsum(pos.quantity) as quantity
-    from positions as pos
+    from account_positions as pos
     group by pos.account_id, pos.security_id
 )
 

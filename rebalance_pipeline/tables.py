@@ -191,6 +191,10 @@ MANUAL_QUEUE = pl.Schema(
 # --------------------------------------------------------------------------------------
 # Feature tables (DuckDB SQL models in dbt_like_sql/, one file each, same names)
 # --------------------------------------------------------------------------------------
+ACCOUNT_POSITIONS = pl.Schema(  # positions, or the lots' sums where the account has none
+    {"account_id": Utf8, "security_id": Utf8, "symbol": Utf8, "quantity": F64}
+)
+UNTRADABLE_SECURITIES = pl.Schema({"security_id": Utf8, "checks": Utf8})
 SECURITY_PRICES = pl.Schema({"security_id": Utf8, "close": F64})  # the date's close per security
 ACCOUNT_VALUATIONS = pl.Schema(
     {

@@ -28,8 +28,11 @@ class DateOutputs:
 
 
 def feature_inputs(book: Book, validation: ValidationResult) -> dict[str, pl.DataFrame]:
-    """What the SQL models may read: the canonical tables and the account status."""
-    return book.tables() | {"account_status": validation.account_status}
+    """What the SQL models may read: the canonical tables and validation's outputs."""
+    return book.tables() | {
+        "account_status": validation.account_status,
+        "data_quality_issues": validation.findings,
+    }
 
 
 def routing_inputs(

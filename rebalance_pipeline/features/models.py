@@ -44,7 +44,9 @@ CONTEXT_TABLES: dict[str, pl.Schema] = {
 
 # Feature models whose output has a contract in tables.py.
 FEATURE_SCHEMAS: dict[str, pl.Schema] = {
+    "account_positions": t.ACCOUNT_POSITIONS,
     "security_prices": t.SECURITY_PRICES,
+    "untradable_securities": t.UNTRADABLE_SECURITIES,
     "account_valuations": t.ACCOUNT_VALUATIONS,
     "holdings": t.HOLDINGS,
     "asset_class_drift": t.ASSET_CLASS_DRIFT,
@@ -61,6 +63,7 @@ FEATURE_SCHEMAS: dict[str, pl.Schema] = {
 KNOWN_SCHEMAS: dict[str, pl.Schema] = {
     **CANONICAL_TABLES,
     "account_status": t.ACCOUNT_STATUS,
+    "data_quality_issues": t.FINDINGS,
     **CONTEXT_TABLES,
     **FEATURE_SCHEMAS,
 }

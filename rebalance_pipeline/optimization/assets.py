@@ -22,6 +22,7 @@ FEATURE_INS = (
     "wash_sale_windows",
     "mandates",
     "active_halts",
+    "untradable_securities",
 )
 CANONICAL_INS = ("securities", "model_targets", "model_bands")
 

@@ -165,10 +165,14 @@ def build_problems(
     """One problem per account with status 'ok', sorted by account id.
 
     The universe is the model's targets plus the held securities, restricted to those
-    with a price today. Halts mark securities only; ``halt_mode`` is applied by the solver.
+    with a price today that no data-quality finding puts in doubt (untradable_securities).
+    Halts mark securities only; ``halt_mode`` is applied by the solver.
     """
     accounts = features["account_valuations"].filter(pl.col("status") == "ok").sort("account_id")
-    priced = features["security_prices"].filter(pl.col("close") > 0)
+    untradable = features["untradable_securities"]["security_id"].implode()
+    priced = features["security_prices"].filter(
+        (pl.col("close") > 0) & ~pl.col("security_id").is_in(untradable)
+    )
     prices = dict(priced.select("security_id", "close").iter_rows())
     securities = {row["security_id"]: row for row in canonical["securities"].iter_rows(named=True)}
     halted = set(features["active_halts"]["security_id"].to_list())

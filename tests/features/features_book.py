@@ -188,4 +188,5 @@ def book_tables() -> dict[str, pl.DataFrame]:
         ),
         t.ACCOUNT_STATUS,
     )
-    return {**book.tables(), "account_status": status}
+    findings = t.empty(t.FINDINGS)
+    return {**book.tables(), "account_status": status, "data_quality_issues": findings}

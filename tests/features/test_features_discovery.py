@@ -23,10 +23,10 @@ SHIPPED_DEPS = {
     "active_halts": ("halts",),
     "active_holds": ("holds",),
     "account_valuations": (
+        "account_positions",
         "account_status",
         "accounts",
         "cash_balances",
-        "positions",
         "security_prices",
     ),
     "asset_class_drift": (
@@ -37,7 +37,9 @@ SHIPPED_DEPS = {
         "securities",
     ),
     "days_since_trade": ("accounts", "transactions"),
-    "holdings": ("account_valuations", "positions", "securities", "security_prices"),
+    "account_positions": ("lots", "positions"),
+    "untradable_securities": ("data_quality_issues",),
+    "holdings": ("account_positions", "account_valuations", "securities", "security_prices"),
     "mandates": ("asset_class_drift", "cash_requests", "holdings", "restricted_securities"),
     "restricted_securities": ("accounts", "restrictions", "securities"),
     "security_prices": ("prices",),

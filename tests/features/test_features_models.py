@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import polars as pl
+import pytest
 from features_book import AS_OF, book_tables
 
 from rebalance_pipeline import tables as t
@@ -302,6 +303,7 @@ def test_an_empty_book_gives_empty_tables_with_their_schemas(models):
     empty_book = {
         **Book.from_frames(AS_OF).tables(),
         "account_status": t.empty(t.ACCOUNT_STATUS),
+        "data_quality_issues": t.empty(t.FINDINGS),
     }
     outputs = run_models(empty_book, AS_OF, Policy(), models)
     for name, schema in FEATURE_SCHEMAS.items():
@@ -325,3 +327,28 @@ def test_windows_move_with_the_date(models):
     windows = run_models(book_tables(), D("2026-03-17"), Policy(), models)["wash_sale_windows"]
     assert "T1" not in windows["source_transaction_id"].to_list()
     assert "T4" in windows["source_transaction_id"].to_list()
+
+
+def test_an_account_without_position_rows_is_valued_at_its_lots(models, features):
+    """A positions file without the account's rows must not value it at its cash alone."""
+    tables = book_tables()
+    account = tables["lots"]["account_id"][0]
+    tables["positions"] = tables["positions"].filter(pl.col("account_id") != account)
+    without = run_models(tables, AS_OF, Policy(), models)
+
+    def valuation(frames):
+        return (
+            frames["account_valuations"].filter(pl.col("account_id") == account).row(0, named=True)
+        )
+
+    lots_value = (
+        tables["lots"]
+        .filter(pl.col("account_id") == account)
+        .join(features["security_prices"], on="security_id")
+        .select((pl.col("quantity") * pl.col("close")).sum())
+        .item()
+    )
+    assert valuation(without)["market_value"] == pytest.approx(lots_value)
+    assert valuation(without)["total_value"] == pytest.approx(
+        lots_value + valuation(features)["cash"]
+    )

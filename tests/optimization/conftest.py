@@ -106,6 +106,7 @@ def build_inputs(
     restrictions: list[dict] = (),
     halts: list[str] = (),
     transactions: list[dict] = (),
+    untradable: list[str] = (),
 ) -> tuple[dict[str, pl.DataFrame], dict[str, pl.DataFrame]]:
     models = models or {"M-BAL": BALANCED}
     by_id = {s["id"]: s for s in securities}
@@ -201,6 +202,10 @@ def build_inputs(
             t.MANDATES,
         ),
         "active_halts": _frame([{"security_id": s} for s in halts], t.ACTIVE_HALTS),
+        "untradable_securities": _frame(
+            [{"security_id": s, "checks": "price_jump"} for s in untradable],
+            t.UNTRADABLE_SECURITIES,
+        ),
     }
     canonical = {
         "securities": _frame(

@@ -135,3 +135,26 @@ def test_a_cross_class_shift_limit_keeps_money_in_its_asset_class():
     assert _moved_between_classes(free_trades) > 0.05 * value
     assert _moved_between_classes(limited_trades) <= 0.01 * value + 6000.0 + 1.0
     assert limited_results["turnover_usd"][0] < free_results["turnover_usd"][0]
+
+
+def test_a_security_with_a_doubtful_price_is_not_bought():
+    """INTL's price jumped (its holders are suspended); an account that lacks it must not
+    buy it at that price, and does buy it when the price is fine."""
+    no_intl = [
+        account(
+            "N",
+            [
+                lot("N-TMKT", "SEC-TMKT", 1120, 224000.0),
+                lot("N-LCAP", "SEC-LCAP", 1000, 96000.0),
+                lot("N-BOND", "SEC-BOND", 2500, 160000.0),
+                lot("N-BND2", "SEC-BND2", 1200, 96000.0),
+            ],
+            cash=90000.0,
+        )
+    ]
+    policy = policy_with()
+    _, fine = optimize_shard(problems_for(policy, accounts=no_intl), policy, shard=0)
+    assert "SEC-INTL" in fine.filter(pl.col("side") == "buy")["security_id"].to_list()
+    doubtful = problems_for(policy, accounts=no_intl, untradable=["SEC-INTL"])
+    _, trades = optimize_shard(doubtful, policy, shard=0)
+    assert "SEC-INTL" not in trades["security_id"].to_list()
