@@ -284,6 +284,14 @@ def _pad2(values: np.ndarray, rows: int, cols: int) -> np.ndarray:
 def solve_convex(problem: AccountProblem, policy: Policy) -> ConvexSolution:
     """Solve the account's convex problem in its bucket's compiled problem."""
     if problem.account_value <= 0:
+        if problem.cash >= problem.required_cash:  # nothing invested, the cash pays it all
+            return ConvexSolution(
+                buy_weights=np.zeros(len(problem.security_ids)),
+                sell_weights=np.zeros(len(problem.lot_ids)),
+                solver="none",
+                solve_seconds=0.0,
+                failures="",
+            )
         raise InfeasibleError("due withdrawals exceed the account's total value")
     key = bucket_key(problem, policy)
     bucket = bucket_problem(key)

@@ -28,8 +28,9 @@ def score_trades(
     sold_by_lot = trades.sell_shares * lot_prices
     sold = np.bincount(problem.lot_security, sold_by_lot, len(problem.security_ids))
     holding = problem.quantities * problem.prices
-    active_before = holding / value - problem.targets
-    active_after = (holding - sold + bought) / value - problem.targets
+    per_dollar = 1.0 / value if value > 0 else 0.0  # nothing left to invest: no weights
+    active_before = holding * per_dollar - problem.targets
+    active_after = (holding - sold + bought) * per_dollar - problem.targets
     variance_before, variance_after = risk.variance(active_before), risk.variance(active_after)
     gains = sold_by_lot - problem.lot_cost_basis * _fraction_sold(problem, trades)
     taxes = problem.lot_tax_rates() * gains
@@ -52,7 +53,7 @@ def score_trades(
     long_term = problem.lot_long_term
     return {
         "score_usd": score,
-        "score_bps": score / problem.total_value * 1e4,
+        "score_bps": score / problem.total_value * 1e4 if problem.total_value > 0 else 0.0,
         **components,
         "tracking_error_before": math.sqrt(max(variance_before, 0.0)),
         "tracking_error_after": math.sqrt(max(variance_after, 0.0)),

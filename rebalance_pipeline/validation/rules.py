@@ -407,3 +407,39 @@ def reconciliation(
         ).alias("message"),
     )
     return draft(scope.by_account(breaks))
+
+
+# --------------------------------------------------------------------------------------
+# Firm inputs the optimizer builds on
+# --------------------------------------------------------------------------------------
+MODEL_WEIGHT_TOLERANCE = 1e-6
+
+
+def invalid_models(book: Book) -> pl.DataFrame:
+    """An account's model that does not exist, has no targets, targets weights that do not
+    sum to one, or targets a security the master does not know: optimizing to it would
+    liquidate or mis-invest every account on it."""
+    targets = book.model_targets.group_by("model_id").agg(
+        pl.col("target_weight").sum().alias("weight"),
+        pl.col("security_id")
+        .filter(~pl.col("security_id").is_in(book.securities["security_id"].implode()))
+        .alias("unknown"),
+    )
+    accounts = book.accounts.group_by("model_id").agg(pl.col("account_id").alias("account_ids"))
+    models = accounts.join(targets, on="model_id", how="left")
+    problem = (
+        pl.when(pl.col("weight").is_null())
+        .then(pl.format("model {} has no targets", pl.col("model_id")))
+        .when((pl.col("weight") - 1.0).abs() > MODEL_WEIGHT_TOLERANCE)
+        .then(pl.format("model {} targets sum to {}, not 1", pl.col("model_id"), pl.col("weight")))
+        .when(pl.col("unknown").list.len() > 0)
+        .then(
+            pl.format(
+                "model {} targets securities not in the master: {}",
+                pl.col("model_id"),
+                pl.col("unknown").list.join(", "),
+            )
+        )
+    )
+    found = models.with_columns(problem.alias("message")).filter(pl.col("message").is_not_null())
+    return draft(found.with_columns(pl.lit("invalid_model").alias("check")))

@@ -86,6 +86,7 @@ def collect_findings(book: Book, policy: Policy) -> pl.DataFrame:
         rules.missing_prices(book),
         rules.price_moves(book, checks),
         rules.reconciliation(book, checks, skip),
+        rules.invalid_models(book),
     ]
     return finalize(pl.concat(drafts), book.as_of)
 

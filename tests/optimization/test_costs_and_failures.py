@@ -158,3 +158,21 @@ def test_a_security_with_a_doubtful_price_is_not_bought():
     doubtful = problems_for(policy, accounts=no_intl, untradable=["SEC-INTL"])
     _, trades = optimize_shard(doubtful, policy, shard=0)
     assert "SEC-INTL" not in trades["security_id"].to_list()
+
+
+def test_an_empty_account_and_an_account_paying_out_all_its_cash_are_result_rows():
+    empty = account("E", [], cash=0.0)
+    cash_only = account("C", [], cash=5000.0)
+    policy = policy_with()
+    problems = problems_for(
+        policy,
+        accounts=[empty, cash_only],
+        cash_requests=[{"account": "C", "amount": 5000.0}],
+    )
+    results, trades = optimize_shard(problems, policy, shard=0)
+    assert trades.is_empty()
+    by_account = {row["account_id"]: row for row in results.iter_rows(named=True)}
+    assert set(by_account) == {"E", "C"}
+    assert by_account["C"]["solve_status"] == "optimal"
+    assert by_account["C"]["cash_after"] == pytest.approx(5000.0)
+    assert all(np.isfinite(row["score_bps"]) for row in by_account.values())

@@ -109,6 +109,13 @@ def healthy_frames() -> dict[str, pl.DataFrame]:
         "positions": _positions(),
         "cash_balances": cash,
         "source_files": _source_files(),
+        "model_targets": pl.DataFrame(
+            {
+                "model_id": ["M1", "M1", "M1"],
+                "security_id": ["SEC-A", "SEC-B", "SEC-C"],
+                "target_weight": [0.5, 0.3, 0.2],
+            }
+        ),
     }
 
 

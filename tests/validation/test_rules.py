@@ -558,3 +558,26 @@ def test_every_contract_table_is_listed_for_the_asset_checks():
     from rebalance_pipeline.validation.contracts import CONTRACT_TABLES, schemas
 
     assert set(CONTRACT_TABLES) == set(schemas(dt.date(2026, 3, 16)))
+
+
+@pytest.mark.parametrize(
+    ("targets", "message"),
+    [
+        (lambda t: t.filter(pl.lit(False)), "has no targets"),
+        (lambda t: t.with_columns(pl.col("target_weight") * 0.5), "sum to"),
+        (
+            lambda t: t.with_columns(
+                security_id=pl.when(pl.int_range(pl.len()) == 0)
+                .then(pl.lit("SEC-GONE"))
+                .otherwise("security_id")
+            ),
+            "SEC-GONE",
+        ),
+    ],
+    ids=["no_targets", "weights_not_one", "unknown_target"],
+)
+def test_an_invalid_model_suspends_every_account_on_it(make_book, targets, message) -> None:
+    result = run(make_book(model_targets=targets))
+    finding = only_finding(result)
+    assert finding["check"] == "invalid_model" and message in finding["message"]
+    assert finding["account_ids"] == ["A1", "A2", "A3"]
