@@ -149,12 +149,20 @@ def requests_raised_by(
     """request_id, account_id, amount: the due requests a release raises.
 
     An account raises its due open requests (``cash_requests`` already holds only those)
-    when it has released trades and its route's reasons include a cash-request mandate.
+    when its route's reasons include a cash-request mandate and either it has released
+    trades or it needed none (NO_TRADE: the optimizer met the withdrawal from the cash
+    already there). Suspended, manual, held and halted accounts raise nothing.
     """
     mandated = decisions.filter(
         pl.col("reasons").list.eval(pl.element().str.starts_with("cash_request")).list.any()
-    ).select("account_id")
-    traded = released.select("account_id").unique().join(mandated, on="account_id", how="semi")
+    )
+    no_trade_needed = mandated.filter(pl.col("route") == "NO_TRADE").select("account_id")
+    traded = pl.concat(
+        [
+            released.select("account_id").unique().join(mandated, on="account_id", how="semi"),
+            no_trade_needed,
+        ]
+    ).unique()
     due = cash_requests.filter((pl.col("due_date") <= as_of) & (pl.col("amount") > 0))
     return (
         due.join(traded, on="account_id", how="semi")

@@ -9,7 +9,7 @@ import polars as pl
 from rebalance_pipeline import tables as t
 from rebalance_pipeline.book import Book
 from rebalance_pipeline.continuity import Ledger, continue_book
-from rebalance_pipeline.continuity.cash_requests import CANCELLATIONS
+from rebalance_pipeline.continuity.cash_requests import CANCELLATIONS, requests_raised_by
 from rebalance_pipeline.continuity.ledger import LEDGER_TRADES, RAISED_REQUESTS
 from rebalance_pipeline.continuity.pending import pending_orders
 from rebalance_pipeline.policy import Policy
@@ -156,3 +156,31 @@ def test_cash_requests_move_from_requested_to_raised_paid_or_cancelled():
     ]
     # the expired buy of A2 is not netted in: no pending lot, no cash moved
     assert carried.book.lots.is_empty()
+
+
+def test_a_due_withdrawal_the_cash_already_covers_is_raised_without_trades():
+    requests = t.conform(
+        pl.DataFrame(
+            {
+                "request_id": ["R1", "R2", "R3"],
+                "account_id": ["A", "B", "C"],
+                "amount": [5000.0, 5000.0, 5000.0],
+                "priority": ["high", "high", "high"],
+                "due_date": [MON_16, MON_16, MON_16],
+            }
+        ),
+        t.CASH_REQUESTS,
+    )
+    decisions = t.conform(
+        pl.DataFrame(
+            {
+                "account_id": ["A", "B", "C"],
+                "route": ["NO_TRADE", "SUSPENDED", "HOLD"],
+                "reasons": [["score_below_threshold", "cash_request_high"], ["bad_data"], []],
+            }
+        ),
+        t.ROUTING_DECISIONS,
+    )
+    no_trades = t.empty(t.PROPOSED_TRADES)
+    raised = requests_raised_by(requests, decisions, no_trades, MON_16)
+    assert raised["request_id"].to_list() == ["R1"]
