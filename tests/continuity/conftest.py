@@ -1,4 +1,4 @@
-"""The acceptance book p03 and its policy, shared by the continuity tests."""
+"""The withdrawal book (the acceptance book p03's data) and its policy."""
 
 from __future__ import annotations
 
@@ -13,7 +13,5 @@ from rebalance_pipeline.scenario.model import load_scenario
 
 @pytest.fixture(scope="session")
 def p03() -> tuple[Book, Policy]:
-    if not P03.exists():
-        pytest.skip(f"no acceptance book {P03}")
     scenario = load_scenario(P03)
     return scenario_book(scenario), scenario_policy(scenario)

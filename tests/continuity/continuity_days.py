@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import os
 from pathlib import Path
 
 import polars as pl
@@ -22,12 +21,7 @@ from rebalance_pipeline.policy import Policy
 from rebalance_pipeline.routing.review import ReviewContext
 from rebalance_pipeline.workflow import DateOutputs, run_stages
 
-ACCEPTANCE = Path(
-    os.environ.get(
-        "REBALANCE_ACCEPTANCE_DIR", Path(__file__).resolve().parents[2].parent / "shared/acceptance"
-    )
-)
-P03 = ACCEPTANCE / "scenarios" / "p03_cash_withdrawal.yaml"
+P03 = Path(__file__).with_name("withdrawal_book.yaml")  # the acceptance book p03's data
 MONDAY = dt.date(2026, 3, 16)
 TUESDAY = dt.date(2026, 3, 17)
 WEDNESDAY = dt.date(2026, 3, 18)
