@@ -95,6 +95,7 @@ def _account(rng, index, household, prices, classes, groups, ratings) -> Account
         band_classes=CLASSES,
         band_min=np.clip(class_targets - BANDS, 0, 1),
         band_max=class_targets + BANDS,
+        class_vols=np.full(40, np.nan),  # the default risk model
     )
 
 

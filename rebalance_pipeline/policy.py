@@ -103,6 +103,12 @@ class RiskModelPolicy(Strict):
     equity_correlation: float = 0.6
     other_correlation: float = 0.1
     specific_vol: float = 0.02
+    history_min_days: int = Field(
+        40, ge=2, description="daily returns a class needs before its vol is estimated"
+    )
+    history_max_daily_move: float = Field(
+        0.25, gt=0, description="returns beyond this are data faults, left out of the estimate"
+    )
 
 
 class OptimizationPolicy(Strict):

@@ -24,7 +24,7 @@ FEATURE_INS = (
     "active_halts",
     "untradable_securities",
 )
-CANONICAL_INS = ("securities", "model_targets", "model_bands")
+CANONICAL_INS = ("securities", "model_targets", "model_bands", "prices", "price_history")
 
 
 @dg.asset(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import math
 from collections.abc import Mapping
 
 import numpy as np
@@ -56,6 +57,9 @@ class AccountProblem:
     band_classes: list[str]
     band_min: np.ndarray
     band_max: np.ndarray
+    # annual vol of each security's asset class estimated from the price history (NaN: too
+    # little history, the policy's default applies)
+    class_vols: np.ndarray
 
     @property
     def account_value(self) -> float:
@@ -112,6 +116,7 @@ _ARRAY_DTYPES = {
     "lot_loss_sale_blocked": np.bool_,
     "band_min": np.float64,
     "band_max": np.float64,
+    "class_vols": np.float64,
 }
 _POLARS_LIST = {np.float64: pl.List(pl.Float64), np.int64: pl.List(pl.Int64)}
 _POLARS_LIST[np.bool_] = pl.List(pl.Boolean)
@@ -177,8 +182,11 @@ def build_problems(
     securities = {row["security_id"]: row for row in canonical["securities"].iter_rows(named=True)}
     halted = set(features["active_halts"]["security_id"].to_list())
     context = _Context(features, canonical, as_of)
+    vols = estimate_class_vols(
+        canonical["price_history"], canonical["prices"], canonical["securities"], policy
+    )
     return [
-        _account_problem(account, context, prices, securities, halted)
+        _account_problem(account, context, prices, securities, halted, vols)
         for account in accounts.iter_rows(named=True)
     ]
 
@@ -223,6 +231,7 @@ def _account_problem(
     prices: dict[str, float],
     securities: dict[str, dict],
     halted: set[str],
+    class_vols: dict[str, float],
 ) -> AccountProblem:
     account_id = account["account_id"]
     model_targets = _rows(ctx.targets, account["model_id"])
@@ -282,7 +291,38 @@ def _account_problem(
         band_classes=[b["asset_class"] for b in bands],
         band_min=np.array([b["min_weight"] for b in bands], dtype=np.float64),
         band_max=np.array([b["max_weight"] for b in bands], dtype=np.float64),
+        class_vols=np.array(
+            [class_vols.get(securities[s]["asset_class"], np.nan) for s in universe], np.float64
+        ),
     )
+
+
+def estimate_class_vols(
+    price_history: pl.DataFrame, prices: pl.DataFrame, securities: pl.DataFrame, policy: Policy
+) -> dict[str, float]:
+    """Annual vol per asset class from the lookback window's closes: the daily log return
+    of the class (mean over its securities) times sqrt(252). Moves beyond the policy's
+    bound are data faults and left out; a class with too few days gets no estimate."""
+    risk = policy.optimization.risk_model
+    closes = (
+        pl.concat([price_history, prices])
+        .filter(pl.col("security_id").is_not_null() & (pl.col("close") > 0))
+        .sort("security_id", "price_date", "custodian")
+        .unique(["security_id", "price_date"], keep="first", maintain_order=True)
+    )
+    returns = closes.with_columns(
+        pl.col("close").log().diff().over("security_id").alias("log_return")
+    ).filter(pl.col("log_return").abs() <= math.log1p(risk.history_max_daily_move))
+    by_class = (
+        returns.join(securities.select("security_id", "asset_class"), on="security_id")
+        .group_by("asset_class", "price_date")
+        .agg(pl.col("log_return").mean())
+        .group_by("asset_class")
+        .agg(pl.len().alias("days"), (pl.col("log_return").std() * math.sqrt(252)).alias("vol"))
+        .filter((pl.col("days") >= risk.history_min_days) & (pl.col("vol") > 0))
+        .sort("asset_class")
+    )
+    return dict(by_class.select("asset_class", "vol").iter_rows())
 
 
 def _created_by(window: dict, lot: dict, account_id: str) -> bool:

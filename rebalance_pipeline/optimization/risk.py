@@ -41,13 +41,26 @@ def factor_classes(problem: AccountProblem) -> list[str]:
 
 
 def account_risk(problem: AccountProblem, policy: Policy) -> FactorRisk:
+    """The factor model with the class vols estimated from history where there are
+    estimates, the policy's defaults elsewhere."""
     model = policy.optimization.risk_model
-    return class_risk(problem.asset_classes, factor_classes(problem), model)
+    estimated = {
+        asset_class: float(vol)
+        for asset_class, vol in zip(problem.asset_classes, problem.class_vols, strict=True)
+        if np.isfinite(vol)
+    }
+    return class_risk(problem.asset_classes, factor_classes(problem), model, estimated)
 
 
-def class_risk(asset_classes: list[str], classes: list[str], policy: RiskModelPolicy) -> FactorRisk:
+def class_risk(
+    asset_classes: list[str],
+    classes: list[str],
+    policy: RiskModelPolicy,
+    estimated_vols: dict[str, float] | None = None,
+) -> FactorRisk:
     """The factor model over ``classes`` (the factor order) for the given securities."""
-    vols = np.array([policy.class_vol.get(c, policy.default_class_vol) for c in classes])
+    defaults = policy.class_vol | (estimated_vols or {})
+    vols = np.array([defaults.get(c, policy.default_class_vol) for c in classes])
     within = policy.within_class_correlation
     correlation = np.array(
         [[_class_correlation(a, b, policy) / within for b in classes] for a in classes]

@@ -228,6 +228,8 @@ def build_inputs(
             ],
             t.MODEL_BANDS,
         ),
+        "prices": t.empty(t.PRICES),  # no history: the default risk model
+        "price_history": t.empty(t.PRICES),
     }
     return features, canonical
 

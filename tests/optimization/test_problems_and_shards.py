@@ -6,6 +6,7 @@ import datetime as dt
 
 import numpy as np
 import polars as pl
+import pytest
 from conftest import P_LOTS_SCALES, account, at_target_lots, lot, problems_for
 
 from rebalance_pipeline.optimization import convex
@@ -140,3 +141,29 @@ def test_padding_does_not_change_the_solution():
     assert np.allclose(large.buy_weights[5:], 0.0, atol=1e-7)
     # most of the 40,000 cash is invested (the last dollars buy less risk than 5 bps cost)
     assert 0.9 * 40000.0 / 848000.0 < small.buy_weights.sum() <= 40000.0 / 848000.0
+
+
+def test_class_vols_are_estimated_from_the_price_history():
+    """Daily log returns of +1% / -1% alternating: a 1% daily vol, 15.9% a year."""
+    import datetime as dt
+    import math
+
+    from rebalance_pipeline import tables as t
+    from rebalance_pipeline.optimization.problem import estimate_class_vols
+
+    days = [dt.date(2026, 1, 1) + dt.timedelta(days=i) for i in range(61)]
+    closes = [100 * math.exp(0.01 * (i % 2)) for i in range(61)]
+    history = t.conform(
+        pl.DataFrame(
+            {"price_date": days, "security_id": "S1", "close": closes, "custodian": "alder"}
+        ),
+        t.PRICES,
+    )
+    securities = t.conform(
+        pl.DataFrame({"security_id": ["S1"], "asset_class": ["us_equity"]}), t.SECURITIES
+    )
+    short = estimate_class_vols(history.head(20), t.empty(t.PRICES), securities, Policy())
+    assert short == {}  # too few days: the policy's default applies
+    vols = estimate_class_vols(history, t.empty(t.PRICES), securities, Policy())
+    expected = 0.01 * math.sqrt(60 / 59) * math.sqrt(252)  # sample std of 60 returns of ±1%
+    assert vols["us_equity"] == pytest.approx(expected, rel=1e-9)
