@@ -300,9 +300,10 @@ def _account_problem(
 def estimate_class_vols(
     price_history: pl.DataFrame, prices: pl.DataFrame, securities: pl.DataFrame, policy: Policy
 ) -> dict[str, float]:
-    """Annual vol per asset class from the lookback window's closes: the daily log return
-    of the class (mean over its securities) times sqrt(252). Moves beyond the policy's
-    bound are data faults and left out; a class with too few days gets no estimate."""
+    """Annual vol per asset class from the lookback window's closes: the median over the
+    class's securities of the std of their daily log returns times sqrt(252) (in the risk
+    model a class vol is each of its securities' vol). Moves beyond the policy's bound are
+    data faults and left out; a security with too few days gives no estimate."""
     risk = policy.optimization.risk_model
     closes = (
         pl.concat([price_history, prices])
@@ -313,13 +314,15 @@ def estimate_class_vols(
     returns = closes.with_columns(
         pl.col("close").log().diff().over("security_id").alias("log_return")
     ).filter(pl.col("log_return").abs() <= math.log1p(risk.history_max_daily_move))
-    by_class = (
-        returns.join(securities.select("security_id", "asset_class"), on="security_id")
-        .group_by("asset_class", "price_date")
-        .agg(pl.col("log_return").mean())
-        .group_by("asset_class")
+    by_security = (
+        returns.group_by("security_id")
         .agg(pl.len().alias("days"), (pl.col("log_return").std() * math.sqrt(252)).alias("vol"))
         .filter((pl.col("days") >= risk.history_min_days) & (pl.col("vol") > 0))
+    )
+    by_class = (
+        by_security.join(securities.select("security_id", "asset_class"), on="security_id")
+        .group_by("asset_class")
+        .agg(pl.col("vol").median())
         .sort("asset_class")
     )
     return dict(by_class.select("asset_class", "vol").iter_rows())
