@@ -15,7 +15,8 @@ from rebalance_pipeline.ingest import formats as f
 from rebalance_pipeline.ingest.firm import firm_tables, security_master_history, symbol_maps
 from rebalance_pipeline.ingest.parse import KIND_SCHEMAS, ParsedFile, parse_file
 
-FILE_LEVEL_CHECKS = ("missing_file", "wrong_encoding", "unreadable_file")
+FILE_LEVEL_CHECKS = ("missing_file", "wrong_encoding", "unreadable_file", "missing_history")
+WASH_SALE_DAYS = 30  # transactions history a date needs to judge wash-sale windows
 HISTORY_KINDS = ("prices", "transactions")
 ROW_HISTORY_KINDS = ("positions", "lots", "cash")  # one row per holding: steady day to day
 ROW_HISTORY_DAYS = 5
@@ -27,8 +28,9 @@ def load_book(root: Path, as_of: dt.date, lookback_business_days: int = 60) -> B
 
     Today's six files of every custodian are parsed in full; the prices and transactions
     files of the ``lookback_business_days`` sessions before give ``price_history`` and
-    the earlier ``transactions`` (absent history files are skipped: validation judges
-    whether the history suffices).
+    the earlier ``transactions``. A transactions file absent from the last 30 days (since
+    the book's first drop) is a ``missing_history`` finding: a gap in history must never
+    silently mean "no wash-sale window".
     """
     firm = firm_tables(root, as_of)
     master = security_master_history(root)
@@ -62,7 +64,9 @@ def load_book(root: Path, as_of: dt.date, lookback_business_days: int = 60) -> B
         .drop("history_median_rows")
         .join(_row_history(root, as_of), on=["custodian", "kind"], how="left")
         .select(t.SOURCE_FILES.names()),
-        parse_findings=_scoped_findings(today, firm["accounts"]),
+        parse_findings=_scoped_findings(
+            [*(p.findings for p in today), *_missing_history(root, as_of)], firm["accounts"]
+        ),
     )
 
 
@@ -146,9 +150,37 @@ def _arrivals(root: Path) -> pl.DataFrame:
     ).unique(["custodian", "file_date", "file_name"], keep="last", maintain_order=True)
 
 
-def _scoped_findings(files: list[ParsedFile], accounts: pl.DataFrame) -> pl.DataFrame:
-    """Findings of today's files; a file-level one touches every account of its custodian."""
-    findings = pl.concat([p.findings for p in files])
+def _missing_history(root: Path, as_of: dt.date) -> list[pl.DataFrame]:
+    """Findings for the transactions files of the wash-sale window that are not there
+    (days before a custodian's first transactions file are before its feed began)."""
+    drop_days = sorted(
+        dt.date.fromisoformat(p.name) for p in (root / "drops").glob("????-??-??") if p.is_dir()
+    )
+    since = as_of - dt.timedelta(days=WASH_SALE_DAYS)
+    window = [d for d in previous_business_days(as_of, WASH_SALE_DAYS) if d >= since]
+    findings = []
+    for custodian in f.CUSTODIANS:
+        files = {d: root / f.drop_path(custodian, "transactions", d) for d in {*drop_days, *window}}
+        fed = [d for d in drop_days if files[d].is_file()]
+        absent = [d for d in window if fed and d >= fed[0] and not files[d].is_file()]
+        findings += [
+            parse_file(files[d], custodian, "transactions", root=root).findings for d in absent
+        ]
+    message = pl.format(
+        "{} was not delivered: wash-sale windows of the last {} days cannot be judged",
+        pl.col("source_file"),
+        pl.lit(WASH_SALE_DAYS),
+    )
+    return [
+        frame.with_columns(pl.lit("missing_history").alias("check"), message.alias("message"))
+        for frame in findings
+    ]
+
+
+def _scoped_findings(findings: list[pl.DataFrame], accounts: pl.DataFrame) -> pl.DataFrame:
+    """Findings of the date's files; a file-level one touches every account of its
+    custodian."""
+    findings = pl.concat(findings)
     by_custodian = accounts.group_by("custodian").agg(
         custodian_accounts=pl.col("account_id").sort()
     )

@@ -131,3 +131,19 @@ def test_an_unreadable_firm_file_is_a_clear_error(tmp_path):
 
     with pytest.raises(FirmFileError, match=r"accounts\.csv"):
         load_book(tmp_path, UTF16_DAY, lookback_business_days=1)
+
+
+def test_a_missing_transactions_file_of_the_wash_sale_window_is_a_finding(tmp_path):
+    """A gap in the last 30 days of transactions never silently means no wash-sale
+    window; days before a custodian's feed began are not a gap."""
+    import shutil
+
+    root = tmp_path / "book"
+    shutil.copytree(SAMPLE_DIR, root)
+    as_of = dt.date(2026, 3, 16)
+    assert "missing_history" not in load_book(root, as_of).parse_findings["check"].to_list()
+    (root / f.drop_path("birch", "transactions", dt.date(2026, 3, 10))).unlink()
+    findings = load_book(root, as_of).parse_findings.filter(pl.col("check") == "missing_history")
+    assert findings["source_file"].to_list() == ["drops/2026-03-10/birch/TRANSACTIONS.260310.dat"]
+    birch = load_book(root, as_of).accounts.filter(pl.col("custodian") == "birch")
+    assert findings["account_ids"][0].to_list() == sorted(birch["account_id"])
