@@ -13,6 +13,8 @@ from typing import Annotated
 
 import typer
 
+from rebalance_pipeline.storage import DEFAULT_BOOK
+
 app = typer.Typer(
     help="Daily automated rebalancing of a book of accounts, with every decision explained.",
     no_args_is_help=True,
@@ -73,7 +75,7 @@ def run(
         dt.datetime | None,
         typer.Option("--date", formats=["%Y-%m-%d"], help="Business date YYYY-MM-DD."),
     ] = None,
-    book: BookOption = Path("data/sample"),
+    book: BookOption = Path(DEFAULT_BOOK),
     latest: Annotated[bool, typer.Option(help="Run the book's latest business date.")] = False,
     release: Annotated[
         bool,
@@ -110,7 +112,7 @@ def run(
 def backfill(
     start: Annotated[dt.datetime, typer.Option(formats=["%Y-%m-%d"], help="First date.")],
     end: Annotated[dt.datetime, typer.Option(formats=["%Y-%m-%d"], help="Last date.")],
-    book: BookOption = Path("data/sample"),
+    book: BookOption = Path(DEFAULT_BOOK),
     reverse: Annotated[bool, typer.Option(help="Run the dates newest first.")] = False,
 ) -> None:
     """Re-run every business date from START to END (any order gives the same outputs).
@@ -256,7 +258,7 @@ def diff(
 @app.command()
 def review(
     date: DateOption,
-    book: BookOption = Path("data/sample"),
+    book: BookOption = Path(DEFAULT_BOOK),
     decisions: Annotated[
         Path | None,
         typer.Option(help="The queue file with decision columns filled in.", exists=True),
@@ -273,15 +275,18 @@ def review(
     Decisions are appended under the book's firm/review_decisions/YYYY-MM-DD/ (never
     edited) and approved or modified trades go out in a new review batch of the date.
     """
-    import tempfile
 
     import polars as pl
 
     from rebalance_pipeline import storage
     from rebalance_pipeline.continuity.decisions import read_decision_records, review_outcomes
     from rebalance_pipeline.continuity.export import DateTables, review_session
-    from rebalance_pipeline.policy import policy_as_of
-    from rebalance_pipeline.routing.review import read_review_decisions, write_review_queue
+    from rebalance_pipeline.policy import book_policy
+    from rebalance_pipeline.routing.review import (
+        read_review_decisions,
+        review_queue_csv,
+        write_review_queue,
+    )
 
     day = date.date()
     tables = DateTables.stored(day, storage.home())
@@ -294,10 +299,7 @@ def review(
             write_review_queue(queue, out)
             typer.echo(f"{queue.height} trades awaiting review written to {out}")
             return
-        with tempfile.TemporaryDirectory() as folder:
-            path = Path(folder) / "queue.csv"
-            write_review_queue(queue, path)
-            typer.echo(path.read_text(), nl=False)
+        typer.echo(review_queue_csv(queue), nl=False)
         return
     if not reviewer:
         _fail("--decisions needs --reviewer NAME")
@@ -311,7 +313,7 @@ def review(
         book_root=book,
         home=storage.home(),
         as_of=day,
-        policy_date=policy_as_of(book / "firm" / "policy", day).effective_date,
+        policy_date=book_policy(book, day).effective_date,
     )
     storage.write_partition(outcome.review_outcomes, "review_outcomes", day)
     released = outcome.review_outcomes.filter(pl.col("decision") != "reject")

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 ReviewPolicy = Literal["none", "outliers", "all"]
 Registration = Literal["taxable", "traditional_ira", "roth"]
@@ -168,17 +168,11 @@ class ContinuityPolicy(Strict):
 class Policy(Strict):
     effective_date: dt.date | None = None
     validation: ValidationPolicy = ValidationPolicy()
-    account_groups: list[AccountGroup] = Field(default_factory=_default_groups)
+    account_groups: list[AccountGroup] = Field(default_factory=_default_groups, min_length=1)
     workflow: WorkflowPolicy = WorkflowPolicy()
     optimization: OptimizationPolicy = OptimizationPolicy()
     outliers: OutlierPolicy = OutlierPolicy()
     continuity: ContinuityPolicy = ContinuityPolicy()
-
-    @model_validator(mode="after")
-    def _groups_cover_values(self) -> Policy:
-        if not self.account_groups:
-            raise ValueError("account_groups must list at least one group")
-        return self
 
     def group_for(self, value: float, registration: str) -> AccountGroup:
         """The first group whose value range (and registrations, if set) match."""
@@ -192,6 +186,11 @@ class Policy(Strict):
 def load_policy(path: Path) -> Policy:
     data = yaml.safe_load(path.read_text()) or {}
     return Policy.model_validate(data)
+
+
+def book_policy(book: Path, as_of: dt.date) -> Policy:
+    """The policy in force on ``as_of`` in a book's ``firm/policy/`` folder."""
+    return policy_as_of(book / "firm" / "policy", as_of)
 
 
 def policy_as_of(policy_dir: Path, as_of: dt.date) -> Policy:

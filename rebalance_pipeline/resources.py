@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 from pathlib import Path
 
 import dagster as dg
@@ -11,10 +10,7 @@ import polars as pl
 
 from rebalance_pipeline import storage
 from rebalance_pipeline.partitions import partition_date
-from rebalance_pipeline.policy import Policy, policy_as_of
-
-BOOK_ENV = "REBALANCE_BOOK"
-DEFAULT_BOOK = "data/sample"
+from rebalance_pipeline.policy import Policy, book_policy
 
 
 class WarehouseIOManager(dg.ConfigurableIOManager):
@@ -46,10 +42,10 @@ class BookSource(dg.ConfigurableResource):
     root: str = ""
 
     def path(self) -> Path:
-        return Path(self.root or os.environ.get(BOOK_ENV, DEFAULT_BOOK)).resolve()
+        return Path(self.root).resolve() if self.root else storage.book_root()
 
     def policy(self, as_of: dt.date) -> Policy:
-        return policy_as_of(self.path() / "firm" / "policy", as_of)
+        return book_policy(self.path(), as_of)
 
     def home(self) -> Path:
         return storage.home()

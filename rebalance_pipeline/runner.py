@@ -16,7 +16,6 @@ from pathlib import Path
 import dagster as dg
 
 from rebalance_pipeline import storage
-from rebalance_pipeline.resources import BOOK_ENV
 
 JOB_NAME = "daily_rebalance"
 PARTITION_TAG = "dagster/partition"
@@ -77,7 +76,7 @@ def materialize_date(
     ``release_mode`` (auto | release | replay) and the operator's name and time configure
     the ``release`` resource (resources.ReleaseMode). Every event is in the Dagster
     instance (``dagster dev`` shows the run); the console gets ``log_level`` and up."""
-    os.environ[BOOK_ENV] = str(book.resolve())
+    os.environ[storage.BOOK_ENV] = str(book.resolve())
     os.environ.setdefault(storage.HOME_ENV, str(storage.home()))
     home = dagster_home()
     os.environ["DAGSTER_HOME"] = str(home)
@@ -111,14 +110,13 @@ def resolve_account(account_id: str, day: dt.date) -> str:
 
     from rebalance_pipeline.optimization.problem import problems_from_frame
     from rebalance_pipeline.optimization.shards import solve_one
-    from rebalance_pipeline.policy import policy_as_of
+    from rebalance_pipeline.policy import book_policy
 
     stored = storage.read_partition("optimization_problems", day)
     rows = stored.filter(pl.col("account_id") == account_id)
     if rows.is_empty():
         raise SystemExit(f"{account_id} has no stored problem on {day} (suspended or unknown)")
-    book = Path(os.environ.get(BOOK_ENV, "data/sample"))
-    policy = policy_as_of(book / "firm" / "policy", day)
+    policy = book_policy(storage.book_root(), day)
     (problem,) = problems_from_frame(rows)
     household = problems_from_frame(stored.filter(pl.col("household_id") == problem.household_id))
     result, trades = solve_one(problem, policy, household=household)

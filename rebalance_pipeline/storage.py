@@ -24,11 +24,18 @@ from pathlib import Path
 import polars as pl
 
 HOME_ENV = "REBALANCE_HOME"
+BOOK_ENV = "REBALANCE_BOOK"
+DEFAULT_BOOK = "data/sample"
 PARTITION_COLUMN = "trade_date"
 
 
 def home() -> Path:
     return Path(os.environ.get(HOME_ENV, "var")).resolve()
+
+
+def book_root() -> Path:
+    """The firm's book on disk (``firm/`` inputs and ``drops/``)."""
+    return Path(os.environ.get(BOOK_ENV, DEFAULT_BOOK)).resolve()
 
 
 def warehouse(root: Path | None = None) -> Path:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
-import os
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ import polars as pl
 
 from rebalance_pipeline import storage
 from rebalance_pipeline.audit.batches import AuditError, current_batch_id, read_batch
-from rebalance_pipeline.policy import Policy, policy_as_of
+from rebalance_pipeline.policy import Policy, book_policy
 from rebalance_pipeline.routing.counterfactual import counterfactual
 from rebalance_pipeline.routing.thresholds import group_named
 
@@ -121,7 +120,7 @@ def explain(
     """
     artifacts = Artifacts(day, home)
     decision = _decision(artifacts, account_id)
-    policy = policy or book_policy(day)
+    policy = policy or book_policy(storage.book_root(), day)
     builders = (
         _sources,
         _data_quality,
@@ -134,13 +133,6 @@ def explain(
     )
     sections = [build(artifacts, account_id, decision, policy) for build in builders]
     return Explanation(account_id=account_id, day=day, sections=sections)
-
-
-def book_policy(day: dt.date) -> Policy:
-    from rebalance_pipeline.resources import BOOK_ENV, DEFAULT_BOOK
-
-    book = Path(os.environ.get(BOOK_ENV, DEFAULT_BOOK))
-    return policy_as_of(book / "firm" / "policy", day)
 
 
 def _decision(artifacts: Artifacts, account_id: str) -> dict[str, Any]:

@@ -90,19 +90,17 @@ def export_run(
     operator: OperatorRecord | None = None,
 ) -> ExportOutcome:
     """The date's trade files: auto-released trades plus recorded review releases."""
-    records = read_decision_records(book_root, as_of)
-    reviewed, outcomes = review_outcomes(tables.review_queue, records, tables.review_context)
+    reviewed, outcomes = _reviewed(tables, book_root, as_of)
     trades = pl.concat([tables.released_trades, reviewed])
     release = releases(mode, as_of, latest_drop_date, released_dates(home))
-    manifest = export_date(
+    manifest = _export(
+        tables,
         trades,
-        requests_raised_by(tables.cash_requests, tables.routing_decisions, trades, as_of),
-        tables.accounts,
-        tables.securities,
+        book_root=book_root,
         home=home,
         as_of=as_of,
+        policy_date=policy_date,
         release=release,
-        provenance=provenance(book_root, tables.source_files, as_of, policy_date),
         operator=operator if release and mode == "release" else None,
     )
     return ExportOutcome(manifest, release, outcomes)
@@ -127,20 +125,54 @@ def review_session(
     already = released_trades_of(home, as_of)
     reviewed_batches = ",".join(released_batch_ids(home, as_of)) or None
     record_decisions(book_root, as_of, decisions, reviewer, decided_at, reviewed_batches)
-    records = read_decision_records(book_root, as_of)
-    reviewed, outcomes = review_outcomes(tables.review_queue, records, tables.review_context)
+    reviewed, outcomes = _reviewed(tables, book_root, as_of)
     new = reviewed.join(already.select("account_id").unique(), on="account_id", how="anti")
     if new.is_empty():
         return ExportOutcome(None, False, outcomes)
-    manifest = export_date(
+    manifest = _export(
+        tables,
         new,
-        requests_raised_by(tables.cash_requests, tables.routing_decisions, new, as_of),
+        book_root=book_root,
+        home=home,
+        as_of=as_of,
+        policy_date=policy_date,
+        release=True,
+        kind="review",
+    )
+    return ExportOutcome(manifest, True, outcomes)
+
+
+def _reviewed(
+    tables: DateTables, book_root: Path, as_of: dt.date
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(trades the date's recorded review decisions release, every decision's outcome)."""
+    records = read_decision_records(book_root, as_of)
+    return review_outcomes(tables.review_queue, records, tables.review_context)
+
+
+def _export(
+    tables: DateTables,
+    trades: pl.DataFrame,
+    *,
+    book_root: Path,
+    home: Path,
+    as_of: dt.date,
+    policy_date: dt.date | None,
+    release: bool,
+    kind: str = "run",
+    operator: OperatorRecord | None = None,
+) -> Manifest:
+    """Write ``trades`` as a batch of the date, with the cash requests they raise and the
+    provenance of the date's inputs."""
+    return export_date(
+        trades,
+        requests_raised_by(tables.cash_requests, tables.routing_decisions, trades, as_of),
         tables.accounts,
         tables.securities,
         home=home,
         as_of=as_of,
-        release=True,
-        kind="review",
+        release=release,
+        kind=kind,
         provenance=provenance(book_root, tables.source_files, as_of, policy_date),
+        operator=operator,
     )
-    return ExportOutcome(manifest, True, outcomes)

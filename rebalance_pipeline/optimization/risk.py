@@ -28,9 +28,6 @@ class FactorRisk:
     def variance(self, active: np.ndarray) -> float:
         return float(np.sum((self.exposure @ active) ** 2) + np.sum((self.specific * active) ** 2))
 
-    def tracking_error(self, active: np.ndarray) -> float:
-        return float(np.sqrt(max(self.variance(active), 0.0)))
-
     def security_vols(self) -> np.ndarray:
         return np.sqrt(np.sum(self.exposure**2, axis=0) + self.specific**2)
 

@@ -102,14 +102,18 @@ class ReviewOutcome(NamedTuple):
     findings: pl.DataFrame  # REVIEW_FINDINGS: why an account stays in the queue
 
 
-def write_review_queue(queue: pl.DataFrame, path: Path) -> None:
-    """Write the queue as the CSV a reviewer edits (decision columns empty when pending)."""
+def review_queue_csv(queue: pl.DataFrame) -> str:
+    """The queue as the CSV a reviewer edits (decision columns empty when pending)."""
     rows = queue.sort(TRADE_KEY, nulls_last=True).iter_rows(named=True)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(REVIEW_FILE_COLUMNS)
     writer.writerows([_cell(row.get(column)) for column in REVIEW_FILE_COLUMNS] for row in rows)
-    atomic_write_bytes(path, buffer.getvalue().encode("utf-8"))
+    return buffer.getvalue()
+
+
+def write_review_queue(queue: pl.DataFrame, path: Path) -> None:
+    atomic_write_bytes(path, review_queue_csv(queue).encode("utf-8"))
 
 
 def _cell(value: object) -> str:

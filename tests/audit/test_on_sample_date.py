@@ -12,7 +12,7 @@ import pytest
 from rebalance_pipeline import storage
 from rebalance_pipeline.audit import diff, explain
 from rebalance_pipeline.audit.batches import current_batch_id
-from rebalance_pipeline.policy import policy_as_of
+from rebalance_pipeline.policy import book_policy
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "data" / "sample"
@@ -27,7 +27,7 @@ def materialized(materialized_sample: tuple[Path, dt.date]) -> tuple[Path, dt.da
 
 def test_one_account_of_every_route_is_explained(materialized: tuple[Path, dt.date]) -> None:
     home, day = materialized
-    policy = policy_as_of(SAMPLE / "firm" / "policy", day)
+    policy = book_policy(SAMPLE, day)
     decisions = storage.read_partition("routing_decisions", day, home)
     released = storage.read_partition("released_trades", day, home)
     firsts = decisions.group_by("route").agg(pl.col("account_id").min()).sort("route")
