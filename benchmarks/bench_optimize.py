@@ -106,14 +106,14 @@ def _split(rng, quantity: float, n: int) -> np.ndarray:
     return cuts
 
 
-def _solve_shard(args: tuple[int, list[AccountProblem], Policy]) -> tuple[float, float, int, int]:
+def _solve_shard(args: tuple[list[AccountProblem], Policy]) -> tuple[float, float, int, int]:
     """(busy seconds, solver seconds, accounts, solver calls) of one shard."""
     from rebalance_pipeline.optimization import convex
 
-    shard, problems, policy = args
+    problems, policy = args
     calls_before = sum(b.solves for b in convex._BUCKETS.values())
     start = time.perf_counter()
-    results, _ = optimize_shard(problems, policy, shard)
+    results, _ = optimize_shard(problems, policy)
     busy = time.perf_counter() - start
     calls = sum(b.solves for b in convex._BUCKETS.values()) - calls_before
     return busy, float(results["solve_seconds"].sum()), results.height, calls
@@ -172,7 +172,7 @@ def main() -> None:
         startup = time.perf_counter() - start
         start = time.perf_counter()
         outputs = pool.map(
-            _solve_shard, [(i, members, policy) for i, members in shards.items()], chunksize=1
+            _solve_shard, [(members, policy) for members in shards.values()], chunksize=1
         )
         wall = time.perf_counter() - start
 

@@ -123,11 +123,11 @@ def resolve_account(account_id: str, day: dt.date) -> str:
     before = storage.read_partition("optimization_results", day).filter(
         pl.col("account_id") == account_id
     )
-    same = result.drop("solve_seconds", "shard").equals(before.drop("solve_seconds", "shard"))
+    same = result.drop("solve_seconds").equals(before.drop("solve_seconds"))
     return "\n".join(
         [
             f"{account_id} on {day}: {'reproduces' if same else 'DIFFERS FROM'} the stored result",
-            str(result.drop("solve_seconds", "shard").transpose(include_header=True)),
+            str(result.drop("solve_seconds").transpose(include_header=True)),
             str(trades),
         ]
     )

@@ -48,6 +48,7 @@ SECURITIES = pl.Schema(
         "rating": I64,  # 1..5, higher is better
         "round_lot": I64,
         "identical_group": Utf8,  # substantially-identical group; the id itself if none
+        "average_daily_volume": F64,  # shares a day; null when unknown (no market impact)
     }
 )
 MODEL_TARGETS = pl.Schema({"model_id": Utf8, "security_id": Utf8, "target_weight": F64})
@@ -167,6 +168,9 @@ FINDINGS = pl.Schema(
         "security_id": Utf8,
         "account_ids": pl.List(Utf8),  # every account the finding touches
         "message": Utf8,
+        # the finding is about the security itself (its price, its master data), so nobody
+        # trades it today; a fault in one account's rows never is
+        "blocks_security": pl.Boolean,
     }
 )
 ACCOUNT_STATUS = pl.Schema(
@@ -296,7 +300,7 @@ ACTIVE_HALTS = HALTS
 OPTIMIZATION_RESULTS = pl.Schema(
     {
         "account_id": Utf8,
-        "solve_status": Utf8,  # optimal | infeasible | solver_error | no_universe
+        "solve_status": Utf8,  # optimal | infeasible | data_error | solver_error | no_universe
         "status_detail": Utf8,
         "account_value": F64,
         "cash_before": F64,
@@ -308,16 +312,16 @@ OPTIMIZATION_RESULTS = pl.Schema(
         "benefit_tax_loss_usd": F64,
         "benefit_quality_usd": F64,
         "cost_transaction_usd": F64,
+        "cost_market_impact_usd": F64,  # null when the policy models none
         "cost_tax_usd": F64,
         "tracking_error_before": F64,  # annualised, as a fraction
         "tracking_error_after": F64,
         "turnover_usd": F64,
-        "realized_gain_st": F64,
+        "realized_gain_st": F64,  # null outside taxable accounts (no tax effect)
         "realized_gain_lt": F64,
         "trade_count": I64,
         "touches_halted": pl.Boolean,  # the proposal buys or sells a halted security
         "solve_seconds": F64,
-        "shard": I64,
     }
 )
 PROPOSED_TRADES = pl.Schema(
@@ -329,7 +333,7 @@ PROPOSED_TRADES = pl.Schema(
         "price": F64,
         "amount": F64,  # quantity * price, positive
         "lot_id": Utf8,  # sells name their lot; null for buys
-        "realized_gain": F64,  # sells only
+        "realized_gain": F64,  # sells of taxable accounts only
         "asset_class": Utf8,
     }
 )

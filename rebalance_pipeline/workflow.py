@@ -49,6 +49,8 @@ def routing_inputs(
         account_valuations=features["account_valuations"],
         days_since_trade=features["days_since_trade"],
         mandates=features["mandates"],
+        holdings=features["holdings"],
+        asset_class_drift=features["asset_class_drift"],
         active_holds=features["active_holds"],
         active_halts=features["active_halts"],
         optimization_results=results,
@@ -69,9 +71,9 @@ def run_stages(
     features = run_models(
         feature_inputs(book, validation), book.as_of, policy, discover_models(SQL_DIR)
     )
-    problems = build_problems(features, book.tables(), policy, book.as_of)
-    results, trades = optimize_shard(problems, policy, shard=0)
+    problems = build_problems(features, book.tables(), policy)
+    results, trades = optimize_shard(problems, policy)
     routing = route_accounts(
-        routing_inputs(validation, features, results, trades, pending_orders), policy, book.as_of
+        routing_inputs(validation, features, results, trades, pending_orders), policy
     )
     return DateOutputs(validation, features, results, trades, routing)

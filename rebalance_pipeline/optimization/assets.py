@@ -43,7 +43,7 @@ def optimization_problems(
     as_of = partition_date(context.partition_key)
     features = {name: inputs[name] for name in FEATURE_INS}
     canonical = {name: inputs[name] for name in CANONICAL_INS}
-    problems = build_problems(features, canonical, book.policy(as_of), as_of)
+    problems = build_problems(features, canonical, book.policy(as_of))
     return problems_to_frame(problems)
 
 
@@ -69,10 +69,13 @@ def solve_shard(context: dg.OpExecutionContext, book: BookSource, problems: pl.D
     from rebalance_pipeline.optimization.shards import optimize_shard
 
     policy = book.policy(partition_date(context.partition_key))
-    shard = int(context.get_mapping_key().removeprefix("shard_"))
-    results, trades = optimize_shard(problems_from_frame(problems), policy, shard)
+    results, trades = optimize_shard(problems_from_frame(problems), policy)
     context.add_output_metadata(
-        {"accounts": results.height, "solver_seconds": float(results["solve_seconds"].sum())},
+        {
+            "shard": context.get_mapping_key(),
+            "accounts": results.height,
+            "solver_seconds": float(results["solve_seconds"].sum()),
+        },
         output_name="results",
     )
     # timings are run metadata, not data: stored tables stay byte-identical across re-runs

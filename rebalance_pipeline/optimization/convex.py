@@ -3,7 +3,9 @@
 Accounts are padded up to bucket sizes (padding has bounds 0), so one compiled problem
 serves every account of a bucket: only parameter values change between solves
 (cvxportfolio's compile-once pattern). Everything is in weights of V = total value less
-due withdrawals; the objective is in dollars / V.
+due withdrawals. The objective is −Σ of the score's terms (``terms.py``) plus the price of
+missing an asset-class band; the constraints are the holdings' bounds, the cash and the
+bands (and the optional cross-class shift limit).
 
 Lots sit in fixed slots: security i owns sell slots [i·k, (i+1)·k), k = lot slots per
 security. The lot→security map is then one constant sparse matrix per bucket, not a
@@ -21,21 +23,21 @@ import cvxpy as cp
 import numpy as np
 import scipy.sparse as sp
 
+from rebalance_pipeline.optimization.errors import Infeasible, SolverFailure
 from rebalance_pipeline.optimization.problem import AccountProblem
 from rebalance_pipeline.optimization.risk import account_risk, factor_classes
+from rebalance_pipeline.optimization.terms import (
+    Account,
+    Layout,
+    Variables,
+    save_parameter,
+    score_terms,
+)
 from rebalance_pipeline.policy import Policy
 
 BucketKey = tuple[int, int, int, bool, bool]
 NO_BAND = 1e3  # upper band of padded or unbanded classes
 BUY_CAP = 1e2  # weight bound on a buy that is allowed
-
-
-class InfeasibleError(Exception):
-    """The constraints cannot all hold (e.g. a withdrawal larger than what can be sold)."""
-
-
-class SolverFailure(Exception):
-    """Neither the solver nor the fallback solver returned a usable solution."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,23 +65,28 @@ def bucket_key(problem: AccountProblem, policy: Policy) -> BucketKey:
     shift limited): the terms a policy leaves off are not in the compiled problem."""
     classes = len(factor_classes(problem))
     counts = np.bincount(problem.lot_security, minlength=1)
-    with_impact = policy.optimization.market_impact_coefficient > 0
     return (
         bucket_size(len(problem.security_ids)),
         slot_size(int(counts.max())),
         max(4, math.ceil(classes / 4) * 4),
-        with_impact,
+        with_market_impact(policy),
         policy.optimization.max_cross_class_shift_pct is not None,
     )
 
 
-def lot_slots(problem: AccountProblem, slots: int) -> np.ndarray:
-    """Each lot's sell slot: its security's first slot plus its rank in that security."""
+def with_market_impact(policy: Policy) -> bool:
+    return policy.optimization.market_impact_coefficient > 0
+
+
+def layout(problem: AccountProblem, key: BucketKey) -> Layout:
+    """The account's place in the bucket: each lot's sell slot is its security's first
+    slot plus its rank in that security."""
+    n, slots, n_classes, *_ = key
     order = np.argsort(problem.lot_security, kind="stable")
     rank = np.empty(len(order), dtype=np.int64)
     first = np.searchsorted(problem.lot_security[order], problem.lot_security[order])
     rank[order] = np.arange(len(order)) - first
-    return problem.lot_security * slots + rank
+    return Layout(n, slots, n_classes, problem.lot_security * slots + rank)
 
 
 class BucketProblem:
@@ -89,89 +96,75 @@ class BucketProblem:
         self, n: int, slots: int, n_classes: int, with_impact: bool, shift_limited: bool
     ) -> None:
         self.key = (n, slots, n_classes, with_impact, shift_limited)
-        n_lots = n * slots
-        lot_to_security = sp.kron(sp.eye(n), np.ones((1, slots)), format="csr")
+        shape = Layout(n, slots, n_classes, np.zeros(0, dtype=np.int64))
         p = {
-            "holding": cp.Parameter(n),
-            "target": cp.Parameter(n),
-            "sell_min": cp.Parameter(n_lots),
-            "sell_max": cp.Parameter(n_lots),
-            "buy_max": cp.Parameter(n),
-            "exposure": cp.Parameter((n_classes, n)),
-            "specific": cp.Parameter(n),
-            "tax": cp.Parameter(n_lots),
-            "quality": cp.Parameter(n),
-            "class_indicator": cp.Parameter((n_classes, n)),
-            "class_target": cp.Parameter(n_classes),
-            "band_min": cp.Parameter(n_classes),
-            "band_max": cp.Parameter(n_classes),
-            "cash": cp.Parameter(),
-            "cost_rate": cp.Parameter(),
-            "band_price": cp.Parameter(),
+            "holding": cp.Parameter(n, name="holding"),
+            "target": cp.Parameter(n, name="target"),
+            "sell_min": cp.Parameter(n * slots, name="sell_min"),
+            "sell_max": cp.Parameter(n * slots, name="sell_max"),
+            "buy_max": cp.Parameter(n, name="buy_max"),
+            "class_indicator": cp.Parameter((n_classes, n), name="class_indicator"),
+            "class_target": cp.Parameter(n_classes, name="class_target"),
+            "band_min": cp.Parameter(n_classes, name="band_min"),
+            "band_max": cp.Parameter(n_classes, name="band_max"),
+            "cash": cp.Parameter(name="cash"),
+            "band_price": cp.Parameter(name="band_price"),
         }
         buy = cp.Variable(n, nonneg=True)
-        sell = cp.Variable(n_lots)  # bounded below by sell_min >= 0
-        sold = lot_to_security @ sell  # per security
-        active = cp.Variable(n)
+        sell = cp.Variable(n * slots)  # bounded below by sell_min >= 0
+        sold = sp.kron(sp.eye(n), np.ones((1, slots)), format="csr") @ sell
+        variables = Variables(buy=buy, sell=sell, sold=sold, active=cp.Variable(n))
+        self.terms = score_terms(with_impact)
+        objective = 0
+        cash_costs = 0
+        constraints = [variables.active == p["holding"] - sold + buy - p["target"]]
+        for term in self.terms:
+            expression, own = term.build(variables, shape)
+            objective = objective - (1 if term.is_benefit else -1) * expression
+            if term.paid_in_cash:
+                cash_costs = cash_costs + expression
+            constraints += own
         shortfall = cp.Variable(n_classes, nonneg=True)
         excess = cp.Variable(n_classes, nonneg=True)
-        class_weight = p["class_indicator"] @ active + p["class_target"]
-        traded = cp.sum(buy) + cp.sum(sell)
-        costs = p["cost_rate"] * traded
-        constraints = [active == p["holding"] - sold + buy - p["target"]]
-        if with_impact:
-            # the power term needs sells per security as a variable to stay DPP
-            sold_variable = cp.Variable(n)
-            constraints.append(sold_variable == sold)
-            p["impact"] = cp.Parameter(n, nonneg=True)
-            costs = costs + p["impact"] @ cp.power(buy + sold_variable, 1.5)
-        risk = cp.sum_squares(p["exposure"] @ active) + cp.sum_squares(
-            cp.multiply(p["specific"], active)
-        )
-        objective = (
-            risk
-            + costs
-            + p["tax"] @ sell
-            - p["quality"] @ buy
-            + p["band_price"] * cp.sum(shortfall + excess)
-        )
+        class_weight = p["class_indicator"] @ variables.active + p["class_target"]
         constraints += [
             sell >= p["sell_min"],
             sell <= p["sell_max"],
             buy <= p["buy_max"],
-            p["cash"] + cp.sum(sell) - cp.sum(buy) - costs >= 0,
+            p["cash"] + cp.sum(sell) - cp.sum(buy) - cash_costs >= 0,
             class_weight >= p["band_min"] - shortfall,
             class_weight <= p["band_max"] + excess,
         ]
         if shift_limited:
             # mimicry of a human trader: little money moved from one asset class to another
-            p["class_shift_max"] = cp.Parameter(nonneg=True)
+            p["class_shift_max"] = cp.Parameter(nonneg=True, name="class_shift_max")
             moved_in = cp.sum(cp.pos(p["class_indicator"] @ (buy - sold)))
             constraints.append(moved_in <= p["class_shift_max"])
         self.parameters = p
         self.buy, self.sell = buy, sell
-        self.problem = cp.Problem(cp.Minimize(objective), constraints)
+        self.band_miss = p["band_price"] * cp.sum(shortfall + excess)
+        self.problem = cp.Problem(cp.Minimize(objective + self.band_miss), constraints)
         self.solves = 0
 
-    def set_values(self, values: dict[str, np.ndarray | float]) -> None:
-        """Set every parameter; checks shape and finiteness itself and then stores the
-        value directly (cvxpy's own per-assignment validation costs about a fifth of a
-        re-solve, and these parameters carry no sign or structure attributes to check
-        except ``impact``, which is non-negative by construction)."""
-        for name, value in values.items():
-            parameter = self.parameters[name]
-            array = np.asarray(value, dtype=np.float64)
-            if array.shape != parameter.shape or not np.isfinite(array).all():
-                raise ValueError(f"parameter {name}: shape {array.shape} or non-finite values")
-            parameter.save_value(array)
+    def set_values(self, account: Account, policy: Policy) -> Layout:
+        """Give every parameter the account's numbers (padding: bounds 0)."""
+        place = layout(account.problem, self.key)
+        for term in self.terms:
+            term.set_values(account, place)
+        for name, value in constraint_values(account.problem, policy, place).items():
+            save_parameter(self.parameters[name], value)
+        return place
 
     def solve(self, solver: str, fallback: str) -> ConvexSolution:
-        """Solve with ``solver``, then ``fallback`` when the first fails or is unsure."""
+        """Solve with ``solver``, then ``fallback`` when the first fails or is unsure.
+
+        Never warm-started: a solution must not depend on what the process solved before.
+        """
         failures = []
         start = time.perf_counter()
         for name in dict.fromkeys([solver, fallback]):
             try:
-                self.problem.solve(solver=name)
+                self.problem.solve(solver=name, warm_start=False)
             except cp.SolverError as error:
                 failures.append(f"{name}: {error}".strip())
                 continue
@@ -179,7 +172,7 @@ class BucketProblem:
                 self.solves += 1
             status = self.problem.status
             if status in (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE):
-                raise InfeasibleError(f"{name}: {status}")
+                raise Infeasible(f"{name}: {status}")
             if status in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE) and self.buy.value is not None:
                 return ConvexSolution(
                     buy_weights=np.clip(self.buy.value, 0.0, None),
@@ -202,55 +195,36 @@ def bucket_problem(key: BucketKey) -> BucketProblem:
     return _BUCKETS[key]
 
 
-def parameter_values(
-    problem: AccountProblem, policy: Policy, key: BucketKey
+def constraint_values(
+    problem: AccountProblem, policy: Policy, place: Layout
 ) -> dict[str, np.ndarray | float]:
-    """The account's numbers, padded to the bucket shape (padding: bounds 0)."""
-    n, slots, n_classes, *_ = key
-    slot = lot_slots(problem, slots)
-
-    def per_slot(values: np.ndarray) -> np.ndarray:
-        out = np.zeros(n * slots)
-        out[slot] = values
-        return out
-
+    """The constraints' parameters: bounds per lot and security, cash, bands."""
     opt = policy.optimization
     value = problem.account_value
-    frozen = problem.halted & (policy.workflow.halt_mode == "freeze_security")
+    frozen = problem.frozen(policy.workflow.halt_mode)
     lot_frozen = frozen[problem.lot_security]
     lot_weight = problem.lot_market_values / value
     sell_max = np.where(problem.lot_loss_sale_blocked | lot_frozen, 0.0, lot_weight)
     must_sell = problem.restricted[problem.lot_security] & ~lot_frozen
     no_buy = problem.restricted | problem.buy_blocked | frozen
-    risk = account_risk(problem, policy)
-    scale = math.sqrt(opt.active_variance_price)
     classes = factor_classes(problem)
     indicator = np.array([[c == a for a in problem.asset_classes] for c in classes], float)
     band_min, band_max = _class_bands(problem, classes)
-    tax = opt.tax_weight * problem.lot_tax_rates() * problem.lot_gain_per_dollar()
     values = {
-        "holding": _pad(problem.quantities * problem.prices / value, n),
-        "target": _pad(problem.targets, n),
-        "sell_min": per_slot(np.where(must_sell, sell_max, 0.0)),
-        "sell_max": per_slot(sell_max),
-        "buy_max": _pad(np.where(no_buy, 0.0, BUY_CAP), n),
-        "exposure": _pad2(scale * risk.exposure, n_classes, n),
-        "specific": _pad(scale * risk.specific, n),
-        "tax": per_slot(tax),
-        "quality": _pad(problem.quality_per_dollar(opt.quality_bonus_bps_per_rating), n),
-        "class_indicator": _pad2(indicator, n_classes, n),
-        "class_target": _pad(indicator @ problem.targets, n_classes),
-        "band_min": _pad(band_min, n_classes),
-        "band_max": _pad(band_max, n_classes, fill=NO_BAND),
+        "holding": place.securities(problem.quantities * problem.prices / value),
+        "target": place.securities(problem.targets),
+        "sell_min": place.lots(np.where(must_sell, sell_max, 0.0)),
+        "sell_max": place.lots(sell_max),
+        "buy_max": place.securities(np.where(no_buy, 0.0, BUY_CAP)),
+        "class_indicator": place.class_matrix(indicator.reshape(len(classes), -1)),
+        "class_target": place.class_vector(indicator @ problem.targets),
+        "band_min": place.class_vector(band_min),
+        "band_max": place.class_vector(band_max, fill=NO_BAND),
         "cash": (problem.cash - problem.required_cash) / value,
-        "cost_rate": opt.transaction_cost_bps * 1e-4,
         "band_price": opt.band_violation_price,
     }
     if opt.max_cross_class_shift_pct is not None:
         values["class_shift_max"] = _class_shift_allowance(problem, opt.max_cross_class_shift_pct)
-    if opt.market_impact_coefficient > 0:
-        daily_vol = risk.security_vols() / math.sqrt(252.0)
-        values["impact"] = _pad(opt.market_impact_coefficient * daily_vol, n)
     return values
 
 
@@ -269,20 +243,12 @@ def _class_bands(problem: AccountProblem, classes: list[str]) -> tuple[np.ndarra
     return np.array(low, dtype=np.float64), np.array(high, dtype=np.float64)
 
 
-def _pad(values: np.ndarray, size: int, fill: float = 0.0) -> np.ndarray:
-    out = np.full(size, fill, dtype=np.float64)
-    out[: len(values)] = values
-    return out
-
-
-def _pad2(values: np.ndarray, rows: int, cols: int) -> np.ndarray:
-    out = np.zeros((rows, cols))
-    out[: values.shape[0], : values.shape[1]] = values
-    return out
-
-
 def solve_convex(problem: AccountProblem, policy: Policy) -> ConvexSolution:
-    """Solve the account's convex problem in its bucket's compiled problem."""
+    """Solve the account's convex problem in its bucket's compiled problem.
+
+    Raises the ``errors`` of an optimization that gives no proposal (infeasible, bad
+    data, solver failure); nothing else is caught here.
+    """
     if problem.account_value <= 0:
         if problem.cash >= problem.required_cash:  # nothing invested, the cash pays it all
             return ConvexSolution(
@@ -292,13 +258,13 @@ def solve_convex(problem: AccountProblem, policy: Policy) -> ConvexSolution:
                 solve_seconds=0.0,
                 failures="",
             )
-        raise InfeasibleError("due withdrawals exceed the account's total value")
+        raise Infeasible("due withdrawals exceed the account's total value")
     key = bucket_key(problem, policy)
     bucket = bucket_problem(key)
-    bucket.set_values(parameter_values(problem, policy, key))
+    place = bucket.set_values(Account(problem, policy, account_risk(problem, policy)), policy)
     solution = bucket.solve(policy.optimization.solver, policy.optimization.fallback_solver)
     return dataclasses.replace(
         solution,
         buy_weights=solution.buy_weights[: len(problem.security_ids)],
-        sell_weights=solution.sell_weights[lot_slots(problem, key[1])],
+        sell_weights=solution.sell_weights[place.lot_slot],
     )

@@ -1,8 +1,9 @@
 """From the convex solution's weights to whole-share trades (Boyd 2017 / Moehle 2021).
 
 Sells round up within their lot and buys round down, so the cash the convex solution
-raised is still raised; trades below the minimum size are dropped; with round lots
-buys are whole round lots and sells too, unless the sale closes the position.
+raised is still raised; orders (account × security × side) below the minimum size are
+dropped, whatever their split over lots; with round lots buys are whole round lots and
+sells too, unless the sale closes the position.
 """
 
 from __future__ import annotations
@@ -47,7 +48,9 @@ def whole_shares(
     whole_sells = sells
     if opt.round_lots:
         buys, sells = _round_lots(problem, buys, sells)
-    sells = np.where((sells * lot_prices < opt.min_trade_usd) & ~forced, 0.0, sells)
+    sell_orders = np.bincount(problem.lot_security, sells * lot_prices, len(problem.prices))
+    small_sell = (sell_orders < opt.min_trade_usd)[problem.lot_security]
+    sells = np.where(small_sell & ~forced, 0.0, sells)
     buys = np.where(buys * problem.prices < opt.min_trade_usd, 0.0, buys)
     buys = _fund_buys(problem, buys, sells, policy)
     cost_rate = opt.transaction_cost_bps * 1e-4

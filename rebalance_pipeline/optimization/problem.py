@@ -8,7 +8,6 @@ one account alone.
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import math
 from collections.abc import Mapping
 
@@ -27,6 +26,9 @@ class AccountProblem:
     Security arrays are aligned with ``security_ids`` (sorted), lot arrays with
     ``lot_ids`` (sorted); ``lot_security`` is the index of each lot's security.
     ``account_value`` is total value less the due withdrawals (the V of the weights).
+    An ``untradable`` security (a data-quality finding puts its price in doubt) stays in
+    the universe, frozen at its current quantity, like a halted one under
+    ``freeze_security``: it is held, it carries risk and its target is still the target.
     """
 
     account_id: str
@@ -46,6 +48,7 @@ class AccountProblem:
     targets: np.ndarray
     quantities: np.ndarray
     halted: np.ndarray
+    untradable: np.ndarray
     restricted: np.ndarray
     buy_blocked: np.ndarray  # wash-sale windows of the household
     lot_ids: list[str]
@@ -60,6 +63,12 @@ class AccountProblem:
     # annual vol of each security's asset class estimated from the price history (NaN: too
     # little history, the policy's default applies)
     class_vols: np.ndarray
+    # average daily volume in shares (NaN: unknown, no market impact is modelled)
+    volumes: np.ndarray
+    # the kinds of the account's mandates today (features' MANDATES: cash_request, ...)
+    mandates: list[str]
+    # model targets without a usable close today: out of the universe (noted in the result)
+    unpriced_targets: list[str]
 
     @property
     def account_value(self) -> float:
@@ -68,6 +77,11 @@ class AccountProblem:
     @property
     def is_taxable(self) -> bool:
         return self.registration == TAXABLE
+
+    def frozen(self, halt_mode: str) -> np.ndarray:
+        """Securities held at their current quantity: untradable ones, and halted ones
+        under ``freeze_security`` (under ``skip_account`` routing stops the account)."""
+        return self.untradable | (self.halted & (halt_mode == "freeze_security"))
 
     @property
     def lot_market_values(self) -> np.ndarray:
@@ -107,6 +121,7 @@ _ARRAY_DTYPES = {
     "targets": np.float64,
     "quantities": np.float64,
     "halted": np.bool_,
+    "untradable": np.bool_,
     "restricted": np.bool_,
     "buy_blocked": np.bool_,
     "lot_security": np.int64,
@@ -117,6 +132,7 @@ _ARRAY_DTYPES = {
     "band_min": np.float64,
     "band_max": np.float64,
     "class_vols": np.float64,
+    "volumes": np.float64,
 }
 _POLARS_LIST = {np.float64: pl.List(pl.Float64), np.int64: pl.List(pl.Int64)}
 _POLARS_LIST[np.bool_] = pl.List(pl.Boolean)
@@ -130,7 +146,15 @@ _SCALARS = {
     "cash": pl.Float64,
     "required_cash": pl.Float64,
 }
-_STRING_LISTS = ("security_ids", "asset_classes", "identical_groups", "lot_ids", "band_classes")
+_STRING_LISTS = (
+    "security_ids",
+    "asset_classes",
+    "identical_groups",
+    "lot_ids",
+    "band_classes",
+    "mandates",
+    "unpriced_targets",
+)
 
 PROBLEM_SCHEMA = pl.Schema(
     {
@@ -165,28 +189,25 @@ def build_problems(
     features: Mapping[str, pl.DataFrame],
     canonical: Mapping[str, pl.DataFrame],
     policy: Policy,
-    as_of: dt.date,
 ) -> list[AccountProblem]:
     """One problem per account with status 'ok', sorted by account id.
 
-    The universe is the model's targets plus the held securities, restricted to those
-    with a price today that no data-quality finding puts in doubt (untradable_securities).
+    The universe is the model's targets plus the held securities that have a close today;
+    those a data-quality finding puts in doubt (untradable_securities) are frozen in it.
     Halts mark securities only; ``halt_mode`` is applied by the solver.
     """
     accounts = features["account_valuations"].filter(pl.col("status") == "ok").sort("account_id")
-    untradable = features["untradable_securities"]["security_id"].implode()
-    priced = features["security_prices"].filter(
-        (pl.col("close") > 0) & ~pl.col("security_id").is_in(untradable)
-    )
+    priced = features["security_prices"].filter(pl.col("close") > 0)
     prices = dict(priced.select("security_id", "close").iter_rows())
     securities = {row["security_id"]: row for row in canonical["securities"].iter_rows(named=True)}
     halted = set(features["active_halts"]["security_id"].to_list())
-    context = _Context(features, canonical, as_of)
+    untradable = set(features["untradable_securities"]["security_id"].to_list())
+    context = _Context(features, canonical)
     vols = estimate_class_vols(
         canonical["price_history"], canonical["prices"], canonical["securities"], policy
     )
     return [
-        _account_problem(account, context, prices, securities, halted, vols)
+        _account_problem(account, context, prices, securities, (halted, untradable), vols)
         for account in accounts.iter_rows(named=True)
     ]
 
@@ -198,21 +219,23 @@ class _Context:
         self,
         features: Mapping[str, pl.DataFrame],
         canonical: Mapping[str, pl.DataFrame],
-        as_of: dt.date,
     ) -> None:
-        self.as_of = as_of
         self.lots = _group(features["tax_lots"].sort("lot_id"), "account_id")
         self.holdings = _group(features["holdings"], "account_id")
         self.targets = _group(canonical["model_targets"], "model_id")
         self.bands = _group(canonical["model_bands"].sort("asset_class"), "model_id")
         self.restricted = _group(features["restricted_securities"], "account_id")
-        active = features["wash_sale_windows"].filter(
-            (pl.col("window_start") <= as_of) & (pl.col("window_end") >= as_of)
+        self.windows = _group(features["wash_sale_windows"], "household_id")
+        mandates = features["mandates"]
+        self.mandates = dict(
+            mandates.group_by("account_id")
+            .agg(pl.col("mandate").unique().sort())
+            .select("account_id", "mandate")
+            .iter_rows()
         )
-        self.windows = _group(active, "household_id")
-        mandates = features["mandates"].filter(pl.col("mandate") == "cash_request")
+        cash = mandates.filter(pl.col("mandate") == "cash_request")
         self.required_cash = dict(
-            mandates.group_by("account_id").agg(pl.col("amount").fill_null(0.0).sum()).iter_rows()
+            cash.group_by("account_id").agg(pl.col("amount").fill_null(0.0).sum()).iter_rows()
         )
 
 
@@ -230,16 +253,16 @@ def _account_problem(
     ctx: _Context,
     prices: dict[str, float],
     securities: dict[str, dict],
-    halted: set[str],
+    blocked: tuple[set[str], set[str]],
     class_vols: dict[str, float],
 ) -> AccountProblem:
     account_id = account["account_id"]
+    halted, untradable = blocked
     model_targets = _rows(ctx.targets, account["model_id"])
     targets = {r["security_id"]: r["target_weight"] or 0.0 for r in model_targets}
     held = {r["security_id"]: r["quantity"] for r in _rows(ctx.holdings, account_id)}
-    universe = sorted(
-        s for s in set(targets) | set(held) if s in prices and s in securities and s is not None
-    )
+    known = {s for s in set(targets) | set(held) if s is not None and s in securities}
+    universe = sorted(s for s in known if s in prices)
     index = {s: i for i, s in enumerate(universe)}
     lots = [r for r in _rows(ctx.lots, account_id) if r["security_id"] in index]
     restricted = {r["security_id"] for r in _rows(ctx.restricted, account_id)}
@@ -280,6 +303,7 @@ def _account_problem(
         targets=np.array([targets.get(s, 0.0) for s in universe], dtype=np.float64),
         quantities=np.array([held.get(s, 0.0) for s in universe], dtype=np.float64),
         halted=np.array([s in halted for s in universe], dtype=np.bool_),
+        untradable=np.array([s in untradable for s in universe], dtype=np.bool_),
         restricted=np.array([s in restricted for s in universe], dtype=np.bool_),
         buy_blocked=np.array([g in buy_groups for g in groups], dtype=np.bool_),
         lot_ids=[lot["lot_id"] for lot in lots],
@@ -294,6 +318,11 @@ def _account_problem(
         class_vols=np.array(
             [class_vols.get(securities[s]["asset_class"], np.nan) for s in universe], np.float64
         ),
+        volumes=np.array(
+            [securities[s]["average_daily_volume"] or np.nan for s in universe], np.float64
+        ),
+        mandates=list(ctx.mandates.get(account_id, [])),
+        unpriced_targets=sorted(s for s in targets if s not in prices),
     )
 
 

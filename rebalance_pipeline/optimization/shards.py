@@ -35,10 +35,7 @@ class AccountOutcome:
 
 
 def solve_one(
-    problem: AccountProblem,
-    policy: Policy,
-    household: Sequence[AccountProblem] = (),
-    shard: int = 0,
+    problem: AccountProblem, policy: Policy, household: Sequence[AccountProblem] = ()
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Re-solve one account alone: (its result row, its trades).
 
@@ -47,12 +44,12 @@ def solve_one(
     blocks, so the stored result is reproduced exactly.
     """
     earlier = [p for p in household if _household_order(p) < _household_order(problem)]
-    outcomes = _solve_household([*earlier, problem], policy, shard)
+    outcomes = _solve_household([*earlier, problem], policy)
     return _frames(outcomes[-1:])
 
 
 def optimize_shard(
-    problems: list[AccountProblem], policy: Policy, shard: int
+    problems: list[AccountProblem], policy: Policy
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Results and trades of every account of the shard, sorted (deterministic)."""
     households: dict[str, list[AccountProblem]] = defaultdict(list)
@@ -61,21 +58,19 @@ def optimize_shard(
     outcomes = [
         outcome
         for household in sorted(households)
-        for outcome in _solve_household(households[household], policy, shard)
+        for outcome in _solve_household(households[household], policy)
     ]
     return _frames(outcomes)
 
 
-def _solve_household(
-    problems: list[AccountProblem], policy: Policy, shard: int
-) -> list[AccountOutcome]:
+def _solve_household(problems: list[AccountProblem], policy: Policy) -> list[AccountOutcome]:
     """The household's accounts in order, each blocked by the trades of those before."""
     blocked_buys: set[str] = set()
     blocked_loss_sales: set[str] = set()
     outcomes = []
     for problem in sorted(problems, key=_household_order):
         outcome = solve_account(
-            problem, policy, frozenset(blocked_buys), frozenset(blocked_loss_sales), shard
+            problem, policy, frozenset(blocked_buys), frozenset(blocked_loss_sales)
         )
         blocked_buys |= outcome.loss_sale_groups
         blocked_loss_sales |= outcome.bought_groups
@@ -113,50 +108,85 @@ def solve_account(
     policy: Policy,
     blocked_buys: frozenset[str],
     blocked_loss_sales: frozenset[str],
-    shard: int,
 ) -> AccountOutcome:
-    """Solve, round and score one account; failures are result rows, never exceptions."""
-    from rebalance_pipeline.optimization import convex
+    """Solve, round and score one account. An optimization that gives no proposal
+    (``errors``) is the account's result row; anything else is a defect and is raised."""
+    from rebalance_pipeline.optimization.errors import OptimizationError
 
     problem = problem.with_blocks(set(blocked_buys), set(blocked_loss_sales))
-    notes = _same_day_notes(problem, blocked_buys, blocked_loss_sales)
-    problem = problem.with_blocks(_likely_harvests(problem, policy), set())
+    notes = [
+        *_same_day_notes(problem, blocked_buys, blocked_loss_sales),
+        *_input_notes(problem, policy),
+    ]
     if not problem.security_ids:
-        return _outcome(problem, no_trades(problem), policy, shard, "no_universe", notes, 0.0)
-    solver_seconds = 0.0
-    wash_resolve_floor = policy.optimization.wash_resolve_min_pct / 100
+        return _outcome(problem, no_trades(problem), policy, "no_universe", notes, 0.0)
     try:
-        for attempt in range(MAX_WASH_RESOLVES + 1):
-            solution = convex.solve_convex(problem, policy)
-            solver_seconds += solution.solve_seconds
-            if solution.failures:
-                notes.append(f"solved by {solution.solver} after {solution.failures}")
-            trades = whole_shares(problem, solution.buy_weights, solution.sell_weights, policy)
-            washed = _bought_groups(problem, trades) & _loss_sale_groups(problem, trades)
-            if not washed:
-                break
-            problem = problem.with_blocks(washed, set())
-            small = _buys_of(problem, trades, washed) < wash_resolve_floor * problem.total_value
-            if small or attempt == MAX_WASH_RESOLVES:
-                trades = _without_buys_of(problem, trades, washed)
-                notes.append(f"dropped buys of {_names(washed)} (sold at a loss)")
-                break
-            notes.append(f"re-solved without buys of {_names(washed)} (sold at a loss)")
-    except convex.InfeasibleError as error:
+        problem, trades, solver_seconds = _propose(problem, policy, notes)
+    except OptimizationError as error:
         notes.append(str(error))
-        return _outcome(problem, no_trades(problem), policy, shard, "infeasible", notes, 0.0)
-    except (convex.SolverFailure, ValueError) as error:
-        # ValueError: cvxpy refuses a non-finite parameter (bad input in this account only)
-        notes.append(str(error))
-        return _outcome(problem, no_trades(problem), policy, shard, "solver_error", notes, 0.0)
-    return _outcome(problem, trades, policy, shard, "optimal", notes, solver_seconds)
+        return _outcome(problem, no_trades(problem), policy, error.status, notes, 0.0)
+    score = score_trades(problem, trades, account_risk(problem, policy), policy)["score_usd"]
+    if score < 0 and not problem.mandates:
+        # doing nothing is feasible and scores 0: without a mandate nothing worse goes out
+        notes.append(f"the rounded proposal scored ${score:,.2f}, below doing nothing: no trades")
+        trades = no_trades(problem)
+    return _outcome(problem, trades, policy, "optimal", notes, solver_seconds)
+
+
+def _propose(
+    problem: AccountProblem, policy: Policy, notes: list[str]
+) -> tuple[AccountProblem, ShareTrades, float]:
+    """Whole-share trades for the account: (the problem as finally blocked, the trades,
+    seconds in the solver).
+
+    Buys of groups the account will likely harvest are blocked before the first solve.
+    Where it then does not harvest, it is re-solved the other way round: buys of the group
+    free, its loss lots kept (the first solution is still feasible, so this one is at
+    least as good). A buy of a group it does sell at a loss is blocked and re-solved, or
+    dropped when small or after ``MAX_WASH_RESOLVES``.
+    """
+    likely = _likely_harvests(problem, policy)
+    attempt = problem.with_blocks(likely, set())
+    trades, seconds = _solve_whole_shares(attempt, policy, notes)
+    unharvested = likely - _loss_sale_groups(attempt, trades)
+    if unharvested:
+        attempt = problem.with_blocks(likely - unharvested, unharvested)
+        trades, more = _solve_whole_shares(attempt, policy, notes)
+        seconds += more
+        notes.append(f"no harvest of {_names(unharvested)}: re-solved with its buys allowed")
+    wash_resolve_floor = policy.optimization.wash_resolve_min_pct / 100
+    for attempt_number in range(MAX_WASH_RESOLVES + 1):
+        washed = _bought_groups(attempt, trades) & _loss_sale_groups(attempt, trades)
+        if not washed:
+            break
+        attempt = attempt.with_blocks(washed, set())
+        small = _buys_of(attempt, trades, washed) < wash_resolve_floor * attempt.total_value
+        if small or attempt_number == MAX_WASH_RESOLVES:
+            trades = _without_buys_of(attempt, trades, washed)
+            notes.append(f"dropped buys of {_names(washed)} (sold at a loss)")
+            break
+        notes.append(f"re-solved without buys of {_names(washed)} (sold at a loss)")
+        trades, more = _solve_whole_shares(attempt, policy, notes)
+        seconds += more
+    return attempt, trades, seconds
+
+
+def _solve_whole_shares(
+    problem: AccountProblem, policy: Policy, notes: list[str]
+) -> tuple[ShareTrades, float]:
+    from rebalance_pipeline.optimization import convex
+
+    solution = convex.solve_convex(problem, policy)
+    if solution.failures:
+        notes.append(f"solved by {solution.solver} after {solution.failures}")
+    trades = whole_shares(problem, solution.buy_weights, solution.sell_weights, policy)
+    return trades, solution.solve_seconds
 
 
 def _outcome(
     problem: AccountProblem,
     trades: ShareTrades,
     policy: Policy,
-    shard: int,
     status: str,
     notes: list[str],
     solve_seconds: float,
@@ -171,7 +201,6 @@ def _outcome(
         "required_cash": problem.required_cash,
         **score_trades(problem, trades, risk, policy),
         "solve_seconds": solve_seconds,
-        "shard": shard,
     }
     return AccountOutcome(
         result=result,
@@ -179,6 +208,23 @@ def _outcome(
         loss_sale_groups=frozenset(_loss_sale_groups(problem, trades)),
         bought_groups=frozenset(_bought_groups(problem, trades)),
     )
+
+
+def _input_notes(problem: AccountProblem, policy: Policy) -> list[str]:
+    """What the problem leaves out or cannot model, for audit."""
+    notes = []
+    if problem.unpriced_targets:
+        notes.append(f"no close today for model targets {', '.join(problem.unpriced_targets)}")
+    frozen = [s for s, f in zip(problem.security_ids, problem.untradable, strict=True) if f]
+    if frozen:
+        notes.append(f"held as they are (price in doubt today): {', '.join(frozen)}")
+    if policy.optimization.market_impact_coefficient > 0:
+        unknown = [
+            s for s, v in zip(problem.security_ids, problem.volumes, strict=True) if not v > 0
+        ]
+        if unknown:
+            notes.append(f"no traded volume for {', '.join(unknown)}: no market impact modelled")
+    return notes
 
 
 def _same_day_notes(
@@ -242,17 +288,19 @@ def _trade_rows(problem: AccountProblem, trades: ShareTrades) -> list[dict]:
     rows = []
     for i in np.flatnonzero(trades.buy_shares):
         rows.append(_trade(problem, i, "buy", trades.buy_shares[i], None, None))
+    gain_per_dollar = problem.lot_gain_per_dollar()
     for lot in np.flatnonzero(trades.sell_shares):
         quantity = trades.sell_shares[lot]
-        basis = problem.lot_cost_basis[lot] * quantity / problem.lot_quantities[lot]
         security = problem.lot_security[lot]
-        gain = quantity * problem.prices[security] - basis
-        rows.append(_trade(problem, security, "sell", quantity, problem.lot_ids[lot], gain))
+        # a gain only where it has a tax effect
+        gain = quantity * problem.prices[security] * gain_per_dollar[lot]
+        taxed = gain if problem.is_taxable else None
+        rows.append(_trade(problem, security, "sell", quantity, problem.lot_ids[lot], taxed))
     return rows
 
 
 def _trade(
-    problem: AccountProblem, i: int, side: str, quantity: float, lot: str | None, gain
+    problem: AccountProblem, i: int, side: str, quantity: float, lot: str | None, gain: float | None
 ) -> dict:
     price = float(problem.prices[i])
     return {

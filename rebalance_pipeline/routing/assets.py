@@ -15,6 +15,8 @@ ROUTING_INS = (
     "account_valuations",
     "days_since_trade",
     "mandates",
+    "holdings",
+    "asset_class_drift",
     "active_holds",
     "active_halts",
     "optimization_results",
@@ -52,7 +54,7 @@ def routing(
     from rebalance_pipeline.routing.route import RoutingInputs, route_accounts
 
     as_of = partition_date(context.partition_key)
-    routed = route_accounts(RoutingInputs(**inputs), book.policy(as_of), as_of)
+    routed = route_accounts(RoutingInputs(**inputs), book.policy(as_of))
     decisions = routed.decisions
     per_route = dict(decisions.group_by("route").len().sort("route").rows())
     per_review = dict(decisions.drop_nulls("review").group_by("review").len().sort("review").rows())

@@ -17,6 +17,8 @@ PENDING_ORDERS = "pending_orders"  # policy pending_orders=hold: released trades
 
 # MANUAL from the optimizer
 MANDATE_INFEASIBLE = "mandate_infeasible"  # the optimizer cannot meet a mandate (infeasible)
+OPTIMIZER_DATA_ERROR = "optimizer_data_error"  # the account's numbers cannot enter the problem
+MANDATE_UNSERVED = "mandate_unserved"  # a due mandate the proposal cannot serve (e.g. frozen)
 SOLVER_ERROR = "solver_error"  # the solver failed on the account; a person trades it
 UNKNOWN_SOLVE_STATUS = "unknown_solve_status"  # a solve status the router does not know
 
@@ -33,6 +35,7 @@ CALENDAR_DUE = "calendar_due"  # trigger=calendar: days since the last trade >= 
 
 # NO_TRADE
 SCORE_BELOW_THRESHOLD = "score_below_threshold"  # score_bps under the threshold (or null)
+# (a due mandate the cash already serves, e.g. a withdrawal, is listed after the trigger)
 CALENDAR_NOT_DUE = "calendar_not_due"  # trigger=calendar: traded too recently
 SCORE_TRIGGER_OFF = "score_trigger_off"  # trigger=bands: only mandates trade
 NO_TRADES_PROPOSED = "no_trades_proposed"  # the route would trade but the proposal is empty

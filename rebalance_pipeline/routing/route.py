@@ -3,16 +3,17 @@
 Precedence (fixed by the workflow): bad data -> SUSPENDED (MANUAL when the account is in
 the manual queue); an active hold -> HOLD (so are accounts with open pending orders under
 policy ``continuity.pending_orders: hold``); an optimizer that could not meet the account's
-mandates -> MANUAL; a proposal that trades a halted security -> HALT; a mandate with
-trades -> MANDATE; a score that clears the group's decayed threshold -> SCORE; else
-NO_TRADE. Traded accounts (MANDATE, SCORE) then get outlier flags and a review level from
-their account group's review policy.
+mandates -> MANUAL; a proposal that trades a halted security -> HALT; a due mandate the
+proposal cannot serve -> MANUAL; a proposal that serves a due mandate -> MANDATE; a score
+that clears the group's decayed threshold -> SCORE; else NO_TRADE. Traded accounts
+(MANDATE, SCORE) then get outlier flags and a review level from their account group's
+review policy. The account group, holds and halts are the feature tables' (the SQL defines
+them once); routing does not re-derive them.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 from typing import Any
 
 import polars as pl
@@ -20,11 +21,16 @@ import polars as pl
 from rebalance_pipeline import tables as t
 from rebalance_pipeline.policy import Policy
 from rebalance_pipeline.routing import reasons as r
+from rebalance_pipeline.routing.mandates import mandate_service
 from rebalance_pipeline.routing.outliers import outlier_flags
 
 TRADING_ROUTES = ("MANDATE", "SCORE")
 PENDING_ORDER_ACCOUNTS = pl.Schema({"account_id": t.Utf8, "status": t.Utf8})
-FAILED_SOLVES = {"infeasible": r.MANDATE_INFEASIBLE, "solver_error": r.SOLVER_ERROR}
+FAILED_SOLVES = {
+    "infeasible": r.MANDATE_INFEASIBLE,
+    "data_error": r.OPTIMIZER_DATA_ERROR,
+    "solver_error": r.SOLVER_ERROR,
+}
 
 ROUTED_TRADE_COLUMNS = {"route": t.Utf8, "reason": t.Utf8, "review": t.Utf8}
 RELEASED_TRADES = pl.Schema({**t.PROPOSED_TRADES, **ROUTED_TRADE_COLUMNS})
@@ -48,6 +54,8 @@ class RoutingInputs:
     account_valuations: pl.DataFrame
     days_since_trade: pl.DataFrame
     mandates: pl.DataFrame
+    holdings: pl.DataFrame
+    asset_class_drift: pl.DataFrame
     active_holds: pl.DataFrame
     active_halts: pl.DataFrame
     optimization_results: pl.DataFrame
@@ -72,9 +80,9 @@ class Route:
     rule: str
 
 
-def route_accounts(inputs: RoutingInputs, policy: Policy, as_of: dt.date) -> RoutingOutput:
+def route_accounts(inputs: RoutingInputs, policy: Policy) -> RoutingOutput:
     """One decision per account of ``account_valuations`` (suspended ones included)."""
-    accounts = _account_facts(inputs, policy, as_of)
+    accounts = _account_facts(inputs, policy)
     routes = [_route(row, policy) for row in accounts.iter_rows(named=True)]
     decided = accounts.with_columns(
         pl.Series("route", [route.route for route in routes], t.Utf8),
@@ -88,33 +96,33 @@ def route_accounts(inputs: RoutingInputs, policy: Policy, as_of: dt.date) -> Rou
     return RoutingOutput(decisions=decisions, released_trades=released, review_queue=queue)
 
 
-def _account_facts(inputs: RoutingInputs, policy: Policy, as_of: dt.date) -> pl.DataFrame:
-    """One row per account with every fact a routing rule reads.
-
-    The account group (and so the review policy and threshold curve) is taken from
-    ``policy`` by total value and registration, the same rule features applied.
-    """
+def _account_facts(inputs: RoutingInputs, policy: Policy) -> pl.DataFrame:
+    """One row per account with every fact a routing rule reads."""
     valuations = inputs.account_valuations.unique("account_id", keep="first")
-    groups = [
-        policy.group_for(value or 0.0, registration or "")
-        for value, registration in zip(
-            valuations["total_value"], valuations["registration"], strict=True
-        )
-    ]
     status = inputs.account_status.select(
         "account_id", pl.col("status").alias("checked_status"), "reason_codes"
     ).unique("account_id", keep="first")
     manual = inputs.manual_queue.select("account_id", pl.lit(True).alias("in_manual_queue"))
-    holds = (
-        inputs.active_holds.filter(_active_on(as_of))
-        .group_by("account_id")
-        .agg(pl.col("reason").fill_null("no reason given").sort().alias("hold_reasons"))
+    holds = inputs.active_holds.group_by("account_id").agg(
+        pl.col("reason").fill_null("no reason given").sort().alias("hold_reasons")
     )
     days = inputs.days_since_trade.select("account_id", "days_since_last_trade").unique(
         "account_id", keep="first"
     )
     mandates = inputs.mandates.group_by("account_id").agg(
         pl.struct("mandate", "priority").alias("mandate_list")
+    )
+    service = (
+        mandate_service(
+            inputs.mandates,
+            inputs.proposed_trades,
+            inputs.optimization_results,
+            inputs.holdings,
+            inputs.asset_class_drift,
+            valuations,
+        )
+        .group_by("account_id")
+        .agg(pl.struct("code", "needs_trades", "served", "detail").alias("mandate_service"))
     )
     results = inputs.optimization_results.select(
         "account_id",
@@ -129,23 +137,20 @@ def _account_facts(inputs: RoutingInputs, policy: Policy, as_of: dt.date) -> pl.
         "touches_halted",
         pl.lit(True).alias("optimized"),
     ).unique("account_id", keep="first")
-    trades = _trade_facts(inputs.proposed_trades, inputs.active_halts, as_of)
+    trades = _trade_facts(inputs.proposed_trades, inputs.active_halts)
     pending = (
         inputs.pending_orders.filter(pl.col("status") == "open")
         .select("account_id", pl.lit(True).alias("has_pending_orders"))
         .unique("account_id")
     )
     facts = (
-        valuations.select("account_id", "model_id", "status")
-        .with_columns(
-            pl.Series("account_group", [g.name for g in groups], t.Utf8),
-            pl.Series("review_policy", [g.review for g in groups], t.Utf8),
-        )
+        valuations.select("account_id", "model_id", "status", "account_group", "review_policy")
         .join(status, on="account_id", how="left")
         .join(manual.unique("account_id"), on="account_id", how="left")
         .join(holds, on="account_id", how="left")
         .join(days, on="account_id", how="left")
         .join(mandates, on="account_id", how="left")
+        .join(service, on="account_id", how="left")
         .join(results, on="account_id", how="left")
         .join(trades, on="account_id", how="left")
         .join(pending, on="account_id", how="left")
@@ -164,15 +169,9 @@ def _account_facts(inputs: RoutingInputs, policy: Policy, as_of: dt.date) -> pl.
     return facts.with_columns(pl.Series("threshold_bps", thresholds, t.F64))
 
 
-def _active_on(as_of: dt.date) -> pl.Expr:
-    starts = pl.col("start_date").is_null() | (pl.col("start_date") <= as_of)
-    ends = pl.col("end_date").is_null() | (pl.col("end_date") >= as_of)
-    return starts & ends
-
-
-def _trade_facts(proposed: pl.DataFrame, halts: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
+def _trade_facts(proposed: pl.DataFrame, halts: pl.DataFrame) -> pl.DataFrame:
     """Per account: how many trades the proposal has and which halted securities it trades."""
-    halted = halts.filter(_active_on(as_of)).select("security_id").unique()
+    halted = halts.select("security_id").unique()
     return proposed.group_by("account_id").agg(
         pl.len().cast(t.I64).alias("proposed_trade_count"),
         pl.col("security_id")
@@ -190,7 +189,12 @@ def _route(row: dict[str, Any], policy: Policy) -> Route:
         if route is not None:
             return route
     due, deferred = _mandates(row, policy)
-    if due and row["proposed_trade_count"] > 0:
+    judged = [m for m in row["mandate_service"] or [] if m["code"] in due and m["needs_trades"]]
+    unserved = [m for m in judged if not m["served"]]
+    if unserved:
+        details = "; ".join(m["detail"] for m in unserved)
+        return Route("MANUAL", [r.MANDATE_UNSERVED, *due], f"due mandate not served: {details}")
+    if judged and row["proposed_trade_count"] > 0:
         return Route("MANDATE", due, f"mandated trades: {', '.join(due)}")
     notes = [*due, r.MANDATE_DEFERRED] if deferred else due
     return _score(row, policy, notes)

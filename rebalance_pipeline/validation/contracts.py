@@ -90,6 +90,7 @@ def schemas(as_of: dt.date) -> dict[str, pa.DataFrameSchema]:
                 "rating": col(pl.Int64, pa.Check.in_range(1, 5)),
                 "round_lot": col(pl.Int64, pa.Check.ge(1)),
                 "identical_group": opt(),
+                "average_daily_volume": opt(pl.Float64, nonneg),
             },
             unique=["security_id"],
         ),

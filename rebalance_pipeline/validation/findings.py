@@ -30,7 +30,8 @@ def draft(df: pl.DataFrame) -> pl.DataFrame:
         .fill_null(pl.lit([], dtype=pl.List(pl.String)))
         .list.unique()
         .list.drop_nulls()
-        .list.sort()
+        .list.sort(),
+        pl.col("blocks_security").fill_null(False),
     )
 
 

@@ -35,7 +35,8 @@ def _with_check(df: pl.DataFrame, check: str, message: pl.Expr) -> pl.DataFrame:
 # --------------------------------------------------------------------------------------
 def _rows_named(book: Book, wanted: pl.DataFrame) -> pl.DataFrame:
     """(source_file, source_row) of ``wanted`` -> account_ids of that custodian row: its
-    account, or for a price row the holders of its security."""
+    account, or for a price row the holders of its security (whose price it puts in
+    doubt: ``blocks_security``)."""
     key = ["source_file", "source_row"]
     account_rows = pl.concat(
         [
@@ -47,7 +48,9 @@ def _rows_named(book: Book, wanted: pl.DataFrame) -> pl.DataFrame:
     return (
         pl.concat(
             [
-                scope.by_account(account_rows).drop("account_id"),
+                scope.by_account(account_rows)
+                .drop("account_id")
+                .with_columns(pl.lit(False).alias("blocks_security")),
                 scope.by_security(price_rows, book).drop("security_id"),
             ]
         )
@@ -56,7 +59,8 @@ def _rows_named(book: Book, wanted: pl.DataFrame) -> pl.DataFrame:
             pl.col("account_ids")
             .list.explode(keep_nulls=False, empty_as_null=False)
             .unique()
-            .sort()
+            .sort(),
+            pl.col("blocks_security").any(),
         )
     )
 
@@ -67,7 +71,9 @@ def scoped_parse_findings(book: Book) -> pl.DataFrame:
     parsed = draft(book.parse_findings)
     unscoped = parsed.filter(pl.col("account_ids").list.len() == 0).with_row_index("_n")
     rows = _rows_named(book, unscoped.select("source_file", "source_row").drop_nulls())
-    by_row = unscoped.drop("account_ids").join(rows, on=["source_file", "source_row"], how="inner")
+    by_row = unscoped.drop("account_ids", "blocks_security").join(
+        rows, on=["source_file", "source_row"], how="inner"
+    )
     by_file = scope.by_custodian(unscoped.join(by_row.select("_n"), on="_n", how="anti"), book)
     return pl.concat(
         [
@@ -271,7 +277,7 @@ def missing_prices(book: Book) -> pl.DataFrame:
         (pl.col("price_date") == book.as_of) & pl.col("close").is_not_null()
     ).select("security_id")
     held = book.securities.select("security_id").join(
-        scope.holders(book), on="security_id", how="inner"
+        scope.holders(book).select("security_id"), on="security_id", how="semi"
     )
     missing = held.join(priced, on="security_id", how="anti")
     missing = _with_check(
@@ -279,7 +285,7 @@ def missing_prices(book: Book) -> pl.DataFrame:
         "missing_price",
         pl.format("no close for {} on {}", "security_id", pl.lit(str(book.as_of))),
     )
-    return draft(missing)
+    return draft(scope.by_security(missing, book))
 
 
 def splits_effective_today(book: Book) -> pl.DataFrame:

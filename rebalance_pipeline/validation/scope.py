@@ -40,8 +40,10 @@ def _join_accounts(df: pl.DataFrame, scopes: pl.DataFrame, on: str) -> pl.DataFr
 
 
 def by_security(df: pl.DataFrame, book: Book) -> pl.DataFrame:
-    """Add account_ids = holders of each row's security_id."""
-    return _join_accounts(df, holders(book), "security_id")
+    """Add account_ids = holders of each row's security_id: the finding is about the
+    security itself, which then blocks it for every account (``blocks_security``)."""
+    scoped = _join_accounts(df, holders(book), "security_id")
+    return scoped.with_columns(pl.lit(True).alias("blocks_security"))
 
 
 def by_custodian(df: pl.DataFrame, book: Book) -> pl.DataFrame:

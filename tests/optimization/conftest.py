@@ -258,4 +258,4 @@ def _frame(rows: list[dict], schema: pl.Schema) -> pl.DataFrame:
 
 def problems_for(policy: Policy | None = None, **book) -> list[AccountProblem]:
     features, canonical = build_inputs(**book)
-    return build_problems(features, canonical, policy or Policy(), AS_OF)
+    return build_problems(features, canonical, policy or Policy())

@@ -2,38 +2,18 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import polars as pl
 import pytest
 from conftest import SECURITIES, account, at_target_lots, lot, policy_with, problems_for, security
 
-from rebalance_pipeline.optimization import convex
 from rebalance_pipeline.optimization.shards import optimize_shard
 
 CASH_HEAVY = [account("A", at_target_lots("A"), cash=200_000.0)]
 
 
 def solve(policy, accounts=CASH_HEAVY):
-    return optimize_shard(problems_for(policy, accounts=accounts), policy, shard=0)
-
-
-def test_market_impact_makes_trades_smaller_and_costlier_per_dollar():
-    plain_results, _ = solve(policy_with())
-    impact_policy = policy_with(market_impact_coefficient=5.0)
-    [problem] = problems_for(impact_policy, accounts=CASH_HEAVY)
-    key = convex.bucket_key(problem, impact_policy)
-    assert key[3] and convex.bucket_problem(key).problem.is_dpp()
-    results, _ = solve(impact_policy)
-    plain, impact = plain_results.row(0, named=True), results.row(0, named=True)
-    assert impact["turnover_usd"] < plain["turnover_usd"]
-    assert (
-        impact["cost_transaction_usd"] / impact["turnover_usd"]
-        > plain["cost_transaction_usd"] / plain["turnover_usd"]
-    )
-    # 5 bps is the linear part alone
-    assert plain["cost_transaction_usd"] == pytest.approx(5e-4 * plain["turnover_usd"])
+    return optimize_shard(problems_for(policy, accounts=accounts), policy)
 
 
 def test_quality_bonus_tilts_buys_to_the_better_rated_security():
@@ -52,7 +32,7 @@ def test_quality_bonus_tilts_buys_to_the_better_rated_security():
     bought = {}
     for bonus in (0.0, 50.0):
         policy = policy_with(quality_bonus_bps_per_rating=bonus)
-        results, trades = optimize_shard(problems_for(policy, **book), policy, shard=0)
+        results, trades = optimize_shard(problems_for(policy, **book), policy)
         buys = trades.filter(pl.col("side") == "buy").select("security_id", "amount")
         bought[bonus] = dict(buys.iter_rows())
     assert bought[0.0]["SEC-LCAP"] == pytest.approx(bought[0.0]["SEC-TMKT"], abs=300.0)
@@ -87,20 +67,10 @@ def test_account_with_no_priced_security_is_no_universe():
     securities = [security("SEC-TMKT", "us_equity", None, "TOTAL_US")]
     policy = policy_with()
     results, trades = optimize_shard(
-        problems_for(policy, accounts=accounts, securities=securities), policy, shard=0
+        problems_for(policy, accounts=accounts, securities=securities), policy
     )
     assert results["solve_status"].to_list() == ["no_universe"]
     assert trades.is_empty()
-
-
-def test_a_non_finite_input_fails_only_its_account():
-    policy = policy_with()
-    accounts = [account("A", at_target_lots("A")), account("B", at_target_lots("B"))]
-    good, bad = problems_for(policy, accounts=accounts)
-    bad = dataclasses.replace(bad, lot_cost_basis=np.full(len(bad.lot_ids), np.nan))
-    results, trades = optimize_shard([good, bad], policy, shard=0)
-    assert results["solve_status"].to_list() == ["optimal", "solver_error"]
-    assert set(trades["account_id"]) <= {"A"}
 
 
 BREACHED = [
@@ -153,10 +123,10 @@ def test_a_security_with_a_doubtful_price_is_not_bought():
         )
     ]
     policy = policy_with()
-    _, fine = optimize_shard(problems_for(policy, accounts=no_intl), policy, shard=0)
+    _, fine = optimize_shard(problems_for(policy, accounts=no_intl), policy)
     assert "SEC-INTL" in fine.filter(pl.col("side") == "buy")["security_id"].to_list()
     doubtful = problems_for(policy, accounts=no_intl, untradable=["SEC-INTL"])
-    _, trades = optimize_shard(doubtful, policy, shard=0)
+    _, trades = optimize_shard(doubtful, policy)
     assert "SEC-INTL" not in trades["security_id"].to_list()
 
 
@@ -169,7 +139,7 @@ def test_an_empty_account_and_an_account_paying_out_all_its_cash_are_result_rows
         accounts=[empty, cash_only],
         cash_requests=[{"account": "C", "amount": 5000.0}],
     )
-    results, trades = optimize_shard(problems, policy, shard=0)
+    results, trades = optimize_shard(problems, policy)
     assert trades.is_empty()
     by_account = {row["account_id"]: row for row in results.iter_rows(named=True)}
     assert set(by_account) == {"E", "C"}

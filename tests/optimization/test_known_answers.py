@@ -23,7 +23,7 @@ from rebalance_pipeline.policy import Policy
 
 def solve(policy: Policy | None = None, **book) -> tuple[pl.DataFrame, pl.DataFrame]:
     policy = policy or Policy()
-    return optimize_shard(problems_for(policy, **book), policy, shard=3)
+    return optimize_shard(problems_for(policy, **book), policy)
 
 
 def row(results: pl.DataFrame, account_id: str) -> dict:
@@ -68,7 +68,6 @@ def test_account_at_target_scores_below_the_floor_threshold():
     results, _ = solve(accounts=[account("A01", at_target_lots("A01"))])
     result = row(results, "A01")
     assert result["solve_status"] == "optimal"
-    assert result["shard"] == 3
     # investing 1% cash buys little risk reduction: far below the 150 → 21 bps threshold
     assert result["score_bps"] < 21.0
     assert result["realized_gain_st"] == 0 and result["realized_gain_lt"] == 0
@@ -322,7 +321,7 @@ def test_solve_one_reproduces_the_shard_result_with_same_day_household_blocks():
     ira = account("A10i", [lot("A10i-L-BOND", "SEC-BOND", 5000, 400000.0)], household="H10",
                   registration="traditional_ira")  # fmt: skip
     problems = problems_for(policy, accounts=[ira, account("A10", P10_LOTS, household="H10")])
-    results, trades = optimize_shard(problems, policy, shard=0)
+    results, trades = optimize_shard(problems, policy)
     by_id = {p.account_id: p for p in problems}
     again, again_trades = solve_one(by_id["A10i"], policy, household=problems)
     shard_row = results.filter(pl.col("account_id") == "A10i")

@@ -22,6 +22,8 @@ AS_OF = dt.date(2026, 3, 16)
 
 
 def account(account_id, value=500_000.0, model="M-BAL", status="ok", registration="taxable"):
+    """A valuation row; its group as features' account_valuations.sql assigns it."""
+    group = Policy().group_for(value, registration)
     return {
         "account_id": account_id,
         "registration": registration,
@@ -29,6 +31,8 @@ def account(account_id, value=500_000.0, model="M-BAL", status="ok", registratio
         "status": status,
         "total_value": value,
         "custodian": "alpha",
+        "account_group": group.name,
+        "review_policy": group.review,
     }
 
 
@@ -48,7 +52,15 @@ def result(account_id, score=50.0, status="optimal", value=500_000.0, **extra):
     }
 
 
-def trade(account_id, security="SEC-A", side="buy", quantity=10.0, price=100.0, lot=None):
+def trade(
+    account_id,
+    security="SEC-A",
+    side="buy",
+    quantity=10.0,
+    price=100.0,
+    lot=None,
+    asset_class="us_equity",
+):
     return {
         "account_id": account_id,
         "security_id": security,
@@ -57,7 +69,33 @@ def trade(account_id, security="SEC-A", side="buy", quantity=10.0, price=100.0, 
         "price": price,
         "amount": quantity * price,
         "lot_id": lot,
+        "asset_class": asset_class,
     }
+
+
+def withdrawal(account_id, due=5_000.0, cash_before=1_000.0, cash_after=6_000.0):
+    """A due high-priority cash request and the cash the proposal leaves for it."""
+    mandate = {"account_id": account_id, "mandate": "cash_request", "priority": "high"}
+    cash = {"cash_before": cash_before, "cash_after": cash_after, "required_cash": due}
+    return mandate, cash
+
+
+def breach(account_id, weight=0.60, low=0.45, high=0.55, asset_class="us_equity"):
+    """A band breach mandate and the class weight behind it."""
+    mandate = {
+        "account_id": account_id,
+        "mandate": "band_breach",
+        "priority": "normal",
+        "asset_class": asset_class,
+    }
+    drift = {
+        "account_id": account_id,
+        "asset_class": asset_class,
+        "weight": weight,
+        "min_weight": low,
+        "max_weight": high,
+    }
+    return mandate, drift
 
 
 def inputs(
@@ -70,6 +108,8 @@ def inputs(
     halts=(),
     mandates=(),
     days=None,
+    holdings=(),
+    drift=(),
 ):
     """Routing inputs; every account trades SEC-A and last traded 30 days ago by default."""
     ids = [a["account_id"] for a in accounts]
@@ -93,6 +133,8 @@ def inputs(
             t.DAYS_SINCE_TRADE,
         ),
         mandates=_frame(mandates, t.MANDATES),
+        holdings=_frame(holdings, t.HOLDINGS),
+        asset_class_drift=_frame(drift, t.ASSET_CLASS_DRIFT),
         active_holds=_frame(holds, t.ACTIVE_HOLDS),
         active_halts=_frame(halts, t.ACTIVE_HALTS),
         optimization_results=_frame(results, t.OPTIMIZATION_RESULTS),
@@ -128,7 +170,6 @@ def test_suspended_beats_hold_and_keeps_every_account():
             holds=[hold("A")],
         ),
         Policy(),
-        AS_OF,
     )
     a = decision(out, "A")
     assert a["route"] == "SUSPENDED"
@@ -138,34 +179,37 @@ def test_suspended_beats_hold_and_keeps_every_account():
     assert out.released_trades["account_id"].to_list() == ["B"]
 
 
-def test_hold_without_reason_and_future_hold():
-    holds = [hold("A", reason=None), hold("B", start=dt.date(2026, 3, 17))]
+def test_hold_without_reason():
     out = route_accounts(
-        inputs([account("A"), account("B")], [result("A"), result("B", 200.0)], holds=holds),
+        inputs(
+            [account("A"), account("B")],
+            [result("A"), result("B", 200.0)],
+            holds=[hold("A", reason=None)],
+        ),
         Policy(),
-        AS_OF,
     )
     assert routes(out) == {"A": "HOLD", "B": "SCORE"}
     assert decision(out, "A")["rule"] == "active hold: no reason given"
 
 
 def test_manual_queue_beats_suspended():
-    out = route_accounts(inputs([account("A")], status=[SUSPENDED], manual=["A"]), Policy(), AS_OF)
+    out = route_accounts(inputs([account("A")], status=[SUSPENDED], manual=["A"]), Policy())
     assert decision(out, "A")["route"] == "MANUAL"
     assert decision(out, "A")["reasons"][0] == r.MANUAL_CASH_REQUEST
     assert out.released_trades.is_empty()
 
 
-def test_hold_beats_mandate_and_expired_hold_trades():
+def test_hold_beats_mandate():
     accounts = [account("A"), account("B")]
-    mandates = [
-        {"account_id": a, "mandate": "cash_request", "priority": "high"} for a in ("A", "B")
-    ]
-    holds = [hold("A"), hold("B", end=dt.date(2026, 3, 13))]
+    (mandate_a, cash_a), (mandate_b, cash_b) = withdrawal("A"), withdrawal("B")
     out = route_accounts(
-        inputs(accounts, [result("A"), result("B")], holds=holds, mandates=mandates),
+        inputs(
+            accounts,
+            [result("A", **cash_a), result("B", **cash_b)],
+            holds=[hold("A")],
+            mandates=[mandate_a, mandate_b],
+        ),
         Policy(),
-        AS_OF,
     )
     assert routes(out) == {"A": "HOLD", "B": "MANDATE"}
     assert decision(out, "A")["reasons"] == [r.ACCOUNT_HOLD]
@@ -175,21 +219,23 @@ def test_hold_beats_mandate_and_expired_hold_trades():
 
 @pytest.mark.parametrize(
     ("status", "code"),
-    [("infeasible", r.MANDATE_INFEASIBLE), ("solver_error", r.SOLVER_ERROR)],
+    [
+        ("infeasible", r.MANDATE_INFEASIBLE),
+        ("solver_error", r.SOLVER_ERROR),
+        ("data_error", r.OPTIMIZER_DATA_ERROR),
+    ],
 )
 def test_failed_solve_goes_to_manual(status, code):
     mandates = [{"account_id": "A", "mandate": "cash_request", "priority": "high"}]
     out = route_accounts(
-        inputs([account("A")], [result("A", status=status)], mandates=mandates),
-        Policy(),
-        AS_OF,
+        inputs([account("A")], [result("A", status=status)], mandates=mandates), Policy()
     )
     assert decision(out, "A")["route"] == "MANUAL"
     assert decision(out, "A")["reasons"] == [code]
 
 
 def test_missing_result_is_no_trade_never_dropped():
-    out = route_accounts(inputs([account("A")], results=[]), Policy(), AS_OF)
+    out = route_accounts(inputs([account("A")], results=[]), Policy())
     assert decision(out, "A")["route"] == "NO_TRADE"
     assert decision(out, "A")["reasons"] == [r.NOT_OPTIMIZED]
 
@@ -200,9 +246,7 @@ HALTED = [{"security_id": "SEC-H", "start_date": AS_OF, "end_date": AS_OF, "reas
 def test_halt_skip_account_routes_halt():
     trades = [trade("A", "SEC-H", side="sell", lot="L1"), trade("A")]
     out = route_accounts(
-        inputs([account("A")], [result("A", touches_halted=True)], trades, halts=HALTED),
-        Policy(),
-        AS_OF,
+        inputs([account("A")], [result("A", touches_halted=True)], trades, halts=HALTED), Policy()
     )
     assert decision(out, "A")["route"] == "HALT"
     assert "SEC-H" in decision(out, "A")["rule"]
@@ -211,33 +255,71 @@ def test_halt_skip_account_routes_halt():
 
 def test_halt_freeze_security_trades_the_rest():
     policy = Policy.model_validate({"workflow": {"halt_mode": "freeze_security"}})
-    out = route_accounts(
-        inputs([account("A")], [result("A", score=200.0)], halts=HALTED), policy, AS_OF
-    )
+    out = route_accounts(inputs([account("A")], [result("A", score=200.0)], halts=HALTED), policy)
     assert decision(out, "A")["route"] == "SCORE"
     frozen_but_traded = inputs(
         [account("A")], [result("A", score=200.0)], [trade("A", "SEC-H")], halts=HALTED
     )
-    assert decision(route_accounts(frozen_but_traded, policy, AS_OF), "A")["route"] == "HALT"
+    assert decision(route_accounts(frozen_but_traded, policy), "A")["route"] == "HALT"
+
+
+RESTRICTED = {
+    "account_id": "A",
+    "mandate": "restriction",
+    "priority": "normal",
+    "security_id": "SEC-R",
+}
+HOLDS_R = {"account_id": "A", "security_id": "SEC-R", "quantity": 10.0}
 
 
 def test_mandate_beats_score_and_lists_high_priority_first():
-    mandates = [
-        {"account_id": "A", "mandate": "restriction", "priority": "normal"},
-        {"account_id": "A", "mandate": "cash_request", "priority": "high"},
-    ]
+    cash_request, cash = withdrawal("A")
+    trades = [trade("A", "SEC-R", side="sell", quantity=10.0, lot="A-R"), trade("A")]
     out = route_accounts(
-        inputs([account("A")], [result("A", score=500.0)], mandates=mandates), Policy(), AS_OF
+        inputs(
+            [account("A")],
+            [result("A", score=500.0, **cash)],
+            trades,
+            mandates=[RESTRICTED, cash_request],
+            holdings=[HOLDS_R],
+        ),
+        Policy(),
     )
     assert decision(out, "A")["route"] == "MANDATE"
     assert decision(out, "A")["reasons"] == ["cash_request_high", "restriction_normal"]
 
 
+def test_a_restricted_holding_not_sold_in_full_is_manual():
+    trades = [trade("A", "SEC-R", side="sell", quantity=4.0, lot="A-R"), trade("A")]
+    out = route_accounts(
+        inputs(
+            [account("A")],
+            [result("A", score=500.0)],
+            trades,
+            mandates=[RESTRICTED],
+            holdings=[HOLDS_R],
+        ),
+        Policy(),
+    )
+    assert decision(out, "A")["route"] == "MANUAL"
+    assert decision(out, "A")["reasons"] == [r.MANDATE_UNSERVED, "restriction_normal"]
+    assert "sells 4.0 of 10.0 held" in decision(out, "A")["rule"]
+    assert out.released_trades.is_empty()
+
+
+def test_a_withdrawal_the_cash_covers_leaves_the_trades_to_the_score():
+    cash_request, cash = withdrawal("A", cash_before=9_000.0, cash_after=8_000.0)
+    out = route_accounts(
+        inputs([account("A")], [result("A", score=5.0, **cash)], mandates=[cash_request]),
+        Policy(),
+    )
+    assert decision(out, "A")["route"] == "NO_TRADE"
+    assert decision(out, "A")["reasons"] == [r.SCORE_BELOW_THRESHOLD, "cash_request_high"]
+
+
 def test_high_priority_only_makes_a_normal_mandate_wait():
     policy = Policy.model_validate({"workflow": {"step2_high_priority_only": True}})
-    mandates = [
-        {"account_id": a, "mandate": "band_breach", "priority": "normal"} for a in ("A", "B")
-    ]
+    mandates = [breach(a)[0] for a in ("A", "B")]
     # 30 days since the last trade: threshold 15 + 135 e^-0.5 = 96.88 bps
     out = route_accounts(
         inputs(
@@ -246,7 +328,6 @@ def test_high_priority_only_makes_a_normal_mandate_wait():
             mandates=mandates,
         ),
         policy,
-        AS_OF,
     )
     assert routes(out) == {"A": "SCORE", "B": "NO_TRADE"}
     assert decision(out, "A")["reasons"] == [r.SCORE_ABOVE_THRESHOLD, r.MANDATE_DEFERRED]
@@ -254,15 +335,22 @@ def test_high_priority_only_makes_a_normal_mandate_wait():
     assert decision(out, "B")["threshold_bps"] == pytest.approx(15 + 135 * math.exp(-0.5))
 
 
-def test_mandate_without_trades_falls_through_to_score():
-    mandates = [{"account_id": "A", "mandate": "band_breach", "priority": "normal"}]
+def test_a_due_mandate_without_trades_is_manual():
+    mandate, drift = breach("A")
+    cash = {"cash_before": 0.0, "cash_after": 0.0, "required_cash": 0.0}
     out = route_accounts(
-        inputs([account("A")], [result("A", score=0.0)], trades=[], mandates=mandates),
+        inputs(
+            [account("A")],
+            [result("A", score=0.0, **cash)],
+            trades=[],
+            mandates=[mandate],
+            drift=[drift],
+        ),
         Policy(),
-        AS_OF,
     )
-    assert decision(out, "A")["route"] == "NO_TRADE"
-    assert decision(out, "A")["reasons"] == [r.SCORE_BELOW_THRESHOLD, "band_breach_normal"]
+    assert decision(out, "A")["route"] == "MANUAL"
+    assert decision(out, "A")["reasons"] == [r.MANDATE_UNSERVED, "band_breach_normal"]
+    assert "60.0% after the trades" in decision(out, "A")["rule"]
 
 
 @pytest.mark.parametrize(
@@ -271,7 +359,7 @@ def test_mandate_without_trades_falls_through_to_score():
 )
 def test_threshold_decays_with_days_since_last_trade(days, threshold):
     out = route_accounts(
-        inputs([account("A")], [result("A", score=30.0)], days={"A": days}), Policy(), AS_OF
+        inputs([account("A")], [result("A", score=30.0)], days={"A": days}), Policy()
     )
     assert decision(out, "A")["threshold_bps"] == pytest.approx(threshold, abs=0.01)
     assert decision(out, "A")["route"] == ("NO_TRADE" if threshold > 30 else "SCORE")
@@ -286,7 +374,6 @@ def test_score_exactly_at_threshold_trades_and_empty_proposal_does_not():
             days={"A": 0, "B": 0},
         ),
         Policy(),
-        AS_OF,
     )
     assert routes(out) == {"A": "SCORE", "B": "NO_TRADE"}
     assert decision(out, "B")["reasons"] == [r.NO_TRADES_PROPOSED]
@@ -301,7 +388,6 @@ def test_calendar_trigger_ignores_the_score():
             days={"A": 90, "B": 89, "C": None},
         ),
         policy,
-        AS_OF,
     )
     assert routes(out) == {"A": "SCORE", "B": "NO_TRADE", "C": "SCORE"}
     assert decision(out, "A")["reasons"] == [r.CALENDAR_DUE]
@@ -310,15 +396,19 @@ def test_calendar_trigger_ignores_the_score():
 
 def test_bands_trigger_trades_only_mandates():
     policy = Policy.model_validate({"workflow": {"trigger": "bands"}})
-    mandates = [{"account_id": "A", "mandate": "band_breach", "priority": "normal"}]
+    mandate, drift = breach("A")
+    cash = {"cash_before": 0.0, "cash_after": 0.0, "required_cash": 0.0}
+    # $30,000 of us_equity sold of $500,000: 60% -> 54%
+    trades = [trade("A", side="sell", quantity=300.0, lot="A-1"), trade("B")]
     out = route_accounts(
         inputs(
             [account("A"), account("B")],
-            [result("A", score=0.0), result("B", score=900.0)],
-            mandates=mandates,
+            [result("A", score=0.0, **cash), result("B", score=900.0)],
+            trades,
+            mandates=[mandate],
+            drift=[drift],
         ),
         policy,
-        AS_OF,
     )
     assert routes(out) == {"A": "MANDATE", "B": "NO_TRADE"}
     assert decision(out, "B")["reasons"] == [r.SCORE_TRIGGER_OFF]
@@ -335,7 +425,7 @@ def test_review_follows_the_account_group():
         result("M", 200.0, value=5_000_000.0),
         result("U", 200.0, value=25_000_000.0),
     ]
-    out = route_accounts(inputs(accounts, results), Policy(), AS_OF)
+    out = route_accounts(inputs(accounts, results), Policy())
     got = {
         row["account_id"]: (row["account_group"], row["review_policy"], row["review"])
         for row in out.decisions.iter_rows(named=True)
@@ -366,7 +456,7 @@ MID = 10_000_000.0
 )
 def test_outlier_flags_send_a_mid_account_to_review(extra, flag):
     out = route_accounts(
-        inputs([account("M", MID)], [result("M", 200.0, value=MID, **extra)]), Policy(), AS_OF
+        inputs([account("M", MID)], [result("M", 200.0, value=MID, **extra)]), Policy()
     )
     assert decision(out, "M")["outlier_flags"] == [flag]
     assert decision(out, "M")["review"] == "review"
@@ -382,7 +472,6 @@ def test_realized_gain_pct_and_trade_count_flags():
             trades,
         ),
         Policy(),
-        AS_OF,
     )
     # flags are recorded under review policy 'none' too, and do not send it to review
     assert decision(out, "S")["outlier_flags"] == [r.FLAG_REALIZED_GAIN_PCT, r.FLAG_TRADE_COUNT]
@@ -394,7 +483,7 @@ def test_peer_turnover_outlier_needs_five_peers():
     values["X"] = 0.05 * MID  # 5% turnover, far from its peers
     accounts = [account(a, MID) for a in values]
     results = [result(a, 200.0, value=MID, turnover_usd=v) for a, v in values.items()]
-    out = route_accounts(inputs(accounts, results), Policy(), AS_OF)
+    out = route_accounts(inputs(accounts, results), Policy())
     flagged = out.decisions.filter(pl.col("outlier_flags").list.len() > 0)
     assert flagged["account_id"].to_list() == ["X"]
     assert decision(out, "X")["outlier_flags"] == [r.FLAG_PEER_TURNOVER]
@@ -405,7 +494,6 @@ def test_peer_turnover_outlier_needs_five_peers():
             [result(a, 200.0, value=MID, turnover_usd=v) for a, v in fewer.items()],
         ),
         Policy(),
-        AS_OF,
     )
     assert decision(out, "X")["outlier_flags"] == []
 
@@ -413,8 +501,8 @@ def test_peer_turnover_outlier_needs_five_peers():
 def test_output_is_deterministic_whatever_the_input_order():
     accounts = [account(a) for a in ("C", "A", "B")]
     results = [result(a, 200.0) for a in ("B", "C", "A")]
-    first = route_accounts(inputs(accounts, results), Policy(), AS_OF)
-    second = route_accounts(inputs(accounts[::-1], results[::-1]), Policy(), AS_OF)
+    first = route_accounts(inputs(accounts, results), Policy())
+    second = route_accounts(inputs(accounts[::-1], results[::-1]), Policy())
     assert first.decisions["account_id"].to_list() == ["A", "B", "C"]
     assert first.decisions.equals(second.decisions)
     assert first.released_trades.equals(second.released_trades)

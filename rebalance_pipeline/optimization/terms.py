@@ -1,0 +1,328 @@
+"""The terms of the cost/benefit score, one object each (after cvxportfolio's costs.py).
+
+A term owns its parameters: ``build`` writes its CVXPY expression once per compiled
+problem, ``set_values`` gives the parameters one account's numbers, and ``dollars``
+evaluates the same quantity on trades. The optimizer minimizes −Σ ±weight × term and
+the score is Σ ±weight × term (benefits +, costs −) over the same objects, so the
+solver and the score cannot drift apart. Expressions are weighted dollars per dollar of
+V, the account's value less its due withdrawals; ``dollars`` are unweighted.
+
+A new term is one class here and one line in ``score_terms``.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+import math
+from typing import TYPE_CHECKING, ClassVar
+
+import numpy as np
+
+from rebalance_pipeline.optimization.errors import DataError
+from rebalance_pipeline.optimization.problem import AccountProblem
+from rebalance_pipeline.optimization.risk import FactorRisk
+from rebalance_pipeline.policy import Policy
+
+if TYPE_CHECKING:
+    import cvxpy as cp
+
+TRADING_DAYS = 252.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Layout:
+    """Where one account's numbers sit in a compiled problem: ``n`` security slots,
+    ``slots`` lot slots per security (``lot_slot`` of each lot) and ``classes`` factor
+    rows; padding is zero unless a fill is given."""
+
+    n: int
+    slots: int
+    classes: int
+    lot_slot: np.ndarray
+
+    def securities(self, values: np.ndarray, fill: float = 0.0) -> np.ndarray:
+        out = np.full(self.n, fill, dtype=np.float64)
+        out[: len(values)] = values
+        return out
+
+    def lots(self, values: np.ndarray) -> np.ndarray:
+        out = np.zeros(self.n * self.slots)
+        out[self.lot_slot] = values
+        return out
+
+    def class_vector(self, values: np.ndarray, fill: float = 0.0) -> np.ndarray:
+        out = np.full(self.classes, fill, dtype=np.float64)
+        out[: len(values)] = values
+        return out
+
+    def class_matrix(self, values: np.ndarray) -> np.ndarray:
+        out = np.zeros((self.classes, self.n))
+        out[: values.shape[0], : values.shape[1]] = values
+        return out
+
+
+@dataclasses.dataclass(frozen=True)
+class Variables:
+    """The decision variables in weights of V: buys per security, sells per lot slot,
+    and the active weights after the trades (holding − sold + bought − target)."""
+
+    buy: cp.Variable
+    sell: cp.Variable
+    sold: cp.Expression  # sells per security
+    active: cp.Variable
+
+
+@dataclasses.dataclass(frozen=True)
+class Account:
+    """What the terms read of one account besides its trades."""
+
+    problem: AccountProblem
+    policy: Policy
+    risk: FactorRisk
+
+    @property
+    def value(self) -> float:
+        return self.problem.account_value
+
+    def weights(self, dollars: np.ndarray) -> np.ndarray:
+        """Dollars as weights of V (none when nothing is left to invest)."""
+        return dollars / self.value if self.value > 0 else np.zeros_like(dollars)
+
+    def active_before(self) -> np.ndarray:
+        p = self.problem
+        return self.weights(p.quantities * p.prices) - p.targets
+
+
+@dataclasses.dataclass(frozen=True)
+class Trades:
+    """Trades in dollars: bought per universe security, sold per lot."""
+
+    bought: np.ndarray
+    sold_by_lot: np.ndarray
+
+    def sold(self, problem: AccountProblem) -> np.ndarray:
+        return np.bincount(problem.lot_security, self.sold_by_lot, len(problem.security_ids))
+
+    def traded(self, problem: AccountProblem) -> np.ndarray:
+        return self.bought + self.sold(problem)
+
+    def active_after(self, account: Account) -> np.ndarray:
+        p = account.problem
+        held = p.quantities * p.prices - self.sold(p) + self.bought
+        return account.weights(held) - p.targets
+
+
+class Term(abc.ABC):
+    """One part of the score, in dollars (see the module docstring)."""
+
+    column: ClassVar[str]  # the OPTIMIZATION_RESULTS column of its dollars
+    is_benefit: ClassVar[bool]
+    paid_in_cash: ClassVar[bool] = False  # a cost the account's cash pays when it trades
+
+    def __init__(self) -> None:
+        self.parameters: dict[str, cp.Parameter] = {}
+
+    def weight(self, policy: Policy) -> float:
+        """The policy's weight on the term in the score (and so in the objective)."""
+        return 1.0
+
+    def signed_weight(self, policy: Policy) -> float:
+        return self.weight(policy) if self.is_benefit else -self.weight(policy)
+
+    @abc.abstractmethod
+    def build(self, variables: Variables, layout: Layout) -> tuple[cp.Expression, list]:
+        """Its weighted dollars per V as an expression, and any constraint it needs."""
+
+    @abc.abstractmethod
+    def values(self, account: Account, layout: Layout) -> dict[str, np.ndarray | float]:
+        """Its parameters' values for one account, by parameter name."""
+
+    @abc.abstractmethod
+    def dollars(self, account: Account, trades: Trades) -> float:
+        """Its unweighted value in dollars for these trades."""
+
+    def parameter(self, name: str, shape: tuple[int, ...] = (), **attributes) -> cp.Parameter:
+        import cvxpy as cp
+
+        self.parameters[name] = cp.Parameter(shape, name=name, **attributes)
+        return self.parameters[name]
+
+    def set_values(self, account: Account, layout: Layout) -> None:
+        """Give the parameters one account's numbers; checks shape and finiteness itself
+        and stores them directly (cvxpy's per-assignment validation costs about a fifth
+        of a re-solve)."""
+        for name, value in self.values(account, layout).items():
+            save_parameter(self.parameters[name], value)
+
+
+def save_parameter(parameter: cp.Parameter, value: np.ndarray | float) -> None:
+    array = np.asarray(value, dtype=np.float64)
+    if array.shape != parameter.shape or not np.isfinite(array).all():
+        raise DataError(f"parameter {parameter.name()}: shape {array.shape} or non-finite values")
+    parameter.save_value(array)
+
+
+class TrackingError(Term):
+    """Benefit of the risk removed: active variance price × V × (before − after)."""
+
+    column = "benefit_risk_usd"
+    is_benefit = True
+
+    def build(self, variables: Variables, layout: Layout) -> tuple[cp.Expression, list]:
+        import cvxpy as cp
+
+        exposure = self.parameter("exposure", (layout.classes, layout.n))
+        specific = self.parameter("specific", (layout.n,))
+        before = self.parameter("priced_variance_before")
+        after = cp.sum_squares(exposure @ variables.active) + cp.sum_squares(
+            cp.multiply(specific, variables.active)
+        )
+        return before - after, []
+
+    def values(self, account: Account, layout: Layout) -> dict[str, np.ndarray | float]:
+        price = account.policy.optimization.active_variance_price
+        scale = math.sqrt(price)
+        return {
+            "exposure": layout.class_matrix(scale * account.risk.exposure),
+            "specific": layout.securities(scale * account.risk.specific),
+            "priced_variance_before": price * account.risk.variance(account.active_before()),
+        }
+
+    def dollars(self, account: Account, trades: Trades) -> float:
+        before = account.risk.variance(account.active_before())
+        after = account.risk.variance(trades.active_after(account))
+        return account.policy.optimization.active_variance_price * account.value * (before - after)
+
+
+class TransactionCost(Term):
+    """The linear cost of trading: the policy's bps of every dollar bought or sold."""
+
+    column = "cost_transaction_usd"
+    is_benefit = False
+    paid_in_cash = True
+
+    def build(self, variables: Variables, layout: Layout) -> tuple[cp.Expression, list]:
+        import cvxpy as cp
+
+        rate = self.parameter("cost_rate")
+        return rate * (cp.sum(variables.buy) + cp.sum(variables.sell)), []
+
+    def values(self, account: Account, layout: Layout) -> dict[str, np.ndarray | float]:
+        return {"cost_rate": _cost_rate(account.policy)}
+
+    def dollars(self, account: Account, trades: Trades) -> float:
+        traded = float(trades.bought.sum() + trades.sold_by_lot.sum())
+        return _cost_rate(account.policy) * traded
+
+
+class MarketImpact(Term):
+    """coefficient × daily vol × order^{3/2} / sqrt(daily dollar volume) per security
+    (Boyd et al. 2017); a security without a known volume has none (the problem notes it)."""
+
+    column = "cost_market_impact_usd"
+    is_benefit = False
+    paid_in_cash = True
+
+    def build(self, variables: Variables, layout: Layout) -> tuple[cp.Expression, list]:
+        import cvxpy as cp
+
+        impact = self.parameter("impact", (layout.n,), nonneg=True)
+        # the power needs the sells per security as a variable to stay DPP
+        sold = cp.Variable(layout.n)
+        expression = impact @ cp.power(variables.buy + sold, 1.5)
+        return expression, [sold == variables.sold]
+
+    def values(self, account: Account, layout: Layout) -> dict[str, np.ndarray | float]:
+        per_dollar = self._per_dollar_to_the_three_halves(account)
+        return {"impact": layout.securities(per_dollar * math.sqrt(max(account.value, 0.0)))}
+
+    def dollars(self, account: Account, trades: Trades) -> float:
+        per_dollar = self._per_dollar_to_the_three_halves(account)
+        return float(per_dollar @ trades.traded(account.problem) ** 1.5)
+
+    @staticmethod
+    def _per_dollar_to_the_three_halves(account: Account) -> np.ndarray:
+        p = account.problem
+        daily_vol = account.risk.security_vols() / math.sqrt(TRADING_DAYS)
+        dollar_volume = p.volumes * p.prices
+        known = np.isfinite(dollar_volume) & (dollar_volume > 0)
+        root = np.sqrt(np.where(known, dollar_volume, 1.0))
+        coefficient = account.policy.optimization.market_impact_coefficient
+        return np.where(known, coefficient * daily_vol / root, 0.0)
+
+
+class _TaxTerm(Term):
+    """Tax on the gain (or loss) of each lot sold, at the account's rate for the lot."""
+
+    is_benefit: ClassVar[bool]
+    sign: ClassVar[float]  # +1: gains taxed; −1: losses harvested
+
+    def weight(self, policy: Policy) -> float:
+        return policy.optimization.tax_weight
+
+    def build(self, variables: Variables, layout: Layout) -> tuple[cp.Expression, list]:
+        rates = self.parameter("per_dollar_sold", (layout.n * layout.slots,))
+        return rates @ variables.sell, []
+
+    def values(self, account: Account, layout: Layout) -> dict[str, np.ndarray | float]:
+        weighted = self.weight(account.policy) * self._per_dollar_sold(account.problem)
+        return {"per_dollar_sold": layout.lots(weighted)}
+
+    def dollars(self, account: Account, trades: Trades) -> float:
+        return float(self._per_dollar_sold(account.problem) @ trades.sold_by_lot)
+
+    def _per_dollar_sold(self, problem: AccountProblem) -> np.ndarray:
+        taxed = self.sign * problem.lot_gain_per_dollar()
+        return problem.lot_tax_rates() * np.clip(taxed, 0.0, None)
+
+
+class TaxOnGains(_TaxTerm):
+    column = "cost_tax_usd"
+    is_benefit = False
+    sign = 1.0
+
+
+class HarvestedLosses(_TaxTerm):
+    """A loss's value at the account's rate (a policy simplification, see the README)."""
+
+    column = "benefit_tax_loss_usd"
+    is_benefit = True
+    sign = -1.0
+
+
+class Quality(Term):
+    """The policy's bonus per dollar bought for each rating step above 3."""
+
+    column = "benefit_quality_usd"
+    is_benefit = True
+
+    def build(self, variables: Variables, layout: Layout) -> tuple[cp.Expression, list]:
+        bonus = self.parameter("bonus_per_dollar", (layout.n,))
+        return bonus @ variables.buy, []
+
+    def values(self, account: Account, layout: Layout) -> dict[str, np.ndarray | float]:
+        return {"bonus_per_dollar": layout.securities(self._per_dollar(account))}
+
+    def dollars(self, account: Account, trades: Trades) -> float:
+        return float(self._per_dollar(account) @ trades.bought)
+
+    @staticmethod
+    def _per_dollar(account: Account) -> np.ndarray:
+        bps = account.policy.optimization.quality_bonus_bps_per_rating
+        return bps * 1e-4 * (account.problem.ratings - 3.0)
+
+
+def score_terms(with_impact: bool) -> list[Term]:
+    """Every term of the score, in the order of the result columns."""
+    terms: list[Term] = [TrackingError(), HarvestedLosses(), Quality(), TransactionCost()]
+    if with_impact:
+        terms.append(MarketImpact())
+    return [*terms, TaxOnGains()]
+
+
+SCORE_COLUMNS = [term.column for term in score_terms(with_impact=True)]
+
+
+def _cost_rate(policy: Policy) -> float:
+    return policy.optimization.transaction_cost_bps * 1e-4
