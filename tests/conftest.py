@@ -2,20 +2,34 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    import dagster as dg
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample"
 
 
+@dataclasses.dataclass(frozen=True)
+class SampleRun:
+    """The sample book's latest date materialized through the daily job."""
+
+    home: Path
+    day: dt.date
+    check_evaluations: list[dg.AssetCheckEvaluation]
+
+
 @pytest.fixture(scope="session")
-def materialized_sample(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dt.date]:
-    """The sample book's latest date materialized in-process through the daily job:
-    (home folder, date). Materialized once per test process."""
+def sample_run(tmp_path_factory: pytest.TempPathFactory) -> SampleRun:
+    """The sample book's latest date materialized in-process through the daily job, once
+    per test process."""
     from rebalance_pipeline.runner import latest_drop_date
 
     home = tmp_path_factory.mktemp("home")
@@ -36,4 +50,10 @@ def materialized_sample(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path,
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-    return home, day
+    return SampleRun(home, day, result.get_asset_check_evaluations())
+
+
+@pytest.fixture(scope="session")
+def materialized_sample(sample_run: SampleRun) -> tuple[Path, dt.date]:
+    """(home folder, date) of the sample run."""
+    return sample_run.home, sample_run.day

@@ -6,6 +6,7 @@ import datetime as dt
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 import pytest
@@ -14,6 +15,9 @@ from rebalance_pipeline import storage
 from rebalance_pipeline.book import CANONICAL_TABLES
 from rebalance_pipeline.features import discover_models
 from rebalance_pipeline.ingest.raw import RAW_TABLES
+
+if TYPE_CHECKING:
+    from conftest import SampleRun
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample"
@@ -122,9 +126,14 @@ def test_trade_files_hold_exactly_the_released_accounts(
     assert not set(traded["account_id"]) & set(not_trading["account_id"])
 
 
-def test_asset_checks_ran_and_data_docs_were_written(materialized: tuple[Path, dt.date]) -> None:
-    home, day = materialized
-    index = home / "data_docs" / day.isoformat() / "index.html"
+def test_every_asset_check_ran_and_the_data_docs_were_written(sample_run: SampleRun) -> None:
+    from rebalance_pipeline.definitions import defs
+
+    declared = set(defs.resolve_asset_graph().asset_check_keys)
+    ran = {evaluation.asset_check_key for evaluation in sample_run.check_evaluations}
+    assert declared, "the definitions declare no asset checks"
+    assert ran == declared
+    index = sample_run.home / "data_docs" / sample_run.day.isoformat() / "index.html"
     assert index.exists()
     assert "custodian_files" in index.read_text()
 
@@ -138,6 +147,7 @@ def test_any_account_is_resolved_alone_from_its_stored_inputs(
     monkeypatch.setenv("REBALANCE_HOME", str(home))
     monkeypatch.setenv("REBALANCE_BOOK", str(SAMPLE))
     traded = storage.read_partition("proposed_trades", day, home)["account_id"].unique().sort()
+    assert traded.len() >= 3, "the sample date proposes trades in too few accounts"
     for account in traded.head(3):
         assert "reproduces the stored result" in resolve_account(account, day)
 

@@ -87,7 +87,9 @@ def _securities(s: Scenario) -> pl.DataFrame:
             "rating": [x.rating for x in s.securities],
             "round_lot": [x.round_lot for x in s.securities],
             "identical_group": [x.identical_group or x.id for x in s.securities],
-        }
+            "average_daily_volume": [x.average_daily_volume for x in s.securities],
+        },
+        schema_overrides={"average_daily_volume": pl.Float64},
     )
 
 

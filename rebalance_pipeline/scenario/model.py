@@ -34,6 +34,8 @@ class Security(Model):
     price: float | None
     identical_group: str | None = None
     round_lot: int = Field(1, ge=1)
+    # shares traded a day (the project's own key: market impact, when the policy models it)
+    average_daily_volume: float | None = Field(None, ge=0)
 
 
 class ModelPortfolio(Model):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
+import re
 import zoneinfo
 from collections.abc import Callable
 from pathlib import Path
@@ -52,10 +52,10 @@ def drop(book: Path, day: dt.date, skip: str | None = None) -> dict[str, bytes]:
     return written
 
 
-def expected_key(day: dt.date, files: dict[str, bytes], missing: tuple[str, ...] = ()) -> str:
-    lines = [f"{p} {hashlib.sha256(b).hexdigest()}" for p, b in files.items()]
-    lines += [f"{p} -" for p in missing]
-    return f"{day.isoformat()}:{hashlib.sha256(chr(10).join(sorted(lines)).encode()).hexdigest()}"
+def run_key(book: Path, now: dt.datetime = AT_CUTOFF) -> str:
+    """The run key of the one run the drop folder of ``book`` requests at ``now``."""
+    [request] = requests(drop_run_requests(book, now, CONFIG, FileHasher()))
+    return request.run_key
 
 
 def requests(result: dg.SensorResult | dg.SkipReason) -> list[dg.RunRequest]:
@@ -80,12 +80,16 @@ def test_the_sensor_watches_the_last_sessions_whose_partition_exists() -> None:
 
 
 def test_a_complete_drop_requests_exactly_one_run_keyed_by_its_content(tmp_path: Path) -> None:
-    files = drop(tmp_path, DAY)
-    [request] = requests(drop_run_requests(tmp_path, BEFORE_CUTOFF, CONFIG, FileHasher()))
+    drop(tmp_path / "one", DAY)
+    [request] = requests(drop_run_requests(tmp_path / "one", BEFORE_CUTOFF, CONFIG, FileHasher()))
     assert request.partition_key == "2026-11-24"
-    assert request.run_key == expected_key(DAY, files)
-    assert request.tags[DIGEST_TAG] == request.run_key.split(":")[1]
+    day, digest = request.run_key.split(":")
+    assert day == "2026-11-24" and re.fullmatch("[0-9a-f]{64}", digest)
+    assert request.tags[DIGEST_TAG] == digest
     assert MISSING_TAG not in request.tags
+    # the same bytes in another book folder: the same run
+    drop(tmp_path / "two", DAY)
+    assert run_key(tmp_path / "two", BEFORE_CUTOFF) == request.run_key
 
 
 def test_an_incomplete_drop_waits_until_the_cutoff(tmp_path: Path) -> None:
@@ -96,9 +100,12 @@ def test_an_incomplete_drop_waits_until_the_cutoff(tmp_path: Path) -> None:
     assert "2026-11-24 (11/12 files)" in waiting.skip_message
     [request] = requests(drop_run_requests(tmp_path, AT_CUTOFF, CONFIG, FileHasher()))
     assert request.partition_key == "2026-11-24"
-    missing = ("drops/2026-11-24/birch/CASH.261124.dat",)
-    assert request.run_key == expected_key(DAY, files, missing)
     assert request.tags[MISSING_TAG] == "1"
+    # the same file missing elsewhere is the same run, another file missing another run
+    drop(tmp_path / "same", DAY, skip="CASH.261124.dat")
+    assert run_key(tmp_path / "same") == request.run_key
+    drop(tmp_path / "other", DAY, skip="PRICES.261124.dat")
+    assert run_key(tmp_path / "other") != request.run_key
 
 
 def test_an_empty_date_never_starts_even_after_the_cutoff(tmp_path: Path) -> None:
@@ -122,22 +129,21 @@ def test_a_corrected_redrop_requests_a_new_run(tmp_path: Path) -> None:
     hasher = FileHasher()
     [first] = requests(drop_run_requests(tmp_path, BEFORE_CUTOFF, CONFIG, hasher))
     corrected = "drops/2026-11-24/alder/positions_20261124.csv"
-    files[corrected] = b"account_id,symbol,quantity\nA1,VTI,10\n"
-    (tmp_path / corrected).write_bytes(files[corrected])
+    (tmp_path / corrected).write_bytes(b"account_id,symbol,quantity\nA1,VTI,10\n")
     [second] = requests(drop_run_requests(tmp_path, BEFORE_CUTOFF, CONFIG, hasher))
     assert second.partition_key == first.partition_key
     assert second.run_key != first.run_key
-    assert second.run_key == expected_key(DAY, files)
     assert hasher.files_read == 13  # only the changed file was hashed again
+    # the key follows the content: the original bytes again are the first run again
+    (tmp_path / corrected).write_bytes(files[corrected])
+    assert run_key(tmp_path, BEFORE_CUTOFF) == first.run_key
 
 
 def test_a_late_file_after_the_cutoff_run_requests_a_new_run(tmp_path: Path) -> None:
     drop(tmp_path, DAY, skip="cash_20261124.csv")
-    [partial] = requests(drop_run_requests(tmp_path, AT_CUTOFF, CONFIG, FileHasher()))
-    files = drop(tmp_path, DAY)
-    [complete] = requests(drop_run_requests(tmp_path, AT_CUTOFF, CONFIG, FileHasher()))
-    assert complete.run_key != partial.run_key
-    assert complete.run_key == expected_key(DAY, files)
+    partial = run_key(tmp_path)
+    drop(tmp_path, DAY)
+    assert run_key(tmp_path) != partial
 
 
 def test_the_sensor_definition_reads_the_book_resource(
@@ -146,22 +152,22 @@ def test_the_sensor_definition_reads_the_book_resource(
     """The real sensor, evaluated now, on a complete drop of the latest session to date."""
     # the latest session whose partition exists: its UTC day is over
     [latest] = previous_business_days(dt.datetime.now(dt.UTC).date(), 1)
-    files = drop(tmp_path, latest)
+    drop(tmp_path, latest)
     book = BookSource(root=str(tmp_path))
     defs = make_defs(book=book)
     context = dg.build_sensor_context(definitions=defs, resources={"book": book})
     tick = defs.resolve_sensor_def(SENSOR_NAME).evaluate_tick(context)
-    assert [(r.partition_key, r.run_key) for r in tick.run_requests] == [
-        (latest.isoformat(), expected_key(latest, files))
-    ]
+    [request] = tick.run_requests
+    assert request.partition_key == latest.isoformat()
+    assert request.run_key == run_key(tmp_path, dt.datetime.now(NEW_YORK))
 
 
 def test_a_folder_in_place_of_a_file_counts_as_missing(tmp_path: Path) -> None:
-    files = drop(tmp_path, DAY, skip="prices_20261124.csv")
+    drop(tmp_path, DAY, skip="prices_20261124.csv")
     (tmp_path / "drops/2026-11-24/alder/prices_20261124.csv").mkdir()
     result = drop_run_requests(tmp_path, BEFORE_CUTOFF, CONFIG, FileHasher())
     assert isinstance(result, dg.SkipReason)
     assert "2026-11-24 (11/12 files)" in result.skip_message
-    [request] = requests(drop_run_requests(tmp_path, AT_CUTOFF, CONFIG, FileHasher()))
-    missing = ("drops/2026-11-24/alder/prices_20261124.csv",)
-    assert request.run_key == expected_key(DAY, files, missing)
+    # the same run as the folder without that file
+    drop(tmp_path / "absent", DAY, skip="prices_20261124.csv")
+    assert run_key(tmp_path) == run_key(tmp_path / "absent")

@@ -1,21 +1,31 @@
-"""Hand-built feature frames for small books in the acceptance scenarios' format.
+"""Small books in the acceptance scenarios' format, run through the real stages.
 
-``build_inputs`` computes, for a book written as a dict (securities, models, accounts
-with lots, cash requests, restrictions, halts, transactions), the feature frames the
-optimizer reads, the way the feature SQL defines them.
+``build_inputs`` turns a book written as dicts (securities, models, accounts with lots,
+cash requests, restrictions, halts, transactions, securities whose price is in doubt) into
+a scenario, the scenario into a canonical ``Book`` (``scenario_book``), and the book
+through validation and the feature SQL, as ``workflow.run_stages`` does: the optimizer
+tests read the frames the daily pipeline produces, never a copy of its rules.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import polars as pl
 
 from rebalance_pipeline import tables as t
+from rebalance_pipeline.book import Book
+from rebalance_pipeline.features import SQL_DIR, discover_models, run_models
 from rebalance_pipeline.optimization.problem import AccountProblem, build_problems
 from rebalance_pipeline.policy import OptimizationPolicy, Policy, WorkflowPolicy
+from rebalance_pipeline.scenario.adapter import scenario_book
+from rebalance_pipeline.scenario.model import Scenario
+from rebalance_pipeline.validation import validate_book
+from rebalance_pipeline.workflow import feature_inputs
 
 AS_OF = dt.date(2026, 3, 16)
+SQL_MODELS = discover_models(SQL_DIR)
 
 
 def security(id_, asset_class, price, group, sector="Broad Market", rating=4, round_lot=1):
@@ -107,155 +117,83 @@ def build_inputs(
     halts: list[str] = (),
     transactions: list[dict] = (),
     untradable: list[str] = (),
+    *,
+    policy: Policy | None = None,
+    as_of: dt.date = AS_OF,
 ) -> tuple[dict[str, pl.DataFrame], dict[str, pl.DataFrame]]:
-    models = models or {"M-BAL": BALANCED}
-    by_id = {s["id"]: s for s in securities}
-    lots = [
-        {**lt, "account_id": a["id"], "price": by_id[lt["security"]]["price"]}
-        for a in accounts
-        for lt in a["lots"]
-    ]
-    holdings: dict[tuple[str, str], float] = {}
-    for lt in lots:
-        key = (lt["account_id"], lt["security"])
-        holdings[key] = holdings.get(key, 0.0) + lt["quantity"]
-    market_value = {a["id"]: 0.0 for a in accounts}
-    for (account_id, security_id), quantity in holdings.items():
-        market_value[account_id] += quantity * (by_id[security_id]["price"] or 0.0)  # null: 0
-    households = {a["id"]: a["household"] for a in accounts}
-    features = {
-        "account_valuations": _frame(
-            [
+    """The feature frames and canonical tables of the book, as the daily stages make them.
+
+    ``cash_requests`` are due today and high priority unless they say otherwise; ``halts``
+    are in force today; a ``transactions`` sell is a loss sale (it opens a wash-sale
+    window); an ``untradable`` security's close jumped since yesterday, which validation
+    finds for the accounts holding it.
+    """
+    policy = policy or Policy()
+    book = book_of(
+        as_of, accounts, securities, models, cash_requests, restrictions, halts, transactions
+    )
+    book = dataclasses.replace(book, price_history=jumped_closes(book, untradable))
+    validation = validate_book(book, policy)
+    features = run_models(feature_inputs(book, validation), as_of, policy, SQL_MODELS)
+    doubtful = set(features["untradable_securities"]["security_id"])
+    assert set(untradable) <= doubtful, f"no holder makes {untradable} doubtful: {doubtful}"
+    return features, book.tables()
+
+
+def book_of(
+    as_of: dt.date,
+    accounts: list[dict],
+    securities: list[dict],
+    models: dict | None,
+    cash_requests: list[dict],
+    restrictions: list[dict],
+    halts: list[str],
+    transactions: list[dict],
+) -> Book:
+    price = {s["id"]: s["price"] for s in securities}
+    scenario = Scenario.model_validate(
+        {
+            "name": "optimizer test book",
+            "as_of": as_of,
+            "securities": [{"symbol": s["id"][4:], **s} for s in securities],
+            "models": models or {"M-BAL": BALANCED},
+            "accounts": accounts,
+            "cash_requests": [{"priority": "high", "due": as_of, **c} for c in cash_requests],
+            "restrictions": list(restrictions),
+            "halts": [
                 {
-                    "account_id": a["id"],
-                    "household_id": a["household"],
-                    "custodian": "C1",
-                    "registration": a["registration"],
-                    "model_id": a["model"],
-                    "st_rate": a["st_rate"],
-                    "lt_rate": a["lt_rate"],
-                    "status": "ok",
-                    "cash": a["cash"],
-                    "market_value": market_value[a["id"]],
-                    "total_value": market_value[a["id"]] + a["cash"],
+                    "security": s,
+                    "start": as_of - dt.timedelta(days=3),
+                    "end": as_of + dt.timedelta(days=3),
                 }
-                for a in accounts
+                for s in halts
             ],
-            t.ACCOUNT_VALUATIONS,
-        ),
-        "tax_lots": _frame(
-            [
-                {
-                    "account_id": lt["account_id"],
-                    "lot_id": lt["id"],
-                    "security_id": lt["security"],
-                    "quantity": lt["quantity"],
-                    "cost_basis": lt["cost_basis"],
-                    "acquired_date": lt["acquired"],
-                    "price": lt["price"],
-                    "holding_days": (AS_OF - lt["acquired"]).days,
-                    "is_long_term": (AS_OF - lt["acquired"]).days > 365,
-                }
-                for lt in lots
+            "transactions": [
+                {"quantity": 10.0, "price": price[tx["security"]], **_realized(tx), **tx}
+                for tx in transactions
             ],
-            t.TAX_LOTS,
-        ),
-        "holdings": _frame(
-            [
-                {
-                    "account_id": account_id,
-                    "security_id": security_id,
-                    "quantity": quantity,
-                    "price": by_id[security_id]["price"],
-                    "asset_class": by_id[security_id]["asset_class"],
-                    "identical_group": by_id[security_id]["identical_group"],
-                }
-                for (account_id, security_id), quantity in holdings.items()
-            ],
-            t.HOLDINGS,
-        ),
-        "security_prices": _frame(
-            [{"security_id": s["id"], "close": s["price"]} for s in securities], t.SECURITY_PRICES
-        ),
-        "restricted_securities": _frame(
-            [
-                {"account_id": r["account"], "security_id": s["id"], "restriction_id": "R1"}
-                for r in restrictions
-                for s in securities
-                if s["sector"] == r.get("sector") or s["id"] == r.get("security")
-            ],
-            t.RESTRICTED_SECURITIES,
-        ),
-        "wash_sale_windows": _frame(
-            [_window(tx, households, by_id) for tx in transactions], t.WASH_SALE_WINDOWS
-        ),
-        "mandates": _frame(
-            [
-                {
-                    "account_id": c["account"],
-                    "mandate": "cash_request",
-                    "priority": "high",
-                    "amount": c["amount"],
-                }
-                for c in cash_requests
-            ],
-            t.MANDATES,
-        ),
-        "active_halts": _frame([{"security_id": s} for s in halts], t.ACTIVE_HALTS),
-        "untradable_securities": _frame(
-            [{"security_id": s, "checks": "price_jump"} for s in untradable],
-            t.UNTRADABLE_SECURITIES,
-        ),
-    }
-    canonical = {
-        "securities": _frame(
-            [{**s, "security_id": s["id"], "symbol": s["id"][4:]} for s in securities],
-            t.SECURITIES,
-        ),
-        "model_targets": _frame(
-            [
-                {"model_id": m, "security_id": s, "target_weight": w}
-                for m, spec in models.items()
-                for s, w in spec["targets"].items()
-            ],
-            t.MODEL_TARGETS,
-        ),
-        "model_bands": _frame(
-            [
-                {"model_id": m, "asset_class": c, "min_weight": lo, "max_weight": hi}
-                for m, spec in models.items()
-                for c, (lo, hi) in spec["bands"].items()
-            ],
-            t.MODEL_BANDS,
-        ),
-        "prices": t.empty(t.PRICES),  # no history: the default risk model
-        "price_history": t.empty(t.PRICES),
-    }
-    return features, canonical
+        }
+    )
+    return scenario_book(scenario)
 
 
-def _window(tx: dict, households: dict[str, str], by_id: dict[str, dict]) -> dict:
-    """A transaction's wash-sale window (the tests only pass taxable loss sales and buys)."""
-    return {
-        "household_id": households[tx["account"]],
-        "identical_group": by_id[tx["security"]]["identical_group"],
-        "blocks": "buy" if tx["side"] == "sell" else "loss_sale",
-        "window_start": tx["date"],
-        "window_end": tx["date"] + dt.timedelta(days=30),
-        "source_account_id": tx["account"],
-        "source_security_id": tx["security"],
-        "source_transaction_id": f"T-{tx['account']}-{tx['date']}",
-    }
+def _realized(tx: dict) -> dict:
+    """A sell realized a loss (it opens a wash-sale window), a buy realizes nothing."""
+    return {"realized_gain": -1000.0} if tx["side"] == "sell" else {}
 
 
-def _frame(rows: list[dict], schema: pl.Schema) -> pl.DataFrame:
-    if not rows:
-        return t.empty(schema)
-    keys = {k for row in rows for k in row}
-    frame = pl.DataFrame(rows, schema={k: schema.get(k, pl.Object) for k in keys if k in schema})
-    return t.conform(frame, schema)
+def jumped_closes(book: Book, securities: list[str]) -> pl.DataFrame:
+    """Yesterday's closes of ``securities``, at half of today's: a price jump."""
+    today = book.prices.filter(pl.col("security_id").is_in(list(securities)))
+    return t.conform(
+        today.with_columns(pl.col("price_date") - dt.timedelta(days=1), pl.col("close") / 2),
+        t.PRICES,
+    )
 
 
-def problems_for(policy: Policy | None = None, **book) -> list[AccountProblem]:
-    features, canonical = build_inputs(**book)
-    return build_problems(features, canonical, policy or Policy())
+def problems_for(
+    policy: Policy | None = None, as_of: dt.date = AS_OF, **book
+) -> list[AccountProblem]:
+    policy = policy or Policy()
+    features, canonical = build_inputs(**book, policy=policy, as_of=as_of)
+    return build_problems(features, canonical, policy)

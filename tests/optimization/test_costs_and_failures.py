@@ -62,13 +62,15 @@ def test_solver_failure_is_a_result_row():
     assert result["cash_after"] == result["cash_before"] == 200_000.0
 
 
-def test_account_with_no_priced_security_is_no_universe():
-    accounts = [account("A", [lot("A-L", "SEC-TMKT", 10, 2000.0)], model="M-NONE")]
+def test_account_whose_model_has_no_close_today_is_no_universe():
+    """A cash-only account on a model of one security nobody holds and no custodian
+    priced today: validation has nothing to suspend, and nothing can be bought."""
+    accounts = [account("A", [], cash=10_000.0, model="M-TMKT")]
     securities = [security("SEC-TMKT", "us_equity", None, "TOTAL_US")]
+    models = {"M-TMKT": {"targets": {"SEC-TMKT": 1.0}, "bands": {}}}
     policy = policy_with()
-    results, trades = optimize_shard(
-        problems_for(policy, accounts=accounts, securities=securities), policy
-    )
+    problems = problems_for(policy, accounts=accounts, securities=securities, models=models)
+    results, trades = optimize_shard(problems, policy)
     assert results["solve_status"].to_list() == ["no_universe"]
     assert trades.is_empty()
 
@@ -108,24 +110,26 @@ def test_a_cross_class_shift_limit_keeps_money_in_its_asset_class():
 
 
 def test_a_security_with_a_doubtful_price_is_not_bought():
-    """INTL's price jumped (its holders are suspended); an account that lacks it must not
-    buy it at that price, and does buy it when the price is fine."""
-    no_intl = [
-        account(
-            "N",
-            [
-                lot("N-TMKT", "SEC-TMKT", 1120, 224000.0),
-                lot("N-LCAP", "SEC-LCAP", 1000, 96000.0),
-                lot("N-BOND", "SEC-BOND", 2500, 160000.0),
-                lot("N-BND2", "SEC-BND2", 1200, 96000.0),
-            ],
-            cash=90000.0,
-        )
-    ]
+    """INTL's close jumped since yesterday: its holder H is suspended, and an account
+    that lacks it must not buy it at that price; it does buy it when the price is fine."""
+    no_intl = account(
+        "N",
+        [
+            lot("N-TMKT", "SEC-TMKT", 1120, 224000.0),
+            lot("N-LCAP", "SEC-LCAP", 1000, 96000.0),
+            lot("N-BOND", "SEC-BOND", 2500, 160000.0),
+            lot("N-BND2", "SEC-BND2", 1200, 96000.0),
+        ],
+        cash=90000.0,
+    )
+    holder = account("H", at_target_lots("H"))
     policy = policy_with()
-    _, fine = optimize_shard(problems_for(policy, accounts=no_intl), policy)
-    assert "SEC-INTL" in fine.filter(pl.col("side") == "buy")["security_id"].to_list()
-    doubtful = problems_for(policy, accounts=no_intl, untradable=["SEC-INTL"])
+    fine = problems_for(policy, accounts=[no_intl, holder])
+    assert [p.account_id for p in fine] == ["H", "N"]
+    _, trades = optimize_shard(fine, policy)
+    assert "SEC-INTL" in trades.filter(pl.col("account_id") == "N")["security_id"].to_list()
+    doubtful = problems_for(policy, accounts=[no_intl, holder], untradable=["SEC-INTL"])
+    assert [p.account_id for p in doubtful] == ["N"]
     _, trades = optimize_shard(doubtful, policy)
     assert "SEC-INTL" not in trades["security_id"].to_list()
 

@@ -355,3 +355,110 @@ def test_min_trade_size_never_leaves_a_withdrawal_short():
     result = row(results, "A01")
     assert result["cash_after"] >= 1500.0
     assert trades.filter(pl.col("side") == "sell").height > 0
+
+
+# The score of proposed trades, worked out by hand with the default policy and risk model.
+# Annual (co)variances of the securities below:
+#   a us_equity security:              0.16² + 0.02² = 0.0260  (class vol, specific vol)
+#   a us_bonds security:               0.05² + 0.02² = 0.0029
+#   two us_equity securities:          0.95 × 0.16² = 0.02432  (within-class correlation)
+#   a us_equity and a us_bonds one:    0.1 × 0.16 × 0.05 = 0.0008
+# The risk benefit is 50 (active variance price) × value × (variance before − after) of
+# the active weights; transaction costs are 5 bps of the dollars traded. In each account
+# the held security is restricted, so all of it is sold, and the buy is whole round lots,
+# so the proposed trades are known exactly.
+EQ_BD = [
+    security("SEC-EQ", "us_equity", 100.0, "EQ"),
+    security("SEC-BD", "us_bonds", 50.0, "BD", sector="Fixed Income", round_lot=1000),
+]
+EQ_BD_MODEL = {"M-EB": {"targets": {"SEC-EQ": 0.5, "SEC-BD": 0.5}, "bands": {}}}
+
+
+def score_columns(result: dict) -> dict[str, float]:
+    columns = ["benefit_risk_usd", "cost_transaction_usd", "cost_tax_usd"]
+    columns += ["benefit_tax_loss_usd", "score_usd", "score_bps"]
+    return {column: result[column] for column in columns}
+
+
+def trade_rows(trades: pl.DataFrame) -> list[tuple]:
+    return trades.select("side", "security_id", "lot_id", "quantity").sort("lot_id").rows()
+
+
+@pytest.mark.parametrize(
+    ("tax_aversion", "score_usd"), [("low", 400.0), ("medium", -750.0), ("high", -3050.0)]
+)
+def test_score_of_selling_a_restricted_equity_with_a_gain_and_a_loss_into_bonds(
+    tax_aversion, score_usd
+):
+    """1,000 EQ at 100 (value 100,000, no cash): 600 shares held long-term for a 30,000
+    basis, 400 short-term for 50,000. All are sold; the optimizer would buy about 1,272
+    BD (the covariance favours bonds over the missing equity), one round lot of 1,000."""
+    lots = [
+        lot("A-EQ-LT", "SEC-EQ", 600, 30000.0, "2020-01-02"),
+        lot("A-EQ-ST", "SEC-EQ", 400, 50000.0, "2025-12-01"),
+    ]
+    results, trades = solve(
+        policy_with(tax_aversion=tax_aversion, round_lots=True),
+        accounts=[account("A", lots, cash=0.0, model="M-EB")],
+        securities=EQ_BD,
+        models=EQ_BD_MODEL,
+        restrictions=[{"account": "A", "security": "SEC-EQ"}],
+    )
+    assert trade_rows(trades) == [
+        ("buy", "SEC-BD", None, 1000.0),
+        ("sell", "SEC-EQ", "A-EQ-LT", 600.0),
+        ("sell", "SEC-EQ", "A-EQ-ST", 400.0),
+    ]
+    # active weights (EQ, BD): before (+0.5, −0.5), after (−0.5, 0.0)
+    # variance before 0.25 × 0.0260 + 0.25 × 0.0029 − 2 × 0.25 × 0.0008 = 0.006825
+    # variance after  0.25 × 0.0260 = 0.0065
+    # risk benefit    50 × 100,000 × (0.006825 − 0.0065) = 1,625
+    # costs           0.0005 × (100,000 sold + 50,000 bought) = 75
+    # tax             20% × (60,000 − 30,000) = 6,000 on the long-term gain
+    # harvested loss  37% × (50,000 − 40,000) = 3,700 on the short-term loss
+    # score           1,625 − 75 + w × (3,700 − 6,000), w = 0.5 / 1 / 2 by tax aversion
+    assert score_columns(row(results, "A")) == pytest.approx(
+        {
+            "benefit_risk_usd": 1625.0,
+            "cost_transaction_usd": 75.0,
+            "cost_tax_usd": 6000.0,
+            "benefit_tax_loss_usd": 3700.0,
+            "score_usd": score_usd,
+            "score_bps": score_usd / 100_000 * 1e4,
+        }
+    )
+
+
+def test_score_of_replacing_a_restricted_equity_with_half_as_much_of_a_similar_one():
+    """1,000 EQ at 100 (no gain, no cash) against a model of 100% EQ2, which is bought in
+    round lots of 500: the cash after costs pays for 999 shares, so 500 are bought."""
+    securities = [
+        security("SEC-EQ", "us_equity", 100.0, "EQ"),
+        security("SEC-EQ2", "us_equity", 100.0, "EQ2", round_lot=500),
+    ]
+    results, trades = solve(
+        policy_with(round_lots=True),
+        accounts=[account("A", [lot("A-EQ", "SEC-EQ", 1000, 100000.0)], cash=0.0, model="M")],
+        securities=securities,
+        models={"M": {"targets": {"SEC-EQ2": 1.0}, "bands": {}}},
+        restrictions=[{"account": "A", "security": "SEC-EQ"}],
+    )
+    assert trade_rows(trades) == [
+        ("buy", "SEC-EQ2", None, 500.0),
+        ("sell", "SEC-EQ", "A-EQ", 1000.0),
+    ]
+    # active weights (EQ, EQ2): before (+1, −1), after (0, −0.5)
+    # variance before 0.0260 + 0.0260 − 2 × 0.02432 = 0.00336
+    # variance after  0.25 × 0.0260 = 0.0065
+    # risk benefit    50 × 100,000 × (0.00336 − 0.0065) = −15,700
+    # costs           0.0005 × (100,000 + 50,000) = 75; no gain, no tax
+    assert score_columns(row(results, "A")) == pytest.approx(
+        {
+            "benefit_risk_usd": -15700.0,
+            "cost_transaction_usd": 75.0,
+            "cost_tax_usd": 0.0,
+            "benefit_tax_loss_usd": 0.0,
+            "score_usd": -15775.0,
+            "score_bps": -1577.5,
+        }
+    )

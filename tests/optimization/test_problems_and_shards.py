@@ -47,6 +47,25 @@ def test_build_problem_reads_weights_lots_and_blocks():
     assert np.isclose(problem.lot_gain_per_dollar()[loss], 1 - 5000 / 1200)
 
 
+def test_a_lot_is_long_term_only_when_held_more_than_one_year():
+    """Over a leap day one year is 366 days: on 2024-03-01 a lot bought 2023-03-01 is held
+    exactly one year (366 days) and is still short-term; one bought 2023-02-28 passed its
+    anniversary (2024-02-28) and is long-term, and so is the first one a day later."""
+    lots = [
+        lot("A-ONE-YEAR", "SEC-TMKT", 10, 2000.0, "2023-03-01"),
+        lot("A-ONE-YEAR-AND-TWO-DAYS", "SEC-TMKT", 10, 2000.0, "2023-02-28"),
+    ]
+    long_term = {}
+    for as_of in (dt.date(2024, 3, 1), dt.date(2024, 3, 2)):
+        [problem] = problems_for(accounts=[account("A", lots)], as_of=as_of)
+        flags = zip(problem.lot_ids, problem.lot_long_term.tolist(), strict=True)
+        long_term[as_of.isoformat()] = dict(flags)
+    assert long_term == {
+        "2024-03-01": {"A-ONE-YEAR": False, "A-ONE-YEAR-AND-TWO-DAYS": True},
+        "2024-03-02": {"A-ONE-YEAR": True, "A-ONE-YEAR-AND-TWO-DAYS": True},
+    }
+
+
 def test_problems_round_trip_through_a_frame_exactly(tmp_path):
     problems = problems_for(**household_book())
     path = tmp_path / "problems.parquet"

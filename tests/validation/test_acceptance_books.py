@@ -8,10 +8,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from rebalance_pipeline.scenario import adapter, model
 from rebalance_pipeline.validation import validate_book
-
-adapter = pytest.importorskip("rebalance_pipeline.scenario.adapter")
-model = pytest.importorskip("rebalance_pipeline.scenario.model")
 
 SCENARIOS = sorted(Path("/work/shared/acceptance/scenarios").glob("*.yaml"))
 

@@ -7,11 +7,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from rebalance_pipeline import generator, ingest
 from rebalance_pipeline.policy import Policy
 from rebalance_pipeline.validation import validate_book
-
-generator = pytest.importorskip("rebalance_pipeline.generator")
-ingest = pytest.importorskip("rebalance_pipeline.ingest")
 
 FILE_FAULTS = ("missing_file", "late_file", "truncated_file", "wrong_encoding")
 
