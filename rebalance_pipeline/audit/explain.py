@@ -19,6 +19,7 @@ import polars as pl
 
 from rebalance_pipeline import storage
 from rebalance_pipeline.audit.batches import AuditError, current_batch_id, read_batch
+from rebalance_pipeline.export.cells import dollars
 from rebalance_pipeline.policy import Policy, book_policy
 from rebalance_pipeline.routing.counterfactual import counterfactual
 from rebalance_pipeline.routing.thresholds import group_named
@@ -162,12 +163,6 @@ def _account(artifacts: Artifacts, account_id: str) -> dict[str, Any]:
     return {}
 
 
-def _money(value: float | None) -> str:
-    if value is None:
-        return "n/a"
-    return f"-${-value:,.2f}" if value < 0 else f"${value:,.2f}"
-
-
 def _text(value: Any) -> str:
     return "none" if value is None else str(value)
 
@@ -221,8 +216,8 @@ def _data_quality(artifacts: Artifacts, account_id: str, _d: dict, _p: Policy) -
         for f in findings
     ]
     lines += [
-        f"in the manual queue: {_money(m['requested_amount'])} due {m['due_date']}, "
-        f"cash available {_money(m['cash_available'])}, "
+        f"in the manual queue: {dollars(m['requested_amount'])} due {m['due_date']}, "
+        f"cash available {dollars(m['cash_available'])}, "
         f"last good date {_text(m['last_good_date'])}"
         for m in manual
     ]
@@ -233,7 +228,7 @@ def _data_quality(artifacts: Artifacts, account_id: str, _d: dict, _p: Policy) -
 def _features(artifacts: Artifacts, account_id: str, _d: dict, _p: Policy) -> Section:
     account = _account(artifacts, account_id)
     lines = [
-        f"total value {_money(account.get('total_value'))}, cash {_money(account.get('cash'))}, "
+        f"total value {dollars(account.get('total_value'))}, cash {dollars(account.get('cash'))}, "
         f"group {account.get('account_group')} (review {account.get('review_policy')}), "
         f"{account.get('registration')}, model {account.get('model_id')}"
     ]
@@ -248,7 +243,7 @@ def _features(artifacts: Artifacts, account_id: str, _d: dict, _p: Policy) -> Se
     lines.append(_lot_summary(lots))
     lines += [
         f"  {lot['lot_id']} {lot['security_id']} {_shares(lot['quantity'])} sh, gain "
-        f"{_money(lot['unrealized_gain'])}, {'long' if lot['is_long_term'] else 'short'}-term "
+        f"{dollars(lot['unrealized_gain'])}, {'long' if lot['is_long_term'] else 'short'}-term "
         f"({_text(lot['holding_days'])} days)"
         for lot in sorted(lots, key=lambda lot: lot["lot_id"])
     ]
@@ -298,7 +293,7 @@ def _lot_summary(lots: list[dict[str, Any]]) -> str:
     losses = sum(1 for lot in lots if (lot["unrealized_gain"] or 0.0) < 0)
     return (
         f"{len(lots)} tax lots ({losses} at a loss): unrealized short-term "
-        f"{_money(gain(False))}, long-term {_money(gain(True))}"
+        f"{dollars(gain(False))}, long-term {dollars(gain(True))}"
     )
 
 
@@ -337,16 +332,17 @@ def _optimizer(artifacts: Artifacts, account_id: str, decision: dict, _p: Policy
     r = results[0]
     lines += [
         f"solve {r['solve_status']}" + (f": {r['status_detail']}" if r["status_detail"] else ""),
-        f"score {_money(r['score_usd'])} = {_bps(r['score_bps'])} of {_money(r['account_value'])}",
-        f"  benefit: risk {_money(r['benefit_risk_usd'])}, tax loss "
-        f"{_money(r['benefit_tax_loss_usd'])}, quality {_money(r['benefit_quality_usd'])}",
-        f"  cost: transactions {_money(r['cost_transaction_usd'])}, "
-        f"tax {_money(r['cost_tax_usd'])}",
+        f"score {dollars(r['score_usd'])} = {_bps(r['score_bps'])} "
+        f"of {dollars(r['account_value'])}",
+        f"  benefit: risk {dollars(r['benefit_risk_usd'])}, tax loss "
+        f"{dollars(r['benefit_tax_loss_usd'])}, quality {dollars(r['benefit_quality_usd'])}",
+        f"  cost: transactions {dollars(r['cost_transaction_usd'])}, "
+        f"tax {dollars(r['cost_tax_usd'])}",
         f"tracking error {_pct(r['tracking_error_before'])} -> {_pct(r['tracking_error_after'])}",
-        f"cash {_money(r['cash_before'])} -> {_money(r['cash_after'])} "
-        f"(withdrawals due {_money(r['required_cash'])})",
-        f"{r['trade_count']} trades, turnover {_money(r['turnover_usd'])}, realized gains "
-        f"short-term {_money(r['realized_gain_st'])}, long-term {_money(r['realized_gain_lt'])}"
+        f"cash {dollars(r['cash_before'])} -> {dollars(r['cash_after'])} "
+        f"(withdrawals due {dollars(r['required_cash'])})",
+        f"{r['trade_count']} trades, turnover {dollars(r['turnover_usd'])}, realized gains "
+        f"short-term {dollars(r['realized_gain_st'])}, long-term {dollars(r['realized_gain_lt'])}"
         + (", touches a halted security" if r["touches_halted"] else ""),
     ]
     return Section("optimizer", title, lines, {"problem_stored": has_problem, "result": r})

@@ -25,7 +25,7 @@ from rebalance_pipeline.continuity.ledger import (
     released_batch_ids,
     write_ledger_entry,
 )
-from rebalance_pipeline.export.cells import cents, plain_number
+from rebalance_pipeline.export.cells import price_cell, quantity_cell
 from rebalance_pipeline.export.trade_files import Manifest, write_trade_files
 from rebalance_pipeline.storage import atomic_write_bytes
 
@@ -134,8 +134,8 @@ def _trade_lines(trades: pl.DataFrame) -> dict[str, list[tuple]]:
             row["security_id"],
             row["side"],
             row["lot_id"] or "",
-            plain_number(row["quantity"]),
-            cents(row["price"]),
+            quantity_cell(row["quantity"]),
+            price_cell(row["price"]),
         )
         lines.setdefault(row["account_id"], []).append(line)
     return {account: sorted(rows) for account, rows in lines.items()}

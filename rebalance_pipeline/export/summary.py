@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from rebalance_pipeline.export.cells import dollars
 from rebalance_pipeline.tables import ROUTES
 
 
@@ -24,13 +25,13 @@ def summary_report(decisions: pl.DataFrame, released: pl.DataFrame, results: pl.
     sells = released.filter(pl.col("side") == "sell")
     gains = sells.filter(pl.col("realized_gain") > 0)["realized_gain"].sum()
     losses = abs(sells.filter(pl.col("realized_gain") < 0)["realized_gain"].sum())
+    buys = released.filter(pl.col("side") == "buy")
     lines += [
         f"released trades: {released.height} in {released['account_id'].n_unique()} accounts",
-        f"turnover: ${released['amount'].sum():,.2f}"
-        f" (buys ${released.filter(pl.col('side') == 'buy')['amount'].sum():,.2f},"
-        f" sells ${sells['amount'].sum():,.2f})",
-        f"estimated taxes: ${taxed['cost_tax_usd'].sum():,.2f}",
-        f"realized gains: ${gains:,.2f}",
-        f"harvested losses: ${losses:,.2f}",
+        f"turnover: {dollars(released['amount'].sum())}"
+        f" (buys {dollars(buys['amount'].sum())}, sells {dollars(sells['amount'].sum())})",
+        f"estimated taxes: {dollars(taxed['cost_tax_usd'].sum())}",
+        f"realized gains: {dollars(gains)}",
+        f"harvested losses: {dollars(losses)}",
     ]
     return "\n".join(lines)

@@ -1,5 +1,10 @@
 """The dated trade files of a batch of released trades, and their manifest.
 
+Numbers follow ``export.cells``: ``quantity`` exactly (at most 6 decimal places, a whole
+number as an integer), ``estimated_price`` always with 4 decimal places, rounded half up
+(``1.0050``), ``estimated_amount`` the quantity times that written price, half up to cents
+(7 at 1.005 -> ``7.04``). A quantity that is not a number of at most 6 places is an error.
+
 Layout of ``<out_dir>`` (the date's folder; see ``export/README.md``)::
 
     <custodian>_trades_YYYYMMDD.csv   one per custodian with released trades
@@ -31,7 +36,7 @@ from pathlib import Path
 
 import polars as pl
 
-from rebalance_pipeline.export.cells import cents, plain_number, safe_text
+from rebalance_pipeline.export.cells import amount_cell, price_cell, quantity_cell, safe_text
 from rebalance_pipeline.storage import atomic_write_bytes
 
 TRADE_FILE_COLUMNS = [
@@ -184,21 +189,30 @@ def _csv_bytes(header: list[str], records: list[list[str]]) -> bytes:
 
 
 def _records(rows: pl.DataFrame, batch_id: str) -> list[list[str]]:
+    return [_record(row, batch_id) for row in rows.iter_rows(named=True)]
+
+
+def _record(row: dict, batch_id: str) -> list[str]:
+    """One trade as written; a number that cannot be written exactly names its trade."""
+    try:
+        quantity = quantity_cell(row["quantity"])
+        price = price_cell(row["price"])
+        amount = amount_cell(row["quantity"], row["price"])
+    except ValueError as exc:
+        trade = f"{row['account_id']} {row['security_id']} {row['side']}"
+        raise ValueError(f"trade {trade}: {exc}") from None
     return [
-        [
-            safe_text(row["account_id"]),
-            safe_text(row["security_id"]),
-            safe_text(row["symbol"]),
-            safe_text(row["side"]),
-            plain_number(row["quantity"]),
-            cents(row["price"]),
-            cents(row["amount"]),
-            safe_text(row["lot_id"]),
-            safe_text(row["reason"]),
-            safe_text(row["review"]),
-            batch_id,
-        ]
-        for row in rows.iter_rows(named=True)
+        safe_text(row["account_id"]),
+        safe_text(row["security_id"]),
+        safe_text(row["symbol"]),
+        safe_text(row["side"]),
+        quantity,
+        price,
+        amount,
+        safe_text(row["lot_id"]),
+        safe_text(row["reason"]),
+        safe_text(row["review"]),
+        batch_id,
     ]
 
 

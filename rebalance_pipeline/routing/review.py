@@ -1,11 +1,11 @@
 """The review queue as a CSV a person edits, and applying the decisions it comes back with.
 
 A reviewer sets ``decision`` on each row: ``approve`` (release as proposed), ``reject``
-(drop, with a record) or ``modify`` (release ``new_quantity`` instead). An account is
-settled only when every one of its rows has a decision; its remaining trades are then
-re-checked (no sell beyond its lot, enough cash for the required withdrawal, no buy of
-a restricted or halted security). A failed re-check keeps the whole account in the queue,
-with one finding per failure.
+(drop, with a record) or ``modify`` (release ``new_quantity`` instead, a decimal of at
+most ``cells.QUANTITY_PLACES`` places). An account is settled only when every one of
+its rows has a decision; its remaining trades are then re-checked (no sell beyond its
+lot, enough cash for the required withdrawal, no buy of a restricted or halted security).
+A failed re-check keeps the whole account in the queue, with one finding per failure.
 """
 
 from __future__ import annotations
@@ -14,12 +14,19 @@ import csv
 import dataclasses
 import io
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import polars as pl
 
 from rebalance_pipeline import tables as t
-from rebalance_pipeline.export.cells import plain_number, safe_text, unescape_text
+from rebalance_pipeline.export.cells import (
+    price_cell,
+    quantity_cell,
+    quantity_from_text,
+    safe_text,
+    trade_amount,
+    unescape_text,
+)
 from rebalance_pipeline.routing.route import RELEASED_TRADES
 from rebalance_pipeline.storage import atomic_write_bytes
 
@@ -36,6 +43,7 @@ REVIEW_FILE_COLUMNS = [
     "reviewer",
     "note",
 ]
+NUMBER_CELLS = {"quantity": quantity_cell, "new_quantity": quantity_cell, "price": price_cell}
 REVIEW_DECISIONS = pl.Schema(
     {
         "account_id": t.Utf8,
@@ -108,7 +116,9 @@ def review_queue_csv(queue: pl.DataFrame) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(REVIEW_FILE_COLUMNS)
-    writer.writerows([_cell(row.get(column)) for column in REVIEW_FILE_COLUMNS] for row in rows)
+    writer.writerows(
+        [_cell(column, row.get(column)) for column in REVIEW_FILE_COLUMNS] for row in rows
+    )
     return buffer.getvalue()
 
 
@@ -116,9 +126,10 @@ def write_review_queue(queue: pl.DataFrame, path: Path) -> None:
     atomic_write_bytes(path, review_queue_csv(queue).encode("utf-8"))
 
 
-def _cell(value: object) -> str:
-    if isinstance(value, float):
-        return plain_number(value)
+def _cell(column: str, value: Any) -> str:
+    """Quantities and prices as the trade files write them, everything else as safe text."""
+    if column in NUMBER_CELLS:
+        return NUMBER_CELLS[column](value)
     return safe_text(value if value is None else str(value))
 
 
@@ -142,20 +153,18 @@ def _decision_row(path: Path, line: int, row: dict[str, str | None]) -> tuple:
         return value or None
 
     def number(column: str) -> float | None:
+        """A quantity read as the exact decimal typed (``0.3`` stays 0.3), at most
+        ``cells.QUANTITY_PLACES`` places."""
         value = text(column)
         if value is None:
             return None
         try:
-            parsed = float(value)
-        except ValueError:
-            raise ReviewFileError(
-                f"{path}: line {line}, column {column}: not a number: {value!r}"
-            ) from None
-        if not parsed >= 0 or parsed == float("inf"):
-            raise ReviewFileError(
-                f"{path}: line {line}, column {column}: must be a finite number >= 0"
-            )
-        return parsed
+            parsed = quantity_from_text(value)
+        except ValueError as exc:
+            raise ReviewFileError(f"{path}: line {line}, column {column}: {exc}") from None
+        if parsed < 0:
+            raise ReviewFileError(f"{path}: line {line}, column {column}: must be a number >= 0")
+        return float(parsed)
 
     decision = (text("decision") or "").lower() or None
     if decision is not None and decision not in DECISIONS:
@@ -195,8 +204,7 @@ def apply_review_decisions(
     settled = decided.filter(~pl.col("account_id").is_in(held.implode()))
     kept = settled.filter(pl.col("final_quantity") > 0)
     released = kept.with_columns(
-        pl.col("final_quantity").alias("quantity"),
-        (pl.col("final_quantity") * pl.col("price")).alias("amount"),
+        pl.col("final_quantity").alias("quantity"), _written_amounts(kept).alias("amount")
     )
     rejected = settled.filter(pl.col("final_quantity") == 0)
     return ReviewOutcome(
@@ -204,6 +212,12 @@ def apply_review_decisions(
         rejected=_sorted(t.conform(rejected, REVIEWED_TRADES)),
         findings=t.conform(findings, REVIEW_FINDINGS).sort("account_id", "check", "security_id"),
     )
+
+
+def _written_amounts(trades: pl.DataFrame) -> pl.Series:
+    """Each final quantity times the written price, in cents, as the trade files write it."""
+    pairs = trades.select("final_quantity", "price").iter_rows()
+    return pl.Series([float(trade_amount(q, p)) for q, p in pairs], dtype=pl.Float64)
 
 
 def pending_queue(review_queue: pl.DataFrame, outcome: ReviewOutcome) -> pl.DataFrame:

@@ -82,7 +82,7 @@ def test_traded_account_shows_every_link(home: Path, batch_id: str) -> None:
     trades = explanation.section("trades")
     assert trades.data["batch_id"] == batch_id
     assert f"batch {batch_id}: 2 rows of the account" in text["trades"]
-    assert "sell 5 SEC-A @ 100.00 lot A-TRADE-L1 (band_breach_normal, auto)" in text["trades"]
+    assert "sell 5 SEC-A @ 100.0000 lot A-TRADE-L1 (band_breach_normal, auto)" in text["trades"]
     assert "buy 10 SEC-B @ 50.00" in text["trades"]
     assert "15.0 bps over the threshold 15.0 bps" in text["counterfactual"]
 

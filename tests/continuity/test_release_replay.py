@@ -75,12 +75,23 @@ def test_a_replay_after_a_data_fix_lists_the_accounts_that_differ(p03, tmp_path)
 
 def test_changed_accounts_compares_rows_as_written():
     row = {"account_id": "A1", "security_id": "S", "side": "sell", "lot_id": "L1", "price": 10.0}
-    before = pl.DataFrame([row | {"quantity": 5.0}, row | {"account_id": "A2", "quantity": 1.0}])
-    after = pl.DataFrame(
-        [row | {"quantity": 5.0000000001}, row | {"account_id": "A3", "quantity": 1.0}]
+    before = pl.DataFrame(
+        [
+            row | {"quantity": 5.0},
+            row | {"account_id": "A2", "quantity": 1.0},
+            row | {"account_id": "A4", "quantity": 1.0},
+            row | {"account_id": "A5", "quantity": 1.0},
+        ]
     )
-    # quantities are written in full, so a tiny change in A1 is a change
-    assert changed_accounts(before, after) == ["A1", "A2", "A3"]
+    after = pl.DataFrame(
+        [
+            row | {"quantity": 5.000001},  # the sixth place is written
+            row | {"account_id": "A3", "quantity": 1.0},
+            row | {"account_id": "A4", "quantity": 1.0, "price": 10.004},  # 10.0040 vs 10.0000
+            row | {"account_id": "A5", "quantity": 1.0 + 1e-12, "price": 10.00004},  # as written
+        ]
+    )
+    assert changed_accounts(before, after) == ["A1", "A2", "A3", "A4"]
     assert changed_accounts(before, before.reverse()) == []
 
 

@@ -56,3 +56,16 @@ def test_summary_of_a_date_without_trades():
     assert "NO_TRADE        0       0      1" in report.splitlines()
     assert "released trades: 0 in 0 accounts" in report
     assert "harvested losses: $0.00" in report
+
+
+def test_summary_money_is_rounded_half_up_and_never_negative_zero():
+    released = t.conform(
+        pl.DataFrame({"account_id": ["A"], "side": ["buy"], "amount": [2.675]}), RELEASED_TRADES
+    )
+    results = t.conform(
+        pl.DataFrame({"account_id": ["A"], "cost_tax_usd": [-0.001]}), t.OPTIMIZATION_RESULTS
+    )
+    decisions = t.conform(pl.DataFrame({"account_id": ["A"]}), t.ROUTING_DECISIONS)
+    lines = summary_report(decisions, released, results).splitlines()
+    assert "turnover: $2.68 (buys $2.68, sells $0.00)" in lines
+    assert "estimated taxes: $0.00" in lines

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import hashlib
 import json
+from decimal import ROUND_HALF_UP, Decimal
 
 import polars as pl
 import pytest
 
 from rebalance_pipeline import tables as t
-from rebalance_pipeline.export.cells import plain_number
 from rebalance_pipeline.export.trade_files import write_trade_files
 from rebalance_pipeline.routing.route import RELEASED_TRADES
 
@@ -64,12 +65,12 @@ def test_layout_and_manifest(tmp_path):
     assert alpha == [
         "account_id,security_id,symbol,side,quantity,estimated_price,estimated_amount,"
         "lot_id,reason_code,review_level,batch_id",
-        f"A1,SEC-A,AAA,buy,2,100.00,200.00,,score_above_threshold,auto,{bid}",
-        f"A1,SEC-B,'-BBB,sell,12.5,40.00,500.00,A1-L1,score_above_threshold,auto,{bid}",
-        f"A2,SEC-A,AAA,sell,0.0001,100.00,0.01,'@lot,score_above_threshold,auto,{bid}",
+        f"A1,SEC-A,AAA,buy,2,100.0000,200.00,,score_above_threshold,auto,{bid}",
+        f"A1,SEC-B,'-BBB,sell,12.5,40.0000,500.00,A1-L1,score_above_threshold,auto,{bid}",
+        f"A2,SEC-A,AAA,sell,0.0001,100.0000,0.01,'@lot,score_above_threshold,auto,{bid}",
     ]
     beta = (tmp_path / "beta_trades_20260316.csv").read_text().splitlines()
-    assert beta[1] == f"B1,SEC-A,AAA,buy,3,101.23,303.70,,score_above_threshold,auto,{bid}"
+    assert beta[1] == f"B1,SEC-A,AAA,buy,3,101.2340,303.70,,score_above_threshold,auto,{bid}"
     record = json.loads((tmp_path / "manifest.json").read_text())
     assert record["batch_id"] == bid
     assert record["as_of"] == "2026-03-16"
@@ -106,7 +107,7 @@ def test_different_content_writes_a_new_batch_and_never_overwrites(tmp_path):
         {"batch_id": first.batch_id, "superseded_by": second.batch_id}
     ]
     new_file = after[f"batch-{second.batch_id}/alpha_trades_20260316.csv"].decode()
-    assert f"A1,SEC-A,AAA,buy,5,100.00,500.00,,score_above_threshold,auto,{second.batch_id}" in (
+    assert f"A1,SEC-A,AAA,buy,5,100.0000,500.00,,score_above_threshold,auto,{second.batch_id}" in (
         new_file
     )
     # writing the first content again is a no-op on the original batch
@@ -138,10 +139,37 @@ def test_no_released_trades_still_writes_a_manifest(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["manifest.json"]
 
 
-@pytest.mark.parametrize(
-    ("value", "text"),
-    [(3.0, "3"), (12.5, "12.5"), (1e-7, "0.0000001"), (1.5e16, "15000000000000000"),
-     (0.1 + 0.2, "0.30000000000000004"), (None, "")],
-)  # fmt: skip
-def test_numbers_are_written_without_exponent_or_rounding(value, text):
-    assert plain_number(value) == text
+def test_every_amount_is_the_quantity_times_the_written_price(tmp_path):
+    trades = released(
+        [
+            ("A1", "SEC-A", "buy", 7.0, 1.005, None),
+            ("A1", "SEC-B", "sell", 0.1 + 0.2, 10.005, "A1-L1"),
+            ("A2", "SEC-A", "buy", 1000.0, 0.0345, None),
+            ("A2", "SEC-B", "buy", 1000.0, 1.23456, None),
+            ("B1", "SEC-A", "buy", 0.0, 99.999999, None),
+        ]
+    )
+    manifest = write_trade_files(trades, ACCOUNTS, SECURITIES, tmp_path, AS_OF)
+    rows = [
+        row
+        for file in manifest.files
+        for row in csv.DictReader((tmp_path / file.name).open(newline=""))
+    ]
+    written = [(r["quantity"], r["estimated_price"], r["estimated_amount"]) for r in rows]
+    assert written == [
+        ("7", "1.0050", "7.04"),
+        ("0.3", "10.0050", "3.00"),
+        ("1000", "0.0345", "34.50"),
+        ("1000", "1.2346", "1234.60"),
+        ("0", "100.0000", "0.00"),
+    ]
+    for quantity, price, amount in written:
+        cents = (Decimal(quantity) * Decimal(price)).quantize(Decimal("0.01"), ROUND_HALF_UP)
+        assert Decimal(amount) == cents
+
+
+def test_a_quantity_off_the_precision_is_an_error_and_nothing_is_written(tmp_path):
+    third = released([("A1", "SEC-A", "buy", 1 / 3, 100.0, None)])
+    with pytest.raises(ValueError, match=r"A1 SEC-A buy: quantity 0\.333"):
+        write_trade_files(third, ACCOUNTS, SECURITIES, tmp_path, AS_OF)
+    assert list(tmp_path.iterdir()) == []

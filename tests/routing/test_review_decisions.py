@@ -161,6 +161,8 @@ HEADER = "account_id,security_id,side,lot_id,quantity,decision,new_quantity,revi
         ("A,S,buy,,10,modify,,kim,\n", "line 2, column new_quantity: required"),
         ("A,S,buy,,10,approve,,kim,\nA,S,sell,L,ten,approve,,kim,\n", "line 3, column quantity"),
         ("A,S,buy,,10,modify,-5,kim,\n", "line 2, column new_quantity: must be"),
+        ("A,S,buy,,10,modify,inf,kim,\n", "line 2, column new_quantity: must be a finite"),
+        ("A,S,buy,,10,modify,2.0000001,kim,\n", "column new_quantity: .*more than 6 decimal"),
         (",S,buy,,10,approve,,kim,\n", "line 2, column account_id: empty"),
     ],
 )
@@ -185,3 +187,27 @@ def test_queue_file_neutralises_formula_text_and_reads_it_back(tmp_path):
     write_review_queue(queue, path)
     assert "\n'=HYPERLINK(1)," in path.read_text()
     assert read_review_decisions(path)["account_id"].unique().to_list() == ["=HYPERLINK(1)"]
+
+
+def test_queue_file_writes_prices_to_four_places_and_quantities_exactly(tmp_path):
+    rows = proposal("A")
+    rows[1] |= {"quantity": 0.1 + 0.2, "price": 1.005}
+    path = tmp_path / "queue.csv"
+    write_review_queue(t.conform(pl.DataFrame(rows), REVIEW_QUEUE), path)
+    lines = path.read_text().splitlines()
+    assert lines[1] == "A,SEC-A,sell,A-L1,100,50.0000,SCORE,score_above_threshold,,,,"
+    assert lines[2] == "A,SEC-B,buy,,0.3,1.0050,SCORE,score_above_threshold,,,,"
+
+
+def test_a_modified_trade_is_released_at_the_quantity_times_the_written_price(context, tmp_path):
+    rows = proposal("APPROVE")
+    rows[1] |= {"price": 1.005, "amount": 20 * 1.005}
+    queue = t.conform(pl.DataFrame(rows), REVIEW_QUEUE)
+    path = tmp_path / "queue.csv"
+    path.write_text(
+        HEADER + "APPROVE,SEC-A,sell,APPROVE-L1,100,approve,,kim,\n"
+        "APPROVE,SEC-B,buy,,20,modify,7,kim,\n"
+    )
+    outcome = apply_review_decisions(queue, read_review_decisions(path), context)
+    released = outcome.released.select("side", "quantity", "amount").rows()
+    assert released == [("sell", 100.0, 5000.0), ("buy", 7.0, 7.04)]  # 7 x 1.0050 half up
