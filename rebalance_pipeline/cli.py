@@ -274,15 +274,18 @@ def review(
 
     Decisions are appended under the book's firm/review_decisions/YYYY-MM-DD/ (never
     edited) and approved or modified trades go out in a new review batch of the date.
+    Once a later date has been run, the accounts it decided again are superseded: they
+    leave the queue and decisions on them are refused (review the later date's queue).
     """
 
     import polars as pl
 
     from rebalance_pipeline import storage
-    from rebalance_pipeline.continuity.decisions import read_decision_records, review_outcomes
-    from rebalance_pipeline.continuity.export import DateTables, review_session
+    from rebalance_pipeline.continuity.decisions import DecisionRecordError, superseded_notes
+    from rebalance_pipeline.continuity.export import DateTables, open_queue, review_session
     from rebalance_pipeline.policy import book_policy
     from rebalance_pipeline.routing.review import (
+        ReviewFileError,
         read_review_decisions,
         review_queue_csv,
         write_review_queue,
@@ -291,30 +294,34 @@ def review(
     day = date.date()
     tables = DateTables.stored(day, storage.home())
     if decisions is None:
-        _, settled = review_outcomes(
-            tables.review_queue, read_decision_records(book, day), tables.review_context
-        )
-        queue = tables.review_queue.join(settled.select("account_id"), on="account_id", how="anti")
+        queue = open_queue(tables, book_root=book, home=storage.home(), as_of=day)
+        if not queue.superseded.is_empty():
+            notes = superseded_notes(queue.superseded, day)
+            typer.echo("\n".join(["left out of the queue, superseded:", *notes]), err=True)
         if out is not None:
-            write_review_queue(queue, out)
-            typer.echo(f"{queue.height} trades awaiting review written to {out}")
+            write_review_queue(queue.trades, out)
+            typer.echo(f"{queue.trades.height} trades awaiting review written to {out}")
             return
-        typer.echo(review_queue_csv(queue), nl=False)
+        typer.echo(review_queue_csv(queue.trades), nl=False)
         return
     if not reviewer:
         _fail("--decisions needs --reviewer NAME")
         return
     decided_at = (at or dt.datetime.now(dt.UTC).replace(tzinfo=None)).replace(tzinfo=dt.UTC)
-    outcome = review_session(
-        tables,
-        read_review_decisions(decisions),
-        reviewer=reviewer,
-        decided_at=decided_at,
-        book_root=book,
-        home=storage.home(),
-        as_of=day,
-        policy_date=book_policy(book, day).effective_date,
-    )
+    try:
+        outcome = review_session(
+            tables,
+            read_review_decisions(decisions),
+            reviewer=reviewer,
+            decided_at=decided_at,
+            book_root=book,
+            home=storage.home(),
+            as_of=day,
+            policy_date=book_policy(book, day).effective_date,
+        )
+    except (ReviewFileError, DecisionRecordError) as exc:
+        _fail(str(exc))
+        return
     storage.write_partition(outcome.review_outcomes, "review_outcomes", day)
     released = outcome.review_outcomes.filter(pl.col("decision") != "reject")
     typer.echo(f"recorded {reviewer}'s decisions for {day}; {released.height} trades settled")

@@ -5,6 +5,10 @@ Every recorded session is one new CSV under the book's
 overwritten): the reviewed queue's decision columns plus who decided, when, and the
 batch whose queue they reviewed. A date's run reads all of them in name order (a later
 decision on the same trade wins), so a replay reproduces what review released.
+
+Once a later date has been run, its routing decided the account again from the account's
+actual state, so the date's open proposal for it is superseded: it takes no more
+decisions (the later date's queue holds the proposal that stands).
 """
 
 from __future__ import annotations
@@ -27,11 +31,16 @@ from rebalance_pipeline.storage import atomic_write_bytes
 
 DECISION_RECORDS = pl.Schema({**REVIEW_DECISIONS, "decided_at": t.Utf8, "batch_id": t.Utf8})
 REVIEW_OUTCOMES = pl.Schema({**REVIEWED_TRADES, "decided_at": t.Utf8})
+SUPERSESSIONS = pl.Schema({"account_id": t.Utf8, "superseded_by": t.Date})
 FOLDER = ("firm", "review_decisions")
 
 
 class DecisionRecordError(ValueError):
     """A decision session that cannot be recorded (no reviewer, no decision, a clash)."""
+
+
+class SupersededProposalError(DecisionRecordError):
+    """A session deciding proposals a later date's run has superseded."""
 
 
 def decisions_dir(book_root: Path, as_of: dt.date) -> Path:
@@ -68,6 +77,31 @@ def record_decisions(
     frame = t.conform(rows, DECISION_RECORDS).sort(["account_id", "security_id", "side", "lot_id"])
     atomic_write_bytes(path, frame.write_csv().encode())
     return path
+
+
+def refuse_superseded(decisions: pl.DataFrame, supersessions: pl.DataFrame, as_of: dt.date) -> None:
+    """Raise ``SupersededProposalError`` when ``decisions`` (REVIEW_DECISIONS) decide an
+    account of ``supersessions`` (SUPERSESSIONS).
+
+    A reject would release nothing, but it would settle an account whose other rows an
+    earlier session approved; refusing every decision keeps a superseded proposal open.
+    """
+    decided = decisions.filter(pl.col("decision").is_not_null()).select("account_id")
+    late = supersessions.join(decided.unique(), on="account_id", how="semi")
+    if not late.is_empty():
+        notes = superseded_notes(late, as_of)
+        heading = "refused, nothing recorded: decisions on superseded proposals"
+        raise SupersededProposalError("\n".join([heading, *notes]))
+
+
+def superseded_notes(supersessions: pl.DataFrame, as_of: dt.date) -> list[str]:
+    """One line per superseded account, saying which date's queue to review instead."""
+    return [
+        f"{account}: its proposal of {as_of} is superseded by the run of {later}, which "
+        f"decided the account again; review {later}'s queue instead "
+        f"(rebalance review --date {later})"
+        for account, later in supersessions.sort("account_id").iter_rows()
+    ]
 
 
 def read_decision_records(book_root: Path, as_of: dt.date) -> pl.DataFrame:

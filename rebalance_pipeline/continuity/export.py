@@ -3,7 +3,12 @@
 ``export_run`` is what the ``trade_files`` asset does: the date's auto-released trades
 plus those the recorded review decisions release, written as a release or a replay.
 ``review_session`` is ``rebalance review --decisions``: record the session, then release
-the newly settled accounts' trades as a review batch of the date.
+the newly settled accounts' trades as a review batch of the date. ``open_queue`` is the
+plain ``rebalance review``: what is left to decide.
+
+A proposal stays open for review only until a later date has been run: that date's
+routing decided the account again (see ``continuity.decisions``), whether it released or
+replayed.
 """
 
 from __future__ import annotations
@@ -15,10 +20,13 @@ from pathlib import Path
 import polars as pl
 
 from rebalance_pipeline import storage
+from rebalance_pipeline import tables as t
 from rebalance_pipeline.continuity.cash_requests import requests_raised_by
 from rebalance_pipeline.continuity.decisions import (
+    SUPERSESSIONS,
     read_decision_records,
     record_decisions,
+    refuse_superseded,
     review_outcomes,
 )
 from rebalance_pipeline.continuity.ledger import released_batch_ids, released_dates
@@ -120,13 +128,18 @@ def review_session(
     """Record one reviewer's decisions (REVIEW_DECISIONS) and release what they settle.
 
     Accounts already released on the date (by its run or an earlier session) are never
-    released again; the new batch holds only the accounts this session settled.
+    released again, nor are accounts a later date superseded (an approval recorded but
+    never released stays unsent); the new batch holds only the accounts this session
+    settled. A session deciding a superseded proposal is refused, nothing recorded.
     """
+    superseded = superseded_accounts(home, as_of)
+    refuse_superseded(decisions, superseded, as_of)
     already = released_trades_of(home, as_of)
     reviewed_batches = ",".join(released_batch_ids(home, as_of)) or None
     record_decisions(book_root, as_of, decisions, reviewer, decided_at, reviewed_batches)
     reviewed, outcomes = _reviewed(tables, book_root, as_of)
-    new = reviewed.join(already.select("account_id").unique(), on="account_id", how="anti")
+    held = pl.concat([already.select("account_id"), superseded.select("account_id")])
+    new = reviewed.join(held.unique(), on="account_id", how="anti")
     if new.is_empty():
         return ExportOutcome(None, False, outcomes)
     manifest = _export(
@@ -140,6 +153,34 @@ def review_session(
         kind="review",
     )
     return ExportOutcome(manifest, True, outcomes)
+
+
+@dataclasses.dataclass(frozen=True)
+class OpenQueue:
+    trades: pl.DataFrame  # routing.route.REVIEW_QUEUE rows still to decide
+    superseded: pl.DataFrame  # SUPERSESSIONS of the open accounts left out
+
+
+def open_queue(tables: DateTables, *, book_root: Path, home: Path, as_of: dt.date) -> OpenQueue:
+    """The date's review queue without settled accounts nor those a later date superseded."""
+    _, settled = _reviewed(tables, book_root, as_of)
+    unsettled = tables.review_queue.join(settled.select("account_id"), on="account_id", how="anti")
+    superseded = superseded_accounts(home, as_of).join(unsettled, on="account_id", how="semi")
+    return OpenQueue(unsettled.join(superseded, on="account_id", how="anti"), superseded)
+
+
+def superseded_accounts(home: Path, as_of: dt.date) -> pl.DataFrame:
+    """SUPERSESSIONS: every account a date after ``as_of`` decided, with the latest such date
+    (the stored ``routing_decisions`` partitions of later dates)."""
+    later = [day for day in storage.materialized_dates("routing_decisions", home) if day > as_of]
+    decided = [
+        storage.read_partition("routing_decisions", day, home)
+        .select("account_id")
+        .with_columns(pl.lit(day).alias("superseded_by"))
+        for day in later
+    ]
+    every = pl.concat([t.empty(SUPERSESSIONS), *decided])
+    return every.group_by("account_id").agg(pl.col("superseded_by").max()).sort("account_id")
 
 
 def _reviewed(

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import polars as pl
 
+from rebalance_pipeline import storage
 from rebalance_pipeline import tables as t
 from rebalance_pipeline.book import Book
 from rebalance_pipeline.continuity import Continuity, continue_book, read_ledger
@@ -40,6 +41,12 @@ _SCHEMAS = {
     "transactions": "TRANSACTIONS",
     "cash_balances": "CASH_BALANCES",
 }
+
+
+def reviewing_all(policy: Policy) -> Policy:
+    """The policy with every account group's review set to ``all``: nothing auto-releases."""
+    groups = [group.model_copy(update={"review": "all"}) for group in policy.account_groups]
+    return policy.model_copy(update={"account_groups": groups})
 
 
 def run_day(book: Book, policy: Policy, home: Path) -> tuple[Continuity, DateOutputs]:
@@ -83,6 +90,26 @@ def date_tables(carried: Continuity, outputs: DateOutputs) -> DateTables:
             features["active_halts"],
         ),
     )
+
+
+def store_date_tables(tables: DateTables, day: dt.date, home: Path) -> None:
+    """Write the partitions ``DateTables.stored`` reads, as the date's run materializes them."""
+    context = tables.review_context
+    stored = {
+        "released_trades": tables.released_trades,
+        "review_queue": tables.review_queue,
+        "routing_decisions": tables.routing_decisions,
+        "accounts": tables.accounts,
+        "securities": tables.securities,
+        "cash_requests": tables.cash_requests,
+        "source_files": tables.source_files,
+        "tax_lots": context.lots,
+        "optimization_results": context.cash,
+        "restricted_securities": context.restricted,
+        "active_halts": context.halted,
+    }
+    for table, frame in stored.items():
+        storage.write_partition(frame, table, day, home)
 
 
 def folder_state(folder: Path) -> dict[str, tuple[bytes, int]]:

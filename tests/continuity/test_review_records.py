@@ -7,7 +7,15 @@ import json
 
 import polars as pl
 import pytest
-from continuity_days import MONDAY, date_tables, folder_state, release_day, run_day
+from continuity_days import (
+    MONDAY,
+    date_tables,
+    folder_state,
+    release_day,
+    reviewing_all,
+    run_day,
+    store_date_tables,
+)
 
 from rebalance_pipeline.continuity import read_ledger
 from rebalance_pipeline.continuity.decisions import (
@@ -26,8 +34,7 @@ DECIDED_AT = dt.datetime(2026, 3, 16, 18, 30, tzinfo=dt.UTC)
 def reviewed_day(p03, tmp_path):
     """Monday with every account group reviewed: A03's trades wait in the queue."""
     book, policy = p03
-    groups = [group.model_copy(update={"review": "all"}) for group in policy.account_groups]
-    policy = policy.model_copy(update={"account_groups": groups})
+    policy = reviewing_all(policy)
     book_root, home = tmp_path / "book", tmp_path / "home"
     carried, outputs = run_day(book, policy, home)
     release_day(carried, outputs, home)  # the run's batch: nothing auto-released
@@ -162,22 +169,7 @@ def test_the_review_command_shows_the_queue_then_records_and_releases(
 
     tables, book_root, home = reviewed_day
     monkeypatch.setenv("REBALANCE_HOME", str(home))
-    context = tables.review_context
-    stored = {
-        "released_trades": tables.released_trades,
-        "review_queue": tables.review_queue,
-        "routing_decisions": tables.routing_decisions,
-        "accounts": tables.accounts,
-        "securities": tables.securities,
-        "cash_requests": tables.cash_requests,
-        "source_files": tables.source_files,
-        "tax_lots": context.lots,
-        "optimization_results": context.cash,
-        "restricted_securities": context.restricted,
-        "active_halts": context.halted,
-    }
-    for table, frame in stored.items():
-        storage.write_partition(frame, table, MONDAY, home)
+    store_date_tables(tables, MONDAY, home)
     runner = CliRunner()
     base = ["review", "--date", "2026-03-16", "--book", str(book_root)]
 
