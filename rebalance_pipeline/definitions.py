@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from rebalance_pipeline.compliance.assets import compliance
 from rebalance_pipeline.export.assets import trade_files
 from rebalance_pipeline.features.assets import feature_assets
 from rebalance_pipeline.ingest.assets import canonical_tables, custodian_drops, firm_files
@@ -12,7 +13,7 @@ from rebalance_pipeline.operations import SCHEDULES, SENSORS
 from rebalance_pipeline.optimization.assets import optimization, optimization_problems
 from rebalance_pipeline.partitions import business_day_partitions
 from rebalance_pipeline.resources import BookSource, ReleaseMode, WarehouseIOManager
-from rebalance_pipeline.routing.assets import routing
+from rebalance_pipeline.routing.assets import proposed_routes
 from rebalance_pipeline.validation.assets import validation
 
 ASSETS = [
@@ -23,7 +24,8 @@ ASSETS = [
     *feature_assets(),
     optimization_problems,
     optimization,
-    routing,
+    proposed_routes,
+    compliance,
     trade_files,
 ]
 

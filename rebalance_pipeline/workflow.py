@@ -1,4 +1,5 @@
-"""The stages of one date chained in memory: validation → features → optimization → routing.
+"""The stages of one date chained in memory: validation → features → optimization → routing
+→ compliance.
 
 The Dagster assets call the same stage functions one by one (and fan the optimization out
 over shards); this chain runs them in one process for the acceptance scenarios and for
@@ -12,6 +13,7 @@ import dataclasses
 import polars as pl
 
 from rebalance_pipeline.book import Book
+from rebalance_pipeline.compliance import ComplianceInputs, apply_compliance
 from rebalance_pipeline.features import SQL_DIR, discover_models, run_models
 from rebalance_pipeline.policy import Policy
 from rebalance_pipeline.routing.route import RoutingInputs, RoutingOutput, route_accounts
@@ -24,7 +26,9 @@ class DateOutputs:
     features: dict[str, pl.DataFrame]
     optimization_results: pl.DataFrame
     proposed_trades: pl.DataFrame
-    routing: RoutingOutput
+    proposal: RoutingOutput  # routing's decisions and trades before compliance
+    routing: RoutingOutput  # what leaves: the proposal less the accounts compliance withheld
+    compliance_violations: pl.DataFrame  # compliance.VIOLATIONS of the proposal
 
 
 def feature_inputs(book: Book, validation: ValidationResult) -> dict[str, pl.DataFrame]:
@@ -59,6 +63,15 @@ def routing_inputs(
     )
 
 
+def compliance_inputs(
+    book: Book, validation: ValidationResult, features: dict[str, pl.DataFrame]
+) -> ComplianceInputs:
+    """What compliance reads: canonical tables, account status and plain-data features."""
+    return ComplianceInputs.from_tables(
+        book.tables() | features | {"account_status": validation.account_status}
+    )
+
+
 def run_stages(
     book: Book, policy: Policy, pending_orders: pl.DataFrame | None = None
 ) -> DateOutputs:
@@ -73,7 +86,12 @@ def run_stages(
     )
     problems = build_problems(features, book.tables(), policy)
     results, trades = optimize_shard(problems, policy)
-    routing = route_accounts(
+    proposal = route_accounts(
         routing_inputs(validation, features, results, trades, pending_orders), policy
     )
-    return DateOutputs(validation, features, results, trades, routing)
+    checked = apply_compliance(
+        proposal, compliance_inputs(book, validation, features), policy, book.as_of
+    )
+    return DateOutputs(
+        validation, features, results, trades, proposal, checked.routing, checked.violations
+    )

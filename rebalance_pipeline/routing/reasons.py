@@ -1,7 +1,10 @@
 """Reason codes of the routing decisions (``ROUTING_DECISIONS.reasons``).
 
-Every code the router writes is one of the constants below, except the two documented
-families built from a prefix (``DATA_PREFIX``) or from a mandate (``mandate_code``).
+Every code the router writes is one of the constants below, except the documented
+families built from a prefix (``DATA_PREFIX``, ``COMPLIANCE_PREFIX``) or from a mandate
+(``mandate_code``). The compliance stage (rebalance_pipeline/compliance) writes the last
+word on a route: an account whose proposal breaks a pre-release rule becomes MANUAL with
+one ``compliance:<rule>`` code per rule broken.
 """
 
 from __future__ import annotations
@@ -10,6 +13,12 @@ from __future__ import annotations
 BAD_DATA = "bad_data"  # validation suspended the account; the checks follow as data:<check>
 DATA_PREFIX = "data:"  # data:<check>: one validation check behind the suspension
 MANUAL_CASH_REQUEST = "bad_data_cash_request"  # bad data and a due high-priority cash request
+
+# MANUAL from compliance: compliance:<rule>, one per pre-release rule the proposal breaks
+# (rules in compliance/rules.py: account_not_tradable, halted_security, restricted_buy,
+# sell_lot, short_position, negative_cash, wash_sale, round_lot, min_trade_size,
+# invalid_trade); the account's trades are withheld, released and queued alike
+COMPLIANCE_PREFIX = "compliance:"
 
 # HOLD
 ACCOUNT_HOLD = "account_hold"  # an active hold (start <= as_of <= end) stops all trading
@@ -51,6 +60,11 @@ def mandate_code(mandate: str, priority: str) -> str:
 def data_code(check: str) -> str:
     """The reason code of one validation check behind a suspension."""
     return f"{DATA_PREFIX}{check}"
+
+
+def compliance_code(rule: str) -> str:
+    """The reason code of one pre-release rule a withheld proposal breaks."""
+    return f"{COMPLIANCE_PREFIX}{rule}"
 
 
 # Outlier flags (``ROUTING_DECISIONS.outlier_flags``), thresholds in policy.outliers

@@ -92,7 +92,7 @@ def route_accounts(inputs: RoutingInputs, policy: Policy) -> RoutingOutput:
     flagged = outlier_flags(decided, TRADING_ROUTES, policy.outliers)
     decisions = flagged.with_columns(_review_expr().alias("review"))
     decisions = t.conform(decisions, t.ROUTING_DECISIONS).sort("account_id")
-    released, queue = _split_trades(inputs.proposed_trades, decisions)
+    released, queue = split_trades(inputs.proposed_trades, decisions)
     return RoutingOutput(decisions=decisions, released_trades=released, review_queue=queue)
 
 
@@ -313,7 +313,7 @@ def _review_expr() -> pl.Expr:
     )
 
 
-def _split_trades(
+def split_trades(
     proposed: pl.DataFrame, decisions: pl.DataFrame
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Proposed trades of traded accounts, split into released ('auto') and queued."""
