@@ -337,15 +337,31 @@ def _optimizer(artifacts: Artifacts, account_id: str, decision: dict, _p: Policy
         f"  benefit: risk {dollars(r['benefit_risk_usd'])}, tax loss "
         f"{dollars(r['benefit_tax_loss_usd'])}, quality {dollars(r['benefit_quality_usd'])}",
         f"  cost: transactions {dollars(r['cost_transaction_usd'])}, "
-        f"tax {dollars(r['cost_tax_usd'])}",
+        + _impact(r)
+        + f"tax {dollars(r['cost_tax_usd'])}",
         f"tracking error {_pct(r['tracking_error_before'])} -> {_pct(r['tracking_error_after'])}",
         f"cash {dollars(r['cash_before'])} -> {dollars(r['cash_after'])} "
         f"(withdrawals due {dollars(r['required_cash'])})",
-        f"{r['trade_count']} trades, turnover {dollars(r['turnover_usd'])}, realized gains "
-        f"short-term {dollars(r['realized_gain_st'])}, long-term {dollars(r['realized_gain_lt'])}"
+        f"{r['trade_count']} trades, turnover {dollars(r['turnover_usd'])}, "
+        + _gains(r)
         + (", touches a halted security" if r["touches_halted"] else ""),
     ]
     return Section("optimizer", title, lines, {"problem_stored": has_problem, "result": r})
+
+
+def _impact(result: dict) -> str:
+    impact = result["cost_market_impact_usd"]
+    return "" if impact is None else f"market impact {dollars(impact)}, "
+
+
+def _gains(result: dict) -> str:
+    """Realized gains where they have a tax effect (null outside taxable accounts)."""
+    if result["realized_gain_st"] is None and result["realized_gain_lt"] is None:
+        return "realized gains: none with a tax effect (tax-deferred account)"
+    return (
+        f"realized gains short-term {dollars(result['realized_gain_st'])}, "
+        f"long-term {dollars(result['realized_gain_lt'])}"
+    )
 
 
 def _bps(value: float | None) -> str:
