@@ -29,6 +29,7 @@ CANONICAL_TABLES: dict[str, pl.Schema] = {
     "positions": t.POSITIONS,
     "lots": t.LOTS,
     "transactions": t.TRANSACTIONS,
+    "sold_lots": t.SOLD_LOTS,
     "cash_balances": t.CASH_BALANCES,
     "corporate_actions": t.CORPORATE_ACTIONS,
     "source_files": t.SOURCE_FILES,
@@ -42,7 +43,9 @@ class Book:
 
     ``prices`` holds the date's closes; ``price_history`` the closes of the lookback
     window before it; ``transactions`` the lookback window up to and including the date
-    (wash-sale windows and days since the last trade need it); ``parse_findings`` are
+    (wash-sale windows and days since the last trade need it); ``sold_lots`` the lots
+    of earlier lots files that the window's sells without a delivered gain name (see
+    ``tables.SOLD_LOTS``); ``parse_findings`` are
     the faults ingest met while reading the files (malformed numbers, bad encoding, ...).
     """
 
@@ -60,6 +63,7 @@ class Book:
     positions: pl.DataFrame
     lots: pl.DataFrame
     transactions: pl.DataFrame
+    sold_lots: pl.DataFrame
     cash_balances: pl.DataFrame
     corporate_actions: pl.DataFrame
     source_files: pl.DataFrame

@@ -118,10 +118,14 @@ TRANSACTIONS = pl.Schema(
         "price": F64,
         "amount": F64,  # signed cash effect on the account
         "realized_gain": F64,  # sells only
+        "cost_basis": F64,  # sells only: total dollars of basis of the shares sold
         "lot_id": Utf8,
         **SOURCE,
     }
 )
+# Lots of earlier lots files: the lots that recent sells without a delivered gain or cost
+# basis name, as the lots file of the business day before the sale (file_date) listed them.
+SOLD_LOTS = pl.Schema({"file_date": Date, **LOTS})
 CASH_BALANCES = pl.Schema({"account_id": Utf8, "cash": F64, **SOURCE})
 CORPORATE_ACTIONS = pl.Schema(
     {
@@ -258,6 +262,21 @@ TAX_LOTS = pl.Schema(
         "is_long_term": pl.Boolean,  # held more than one year
     }
 )
+SELL_GAINS = pl.Schema(
+    {
+        "transaction_id": Utf8,
+        "account_id": Utf8,
+        "security_id": Utf8,
+        "trade_date": Date,
+        "quantity": F64,
+        "price": F64,
+        "lot_id": Utf8,
+        "realized_gain": F64,  # null: unknown
+        # where the gain comes from, best first: delivered_gain | delivered_cost_basis |
+        # lot_cost_basis | unknown
+        "gain_source": Utf8,
+    }
+)
 WASH_SALE_WINDOWS = pl.Schema(
     {
         "household_id": Utf8,
@@ -268,6 +287,7 @@ WASH_SALE_WINDOWS = pl.Schema(
         "source_account_id": Utf8,
         "source_security_id": Utf8,
         "source_transaction_id": Utf8,
+        "gain_source": Utf8,  # blocks buy: where the sell's gain comes from (SELL_GAINS)
     }
 )
 DAYS_SINCE_TRADE = pl.Schema(

@@ -25,6 +25,12 @@ from rebalance_pipeline.routing.counterfactual import counterfactual
 from rebalance_pipeline.routing.thresholds import group_named
 
 UNSCORED_ROUTES = ("SUSPENDED", "MANUAL", "HOLD")
+GAIN_SOURCE_TEXT = {  # sell_gains.sql's gain_source, for a person
+    "delivered_gain": "as delivered",
+    "delivered_cost_basis": "from the delivered cost basis",
+    "lot_cost_basis": "from the lot's cost basis",
+    "unknown": "unknown (treated as a loss)",
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -253,7 +259,7 @@ def _features(artifacts: Artifacts, account_id: str, _d: dict, _p: Policy) -> Se
     )
     lines += [
         f"  {w['identical_group']} blocks {w['blocks']} {w['window_start']}..{w['window_end']} "
-        f"(from {w['source_account_id']} {w['source_transaction_id']})"
+        f"({_window_source(w)})"
         for w in windows
     ]
     mandates = artifacts.rows("mandates", "account_id", account_id)
@@ -268,7 +274,10 @@ def _features(artifacts: Artifacts, account_id: str, _d: dict, _p: Policy) -> Se
         f"days since: {_text(last.get('days_since_last_trade'))}"
     )
     holds = artifacts.rows("active_holds", "account_id", account_id)
-    lines += [f"active hold {h['start_date']}..{h['end_date']}: {h['reason']}" for h in holds]
+    lines += [
+        f"active hold {h['start_date']}..{h['end_date'] or 'open-ended'}: {h['reason']}"
+        for h in holds
+    ]
     restricted = artifacts.rows("restricted_securities", "account_id", account_id)
     lines += [f"restricted holding {r['security_id']} ({r['restriction_id']})" for r in restricted]
     data = {
@@ -298,19 +307,22 @@ def _lot_summary(lots: list[dict[str, Any]]) -> str:
 
 
 def _active_windows(artifacts: Artifacts, household_id: str | None) -> list[dict[str, Any]]:
+    """The household's stored windows (the stored table holds those active on the date)."""
     windows = artifacts.table("wash_sale_windows")
     if windows is None or household_id is None:
         return []
-    day = artifacts.day
     return (
-        windows.filter(
-            (pl.col("household_id") == household_id)
-            & (pl.col("window_start") <= day)
-            & (pl.col("window_end") >= day)
-        )
+        windows.filter(pl.col("household_id") == household_id)
         .sort("identical_group", "blocks", "window_start", "source_transaction_id")
         .to_dicts()
     )
+
+
+def _window_source(window: dict[str, Any]) -> str:
+    """Where the window comes from; for a sell, where its gain comes from."""
+    source = f"from {window['source_account_id']} {window['source_transaction_id']}"
+    gain = window.get("gain_source")
+    return f"{source}, gain: {GAIN_SOURCE_TEXT.get(gain, gain)}" if gain else source
 
 
 def _optimizer(artifacts: Artifacts, account_id: str, decision: dict, _p: Policy) -> Section:

@@ -51,6 +51,7 @@ FEATURE_SCHEMAS: dict[str, pl.Schema] = {
     "holdings": t.HOLDINGS,
     "asset_class_drift": t.ASSET_CLASS_DRIFT,
     "tax_lots": t.TAX_LOTS,
+    "sell_gains": t.SELL_GAINS,
     "wash_sale_windows": t.WASH_SALE_WINDOWS,
     "days_since_trade": t.DAYS_SINCE_TRADE,
     "restricted_securities": t.RESTRICTED_SECURITIES,

@@ -1,7 +1,8 @@
 """Run the SQL models on Polars frames with an in-memory DuckDB connection.
 
 Each model gets its own connection with its input frames registered as views (Polars ->
-Arrow, no copy) plus the context tables, so a model reads exactly what it declares.
+Arrow, no copy) plus the context tables, so a model reads exactly what it declares; the
+macros of ``dbt_like_sql/macros/`` are created on it first.
 The connection runs on one thread: floating-point sums then always add in input order,
 so a re-run on the same inputs gives the same bytes (a 10k-account date still takes
 about a second for all models).
@@ -16,6 +17,7 @@ import duckdb
 import polars as pl
 
 from rebalance_pipeline import tables as t
+from rebalance_pipeline.features.macros import create_macros
 from rebalance_pipeline.features.models import (
     CONTEXT_TABLES,
     FEATURE_SCHEMAS,
@@ -58,6 +60,7 @@ def run_model(
         )
     frames = {dep: inputs[dep] for dep in model.deps} | context_tables(as_of, policy)
     with duckdb.connect(":memory:", config={"threads": 1}) as connection:
+        create_macros(connection)
         for name, frame in frames.items():
             connection.register(name, frame.to_arrow())
         try:

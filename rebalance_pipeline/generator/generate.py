@@ -11,6 +11,7 @@ import numpy as np
 import polars as pl
 
 from rebalance_pipeline.calendar import sessions_ending
+from rebalance_pipeline.features.macros import active_on
 from rebalance_pipeline.generator import faults as fl
 from rebalance_pipeline.generator.accounts import (
     BookState,
@@ -36,6 +37,8 @@ from rebalance_pipeline.ingest import formats as f
 
 FIRM_EFFECTIVE_FROM = dt.date(2020, 1, 1)
 HALTED_SECURITY = "SEC-HLTH"  # held through the M-GLOBAL model
+# like many real custodians, birch never fills the realized gain of a sell (GAIN_AMT)
+CUSTODIANS_WITHOUT_GAINS = ("birch",)
 POLICY_TEXT = "# firm policy: the defaults of rebalance_pipeline.policy\n{}\n"
 
 
@@ -211,8 +214,7 @@ def _frozen_securities(halts: pl.DataFrame, market: Market):
     """Securities the simulated custodian activity does not trade on a day."""
 
     def frozen(day: dt.date) -> set[str]:
-        halted = halts.filter((pl.col("start_date") <= day) & (day <= pl.col("end_date")))
-        return {*halted["security_id"], SPLIT_SECURITY[0], SYMBOL_CHANGE[0]}
+        return {*active_on(halts, day)["security_id"], SPLIT_SECURITY[0], SYMBOL_CHANGE[0]}
 
     return frozen
 
@@ -291,6 +293,10 @@ def _day_files(
             .with_columns(pl.lit(None, pl.String).alias(MARK))
             for kind, frame in shaped.items()
         }
+        if custodian in CUSTODIANS_WITHOUT_GAINS:
+            frames["transactions"] = frames["transactions"].with_columns(
+                realized_gain=pl.lit(None, pl.Float64)
+            )
         frames["prices"] = _prices(market, day, custodian)
         frames["corporate_actions"] = _corporate_actions(market, day).with_columns(
             custodian=pl.lit(custodian)

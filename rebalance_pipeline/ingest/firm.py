@@ -8,6 +8,7 @@ from pathlib import Path
 import polars as pl
 
 from rebalance_pipeline import tables as t
+from rebalance_pipeline.features.macros import active_on
 
 # file -> (canonical schema, key of an effective-dated row; None = not effective-dated)
 FIRM_FILES: dict[str, tuple[pl.Schema, tuple[str, ...] | None]] = {
@@ -49,10 +50,10 @@ def _typed_firm_frame(frame: pl.DataFrame, types: dict[str, pl.DataType]) -> pl.
 
 
 def as_of(frame: pl.DataFrame, key: tuple[str, ...], date: dt.date) -> pl.DataFrame:
-    """Rows in force on ``date``: effective_from <= date (<= effective_to), latest per key."""
-    live = frame.filter(pl.col("effective_from") <= date)
-    if "effective_to" in frame.columns:
-        live = live.filter(pl.col("effective_to").is_null() | (pl.col("effective_to") >= date))
+    """Rows in force on ``date`` (active from effective_from to an effective_to, if the
+    file has one), the latest per key."""
+    end = "effective_to" if "effective_to" in frame.columns else None
+    live = active_on(frame, date, start="effective_from", end=end)
     return live.sort(*key, "effective_from").group_by(key, maintain_order=True).last().sort(*key)
 
 

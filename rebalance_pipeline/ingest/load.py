@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -30,7 +31,9 @@ def load_book(root: Path, as_of: dt.date, lookback_business_days: int = 60) -> B
     files of the ``lookback_business_days`` sessions before give ``price_history`` and
     the earlier ``transactions``. A transactions file absent from the last 30 days (since
     the book's first drop) is a ``missing_history`` finding: a gap in history must never
-    silently mean "no wash-sale window".
+    silently mean "no wash-sale window". ``sold_lots`` keeps the lots that recent sells
+    without a gain name from the lots files of the days before those sales, only those
+    files and only those lots (see ``_lots_of_sells_without_gain``).
     """
     firm = firm_tables(root, as_of)
     master = security_master_history(root)
@@ -47,8 +50,16 @@ def load_book(root: Path, as_of: dt.date, lookback_business_days: int = 60) -> B
         parsed = list(
             pool.map(lambda job: parse_file(*job, root=root), today_files + history_files)
         )
-    today, history = parsed[: len(today_files)], parsed[len(today_files) :]
-    maps = symbol_maps(master, [p.file_date for p in today + history if p.file_date])
+        today, history = parsed[: len(today_files)], parsed[len(today_files) :]
+        wanted = _lots_of_sells_without_gain(today, history, as_of)
+        sold = list(
+            pool.map(
+                lambda job: _wanted_lots(parse_file(*job, root=root), wanted),
+                _lots_files_before_sales(root, wanted),
+            )
+        )
+    dates = [p.file_date for p in today + history + sold if p.file_date]
+    maps = symbol_maps(master, dates)
     tables = {kind: _rows(today, kind, maps) for kind in f.KINDS}
     return Book.from_frames(
         as_of,
@@ -58,6 +69,7 @@ def load_book(root: Path, as_of: dt.date, lookback_business_days: int = 60) -> B
         positions=tables["positions"],
         lots=tables["lots"],
         transactions=pl.concat([_rows(history, "transactions", maps), tables["transactions"]]),
+        sold_lots=_sold_lots(sold, maps),
         cash_balances=tables["cash"],
         corporate_actions=tables["corporate_actions"],
         source_files=_source_files(root, today)
@@ -89,6 +101,73 @@ def _rows(files: list[ParsedFile], kind: str, maps: pl.DataFrame) -> pl.DataFram
         known.drop("kind"), on=["file_date", "symbol"], how="left", maintain_order="left"
     )
     return mapped.select(KIND_SCHEMAS[kind].names())
+
+
+def _lots_of_sells_without_gain(
+    today: list[ParsedFile], history: list[ParsedFile], as_of: dt.date
+) -> pl.DataFrame:
+    """(custodian, account_id, lot_id, file_date) of the lots whose basis is the only
+    source of a recent sell's gain: a sell of the wash-sale window without a delivered
+    gain or cost basis, whose lot today's lots file no longer lists (a partly sold lot
+    keeps its per-share basis there). ``file_date`` is the business day before the sale,
+    whose lots file still lists the lot."""
+    since = as_of - dt.timedelta(days=WASH_SALE_DAYS)
+    today_lots = _parsed_rows(today, "lots").select("account_id", "lot_id")
+    sells = (
+        _parsed_rows(today + history, "transactions")
+        .filter(
+            (pl.col("type") == "sell")
+            & pl.col("realized_gain").is_null()
+            & pl.col("cost_basis").is_null()
+            & pl.col("lot_id").is_not_null()
+            & pl.col("trade_date").is_between(since, as_of)
+        )
+        .join(today_lots, on=["account_id", "lot_id"], how="anti")
+        .select("custodian", "account_id", "lot_id", "trade_date")
+        .unique()
+    )
+    days_before = {d: previous_business_days(d, 1)[0] for d in sells["trade_date"].unique()}
+    return sells.select(
+        "custodian",
+        "account_id",
+        "lot_id",
+        pl.col("trade_date").replace_strict(days_before, return_dtype=pl.Date).alias("file_date"),
+    ).unique()
+
+
+def _parsed_rows(files: list[ParsedFile], kind: str) -> pl.DataFrame:
+    """The kind's rows of ``files`` as parsed (symbols not mapped yet)."""
+    frames = [p.rows for p in files if p.kind == kind]
+    return pl.concat(frames) if frames else t.empty(KIND_SCHEMAS[kind])
+
+
+def _lots_files_before_sales(root: Path, wanted: pl.DataFrame) -> list[tuple[Path, str, str]]:
+    """The lots files of the days before the sales (only those that were delivered)."""
+    files = wanted.select("custodian", "file_date").unique().sort("file_date", "custodian")
+    return [
+        (path, custodian, "lots")
+        for custodian, day in files.iter_rows()
+        if (path := root / f.drop_path(custodian, "lots", day)).is_file()
+    ]
+
+
+def _wanted_lots(lots: ParsedFile, wanted: pl.DataFrame) -> ParsedFile:
+    """A lots file with only the wanted lots of its custodian and date kept: a large
+    book's whole lots file is not held for a few rows."""
+    keys = wanted.filter(
+        (pl.col("custodian") == lots.custodian) & (pl.col("file_date") == lots.file_date)
+    ).select("account_id", "lot_id")
+    return dataclasses.replace(
+        lots, rows=lots.rows.join(keys, on=["account_id", "lot_id"], how="semi")
+    )
+
+
+def _sold_lots(files: list[ParsedFile], maps: pl.DataFrame) -> pl.DataFrame:
+    """The wanted lots of the earlier lots files, each with its file's date."""
+    frames = [
+        _rows([p], "lots", maps).with_columns(file_date=pl.lit(p.file_date, pl.Date)) for p in files
+    ]
+    return t.conform(pl.concat(frames), t.SOLD_LOTS) if frames else t.empty(t.SOLD_LOTS)
 
 
 def _source_files(root: Path, files: list[ParsedFile]) -> pl.DataFrame:

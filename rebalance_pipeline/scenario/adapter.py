@@ -232,9 +232,10 @@ def _transactions(s: Scenario) -> pl.DataFrame:
             "price": [float(t.price) for t in txs],
             "amount": [sign[t.side] * t.quantity * t.price for t in txs],
             "realized_gain": [t.realized_gain for t in txs],
+            "cost_basis": [t.cost_basis for t in txs],
             **_source(len(txs)),
         },
-        schema_overrides={"realized_gain": pl.Float64},
+        schema_overrides={"realized_gain": pl.Float64, "cost_basis": pl.Float64},
     )
 
 

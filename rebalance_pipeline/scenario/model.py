@@ -86,14 +86,14 @@ class Restriction(Model):
 class Hold(Model):
     account: str
     start: dt.date
-    end: dt.date
+    end: dt.date | None = None  # None: open-ended
     reason: str = ""
 
 
 class Halt(Model):
     security: str
     start: dt.date
-    end: dt.date
+    end: dt.date | None = None  # None: open-ended
     reason: str = ""
 
 
@@ -105,6 +105,7 @@ class Transaction(Model):
     quantity: float
     price: float
     realized_gain: float | None = None
+    cost_basis: float | None = None  # sells: total $ basis of the shares sold
 
 
 class Scenario(Model):

@@ -188,6 +188,7 @@ def schemas(as_of: dt.date) -> dict[str, pa.DataFrameSchema]:
                 "price": opt(pl.Float64, pa.Check.gt(0.0)),
                 "amount": col(pl.Float64),
                 "realized_gain": opt(pl.Float64),
+                "cost_basis": opt(pl.Float64, nonneg),
                 "lot_id": opt(),
                 **src,
             },

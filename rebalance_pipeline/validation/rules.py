@@ -7,11 +7,13 @@ book; none of them raises on bad data, which is what they are there to find.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
 import polars as pl
 
 from rebalance_pipeline.book import Book
-from rebalance_pipeline.policy import ValidationPolicy
+from rebalance_pipeline.features import SQL_DIR, SqlModel, load_model, run_models
+from rebalance_pipeline.policy import Policy, ValidationPolicy
 from rebalance_pipeline.validation import scope
 from rebalance_pipeline.validation.findings import draft
 
@@ -286,6 +288,59 @@ def missing_prices(book: Book) -> pl.DataFrame:
         pl.format("no close for {} on {}", "security_id", pl.lit(str(book.as_of))),
     )
     return draft(scope.by_security(missing, book))
+
+
+@functools.cache
+def _wash_sale_models() -> tuple[SqlModel, ...]:
+    """The models that decide which sells open a window (loaded once: reading a model's
+    column lineage takes a good part of a second)."""
+    return tuple(
+        load_model(SQL_DIR / f"{name}.sql") for name in ("sell_gains", "wash_sale_windows")
+    )
+
+
+def unknown_realized_gains(book: Book, policy: Policy) -> pl.DataFrame:
+    """Taxable sells whose gain no source tells (``sell_gains.sql``): their wash-sale
+    window opens as for a loss (``wash_sale_windows.sql``, run here on the same book), and
+    operations hears of it. A warning: the account still trades."""
+    outputs = run_models(book.tables(), book.as_of, policy, _wash_sale_models())
+    windows = outputs["wash_sale_windows"]
+    opened = windows.filter(pl.col("gain_source") == "unknown").select(
+        pl.col("source_account_id").alias("account_id"),
+        pl.col("source_transaction_id").alias("transaction_id"),
+        "identical_group",
+        "window_end",
+    )
+    sells = book.transactions.filter(pl.col("type") == "sell").join(
+        opened.unique(), on=["account_id", "transaction_id"], how="inner"
+    )
+    lot = (
+        pl.when(pl.col("lot_id").is_null())
+        .then(pl.lit("it names no lot"))
+        .otherwise(
+            pl.format(
+                "lot {} is neither in today's lots file nor in that of the business day "
+                "before the sale",
+                "lot_id",
+            )
+        )
+    )
+    found = _with_check(
+        sells,
+        "unknown_realized_gain",
+        pl.format(
+            "sell {} of {} {} on {}: no realized gain or cost basis delivered and {}; its "
+            "wash-sale window on {} is open as for a loss until {}",
+            "transaction_id",
+            "quantity",
+            "symbol",
+            "trade_date",
+            lot,
+            "identical_group",
+            "window_end",
+        ),
+    ).with_columns(pl.lit("warning").alias("severity"))
+    return draft(scope.by_account(found))
 
 
 def splits_effective_today(book: Book) -> pl.DataFrame:

@@ -87,6 +87,7 @@ def collect_findings(book: Book, policy: Policy) -> pl.DataFrame:
         rules.price_moves(book, checks),
         rules.reconciliation(book, checks, skip),
         rules.invalid_models(book),
+        rules.unknown_realized_gains(book, policy),
     ]
     return finalize(pl.concat(drafts), book.as_of)
 

@@ -219,10 +219,12 @@ def write_stored_date(home: Path) -> str:
     windows = [
         {"household_id": "H1", "identical_group": "GRP-X", "blocks": "buy",
          "window_start": DAY - dt.timedelta(days=10), "window_end": DAY + dt.timedelta(days=20),
-         "source_account_id": SUSPENDED, "source_transaction_id": "T-ACTIVE"},
-        {"household_id": "H1", "identical_group": "GRP-Y", "blocks": "buy",
-         "window_start": DAY - dt.timedelta(days=60), "window_end": DAY - dt.timedelta(days=30),
-         "source_account_id": TRADED, "source_transaction_id": "T-EXPIRED"},
+         "source_account_id": SUSPENDED, "source_transaction_id": "T-ACTIVE",
+         "gain_source": "lot_cost_basis"},
+        {"household_id": "H9", "identical_group": "GRP-Y", "blocks": "buy",
+         "window_start": DAY - dt.timedelta(days=5), "window_end": DAY + dt.timedelta(days=25),
+         "source_account_id": "A-OTHER", "source_transaction_id": "T-OTHER-HOUSEHOLD",
+         "gain_source": "unknown"},
     ]  # fmt: skip
     write(home, "wash_sale_windows", windows, t.WASH_SALE_WINDOWS)
     mandate = {"account_id": TRADED, "mandate": "band_breach", "priority": "normal",
@@ -233,9 +235,13 @@ def write_stored_date(home: Path) -> str:
             "last_custodian_trade_date": DAY - dt.timedelta(days=30),
             "days_since_last_trade": 30}  # fmt: skip
     write(home, "days_since_trade", [days], t.DAYS_SINCE_TRADE)
-    hold = {"account_id": HELD, "start_date": DAY - dt.timedelta(days=5),
-            "end_date": DAY + dt.timedelta(days=5), "reason": "client request"}  # fmt: skip
-    write(home, "active_holds", [hold], t.ACTIVE_HOLDS)
+    holds = [
+        {"account_id": HELD, "start_date": DAY - dt.timedelta(days=5),
+         "end_date": DAY + dt.timedelta(days=5), "reason": "client request"},
+        {"account_id": HELD, "start_date": DAY - dt.timedelta(days=40), "end_date": None,
+         "reason": "estate settlement"},
+    ]  # fmt: skip
+    write(home, "active_holds", holds, t.ACTIVE_HOLDS)
     write(home, "restricted_securities", [], t.RESTRICTED_SECURITIES)
     problems = pl.DataFrame({"account_id": [TRADED, BELOW, REVIEWED]})
     storage.write_partition(problems, "optimization_problems", DAY, home)

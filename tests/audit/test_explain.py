@@ -67,8 +67,9 @@ def test_traded_account_shows_every_link(home: Path, batch_id: str) -> None:
     assert "2 tax lots (1 at a loss): unrealized short-term -$100.00, long-term $300.00" in features
     assert "A-TRADE-L1 SEC-A 5 sh, gain -$100.00, short-term (40 days)" in features
     assert "A-TRADE-L2 SEC-B 2.5 sh, gain $300.00, long-term (500 days)" in features
-    assert "1 active wash-sale windows in household H1" in features  # the expired one is not
-    assert "T-ACTIVE" in features and "T-EXPIRED" not in features
+    assert "1 active wash-sale windows in household H1" in features
+    assert "(from A-SUSP T-ACTIVE, gain: from the lot's cost basis)" in features
+    assert "T-OTHER-HOUSEHOLD" not in features
     assert "band_breach (normal): us_equity 62.0% above [50%, 60%]" in features
     optimizer = text["optimizer"]
     assert "solve optimal" in optimizer
@@ -105,6 +106,7 @@ def test_suspended_account_is_not_optimized(home: Path) -> None:
 def test_held_account_names_its_hold(home: Path) -> None:
     _, text = text_of(home, HELD)
     assert "active hold 2026-03-11..2026-03-21: client request" in text["features"]
+    assert "active hold 2026-02-04..open-ended: estate settlement" in text["features"]
     assert text["optimizer"].startswith("not optimized: hold")
     assert "route HOLD: active hold: client request" in text["routing"]
     assert "no trades: route HOLD" in text["trades"]

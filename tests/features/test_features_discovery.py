@@ -44,7 +44,8 @@ SHIPPED_DEPS = {
     "restricted_securities": ("accounts", "restrictions", "securities"),
     "security_prices": ("prices",),
     "tax_lots": ("lots", "securities", "security_prices"),
-    "wash_sale_windows": ("accounts", "securities", "transactions"),
+    "sell_gains": ("lots", "sold_lots", "transactions"),
+    "wash_sale_windows": ("accounts", "securities", "sell_gains", "transactions"),
 }
 
 

@@ -226,6 +226,68 @@ def test_a_recent_buy_anywhere_in_the_household_blocks_a_loss_sale(models):
     ) == [("H1", "S_US2", "loss_sale", D("2026-04-04"))]
 
 
+def test_sell_gains_come_from_the_first_source_that_knows(models):
+    """Each sells 10 S_US1 at 100 from A1 on 2026-03-10: proceeds 1,000."""
+    tables = book_tables()
+    sells = [  # id, delivered gain, delivered cost basis, lot
+        ("G1", 50.0, 2000.0, "L1"),  # the custodian's gain wins
+        ("G2", None, 1200.0, "L1"),  # 1,000 - 1,200
+        ("G3", None, None, "SOLD"),  # the day before's file: 1,000 - 3,000 x 10 / 20
+        ("G4", None, None, "L1"),  # partly sold, today's L1: 1,000 - 3,000 x 10 / 40
+        ("G5", None, None, "GONE"),  # in no lots file
+        ("G6", None, None, None),  # names no lot
+    ]
+    tables["transactions"] = t.conform(
+        pl.DataFrame(
+            {
+                "transaction_id": [s[0] for s in sells],
+                "account_id": "A1",
+                "trade_date": D("2026-03-10"),
+                "type": "sell",
+                "security_id": "S_US1",
+                "quantity": 10.0,
+                "price": 100.0,
+                "realized_gain": [s[1] for s in sells],
+                "cost_basis": [s[2] for s in sells],
+                "lot_id": [s[3] for s in sells],
+            }
+        ),
+        t.TRANSACTIONS,
+    )
+    tables["sold_lots"] = t.conform(
+        pl.DataFrame(
+            {
+                # the latest file before the sale counts; a file after it does not
+                "file_date": [D("2026-03-05"), D("2026-03-09"), D("2026-03-12")],
+                "account_id": "A1",
+                "lot_id": "SOLD",
+                "quantity": [20.0, 20.0, 10.0],
+                "cost_basis": [1000.0, 3000.0, 99999.0],
+            }
+        ),
+        t.SOLD_LOTS,
+    )
+    outputs = run_models(tables, AS_OF, Policy(), models)
+    assert rows(outputs["sell_gains"], "transaction_id", "realized_gain", "gain_source") == [
+        ("G1", 50.0, "delivered_gain"),
+        ("G2", -200.0, "delivered_cost_basis"),
+        ("G3", -500.0, "lot_cost_basis"),
+        ("G4", 250.0, "lot_cost_basis"),
+        ("G5", None, "unknown"),
+        ("G6", None, "unknown"),
+    ]
+    windows = outputs["wash_sale_windows"]
+    # a negative or unknown gain opens a window, a known positive one does not
+    assert rows(
+        windows.filter(pl.col("blocks") == "buy"), "source_transaction_id", "gain_source"
+    ) == [
+        ("G2", "delivered_cost_basis"),
+        ("G3", "lot_cost_basis"),
+        ("G5", "unknown"),
+        ("G6", "unknown"),
+    ]
+
+
 def test_days_since_trade(features):
     assert rows(
         features["days_since_trade"],

@@ -257,6 +257,20 @@ def test_row_faults(tmp_path, kind):
         assert sorted(old_symbol["account_id"]) == sorted(faulted)
 
 
+def test_birch_never_sends_a_sells_gain_and_alder_always_does():
+    """As with many real custodians, a birch sell's gain must be derived (from the lot
+    sold), so the sample book exercises the derivation every day."""
+    days = [dt.date.fromisoformat(d.name) for d in (SAMPLE_DIR / "drops").iterdir() if d.is_dir()]
+    for custodian in f.CUSTODIANS:
+        sells = pl.concat(
+            parsed(SAMPLE_DIR, custodian, "transactions", day).rows for day in days
+        ).filter(pl.col("type") == "sell")
+        assert sells.height > 10, custodian
+        assert sells["lot_id"].null_count() == 0
+        gains = sells["realized_gain"]
+        assert gains.null_count() == (sells.height if custodian == "birch" else 0), custodian
+
+
 def test_every_kind_is_switchable_and_enabled_by_default():
     assert GeneratorConfig().fault_kinds == FAULT_KINDS
     with pytest.raises(ValueError, match="unknown fault kinds"):

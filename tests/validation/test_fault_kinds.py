@@ -12,6 +12,10 @@ from rebalance_pipeline.ingest import load_book
 from rebalance_pipeline.policy import Policy
 from rebalance_pipeline.validation import validate_book
 
+# a warning the book gives without any injected fault: birch sends no realized gain, and
+# the sells of the feed's first day have no earlier lots file to derive it from
+NOT_A_FAULT = {"unknown_realized_gain"}
+
 
 def _check_book(root: Path, kinds: tuple[str, ...], seed: int) -> pl.DataFrame:
     config = GeneratorConfig(
@@ -31,7 +35,7 @@ def _check_book(root: Path, kinds: tuple[str, ...], seed: int) -> pl.DataFrame:
         truth = set(expected["account_ids"].explode().drop_nulls())
         assert suspended - truth == set(), f"{day}: healthy accounts suspended"
         assert truth - suspended == set(), f"{day}: faulty accounts missed"
-        assert set(result.findings["check"]) == set(expected["fault_kind"]), day
+        assert set(result.findings["check"]) - NOT_A_FAULT == set(expected["fault_kind"]), day
     return generated.faults
 
 

@@ -1,0 +1,41 @@
+"""The SQL macros of ``dbt_like_sql/macros/``: rules that several models share, written once.
+
+The runner creates them on every model connection; :func:`active_on` applies the macro of
+the same name to a Polars frame for the Python code that needs the rule.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+import polars as pl
+
+from rebalance_pipeline.features.models import SQL_DIR
+
+MACRO_DIR = SQL_DIR / "macros"
+
+
+def create_macros(connection: duckdb.DuckDBPyConnection) -> None:
+    """Create every macro file's macros on ``connection``."""
+    for path in sorted(MACRO_DIR.glob("*.sql")):
+        connection.execute(path.read_text(encoding="utf-8"))
+
+
+def active_on(
+    frame: pl.DataFrame,
+    as_of: dt.date,
+    start: str = "start_date",
+    end: str | None = "end_date",
+) -> pl.DataFrame:
+    """The rows of ``frame`` active on ``as_of`` (columns ``start`` and ``end``; ``end``
+    None when the frame has no end column), in their order, by the ``active_on`` macro."""
+    end_column = "null" if end is None else f'"{end}"'
+    with duckdb.connect(":memory:", config={"threads": 1}) as connection:
+        create_macros(connection)
+        connection.register("frame", frame.to_arrow())
+        active = connection.sql(
+            f'select * from frame where active_on("{start}", {end_column}, $as_of)',
+            params={"as_of": as_of},
+        ).pl()
+    return active.cast(frame.schema)
