@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 import polars as pl
 
 from rebalance_pipeline import tables as t
+from rebalance_pipeline.features.macros import active_on
 from rebalance_pipeline.policy import OptimizationPolicy
 from rebalance_pipeline.routing.route import TRADING_ROUTES
 
@@ -155,12 +156,6 @@ def _trade_text() -> pl.Expr:
     )
 
 
-def active_on(as_of: dt.date) -> pl.Expr:
-    """DESIGN.md's trust rule: start <= D and (end is null or D <= end)."""
-    ends = pl.col("end_date").is_null() | (as_of <= pl.col("end_date"))
-    return (pl.col("start_date") <= as_of) & ends
-
-
 def _violations(rows: pl.DataFrame, message: pl.Expr, lot: bool = True) -> pl.DataFrame:
     """Rows as violations (rule added by the caller); ``lot=False`` for orders."""
     return rows.select(
@@ -215,7 +210,7 @@ def _active_spans(frame: pl.DataFrame, key: str, as_of: dt.date) -> pl.DataFrame
         pl.col("reason").fill_null("no reason given"),
     )
     return (
-        frame.filter(active_on(as_of))
+        active_on(frame, as_of)
         .sort(key, "start_date", "end_date", "reason", nulls_last=True)
         .group_by(key, maintain_order=True)
         .agg(span.first().alias("span"))

@@ -53,6 +53,9 @@ _SECURITIES = [
     ("SEC-MBSX", "MBSX", "us_bonds", "Mortgage", 3, 1, "SEC-MBSX", 46.0),
     ("SEC-INTB", "INTB", "us_bonds", "Aggregate Bond", 3, 1, "SEC-INTB", 55.0),
 ]
+# shares traded a day by a fund of the class rated 5; a lower rating trades less (a
+# synthetic stand-in for the volume a market-data vendor would deliver)
+CLASS_DAILY_VOLUME = {"us_equity": 8_000_000, "intl_equity": 3_000_000, "us_bonds": 5_000_000}
 SPLIT_SECURITY = ("SEC-SEMI", 2.0)
 SYMBOL_CHANGE = ("SEC-SOCL", "SOCL", "MTAX")
 MASTER_EFFECTIVE_FROM = dt.date(2020, 1, 1)
@@ -147,7 +150,12 @@ def build_market(rng: np.random.Generator, sessions: list[dt.date], first_drop: 
             "identical_group",
         ],
         orient="row",
-    ).with_columns(effective_from=pl.lit(MASTER_EFFECTIVE_FROM))
+    ).with_columns(
+        average_daily_volume=pl.col("asset_class").replace_strict(CLASS_DAILY_VOLUME)
+        * pl.col("rating")
+        // 5,
+        effective_from=pl.lit(MASTER_EFFECTIVE_FROM),
+    )
     renamed = master.filter(pl.col("security_id") == SYMBOL_CHANGE[0]).with_columns(
         symbol=pl.lit(SYMBOL_CHANGE[2]), effective_from=pl.lit(symbol_change_day)
     )
