@@ -19,22 +19,21 @@ from rebalance_pipeline.workflow import DateOutputs, run_stages
 AS_OF = dt.date(2026, 3, 16)
 
 
-def security(id_: str, asset_class: str, price: float | None, group: str, **extra: Any) -> dict:
-    return {
-        "id": id_,
-        "symbol": id_.removeprefix("SEC-"),
-        "asset_class": asset_class,
-        "sector": extra.pop("sector", "Broad Market"),
-        "rating": extra.pop("rating", 4),
-        "price": price,
-        "identical_group": group,
-        **extra,
-    }
+def security(id_, asset_class, price, group, sector="Broad Market", rating=4, round_lot=1):
+    return dict(
+        id=id_,
+        asset_class=asset_class,
+        price=price,
+        identical_group=group,
+        sector=sector,
+        rating=rating,
+        round_lot=round_lot,
+    )
 
 
 SECURITIES = [
-    security("SEC-BND2", "us_bonds", 100.0, "TOTAL_BOND", sector="Fixed Income"),
-    security("SEC-BOND", "us_bonds", 80.0, "AGG_BOND", sector="Fixed Income"),
+    security("SEC-BND2", "us_bonds", 100.0, "TOTAL_BOND", "Fixed Income"),
+    security("SEC-BOND", "us_bonds", 80.0, "AGG_BOND", "Fixed Income"),
     security("SEC-INTL", "intl_equity", 50.0, "INTL"),
     security("SEC-LCAP", "us_equity", 120.0, "LARGE_US"),
     security("SEC-TMK2", "us_equity", 50.0, "TOTAL_US"),
@@ -48,23 +47,43 @@ BALANCED = {
         "SEC-BOND": 0.25,
         "SEC-BND2": 0.15,
     },
-    "bands": {"us_equity": [0.45, 0.55], "intl_equity": [0.05, 0.15], "us_bonds": [0.35, 0.45]},
+    "bands": {"us_equity": (0.45, 0.55), "intl_equity": (0.05, 0.15), "us_bonds": (0.35, 0.45)},
 }
 
 
-def lot(
-    id_: str, security_id: str, quantity: float, cost_basis: float, acquired: str = "2021-06-01"
-) -> dict:
-    return {
-        "id": id_,
-        "security": security_id,
-        "quantity": quantity,
-        "cost_basis": cost_basis,
-        "acquired": acquired,
-    }
+def lot(id_, security_id, quantity, cost_basis, acquired="2021-06-01"):
+    return dict(
+        id=id_,
+        security=security_id,
+        quantity=quantity,
+        cost_basis=cost_basis,
+        acquired=dt.date.fromisoformat(acquired),
+    )
 
 
-def at_target_lots(prefix: str, scale: float = 1.0) -> list[dict]:
+def account(
+    id_,
+    lots,
+    cash=8000.0,
+    household=None,
+    registration="taxable",
+    model="M-BAL",
+    last_trade=None,
+):
+    return dict(
+        id=id_,
+        household=household or f"H-{id_}",
+        registration=registration,
+        model=model,
+        st_rate=0.37,
+        lt_rate=0.2,
+        cash=cash,
+        last_trade=last_trade,
+        lots=lots,
+    )
+
+
+def at_target_lots(prefix, scale=1.0):
     """The acceptance book p01's account: at its model, long-term gains only."""
     return [
         lot(f"{prefix}-L-TMKT", "SEC-TMKT", 1120 * scale, 224000.0 * scale),
@@ -73,27 +92,6 @@ def at_target_lots(prefix: str, scale: float = 1.0) -> list[dict]:
         lot(f"{prefix}-L-BOND", "SEC-BOND", 2500 * scale, 160000.0 * scale),
         lot(f"{prefix}-L-BND2", "SEC-BND2", 1200 * scale, 96000.0 * scale),
     ]
-
-
-def account(
-    id_: str,
-    lots: list[dict],
-    cash: float = 8000.0,
-    household: str | None = None,
-    registration: str = "taxable",
-    last_trade: str | None = "2025-09-15",
-) -> dict:
-    return {
-        "id": id_,
-        "household": household or f"H-{id_}",
-        "registration": registration,
-        "model": "M-BAL",
-        "st_rate": 0.37,
-        "lt_rate": 0.2,
-        "cash": cash,
-        "last_trade": last_trade,
-        "lots": lots,
-    }
 
 
 def book(
@@ -106,7 +104,7 @@ def book(
         {
             "name": "stage_book",
             "as_of": AS_OF,
-            "securities": securities,
+            "securities": [{"symbol": s["id"].removeprefix("SEC-"), **s} for s in securities],
             "models": models or {"M-BAL": BALANCED},
             "accounts": accounts,
             **rest,

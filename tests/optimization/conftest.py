@@ -13,6 +13,14 @@ import dataclasses
 import datetime as dt
 
 import polars as pl
+from stage_books import (  # noqa: F401  (the books the optimizer tests write)
+    BALANCED,
+    SECURITIES,
+    account,
+    at_target_lots,
+    lot,
+    security,
+)
 
 from rebalance_pipeline import tables as t
 from rebalance_pipeline.book import Book
@@ -26,72 +34,6 @@ from rebalance_pipeline.workflow import feature_inputs
 
 AS_OF = dt.date(2026, 3, 16)
 SQL_MODELS = discover_models(SQL_DIR)
-
-
-def security(id_, asset_class, price, group, sector="Broad Market", rating=4, round_lot=1):
-    return dict(
-        id=id_,
-        asset_class=asset_class,
-        price=price,
-        identical_group=group,
-        sector=sector,
-        rating=rating,
-        round_lot=round_lot,
-    )
-
-
-SECURITIES = [
-    security("SEC-BND2", "us_bonds", 100.0, "TOTAL_BOND", "Fixed Income"),
-    security("SEC-BOND", "us_bonds", 80.0, "AGG_BOND", "Fixed Income"),
-    security("SEC-INTL", "intl_equity", 50.0, "INTL"),
-    security("SEC-LCAP", "us_equity", 120.0, "LARGE_US"),
-    security("SEC-TMK2", "us_equity", 50.0, "TOTAL_US"),
-    security("SEC-TMKT", "us_equity", 250.0, "TOTAL_US"),
-]
-BALANCED = {
-    "targets": {
-        "SEC-TMKT": 0.35,
-        "SEC-LCAP": 0.15,
-        "SEC-INTL": 0.1,
-        "SEC-BOND": 0.25,
-        "SEC-BND2": 0.15,
-    },
-    "bands": {"us_equity": (0.45, 0.55), "intl_equity": (0.05, 0.15), "us_bonds": (0.35, 0.45)},
-}
-
-
-def lot(id_, security_id, quantity, cost_basis, acquired="2021-06-01"):
-    return dict(
-        id=id_,
-        security=security_id,
-        quantity=quantity,
-        cost_basis=cost_basis,
-        acquired=dt.date.fromisoformat(acquired),
-    )
-
-
-def account(id_, lots, cash=8000.0, household=None, registration="taxable", model="M-BAL"):
-    return dict(
-        id=id_,
-        household=household or f"H-{id_}",
-        registration=registration,
-        model=model,
-        st_rate=0.37,
-        lt_rate=0.2,
-        cash=cash,
-        lots=lots,
-    )
-
-
-def at_target_lots(prefix, scale=1.0):
-    """The p01 account's lots: at its model, long-term gains only."""
-    return [
-        lot(f"{prefix}-L-TMKT", "SEC-TMKT", 1120 * scale, 224000.0 * scale),
-        lot(f"{prefix}-L-LCAP", "SEC-LCAP", 1000 * scale, 96000.0 * scale),
-        lot(f"{prefix}-L-INTL", "SEC-INTL", 1600 * scale, 64000.0 * scale),
-        lot(f"{prefix}-L-BOND", "SEC-BOND", 2500 * scale, 160000.0 * scale),
-        lot(f"{prefix}-L-BND2", "SEC-BND2", 1200 * scale, 96000.0 * scale),
-    ]
 
 
 P_LOTS_SCALES = [1.0, 0.5, 2.0, 1.5, 0.8, 1.2, 0.3]  # seven accounts, three households
