@@ -1,0 +1,66 @@
+"""The Definitions rendered as text and compared with a committed snapshot, so that any
+change to the asset graph (keys, groups, dependencies, partitions, checks, jobs,
+schedules, sensors) shows in review as a diff of ``tests/snapshots/definitions.txt``.
+
+After an intended change: ``REBALANCE_UPDATE_SNAPSHOT=1 pytest tests/test_definitions_snapshot.py``
+rewrites the snapshot; commit it with the change.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dagster as dg
+
+SNAPSHOT = Path(__file__).parent / "snapshots" / "definitions.txt"
+
+
+def render(defs: dg.Definitions) -> str:
+    graph = defs.resolve_asset_graph()
+    lines = ["# assets: key [group] kinds partitions <- dependencies"]
+    for key in sorted(graph.get_all_asset_keys()):
+        node = graph.get(key)
+        partitions = _partitions(node.partitions_def)
+        kinds = ",".join(sorted(node.kinds)) or "-"
+        deps = ", ".join(sorted(k.to_user_string() for k in node.parent_keys)) or "-"
+        lines.append(f"{key.to_user_string()} [{node.group_name}] {kinds} {partitions} <- {deps}")
+        for check in sorted(node.check_keys, key=lambda k: k.name):
+            spec = graph.get_check_spec(check)
+            blocking = " (blocking)" if spec.blocking else ""
+            lines.append(f"  check {check.name}{blocking}")
+    lines.append("# jobs")
+    for job in sorted(defs.resolve_all_job_defs(), key=lambda j: j.name):
+        if job.name.startswith("__"):
+            continue
+        selected = len(job.asset_layer.selected_asset_keys)
+        lines.append(f"{job.name}: {selected} assets")
+    lines.append("# schedules")
+    for schedule in sorted(defs.schedules or [], key=lambda s: s.name):
+        lines.append(f"{schedule.name}: {schedule.cron_schedule} {schedule.execution_timezone}")
+    lines.append("# sensors")
+    for sensor in sorted(defs.sensors or [], key=lambda s: s.name):
+        lines.append(f"{sensor.name}: {sensor.default_status.value}")
+    return "\n".join(lines) + "\n"
+
+
+def _partitions(definition: dg.PartitionsDefinition | None) -> str:
+    if definition is None:
+        return "unpartitioned"
+    if isinstance(definition, dg.TimeWindowPartitionsDefinition):
+        excluded = len(definition.exclusions or [])
+        return f"daily from {definition.start:%Y-%m-%d} less {excluded} exclusions"
+    return type(definition).__name__
+
+
+def test_the_definitions_match_their_snapshot():
+    from rebalance_pipeline.definitions import defs
+
+    rendered = render(defs)
+    if os.environ.get("REBALANCE_UPDATE_SNAPSHOT") == "1":
+        SNAPSHOT.write_text(rendered)
+    assert SNAPSHOT.is_file(), f"no snapshot: REBALANCE_UPDATE_SNAPSHOT=1 writes {SNAPSHOT}"
+    assert rendered == SNAPSHOT.read_text(), (
+        "the Definitions changed: review the diff, then rewrite the snapshot with "
+        "REBALANCE_UPDATE_SNAPSHOT=1"
+    )
