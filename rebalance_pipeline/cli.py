@@ -91,7 +91,8 @@ def run(
 
     from rich.console import Console
 
-    from rebalance_pipeline.runner import latest_drop_date, materialize_date
+    from rebalance_pipeline.runner import materialize_date
+    from rebalance_pipeline.storage import latest_drop_date
 
     if date is None and not latest:
         _fail("give --date YYYY-MM-DD or --latest")

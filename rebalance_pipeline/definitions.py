@@ -11,7 +11,7 @@ from rebalance_pipeline.features.assets import feature_assets
 from rebalance_pipeline.ingest.assets import canonical_tables, custodian_drops, firm_files
 from rebalance_pipeline.operations import SCHEDULES, SENSORS
 from rebalance_pipeline.optimization.assets import optimization, optimization_problems
-from rebalance_pipeline.partitions import business_day_partitions
+from rebalance_pipeline.partitions import JOB_NAME
 from rebalance_pipeline.resources import BookSource, ReleaseMode, WarehouseIOManager
 from rebalance_pipeline.routing.assets import proposed_routes
 from rebalance_pipeline.validation.assets import validation
@@ -30,10 +30,9 @@ ASSETS = [
 ]
 
 daily_job = dg.define_asset_job(
-    "daily_rebalance",
+    JOB_NAME,
     selection=dg.AssetSelection.all()
     - dg.AssetSelection.assets(custodian_drops.key, firm_files.key),
-    partitions_def=business_day_partitions(),
     description="Every stage of one business date: custodian files in, trade files out.",
 )
 

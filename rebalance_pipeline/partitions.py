@@ -15,6 +15,8 @@ from rebalance_pipeline.calendar import exchange_calendar, holidays
 
 FIRST_PARTITION = dt.date(2025, 1, 2)
 PARTITION_FORMAT = "%Y-%m-%d"
+JOB_NAME = "daily_rebalance"  # the job that materializes one business date
+PARTITION_TAG = "dagster/partition"  # the run tag naming the date a run materializes
 
 
 @functools.cache

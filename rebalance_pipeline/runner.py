@@ -16,9 +16,7 @@ from pathlib import Path
 import dagster as dg
 
 from rebalance_pipeline import storage
-
-JOB_NAME = "daily_rebalance"
-PARTITION_TAG = "dagster/partition"
+from rebalance_pipeline.partitions import JOB_NAME, PARTITION_TAG
 
 
 def daily_job() -> dg.JobDefinition:
@@ -53,14 +51,6 @@ class DateOutcome:
             f"  catalog:      {storage.catalog_path(self.home)}",
         ]
         return "\n".join(lines)
-
-
-def latest_drop_date(book: Path) -> dt.date:
-    """The latest date with a custodian drop folder in the book."""
-    days = sorted(p.name for p in (book / "drops").glob("????-??-??") if p.is_dir())
-    if not days:
-        raise FileNotFoundError(f"no drop folders under {book / 'drops'}")
-    return dt.date.fromisoformat(days[-1])
 
 
 def materialize_date(

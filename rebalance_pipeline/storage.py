@@ -38,6 +38,14 @@ def book_root() -> Path:
     return Path(os.environ.get(BOOK_ENV, DEFAULT_BOOK)).resolve()
 
 
+def latest_drop_date(book: Path) -> dt.date:
+    """The latest date with a custodian drop folder in the book."""
+    days = sorted(p.name for p in (book / "drops").glob("????-??-??") if p.is_dir())
+    if not days:
+        raise FileNotFoundError(f"no drop folders under {book / 'drops'}")
+    return dt.date.fromisoformat(days[-1])
+
+
 def warehouse(root: Path | None = None) -> Path:
     return (root or home()) / "warehouse"
 

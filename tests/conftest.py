@@ -30,7 +30,7 @@ class SampleRun:
 def sample_run(tmp_path_factory: pytest.TempPathFactory) -> SampleRun:
     """The sample book's latest date materialized in-process through the daily job, once
     per test process."""
-    from rebalance_pipeline.runner import latest_drop_date
+    from rebalance_pipeline.storage import latest_drop_date
 
     home = tmp_path_factory.mktemp("home")
     day = latest_drop_date(SAMPLE)

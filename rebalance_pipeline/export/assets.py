@@ -79,7 +79,7 @@ def trade_files(
     from rebalance_pipeline.continuity.export import DateTables, export_run
     from rebalance_pipeline.continuity.release import OperatorRecord
     from rebalance_pipeline.routing.review import ReviewContext
-    from rebalance_pipeline.runner import latest_drop_date
+    from rebalance_pipeline.storage import latest_drop_date
 
     as_of = partition_date(context.partition_key)
     review = ("tax_lots", "optimization_results", "restricted_securities", "active_halts")

@@ -17,8 +17,7 @@ import dagster as dg
 
 from rebalance_pipeline.calendar import exchange_calendar, is_business_day
 from rebalance_pipeline.operations.config import OperationsConfig
-from rebalance_pipeline.partitions import business_day_partitions
-from rebalance_pipeline.runner import JOB_NAME, PARTITION_TAG
+from rebalance_pipeline.partitions import JOB_NAME, PARTITION_TAG, business_day_partitions
 
 SCHEDULE_NAME = "daily_rebalance_schedule"
 LIVE_OR_DONE = [

@@ -26,9 +26,8 @@ import dagster as dg
 from rebalance_pipeline.calendar import previous_business_days
 from rebalance_pipeline.ingest import formats
 from rebalance_pipeline.operations.config import OperationsConfig, load_operations_config
-from rebalance_pipeline.partitions import business_day_partitions
+from rebalance_pipeline.partitions import JOB_NAME, business_day_partitions
 from rebalance_pipeline.resources import BookSource
-from rebalance_pipeline.runner import JOB_NAME
 
 SENSOR_NAME = "custodian_drop_sensor"
 DIGEST_TAG = "rebalance/drop_sha256"

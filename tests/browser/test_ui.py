@@ -66,7 +66,7 @@ def environment(**values: str) -> Iterator[None]:
 @pytest.fixture(scope="module")
 def materialized_home(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, str], dt.date]:
     """The environment of a home whose Dagster instance holds the latest sample date's run."""
-    from rebalance_pipeline.runner import latest_drop_date
+    from rebalance_pipeline.storage import latest_drop_date
 
     home = tmp_path_factory.mktemp("home")
     (home / "dagster").mkdir()

@@ -31,7 +31,7 @@ def sample_env(tmp_path, monkeypatch):
 
 
 def test_the_current_date_releases_and_a_rerun_replays_without_touching_it(sample_env):
-    from rebalance_pipeline.runner import latest_drop_date
+    from rebalance_pipeline.storage import latest_drop_date
 
     home, day = sample_env, latest_drop_date(SAMPLE)
     assert materialize(day)
