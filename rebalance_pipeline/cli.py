@@ -293,7 +293,8 @@ def review(
     )
 
     day = date.date()
-    tables = DateTables.stored(day, storage.home())
+    policy = book_policy(book, day)
+    tables = DateTables.stored(day, storage.home(), policy)
     if decisions is None:
         queue = open_queue(tables, book_root=book, home=storage.home(), as_of=day)
         if not queue.superseded.is_empty():
@@ -318,7 +319,7 @@ def review(
             book_root=book,
             home=storage.home(),
             as_of=day,
-            policy_date=book_policy(book, day).effective_date,
+            policy_date=policy.effective_date,
         )
     except (ReviewFileError, DecisionRecordError) as exc:
         _fail(str(exc))
@@ -326,5 +327,11 @@ def review(
     storage.write_partition(outcome.review_outcomes, "review_outcomes", day)
     released = outcome.review_outcomes.filter(pl.col("decision") != "reject")
     typer.echo(f"recorded {reviewer}'s decisions for {day}; {released.height} trades settled")
+    queued = [
+        f"{' '.join(filter(None, (account, security)))}: {check}: {message}"
+        for account, security, _, check, message in outcome.review_findings.iter_rows()
+    ]
+    if queued:
+        typer.echo("\n".join(["still in the queue:", *queued]), err=True)
     if outcome.manifest is not None:
         typer.echo(f"released batch {outcome.manifest.batch_id} in {outcome.manifest.folder}")

@@ -4,7 +4,8 @@ Every recorded session is one new CSV under the book's
 ``firm/review_decisions/YYYY-MM-DD/<decided_at>-<reviewer>.csv`` (never edited, never
 overwritten): the reviewed queue's decision columns plus who decided, when, and the
 batch whose queue they reviewed. A date's run reads all of them in name order (a later
-decision on the same trade wins), so a replay reproduces what review released.
+decision on the same trade wins) and judges each session's releases as the session did,
+against what the date released before it, so a replay reproduces what review released.
 
 Once a later date has been run, its routing decided the account again from the account's
 actual state, so the date's open proposal for it is superseded: it takes no more
@@ -16,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from pathlib import Path
+from typing import NamedTuple
 
 import polars as pl
 
@@ -23,6 +25,7 @@ from rebalance_pipeline import tables as t
 from rebalance_pipeline.routing.review import (
     REVIEW_DECISIONS,
     REVIEWED_TRADES,
+    TRADE_KEY,
     ReviewContext,
     apply_review_decisions,
 )
@@ -74,7 +77,7 @@ def record_decisions(
     path = decisions_dir(book_root, as_of) / name
     if path.exists():
         raise DecisionRecordError(f"{path} already exists: decisions are never overwritten")
-    frame = t.conform(rows, DECISION_RECORDS).sort(["account_id", "security_id", "side", "lot_id"])
+    frame = t.conform(rows, DECISION_RECORDS).sort(TRADE_KEY)
     atomic_write_bytes(path, frame.write_csv().encode())
     return path
 
@@ -113,19 +116,56 @@ def read_decision_records(book_root: Path, as_of: dt.date) -> pl.DataFrame:
     return pl.concat([t.empty(DECISION_RECORDS), *frames])
 
 
+class ReviewedDate(NamedTuple):
+    released: pl.DataFrame  # RELEASED_TRADES the recorded decisions release
+    outcomes: pl.DataFrame  # REVIEW_OUTCOMES: every settled decision
+    findings: pl.DataFrame  # routing.review.REVIEW_FINDINGS: why accounts stay queued
+
+
 def review_outcomes(
-    review_queue: pl.DataFrame, records: pl.DataFrame, context: ReviewContext
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(released trades as RELEASED_TRADES, every settled decision as REVIEW_OUTCOMES)."""
-    outcome = apply_review_decisions(review_queue, records.drop("decided_at", "batch_id"), context)
-    stamps = records.select("account_id", "security_id", "side", "lot_id", "decided_at").unique(
-        ["account_id", "security_id", "side", "lot_id"], keep="last", maintain_order=True
+    review_queue: pl.DataFrame,
+    records: pl.DataFrame,
+    released: pl.DataFrame,
+    context: ReviewContext,
+) -> ReviewedDate:
+    """What the recorded sessions (DECISION_RECORDS) release beyond ``released``, the
+    trades the date released otherwise (account, security, side, lot, quantity).
+
+    Sessions are taken in the order recorded, each judged against ``released`` plus what
+    the sessions before it released, as ``rebalance review`` judged it when it ran.
+    """
+    *earlier, every = _sessions_so_far(records)
+    released = t.conform(released, RELEASED_TRADES)
+    for decisions in earlier:
+        session = apply_review_decisions(review_queue, decisions, released, context)
+        released = _plus_new_accounts(released, session.released)
+    outcome = apply_review_decisions(review_queue, every, released, context)
+    stamps = records.select(*TRADE_KEY, "decided_at").unique(
+        TRADE_KEY, keep="last", maintain_order=True
     )
     settled = pl.concat([outcome.released, outcome.rejected]).join(
-        stamps, on=["account_id", "security_id", "side", "lot_id"], how="left", nulls_equal=True
+        stamps, on=TRADE_KEY, how="left", nulls_equal=True
     )
     outcomes = t.conform(settled, REVIEW_OUTCOMES).sort("account_id", "security_id", "side")
-    return t.conform(outcome.released, RELEASED_TRADES), outcomes
+    return ReviewedDate(t.conform(outcome.released, RELEASED_TRADES), outcomes, outcome.findings)
+
+
+def _plus_new_accounts(released: pl.DataFrame, reviewed: pl.DataFrame) -> pl.DataFrame:
+    """``released`` with the ``reviewed`` trades of accounts it does not hold yet."""
+    new = t.conform(reviewed, RELEASED_TRADES).join(released, on="account_id", how="anti")
+    return pl.concat([released, new])
+
+
+def _sessions_so_far(records: pl.DataFrame) -> list[pl.DataFrame]:
+    """REVIEW_DECISIONS of the first session, of the first two, ..., of all (one frame,
+    empty, when none is recorded); a session is one file: its rows share reviewer and
+    time and follow each other."""
+    session = pl.struct("decided_at", "reviewer").rle_id()
+    numbered = records.with_columns(session.alias("session"))
+    so_far = [
+        numbered.filter(pl.col("session") <= last) for last in range(numbered["session"].n_unique())
+    ]
+    return [frame.select(REVIEW_DECISIONS.names()) for frame in so_far or [numbered]]
 
 
 def _file_safe(name: str) -> str:

@@ -6,6 +6,10 @@ plus those the recorded review decisions release, written as a release or a repl
 the newly settled accounts' trades as a review batch of the date. ``open_queue`` is the
 plain ``rebalance review``: what is left to decide.
 
+A review releases an account's trades only when they pass the compliance rules, judged
+together with every trade the date released: what the release ledger holds for the date
+in a session, the run's released trades and the earlier sessions' releases in a run.
+
 A proposal stays open for review only until a later date has been run: that date's
 routing decided the account again (see ``continuity.decisions``), whether it released or
 replayed.
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Mapping
 from pathlib import Path
 
 import polars as pl
@@ -24,6 +29,7 @@ from rebalance_pipeline import tables as t
 from rebalance_pipeline.continuity.cash_requests import requests_raised_by
 from rebalance_pipeline.continuity.decisions import (
     SUPERSESSIONS,
+    ReviewedDate,
     read_decision_records,
     record_decisions,
     refuse_superseded,
@@ -39,6 +45,7 @@ from rebalance_pipeline.continuity.release import (
     releases,
 )
 from rebalance_pipeline.export.trade_files import Manifest
+from rebalance_pipeline.policy import Policy
 from rebalance_pipeline.routing.review import ReviewContext
 
 
@@ -53,30 +60,32 @@ class DateTables:
     securities: pl.DataFrame
     cash_requests: pl.DataFrame  # the requests still to raise (continuity applied)
     source_files: pl.DataFrame
-    review_context: ReviewContext
+    review_context: ReviewContext  # what review releases are judged against
 
     @classmethod
-    def stored(cls, day: dt.date, home: Path) -> DateTables:
-        """From the warehouse partitions of ``day``."""
+    def _own_tables(cls) -> list[str]:
+        return [field.name for field in dataclasses.fields(cls) if field.name != "review_context"]
 
-        def read(table: str) -> pl.DataFrame:
-            return storage.read_partition(table, day, home)
+    @classmethod
+    def table_names(cls) -> tuple[str, ...]:
+        """The date's stored tables (asset names) the fields are made of."""
+        return tuple(dict.fromkeys([*cls._own_tables(), *ReviewContext.table_names()]))
 
+    @classmethod
+    def from_tables(
+        cls, tables: Mapping[str, pl.DataFrame], policy: Policy, as_of: dt.date
+    ) -> DateTables:
+        """From the date's tables of ``table_names`` and the policy in force on it."""
         return cls(
-            released_trades=read("released_trades"),
-            review_queue=read("review_queue"),
-            routing_decisions=read("routing_decisions"),
-            accounts=read("accounts"),
-            securities=read("securities"),
-            cash_requests=read("cash_requests"),
-            source_files=read("source_files"),
-            review_context=ReviewContext.from_tables(
-                read("tax_lots"),
-                read("optimization_results"),
-                read("restricted_securities"),
-                read("active_halts"),
-            ),
+            **{name: tables[name] for name in cls._own_tables()},
+            review_context=ReviewContext.from_tables(tables, policy, as_of),
         )
+
+    @classmethod
+    def stored(cls, day: dt.date, home: Path, policy: Policy) -> DateTables:
+        """From the warehouse partitions of ``day``."""
+        tables = {name: storage.read_partition(name, day, home) for name in cls.table_names()}
+        return cls.from_tables(tables, policy, day)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,6 +93,7 @@ class ExportOutcome:
     manifest: Manifest | None  # None: a review session that released nothing new
     released: bool
     review_outcomes: pl.DataFrame  # continuity.decisions.REVIEW_OUTCOMES of the date
+    review_findings: pl.DataFrame  # routing.review.REVIEW_FINDINGS: why accounts stay queued
 
 
 def export_run(
@@ -98,8 +108,8 @@ def export_run(
     operator: OperatorRecord | None = None,
 ) -> ExportOutcome:
     """The date's trade files: auto-released trades plus recorded review releases."""
-    reviewed, outcomes = _reviewed(tables, book_root, as_of)
-    trades = pl.concat([tables.released_trades, reviewed])
+    reviewed = _reviewed(tables, book_root, as_of, tables.released_trades)
+    trades = pl.concat([tables.released_trades, reviewed.released])
     release = releases(mode, as_of, latest_drop_date, released_dates(home))
     manifest = _export(
         tables,
@@ -111,7 +121,7 @@ def export_run(
         release=release,
         operator=operator if release and mode == "release" else None,
     )
-    return ExportOutcome(manifest, release, outcomes)
+    return ExportOutcome(manifest, release, reviewed.outcomes, reviewed.findings)
 
 
 def review_session(
@@ -125,7 +135,8 @@ def review_session(
     as_of: dt.date,
     policy_date: dt.date | None,
 ) -> ExportOutcome:
-    """Record one reviewer's decisions (REVIEW_DECISIONS) and release what they settle.
+    """Record one reviewer's decisions (REVIEW_DECISIONS) and release what they settle and
+    the compliance rules pass (``review_findings`` says why an account stays queued).
 
     Accounts already released on the date (by its run or an earlier session) are never
     released again, nor are accounts a later date superseded (an approval recorded but
@@ -137,11 +148,11 @@ def review_session(
     already = released_trades_of(home, as_of)
     reviewed_batches = ",".join(released_batch_ids(home, as_of)) or None
     record_decisions(book_root, as_of, decisions, reviewer, decided_at, reviewed_batches)
-    reviewed, outcomes = _reviewed(tables, book_root, as_of)
+    reviewed = _reviewed(tables, book_root, as_of, already)
     held = pl.concat([already.select("account_id"), superseded.select("account_id")])
-    new = reviewed.join(held.unique(), on="account_id", how="anti")
+    new = reviewed.released.join(held.unique(), on="account_id", how="anti")
     if new.is_empty():
-        return ExportOutcome(None, False, outcomes)
+        return ExportOutcome(None, False, reviewed.outcomes, reviewed.findings)
     manifest = _export(
         tables,
         new,
@@ -152,7 +163,7 @@ def review_session(
         release=True,
         kind="review",
     )
-    return ExportOutcome(manifest, True, outcomes)
+    return ExportOutcome(manifest, True, reviewed.outcomes, reviewed.findings)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -163,7 +174,7 @@ class OpenQueue:
 
 def open_queue(tables: DateTables, *, book_root: Path, home: Path, as_of: dt.date) -> OpenQueue:
     """The date's review queue without settled accounts nor those a later date superseded."""
-    _, settled = _reviewed(tables, book_root, as_of)
+    settled = _reviewed(tables, book_root, as_of, released_trades_of(home, as_of)).outcomes
     unsettled = tables.review_queue.join(settled.select("account_id"), on="account_id", how="anti")
     superseded = superseded_accounts(home, as_of).join(unsettled, on="account_id", how="semi")
     return OpenQueue(unsettled.join(superseded, on="account_id", how="anti"), superseded)
@@ -184,11 +195,12 @@ def superseded_accounts(home: Path, as_of: dt.date) -> pl.DataFrame:
 
 
 def _reviewed(
-    tables: DateTables, book_root: Path, as_of: dt.date
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(trades the date's recorded review decisions release, every decision's outcome)."""
+    tables: DateTables, book_root: Path, as_of: dt.date, released: pl.DataFrame
+) -> ReviewedDate:
+    """What the date's recorded review decisions release beyond ``released``, each
+    decision's outcome and why accounts stay in the queue."""
     records = read_decision_records(book_root, as_of)
-    return review_outcomes(tables.review_queue, records, tables.review_context)
+    return review_outcomes(tables.review_queue, records, released, tables.review_context)
 
 
 def _export(

@@ -6,24 +6,13 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
+from rebalance_pipeline.continuity.export import DateTables, export_run
 from rebalance_pipeline.export.trade_files import MANIFEST, Manifest
 from rebalance_pipeline.partitions import business_day_partitions, partition_date
 from rebalance_pipeline.resources import BookSource, ReleaseMode
 from rebalance_pipeline.storage import file_sha256
 
-EXPORT_INS = (
-    "released_trades",
-    "review_queue",
-    "routing_decisions",
-    "accounts",
-    "securities",
-    "cash_requests",
-    "source_files",
-    "tax_lots",
-    "optimization_results",
-    "restricted_securities",
-    "active_halts",
-)
+EXPORT_INS = DateTables.table_names()
 TRADE_FILES = pl.Schema(
     {
         "batch_id": pl.String,
@@ -76,24 +65,18 @@ def trade_files(
     release: ReleaseMode,
     **inputs: pl.DataFrame,
 ) -> Iterator[dg.Output]:
-    from rebalance_pipeline.continuity.export import DateTables, export_run
     from rebalance_pipeline.continuity.release import OperatorRecord
-    from rebalance_pipeline.routing.review import ReviewContext
     from rebalance_pipeline.storage import latest_drop_date
 
     as_of = partition_date(context.partition_key)
-    review = ("tax_lots", "optimization_results", "restricted_securities", "active_halts")
-    tables = DateTables(
-        **{name: inputs[name] for name in EXPORT_INS if name not in review},
-        review_context=ReviewContext.from_tables(*(inputs[name] for name in review)),
-    )
+    policy = book.policy(as_of)
     outcome = export_run(
-        tables,
+        DateTables.from_tables(inputs, policy, as_of),
         book_root=book.path(),
         home=book.home(),
         as_of=as_of,
         latest_drop_date=latest_drop_date(book.path()),
-        policy_date=book.policy(as_of).effective_date,
+        policy_date=policy.effective_date,
         mode=release.mode,
         operator=OperatorRecord(release.operator, release.requested_at),
     )

@@ -3,22 +3,26 @@
 A reviewer sets ``decision`` on each row: ``approve`` (release as proposed), ``reject``
 (drop, with a record) or ``modify`` (release ``new_quantity`` instead, a decimal of at
 most ``cells.QUANTITY_PLACES`` places). An account is settled only when every one of
-its rows has a decision; its remaining trades are then re-checked (no sell beyond its
-lot, enough cash for the required withdrawal, no buy of a restricted or halted security).
-A failed re-check keeps the whole account in the queue, with one finding per failure.
+its rows has a decision; the trades it would then release must pass the compliance rules
+(``compliance.rules``, the same rules as the pre-release stage), judged together with
+every trade the date already released. A violation keeps the whole account in the
+queue, with one finding per violation.
 """
 
 from __future__ import annotations
 
 import csv
 import dataclasses
+import datetime as dt
 import io
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import polars as pl
 
 from rebalance_pipeline import tables as t
+from rebalance_pipeline.compliance import ComplianceInputs, violations_of
 from rebalance_pipeline.export.cells import (
     price_cell,
     quantity_cell,
@@ -27,7 +31,8 @@ from rebalance_pipeline.export.cells import (
     trade_amount,
     unescape_text,
 )
-from rebalance_pipeline.routing.route import RELEASED_TRADES
+from rebalance_pipeline.policy import Policy
+from rebalance_pipeline.routing.route import RELEASED_TRADES, REVIEW_QUEUE, RoutingOutput
 from rebalance_pipeline.storage import atomic_write_bytes
 
 DECISIONS = ("approve", "reject", "modify")
@@ -69,8 +74,6 @@ REVIEW_FINDINGS = pl.Schema(
         "message": t.Utf8,
     }
 )
-CASH_TOLERANCE = 0.005
-QUANTITY_TOLERANCE = 1e-9
 
 
 class ReviewFileError(ValueError):
@@ -79,29 +82,26 @@ class ReviewFileError(ValueError):
 
 @dataclasses.dataclass(frozen=True)
 class ReviewContext:
-    """What a modified proposal is re-checked against, from the date's tables."""
+    """What the trades a review releases are judged against: the compliance rules' inputs
+    of the date, the policy in force, the date and its routing decisions (a trade leaves
+    only for an account routed to trade)."""
 
-    lots: pl.DataFrame  # account_id, lot_id, quantity (tables.TAX_LOTS or tables.LOTS)
-    cash: pl.DataFrame  # account_id, cash_before, required_cash (OPTIMIZATION_RESULTS)
-    restricted: pl.DataFrame  # account_id, security_id (tables.RESTRICTED_SECURITIES)
-    halted: pl.DataFrame  # security_id (tables.ACTIVE_HALTS)
+    inputs: ComplianceInputs
+    policy: Policy
+    as_of: dt.date
+    routing_decisions: pl.DataFrame  # tables.ROUTING_DECISIONS
+
+    @staticmethod
+    def table_names() -> tuple[str, ...]:
+        """The date's stored tables the context is made of."""
+        return (*ComplianceInputs.table_names(), "routing_decisions")
 
     @classmethod
     def from_tables(
-        cls,
-        lots: pl.DataFrame,
-        optimization_results: pl.DataFrame,
-        restricted_securities: pl.DataFrame,
-        active_halts: pl.DataFrame,
+        cls, tables: Mapping[str, pl.DataFrame], policy: Policy, as_of: dt.date
     ) -> ReviewContext:
-        """From the date's TAX_LOTS (or LOTS), OPTIMIZATION_RESULTS,
-        RESTRICTED_SECURITIES and ACTIVE_HALTS."""
-        return cls(
-            lots=lots.select("account_id", "lot_id", "quantity"),
-            cash=optimization_results.select("account_id", "cash_before", "required_cash"),
-            restricted=restricted_securities.select("account_id", "security_id"),
-            halted=active_halts.select("security_id"),
-        )
+        """From the date's tables of ``table_names`` (more may be given)."""
+        return cls(ComplianceInputs.from_tables(tables), policy, as_of, tables["routing_decisions"])
 
 
 class ReviewOutcome(NamedTuple):
@@ -191,26 +191,39 @@ def _decision_row(path: Path, line: int, row: dict[str, str | None]) -> tuple:
 
 
 def apply_review_decisions(
-    review_queue: pl.DataFrame, decisions: pl.DataFrame, context: ReviewContext
+    review_queue: pl.DataFrame,
+    decisions: pl.DataFrame,
+    released: pl.DataFrame,
+    context: ReviewContext,
 ) -> ReviewOutcome:
-    """Release approved and re-checked modified trades; record rejected ones.
+    """Release approved and modified trades that pass the compliance rules; record
+    rejected ones.
 
-    Accounts with a pending row, a decision for a trade not in the queue or a failed
-    re-check stay in the queue (see ``pending_queue``).
+    ``released`` holds the trades the date already released (its run batch and earlier
+    review batches: account, security, side, lot, quantity). Accounts with a pending
+    row, a decision for a trade not in the queue or a violation stay in the queue (see
+    ``pending_queue``). A settled account ``released`` already holds is not judged again.
     """
     decided = _merge_decisions(review_queue, decisions)
-    findings = pl.concat([_unknown_decisions(review_queue, decisions), _recheck(decided, context)])
+    findings = pl.concat(
+        [
+            _unknown_decisions(review_queue, decisions),
+            _compliance_findings(decided, released, context),
+        ]
+    )
     held = pl.concat([findings["account_id"], _pending_accounts(decided)]).unique()
     settled = decided.filter(~pl.col("account_id").is_in(held.implode()))
     kept = settled.filter(pl.col("final_quantity") > 0)
-    released = kept.with_columns(
+    released_now = kept.with_columns(
         pl.col("final_quantity").alias("quantity"), _written_amounts(kept).alias("amount")
     )
     rejected = settled.filter(pl.col("final_quantity") == 0)
     return ReviewOutcome(
-        released=_sorted(t.conform(released, REVIEWED_TRADES)),
+        released=_sorted(t.conform(released_now, REVIEWED_TRADES)),
         rejected=_sorted(t.conform(rejected, REVIEWED_TRADES)),
-        findings=t.conform(findings, REVIEW_FINDINGS).sort("account_id", "check", "security_id"),
+        findings=t.conform(findings, REVIEW_FINDINGS).sort(
+            REVIEW_FINDINGS.names(), nulls_last=True
+        ),
     )
 
 
@@ -263,83 +276,36 @@ def _unknown_decisions(review_queue: pl.DataFrame, decisions: pl.DataFrame) -> p
     unknown = decisions.filter(pl.col("decision").is_not_null()).join(
         review_queue.select(TRADE_KEY), on=TRADE_KEY, how="anti", nulls_equal=True
     )
-    return _findings(unknown, "unknown_trade", "the decision names a trade not in the queue")
+    return unknown.select(
+        "account_id",
+        "security_id",
+        "lot_id",
+        pl.lit("unknown_trade").alias("check"),
+        pl.lit("the decision names a trade not in the queue").alias("message"),
+    )
 
 
-def _recheck(decided: pl.DataFrame, context: ReviewContext) -> pl.DataFrame:
-    """Findings for settled accounts with trades to release that, as decided, break a rule.
+def _compliance_findings(
+    decided: pl.DataFrame, released: pl.DataFrame, context: ReviewContext
+) -> pl.DataFrame:
+    """One finding per compliance violation of an account this review releases (settled,
+    with a trade to release, not released yet), ``check`` naming the rule.
 
-    An account whose trades are all rejected releases nothing and is not re-checked.
+    Its trades as decided are judged together with every trade the date released, so
+    the household's same-day wash-sale rule and the account's cash see all that leaves
+    that day; violations of accounts already released are not this review's. An account
+    whose trades are all rejected releases nothing and is not judged.
     """
-    pending = _pending_accounts(decided).implode()
-    settled = decided.filter(~pl.col("account_id").is_in(pending))
-    releasing = settled.filter(pl.col("final_quantity") > 0)
-    accounts = settled.filter(pl.col("account_id").is_in(releasing["account_id"].implode()))
-    return pl.concat(
-        [
-            _oversold_lots(releasing, context.lots),
-            _short_of_cash(accounts, context.cash),
-            _forbidden_buys(releasing, context),
-        ]
+    not_judged = pl.concat([_pending_accounts(decided), released["account_id"]]).implode()
+    releasing = decided.filter(
+        ~pl.col("account_id").is_in(not_judged) & (pl.col("final_quantity") > 0)
+    ).with_columns(pl.col("final_quantity").alias("quantity"))
+    leaving = RoutingOutput(
+        decisions=context.routing_decisions,
+        released_trades=t.conform(released, RELEASED_TRADES),
+        review_queue=t.conform(releasing, REVIEW_QUEUE),
     )
-
-
-def _oversold_lots(trades: pl.DataFrame, lots: pl.DataFrame) -> pl.DataFrame:
-    sold = (
-        trades.filter(pl.col("side") == "sell")
-        .group_by("account_id", "security_id", "lot_id")
-        .agg(pl.col("final_quantity").sum().alias("sold"))
-        .join(
-            lots.select("account_id", "lot_id", pl.col("quantity").alias("held")),
-            on=["account_id", "lot_id"],
-            how="left",
-        )
-        .filter(pl.col("held").is_null() | (pl.col("sold") > pl.col("held") + QUANTITY_TOLERANCE))
-    )
-    return _findings(sold, "sell_exceeds_lot", "sells more than the lot holds (no short position)")
-
-
-def _short_of_cash(decided: pl.DataFrame, cash: pl.DataFrame) -> pl.DataFrame:
-    flow = pl.when(pl.col("side") == "sell").then(1.0).otherwise(-1.0)
-    net = decided.group_by("account_id").agg(
-        (flow * pl.col("final_quantity") * pl.col("price")).sum().alias("net_cash")
-    )
-    short = net.join(cash, on="account_id", how="left").filter(
-        pl.col("cash_before").is_null()
-        | (
-            pl.col("cash_before") + pl.col("net_cash")
-            < pl.col("required_cash").fill_null(0.0) - CASH_TOLERANCE
-        )
-    )
-    return _findings(
-        short.with_columns(pl.lit(None, t.Utf8).alias("security_id")),
-        "cash_short",
-        "cash after the trades is below the cash the account must raise",
-    )
-
-
-def _forbidden_buys(trades: pl.DataFrame, context: ReviewContext) -> pl.DataFrame:
-    buys = trades.filter(pl.col("side") == "buy")
-    restricted = buys.join(
-        context.restricted.select("account_id", "security_id").unique(),
-        on=["account_id", "security_id"],
-        how="semi",
-    )
-    halted = buys.filter(pl.col("security_id").is_in(context.halted["security_id"].implode()))
-    return pl.concat(
-        [
-            _findings(restricted, "restricted_buy", "buys a restricted security"),
-            _findings(halted, "halted_buy", "buys a halted security"),
-        ]
-    )
-
-
-def _findings(rows: pl.DataFrame, check: str, message: str) -> pl.DataFrame:
-    lot = pl.col("lot_id") if "lot_id" in rows.columns else pl.lit(None, t.Utf8)
-    return rows.select(
-        pl.col("account_id").cast(t.Utf8),
-        pl.col("security_id").cast(t.Utf8),
-        lot.cast(t.Utf8).alias("lot_id"),
-        pl.lit(check).alias("check"),
-        pl.lit(message).alias("message"),
+    found = violations_of(leaving, context.inputs, context.policy, context.as_of)
+    return found.join(releasing.select("account_id").unique(), on="account_id", how="semi").select(
+        "account_id", "security_id", "lot_id", pl.col("rule").alias("check"), "message"
     )

@@ -19,7 +19,6 @@ from rebalance_pipeline.continuity.cash_requests import CANCELLATIONS, requests_
 from rebalance_pipeline.continuity.export import DateTables
 from rebalance_pipeline.continuity.release import export_date
 from rebalance_pipeline.policy import Policy
-from rebalance_pipeline.routing.review import ReviewContext
 from rebalance_pipeline.workflow import DateOutputs, run_stages
 
 P03 = Path(__file__).with_name("withdrawal_book.yaml")  # the acceptance book p03's data
@@ -72,41 +71,27 @@ def release_day(carried: Continuity, outputs: DateOutputs, home: Path, release: 
     )
 
 
-def date_tables(carried: Continuity, outputs: DateOutputs) -> DateTables:
+def date_tables(carried: Continuity, outputs: DateOutputs, policy: Policy) -> DateTables:
     """What the export stage reads, straight from one date's in-memory outputs."""
-    features = outputs.features
-    return DateTables(
-        released_trades=outputs.routing.released_trades,
-        review_queue=outputs.routing.review_queue,
-        routing_decisions=outputs.routing.decisions,
-        accounts=carried.book.accounts,
-        securities=carried.book.securities,
-        cash_requests=carried.book.cash_requests,
-        source_files=carried.book.source_files,
-        review_context=ReviewContext.from_tables(
-            features["tax_lots"],
-            outputs.optimization_results,
-            features["restricted_securities"],
-            features["active_halts"],
-        ),
-    )
+    routing = outputs.routing
+    tables = carried.book.tables() | outputs.features
+    tables |= {
+        "account_status": outputs.validation.account_status,
+        "released_trades": routing.released_trades,
+        "review_queue": routing.review_queue,
+        "routing_decisions": routing.decisions,
+    }
+    return DateTables.from_tables(tables, policy, carried.book.as_of)
 
 
 def store_date_tables(tables: DateTables, day: dt.date, home: Path) -> None:
     """Write the partitions ``DateTables.stored`` reads, as the date's run materializes them."""
-    context = tables.review_context
+    frames = [tables, tables.review_context.inputs]
     stored = {
-        "released_trades": tables.released_trades,
-        "review_queue": tables.review_queue,
-        "routing_decisions": tables.routing_decisions,
-        "accounts": tables.accounts,
-        "securities": tables.securities,
-        "cash_requests": tables.cash_requests,
-        "source_files": tables.source_files,
-        "tax_lots": context.lots,
-        "optimization_results": context.cash,
-        "restricted_securities": context.restricted,
-        "active_halts": context.halted,
+        field.name: getattr(frame, field.name)
+        for frame in frames
+        for field in dataclasses.fields(frame)
+        if field.name != "review_context"
     }
     for table, frame in stored.items():
         storage.write_partition(frame, table, day, home)

@@ -38,17 +38,51 @@ def reviewed_day(p03, tmp_path):
     book_root, home = tmp_path / "book", tmp_path / "home"
     carried, outputs = run_day(book, policy, home)
     release_day(carried, outputs, home)  # the run's batch: nothing auto-released
-    return date_tables(carried, outputs), book_root, home
+    return date_tables(carried, outputs, policy), book_root, home
+
+
+def decided(
+    queue: pl.DataFrame, chosen: pl.Expr, decision: str, new_quantity: float | None = None
+) -> pl.DataFrame:
+    """Approve every queued trade but the ``chosen`` ones, given ``decision``."""
+    return queue.with_columns(
+        pl.when(chosen).then(pl.lit(decision)).otherwise(pl.lit("approve")).alias("decision"),
+        pl.when(chosen).then(new_quantity).otherwise(None).alias("new_quantity"),
+    ).select(REVIEW_DECISIONS.names())
 
 
 def decisions_for(queue: pl.DataFrame) -> pl.DataFrame:
     """Approve everything but the SEC-BOND sell, cut from 2049 to 2000 shares."""
     bond = pl.col("security_id") == "SEC-BOND"
-    return queue.with_columns(
-        pl.when(bond).then(pl.lit("modify")).otherwise(pl.lit("approve")).alias("decision"),
-        pl.when(bond).then(2000.0).otherwise(None).alias("new_quantity"),
-        pl.lit("trimmed to a round 2,000").alias("note"),
-    ).select(REVIEW_DECISIONS.names())
+    return decided(queue, bond, "modify", 2000.0).with_columns(
+        note=pl.lit("trimmed to a round 2,000")
+    )
+
+
+def monday_session(tables, decisions, book_root, home, reviewer="Dana", at=DECIDED_AT):
+    """``rebalance review --date 2026-03-16 --decisions ... --reviewer ... --at ...``."""
+    return review_session(
+        tables,
+        decisions,
+        reviewer=reviewer,
+        decided_at=at,
+        book_root=book_root,
+        home=home,
+        as_of=MONDAY,
+        policy_date=None,
+    )
+
+
+def monday_rerun(tables, book_root, home):
+    """Monday's run exporting again (a replay once Monday has released)."""
+    return export_run(
+        tables,
+        book_root=book_root,
+        home=home,
+        as_of=MONDAY,
+        latest_drop_date=MONDAY,
+        policy_date=None,
+    )
 
 
 def test_a_modified_decision_is_released_and_attributed(reviewed_day):
@@ -56,15 +90,8 @@ def test_a_modified_decision_is_released_and_attributed(reviewed_day):
     assert tables.released_trades.is_empty()
     assert tables.review_queue.height == 3
 
-    outcome = review_session(
-        tables,
-        decisions_for(tables.review_queue),
-        reviewer="Dana Reviewer",
-        decided_at=DECIDED_AT,
-        book_root=book_root,
-        home=home,
-        as_of=MONDAY,
-        policy_date=None,
+    outcome = monday_session(
+        tables, decisions_for(tables.review_queue), book_root, home, reviewer="Dana Reviewer"
     )
 
     manifest = outcome.manifest
@@ -107,40 +134,16 @@ def test_a_modified_decision_is_released_and_attributed(reviewed_day):
 
 def test_a_replay_reads_the_decisions_and_reproduces_the_release(reviewed_day):
     tables, book_root, home = reviewed_day
-    review_session(
-        tables,
-        decisions_for(tables.review_queue),
-        reviewer="Dana",
-        decided_at=DECIDED_AT,
-        book_root=book_root,
-        home=home,
-        as_of=MONDAY,
-        policy_date=None,
-    )
+    monday_session(tables, decisions_for(tables.review_queue), book_root, home)
     before = folder_state(home / "trades" / MONDAY.isoformat())
-    replay = export_run(
-        tables,
-        book_root=book_root,
-        home=home,
-        as_of=MONDAY,
-        latest_drop_date=MONDAY,
-        policy_date=None,
-    )
+    replay = monday_rerun(tables, book_root, home)
     assert replay.released is False  # Monday already has a released batch
     diff = json.loads((replay.manifest.folder / "diff.json").read_text())
     assert diff["accounts_changed"] == []
     assert folder_state(home / "trades" / MONDAY.isoformat()) == before
     # a second session finds nothing new to release: the account already went out
-    again = review_session(
-        tables,
-        decisions_for(tables.review_queue),
-        reviewer="Dana",
-        decided_at=DECIDED_AT + dt.timedelta(minutes=5),
-        book_root=book_root,
-        home=home,
-        as_of=MONDAY,
-        policy_date=None,
-    )
+    later = DECIDED_AT + dt.timedelta(minutes=5)
+    again = monday_session(tables, decisions_for(tables.review_queue), book_root, home, at=later)
     assert again.manifest is None
     assert len(list(decisions_dir(book_root, MONDAY).glob("*.csv"))) == 2
 
@@ -193,3 +196,70 @@ def test_the_review_command_shows_the_queue_then_records_and_releases(
     assert set(outcomes["reviewer"]) == {"Dana"}
     # the queue is settled: nothing left to show
     assert len(runner.invoke(app, base).output.splitlines()) == 1
+
+
+def with_optimization(policy, **changes):
+    return policy.model_copy(
+        update={"optimization": policy.optimization.model_copy(update=changes)}
+    )
+
+
+@pytest.mark.parametrize(
+    ("optimization", "bought", "rule"),
+    [
+        ({"round_lots": True}, 1104.5, "round_lot"),  # half a share; SEC-BND2 trades in 1s
+        ({"min_trade_usd": 1000.0}, 5.0, "min_trade_size"),  # 5 x 100 = $500 < $1,000
+    ],
+)
+def test_a_modified_buy_that_breaks_a_rule_is_neither_released_nor_written(
+    p03, tmp_path, optimization, bought, rule
+):
+    book, policy = p03
+    policy = with_optimization(reviewing_all(policy), **optimization)
+    book_root, home = tmp_path / "book", tmp_path / "home"
+    carried, outputs = run_day(book, policy, home)
+    release_day(carried, outputs, home)
+    tables = date_tables(carried, outputs, policy)
+    buy = pl.col("security_id") == "SEC-BND2"
+    assert tables.review_queue.filter(buy)["quantity"].to_list() == [1104.0]
+
+    decisions = decided(tables.review_queue, buy, "modify", bought)
+    outcome = monday_session(tables, decisions, book_root, home)
+
+    assert outcome.manifest is None
+    assert not list((home / "trades" / MONDAY.isoformat()).glob("batch-*"))
+    assert read_ledger(home, MONDAY + dt.timedelta(days=1)).trades.is_empty()
+    assert outcome.review_outcomes.is_empty()
+    assert outcome.review_findings.select("account_id", "security_id", "check").rows() == [
+        ("A03", "SEC-BND2", rule)
+    ]
+    # the date's run re-reading the recorded decisions writes no row for the account either
+    rerun = monday_rerun(tables, book_root, home)
+    assert rerun.manifest.total_rows == 0
+    assert rerun.review_findings.equals(outcome.review_findings)
+
+
+def test_the_review_command_says_why_an_account_stays_in_the_queue(
+    reviewed_day, tmp_path, monkeypatch
+):
+    from typer.testing import CliRunner
+
+    from rebalance_pipeline.cli import app
+
+    tables, book_root, home = reviewed_day
+    monkeypatch.setenv("REBALANCE_HOME", str(home))
+    store_date_tables(tables, MONDAY, home)
+    path = tmp_path / "decided.csv"
+    decided(tables.review_queue, pl.col("side") == "sell", "reject").write_csv(path)
+
+    base = ["review", "--date", "2026-03-16", "--book", str(book_root)]
+    result = CliRunner().invoke(app, [*base, "--decisions", str(path), "--reviewer", "Dana"])
+
+    assert result.exit_code == 0, result.output
+    assert "0 trades settled" in result.stdout and "released batch" not in result.stdout
+    # the funding sells rejected: $2,000 - 1,104 x $100 - 5 bps of it - $60,000 due
+    assert result.stderr.splitlines() == [
+        "still in the queue:",
+        "A03: negative_cash: cash 2000.0 + sells 0.0 - buys 110400.0 - estimated costs 55.2 "
+        "- due withdrawals 60000.0 = -168455.2 < 0 (buy 1104.0 SEC-BND2)",
+    ]

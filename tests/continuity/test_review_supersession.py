@@ -65,7 +65,7 @@ def days(p03, tmp_path) -> Days:
     def run(day: dt.date) -> DateTables:
         carried, outputs = run_day(book_on(book, day), policy, home)
         release_day(carried, outputs, home)
-        tables = date_tables(carried, outputs)
+        tables = date_tables(carried, outputs, policy)
         store_date_tables(tables, day, home)
         return tables
 
