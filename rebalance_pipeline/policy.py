@@ -4,30 +4,49 @@ The policy lives in effective-dated YAML files (``data/firm/policy/YYYY-MM-DD.ya
 the file with the latest effective date on or before the partition date applies.
 A file only needs the keys it changes: everything else takes the defaults below, which
 are the firm defaults the acceptance books assume.
+
+Values are strict: ``round_lots: "yes"`` is not a boolean and ``stale_price_days: 2.5``
+not an integer. A policy file that does not load is a :class:`PolicyError` whose one
+line names the file and every wrong field: the date fails before any stage runs.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 ReviewPolicy = Literal["none", "outliers", "all"]
 Registration = Literal["taxable", "traditional_ira", "roth"]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+def _time_of_day(value: Any) -> Any:
+    """A time of day is written as a quoted "HH:MM" string; YAML 1.1 reads an unquoted
+    7:15 as the number 435 (base 60), which strict validation then refuses."""
+    if isinstance(value, str):
+        try:
+            return dt.time.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"a time of day is written HH:MM, not {value!r}") from None
+    return value
+
+
+TimeOfDay = Annotated[dt.time, BeforeValidator(_time_of_day)]
 
 
 class ValidationPolicy(Strict):
     stale_price_days: int = Field(3, ge=1, description="unchanged close for this many days")
     price_jump: float = Field(0.25, gt=0, description="|close/previous - 1| above this")
-    late_file_cutoff: dt.time = Field(
+    late_file_cutoff: TimeOfDay = Field(
         dt.time(6, 30), description="files must arrive by this UTC time on the next day"
     )
     row_count_tolerance: float = Field(
@@ -183,9 +202,34 @@ class Policy(Strict):
         return self.account_groups[-1]
 
 
+POLICY_FILE_NAME = re.compile(r"\d{4}-\d{2}-\d{2}\.yaml")
+
+
+class PolicyError(ValueError):
+    """A policy file that cannot be used; the message is one line naming the file and,
+    for a wrong value, every field at fault."""
+
+
+def _field_errors(error: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(map(str, e['loc'])) or 'the file'}: {e['msg']} (got {e['input']!r})"
+        for e in error.errors(include_url=False)
+    )
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
 def load_policy(path: Path) -> Policy:
-    data = yaml.safe_load(path.read_text()) or {}
-    return Policy.model_validate(data)
+    """The policy of one file; :class:`PolicyError` if it cannot be read or is wrong."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return Policy.model_validate({} if data is None else data)
+    except ValidationError as error:
+        raise PolicyError(f"policy file {path}: {_one_line(_field_errors(error))}") from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+        raise PolicyError(f"policy file {path} cannot be read: {_one_line(str(error))}") from None
 
 
 def book_policy(book: Path, as_of: dt.date) -> Policy:
@@ -193,15 +237,26 @@ def book_policy(book: Path, as_of: dt.date) -> Policy:
     return policy_as_of(book / "firm" / "policy", as_of)
 
 
-def policy_as_of(policy_dir: Path, as_of: dt.date) -> Policy:
-    """The policy file with the latest effective date on or before ``as_of``.
+def policy_files(policy_dir: Path) -> dict[dt.date, Path]:
+    """Effective date -> policy file. Only files named ``YYYY-MM-DD.yaml`` are policies;
+    anything else in the folder (a README, an editor's backup) is not read. A name of
+    that shape that is no date (``2026-02-30.yaml``) is a :class:`PolicyError`."""
+    files = {}
+    for path in policy_dir.glob("*.yaml"):
+        if not (path.is_file() and POLICY_FILE_NAME.fullmatch(path.name)):
+            continue
+        try:
+            files[dt.date.fromisoformat(path.stem)] = path
+        except ValueError:
+            raise PolicyError(f"policy file {path}: the name is not a date") from None
+    return files
 
-    Files are named ``YYYY-MM-DD.yaml``; with none in force the defaults apply.
-    """
-    in_force = sorted(
-        p for p in policy_dir.glob("*.yaml") if dt.date.fromisoformat(p.stem) <= as_of
-    )
+
+def policy_as_of(policy_dir: Path, as_of: dt.date) -> Policy:
+    """The policy file with the latest effective date on or before ``as_of``; with none
+    in force the defaults apply."""
+    in_force = [(day, path) for day, path in policy_files(policy_dir).items() if day <= as_of]
     if not in_force:
         return Policy()
-    policy = load_policy(in_force[-1])
-    return policy.model_copy(update={"effective_date": dt.date.fromisoformat(in_force[-1].stem)})
+    effective, path = max(in_force)
+    return load_policy(path).model_copy(update={"effective_date": effective})

@@ -10,7 +10,7 @@ import polars as pl
 
 from rebalance_pipeline import storage
 from rebalance_pipeline.partitions import partition_date
-from rebalance_pipeline.policy import Policy, book_policy
+from rebalance_pipeline.policy import Policy, PolicyError, book_policy
 
 
 class WarehouseIOManager(dg.ConfigurableIOManager):
@@ -45,7 +45,12 @@ class BookSource(dg.ConfigurableResource):
         return Path(self.root).resolve() if self.root else storage.book_root()
 
     def policy(self, as_of: dt.date) -> Policy:
-        return book_policy(self.path(), as_of)
+        """The policy in force on ``as_of``; a bad policy file fails the step with the
+        error's one line as the failure Dagster shows."""
+        try:
+            return book_policy(self.path(), as_of)
+        except PolicyError as error:
+            raise dg.Failure(description=str(error), allow_retries=False) from None
 
     def home(self) -> Path:
         return storage.home()

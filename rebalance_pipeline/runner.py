@@ -65,7 +65,13 @@ def materialize_date(
 
     ``release_mode`` (auto | release | replay) and the operator's name and time configure
     the ``release`` resource (resources.ReleaseMode). Every event is in the Dagster
-    instance (``dagster dev`` shows the run); the console gets ``log_level`` and up."""
+    instance (``dagster dev`` shows the run); the console gets ``log_level`` and up.
+
+    The date's policy is read first: a bad policy file is a ``PolicyError`` before any
+    run starts."""
+    from rebalance_pipeline.policy import book_policy
+
+    book_policy(book, day)
     os.environ[storage.BOOK_ENV] = str(book.resolve())
     os.environ.setdefault(storage.HOME_ENV, str(storage.home()))
     home = dagster_home()

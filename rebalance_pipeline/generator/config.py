@@ -22,7 +22,9 @@ ROW_FAULTS = (
 )
 # Faults that only exist on the day of a corporate action (scope: the accounts shown).
 CORPORATE_ACTION_FAULTS = ("split_not_applied", "symbol_change_not_applied")
-FAULT_KINDS = CORPORATE_ACTION_FAULTS + ROW_FAULTS + PRICE_FAULTS + FILE_FAULTS
+# Faults in the firm's own files (scope: the accounts the faulty row protects).
+FIRM_FAULTS = ("unresolvable_restriction",)
+FAULT_KINDS = CORPORATE_ACTION_FAULTS + ROW_FAULTS + PRICE_FAULTS + FILE_FAULTS + FIRM_FAULTS
 
 
 class GeneratorConfig(BaseModel):

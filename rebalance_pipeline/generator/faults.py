@@ -3,7 +3,9 @@
 Faults are kept apart so that the ground truth stays exact: a custodian-day with a file
 fault carries no other fault, a day with a price fault carries no file fault, a price
 fault's security is touched by no row fault that day, and each row fault takes an
-account no other row fault of the day touches.
+account no other row fault of the day touches. A firm fault (a restriction in force on
+its day only) touches no custodian file: its accounts may carry other faults that day,
+each of which lists them too.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import polars as pl
 from rebalance_pipeline.generator.config import (
     CORPORATE_ACTION_FAULTS,
     FILE_FAULTS,
+    FIRM_FAULTS,
     PRICE_FAULTS,
     GeneratorConfig,
 )
@@ -93,11 +96,12 @@ def plan_faults(
     chance = {kind: config.fault_rate for kind in config.fault_kinds} | {
         kind: min(1.0, config.fault_rate * len(drop_days)) for kind in CORPORATE_ACTION_FAULTS
     }
+    drop_fault_kinds = [kind for kind in config.fault_kinds if kind not in FIRM_FAULTS]
     plan: list[PlannedFault] = []
     for day in drop_days:
         occupied: dict[str, str] = {}  # custodian -> "file" | "row"
         day_plan: list[PlannedFault] = []
-        for kind in config.fault_kinds:
+        for kind in drop_fault_kinds:
             if rng.random() >= chance[kind] or not _possible(kind, day, market):
                 continue
             if kind in PRICE_FAULTS:
@@ -313,6 +317,76 @@ _INJECTORS = {
     "split_not_applied": _split_not_applied,
     "symbol_change_not_applied": _symbol_change_not_applied,
 }
+
+
+FIRM_FAULT_STREAM = 1  # the random stream of the firm faults, apart from the book's own
+RESTRICTIONS_FILE = "firm/restrictions.csv"
+
+
+def unresolvable_restrictions(
+    config: GeneratorConfig,
+    drop_days: list[dt.date],
+    accounts: pl.DataFrame,
+    securities: pl.DataFrame,
+    restrictions: pl.DataFrame,
+) -> tuple[pl.DataFrame, list[Fault]]:
+    """``restrictions`` with one more row per drawn fault: in force on its day only, for
+    an account or a household, naming a security or a sector the master does not have
+    (a mistyped id, a sector in lower case). Drawn from a random stream of their own, so
+    that a book's custodian files are the same with or without them."""
+    if "unresolvable_restriction" not in config.fault_kinds:
+        return restrictions, []
+    rng = np.random.default_rng([config.seed, FIRM_FAULT_STREAM])
+    rows: list[dict] = []
+    truth = []
+    for day in drop_days:
+        if rng.random() >= config.fault_rate:
+            continue
+        number = restrictions.height + len(rows) + 1  # the row's line is number + 1
+        restriction_id = f"R{number:04d}"
+        holder, protected = _restriction_holder(rng, accounts)
+        rows.append(
+            {"restriction_id": restriction_id}
+            | holder
+            | _unknown_restricted(rng, securities)
+            | {"reason": "client restriction", "effective_from": day, "effective_to": day}
+        )
+        truth.append(
+            Fault(
+                fault_id=f"{day:%Y%m%d}-unresolvable_restriction-{restriction_id}",
+                file_date=day,
+                fault_kind="unresolvable_restriction",
+                custodian=None,
+                file_name=RESTRICTIONS_FILE,
+                row=number + 1,
+                security_id=None,
+                account_ids=protected,
+            )
+        )
+    added = pl.DataFrame(rows, schema=restrictions.schema)
+    return pl.concat([restrictions, added]), truth
+
+
+def _restriction_holder(
+    rng: np.random.Generator, accounts: pl.DataFrame
+) -> tuple[dict[str, str | None], list[str]]:
+    """An account or its household, and the accounts that restriction protects."""
+    account = accounts.row(int(rng.integers(0, accounts.height)), named=True)
+    if rng.random() < 0.5:
+        return {"account_id": account["account_id"], "household_id": None}, [account["account_id"]]
+    household = account["household_id"]
+    members = accounts.filter(pl.col("household_id") == household)["account_id"]
+    return {"account_id": None, "household_id": household}, sorted(members)
+
+
+def _unknown_restricted(
+    rng: np.random.Generator, securities: pl.DataFrame
+) -> dict[str, str | None]:
+    """A security id or a sector no security of the master has, made from a real one."""
+    security = securities.row(int(rng.integers(0, securities.height)), named=True)
+    if rng.random() < 0.5:
+        return {"security_id": f"{security['security_id']}X", "sector": None}
+    return {"security_id": None, "sector": security["sector"].lower()}
 
 
 def first_marked_line(text: pl.DataFrame, fault_id: str) -> int | None:

@@ -78,12 +78,15 @@ def generate_book(
     plan = fl.plan_faults(rng, config, market, drop_days)
     fl.apply_price_faults(plan, market)
     firm = _firm_files(rng, accounts, market, drop_days)
+    firm["restrictions"], firm_faults = fl.unresolvable_restrictions(
+        config, drop_days, firm["accounts"], market.securities, firm["restrictions"]
+    )
     for name, frame in firm.items():
         _write(out / "firm" / f"{name}.csv", _csv(frame))
     _write(out / "firm" / "policy" / "2020-01-01.yaml", POLICY_TEXT.encode())
 
     arrivals: list[dict] = []
-    truth: list[fl.Fault] = []
+    truth: list[fl.Fault] = list(firm_faults)
     for day in sessions[: config.warmup_days]:
         texts = {c: {"prices": to_text(c, "prices", _prices(market, day, c))} for c in f.CUSTODIANS}
         _write_day(out, rng, day, texts, arrivals, {})

@@ -4,7 +4,8 @@ Each failure case points at a row; the row names its account (or its security, w
 holders are touched, or its model, whose accounts are). Failures that a more specific
 rule owns get that rule's check name instead of a generic one: a null required value is
 ``null_value``, a repeated key ``duplicate_rows`` (one finding per repeated key), a
-negative quantity ``negative_quantity``.
+negative quantity ``negative_quantity``, and the checks of :data:`NAMED_CHECKS` their
+own name (``invalid_hold``, ``zero_cost_basis``).
 """
 
 from __future__ import annotations
@@ -35,6 +36,33 @@ SECURITY_KEYED = ("prices", "securities", "corporate_actions", "halts")
 MODEL_KEYED = ("model_targets", "model_bands")
 # every table with a contract (the keys of ``schemas``)
 CONTRACT_TABLES = tuple(sorted((*ACCOUNT_KEYED, *SECURITY_KEYED, *MODEL_KEYED, "restrictions")))
+
+
+def _invalid_hold() -> pa.Check:
+    """A hold that ends before it starts is never in force: the account would trade
+    although someone put it on hold. An error: its account is suspended."""
+    import pandera.polars as pa
+
+    return pa.Check(
+        lambda data: data.lazyframe.select(pl.col(data.key) >= pl.col("start_date")),
+        name="invalid_hold",
+    )
+
+
+def _zero_cost_basis() -> pa.Check:
+    """A lot held at no cost basis makes every sale of it look like a pure gain: the
+    account's taxes and harvests would be planned on a wrong figure. An error: its
+    account is suspended (a lot of no quantity may have none)."""
+    import pandera.polars as pa
+
+    return pa.Check(
+        lambda data: data.lazyframe.select((pl.col(data.key) != 0) | (pl.col("quantity") <= 0)),
+        name="zero_cost_basis",
+    )
+
+
+# checks whose failures are findings of that very name
+NAMED_CHECKS = ("invalid_hold", "zero_cost_basis")
 
 
 def _exactly_one_of(first: str, second: str) -> pa.Check:
@@ -167,7 +195,7 @@ def schemas(as_of: dt.date) -> dict[str, pa.DataFrameSchema]:
                 "security_id": opt(),
                 "symbol": opt(),
                 "quantity": col(pl.Float64, nonneg),
-                "cost_basis": col(pl.Float64, nonneg),
+                "cost_basis": col(pl.Float64, nonneg, _zero_cost_basis()),
                 "acquired_date": col(pl.Date, pa.Check.le(as_of)),
                 **src,
             },
@@ -212,7 +240,7 @@ def schemas(as_of: dt.date) -> dict[str, pa.DataFrameSchema]:
             {
                 "account_id": col(),
                 "start_date": col(pl.Date),
-                "end_date": opt(pl.Date),
+                "end_date": opt(pl.Date, _invalid_hold()),
                 "reason": opt(),
             }
         ),
@@ -230,7 +258,9 @@ def schemas(as_of: dt.date) -> dict[str, pa.DataFrameSchema]:
 def _check_name(table: str) -> pl.Expr:
     check = pl.col("check")
     return (
-        pl.when(check == "not_nullable")
+        pl.when(check.is_in(NAMED_CHECKS))
+        .then(check)
+        .when(check == "not_nullable")
         .then(pl.lit("null_value"))
         .when(check.str.contains("uniqueness"))
         .then(pl.lit("duplicate_rows"))
@@ -297,15 +327,7 @@ def _scope_rows(table: str, rows: pl.DataFrame, book: Book) -> pl.DataFrame:
         )
         return rows.join(models, on="model_id", how="left")
     if table == "restrictions":
-        households = book.accounts.group_by("household_id").agg(
-            pl.col("account_id").alias("_household")
-        )
-        rows = rows.join(households, on="household_id", how="left")
-        return rows.with_columns(
-            pl.concat_list(pl.col("account_id"), pl.col("_household").fill_null([]))
-            .list.drop_nulls()
-            .alias("account_ids")
-        )
+        return scope.by_restriction(rows, book)
     return scope.by_custodian(rows, book)
 
 

@@ -128,7 +128,7 @@ CUT_OFF_EVIDENCE = {
 }
 
 
-def _account_rows(book: Book) -> pl.DataFrame:
+def account_rows(book: Book) -> pl.DataFrame:
     """(kind, custodian, source_file, source_row, account_id) of the account files."""
     return pl.concat(
         [
@@ -177,7 +177,7 @@ def incomplete_files(book: Book) -> pl.DataFrame:
     before accounts the custodian's other files list) or, where the counts agree,
     checksum_mismatch. Scope: the custodian's accounts from the last account read on
     (rows are sorted by account), or all of them when no account row was read."""
-    rows = _account_rows(book)
+    rows = account_rows(book)
     last_read = _last_account_read(rows)
     cut_off = _cut_off_files(book, rows, last_read).get_column("source_file")
     files = book.source_files.filter(pl.col("status") == "ok").with_columns(

@@ -1,4 +1,5 @@
-"""Who a fault touches: the accounts of a custodian, the holders of a security."""
+"""Who a fault touches: the accounts of a custodian, the holders of a security, the
+accounts a restriction protects."""
 
 from __future__ import annotations
 
@@ -59,3 +60,22 @@ def by_account(df: pl.DataFrame) -> pl.DataFrame:
         .otherwise(pl.concat_list(pl.col("account_id")))
         .alias("account_ids")
     )
+
+
+def by_restriction(df: pl.DataFrame, book: Book) -> pl.DataFrame:
+    """Add account_ids = the accounts of the master each row's restriction protects: its
+    account_id, or every account of its household_id (none when the master has neither)."""
+    accounts = book.accounts.select("account_id", pl.col("account_id").alias("_account"))
+    households = book.accounts.group_by("household_id").agg(
+        pl.col("account_id").alias("_household")
+    )
+    scoped = (
+        df.drop("account_ids", strict=False)
+        .join(accounts, on="account_id", how="left")
+        .join(households, on="household_id", how="left")
+    )
+    return scoped.with_columns(
+        pl.concat_list(pl.col("_account"), pl.col("_household").fill_null([]))
+        .list.drop_nulls()
+        .alias("account_ids")
+    ).drop("_account", "_household")

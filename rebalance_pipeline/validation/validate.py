@@ -9,7 +9,7 @@ import polars as pl
 
 from rebalance_pipeline.book import Book
 from rebalance_pipeline.policy import Policy
-from rebalance_pipeline.validation import rules
+from rebalance_pipeline.validation import references, rules
 from rebalance_pipeline.validation.contracts import contract_findings
 from rebalance_pipeline.validation.findings import finalize
 from rebalance_pipeline.validation.status import account_status, manual_queue
@@ -59,6 +59,13 @@ def _not_at_cut(row_findings: pl.DataFrame, truncations: pl.DataFrame, book: Boo
     return row_findings.join(cut_rows, on=["source_file", "source_row"], how="anti")
 
 
+def _managed_accounts_only(drafts: pl.DataFrame, book: Book) -> pl.DataFrame:
+    """A finding touches the accounts of the master only: rows of an account it does not
+    have (an ``unknown_account`` warning) suspend nobody, whatever else is wrong in them."""
+    managed = book.accounts.get_column("account_id").unique().implode()
+    return drafts.with_columns(pl.col("account_ids").list.set_intersection(pl.lit(managed)))
+
+
 def collect_findings(book: Book, policy: Policy) -> pl.DataFrame:
     """Every rule's findings for the book, with stable ids, sorted."""
     checks = policy.validation
@@ -77,6 +84,8 @@ def collect_findings(book: Book, policy: Policy) -> pl.DataFrame:
         [
             parsed.filter(pl.col("source_row").is_not_null()),
             rules.unknown_securities(book, checks),
+            references.unknown_accounts(book),
+            references.accounts_at_two_custodians(book),
             _contracts_not_explained_by_parsing(contract_findings(book), book),
         ]
     )
@@ -87,9 +96,10 @@ def collect_findings(book: Book, policy: Policy) -> pl.DataFrame:
         rules.price_moves(book, checks),
         rules.reconciliation(book, checks, skip),
         rules.invalid_models(book),
+        references.unresolvable_restrictions(book, policy),
         rules.unknown_realized_gains(book, policy),
     ]
-    return finalize(pl.concat(drafts), book.as_of)
+    return finalize(_managed_accounts_only(pl.concat(drafts), book), book.as_of)
 
 
 def validate_book(book: Book, policy: Policy) -> ValidationResult:

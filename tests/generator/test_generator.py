@@ -257,6 +257,32 @@ def test_row_faults(tmp_path, kind):
         assert sorted(old_symbol["account_id"]) == sorted(faulted)
 
 
+def test_unresolvable_restriction(tmp_path):
+    book, fault = generate_one(tmp_path, "unresolvable_restriction")
+    lines = (book.root / fault["file_name"]).read_text().split("\n")
+    row = dict(zip(lines[0].split(","), lines[fault["row"] - 1].split(","), strict=True))
+    assert row["effective_from"] == row["effective_to"] == fault["file_date"].isoformat()
+    master = pl.read_csv(book.root / "firm" / "securities.csv")
+    assert row["security_id"] or row["sector"]
+    assert row["security_id"] not in set(master["security_id"])
+    assert row["sector"] not in set(master["sector"])
+    holder = (pl.col("account_id") == row["account_id"]) | (
+        pl.col("household_id") == row["household_id"]
+    )
+    assert fault["account_ids"] == sorted(book.accounts.filter(holder)["account_id"]) != []
+
+
+def test_firm_faults_leave_the_custodian_files_as_they_are(tmp_path):
+    def digest(kinds: tuple[str, ...], out: str) -> dict[str, str]:
+        config = GeneratorConfig(**SMALL, fault_rate=1.0, fault_kinds=kinds)
+        return tree_digest(generate_book(config, tmp_path / out).root)
+
+    without = digest(("missing_price",), "without")
+    with_firm_faults = digest(("missing_price", "unresolvable_restriction"), "with")
+    changed = {path for path, sha in with_firm_faults.items() if without.get(path) != sha}
+    assert changed == {"firm/restrictions.csv", "ground_truth/faults.csv"}
+
+
 def test_birch_never_sends_a_sells_gain_and_alder_always_does():
     """As with many real custodians, a birch sell's gain must be derived (from the lot
     sold), so the sample book exercises the derivation every day."""

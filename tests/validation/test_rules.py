@@ -533,7 +533,7 @@ def test_household_restriction_naming_a_security_and_a_sector_suspends_the_house
             "restriction_id": ["R1", "R2"],
             "household_id": ["H1", "H3"],
             "security_id": ["SEC-A", None],
-            "sector": ["Tobacco", "Tobacco"],
+            "sector": ["Tobacco", "Broad"],  # R2 is a valid restriction of H3
         }
     )
     result = run(make_book(restrictions=restrictions))
