@@ -5,7 +5,7 @@ holders are touched, or its model, whose accounts are). Failures that a more spe
 rule owns get that rule's check name instead of a generic one: a null required value is
 ``null_value``, a repeated key ``duplicate_rows`` (one finding per repeated key), a
 negative quantity ``negative_quantity``, and the checks of :data:`NAMED_CHECKS` their
-own name (``invalid_hold``, ``zero_cost_basis``).
+own name (``invalid_hold``, ``invalid_halt``, ``zero_cost_basis``).
 """
 
 from __future__ import annotations
@@ -38,14 +38,16 @@ MODEL_KEYED = ("model_targets", "model_bands")
 CONTRACT_TABLES = tuple(sorted((*ACCOUNT_KEYED, *SECURITY_KEYED, *MODEL_KEYED, "restrictions")))
 
 
-def _invalid_hold() -> pa.Check:
-    """A hold that ends before it starts is never in force: the account would trade
-    although someone put it on hold. An error: its account is suspended."""
+def _ends_before_it_starts(name: str) -> pa.Check:
+    """A hold or halt that ends before it starts is never in force, so the account or
+    security would trade although someone stopped it. An error: a hold suspends its
+    account; a halt blocks its security and suspends its holders (whom the default
+    ``skip_account`` halt mode would keep from trading)."""
     import pandera.polars as pa
 
     return pa.Check(
         lambda data: data.lazyframe.select(pl.col(data.key) >= pl.col("start_date")),
-        name="invalid_hold",
+        name=name,
     )
 
 
@@ -62,7 +64,7 @@ def _zero_cost_basis() -> pa.Check:
 
 
 # checks whose failures are findings of that very name
-NAMED_CHECKS = ("invalid_hold", "zero_cost_basis")
+NAMED_CHECKS = ("invalid_hold", "invalid_halt", "zero_cost_basis")
 
 
 def _exactly_one_of(first: str, second: str) -> pa.Check:
@@ -240,7 +242,7 @@ def schemas(as_of: dt.date) -> dict[str, pa.DataFrameSchema]:
             {
                 "account_id": col(),
                 "start_date": col(pl.Date),
-                "end_date": opt(pl.Date, _invalid_hold()),
+                "end_date": opt(pl.Date, _ends_before_it_starts("invalid_hold")),
                 "reason": opt(),
             }
         ),
@@ -248,7 +250,7 @@ def schemas(as_of: dt.date) -> dict[str, pa.DataFrameSchema]:
             {
                 "security_id": col(),
                 "start_date": col(pl.Date),
-                "end_date": opt(pl.Date),
+                "end_date": opt(pl.Date, _ends_before_it_starts("invalid_halt")),
                 "reason": opt(),
             }
         ),

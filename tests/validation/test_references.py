@@ -116,6 +116,36 @@ def test_one_day_and_open_ended_holds_are_valid(make_book: BookFactory):
     assert run(make_book(holds=_holds(AS_OF, None))).findings.is_empty()
 
 
+def _halts(start: dt.date, end: dt.date | None) -> pl.DataFrame:
+    return pl.DataFrame(
+        {"security_id": ["SEC-A"], "start_date": [start], "end_date": [end], "reason": ["news"]},
+        schema={
+            "security_id": pl.String,
+            "start_date": pl.Date,
+            "end_date": pl.Date,
+            "reason": pl.String,
+        },
+    )
+
+
+def test_halt_ending_before_it_starts_blocks_the_security_and_suspends_its_holders(
+    make_book: BookFactory,
+):
+    """Nobody can tell whether such a halt is in force: the security is traded by no one
+    and its holders (who under the default ``skip_account`` mode would not trade) are
+    suspended."""
+    result = run(make_book(halts=_halts(AS_OF, AS_OF - dt.timedelta(days=1))))
+    assert findings(result) == [("invalid_halt", "error", None, None, ["A1", "A2"])]
+    assert result.findings["blocks_security"].to_list() == [True]
+    assert result.findings["security_id"].to_list() == ["SEC-A"]
+    assert suspended(result) == {"A1": ["invalid_halt"], "A2": ["invalid_halt"]}
+
+
+def test_one_day_and_open_ended_halts_are_valid(make_book: BookFactory):
+    assert run(make_book(halts=_halts(AS_OF, AS_OF))).findings.is_empty()
+    assert run(make_book(halts=_halts(AS_OF, None))).findings.is_empty()
+
+
 # --------------------------------------------------------------------------------------
 # Accounts not in the master
 # --------------------------------------------------------------------------------------
