@@ -155,7 +155,7 @@ def status(date: DateOption) -> None:
 def summary(date: DateOption) -> None:
     """One screen per date: accounts per route and review level, trades, turnover, taxes."""
     from rebalance_pipeline import storage
-    from rebalance_pipeline.export.summary import summary_report
+    from rebalance_pipeline.reporting.summary import summary_report
 
     day = date.date()
     typer.echo(
@@ -282,15 +282,15 @@ def review(
     import polars as pl
 
     from rebalance_pipeline import storage
-    from rebalance_pipeline.continuity.decisions import DecisionRecordError, superseded_notes
-    from rebalance_pipeline.continuity.export import DateTables, open_queue, review_session
+    from rebalance_pipeline.export.run import DateTables, open_queue, review_session
     from rebalance_pipeline.policy import book_policy
-    from rebalance_pipeline.routing.review import (
+    from rebalance_pipeline.review.queue import (
         ReviewFileError,
         read_review_decisions,
         review_queue_csv,
         write_review_queue,
     )
+    from rebalance_pipeline.review.records import DecisionRecordError, superseded_notes
 
     day = date.date()
     policy = book_policy(book, day)

@@ -36,7 +36,7 @@ from pathlib import Path
 
 import polars as pl
 
-from rebalance_pipeline.export.cells import amount_cell, price_cell, quantity_cell, safe_text
+from rebalance_pipeline.reporting.cells import amount_cell, price_cell, quantity_cell, safe_text
 from rebalance_pipeline.storage import atomic_write_bytes
 
 TRADE_FILE_COLUMNS = [

@@ -27,17 +27,9 @@ import polars as pl
 from rebalance_pipeline import storage
 from rebalance_pipeline import tables as t
 from rebalance_pipeline.continuity.cash_requests import requests_raised_by
-from rebalance_pipeline.continuity.decisions import (
-    SUPERSESSIONS,
-    ReviewedDate,
-    read_decision_records,
-    record_decisions,
-    refuse_superseded,
-    review_outcomes,
-)
 from rebalance_pipeline.continuity.ledger import released_batch_ids, released_dates
-from rebalance_pipeline.continuity.provenance import provenance
-from rebalance_pipeline.continuity.release import (
+from rebalance_pipeline.export.provenance import provenance
+from rebalance_pipeline.export.release import (
     Mode,
     OperatorRecord,
     export_date,
@@ -46,7 +38,15 @@ from rebalance_pipeline.continuity.release import (
 )
 from rebalance_pipeline.export.trade_files import Manifest
 from rebalance_pipeline.policy import Policy
-from rebalance_pipeline.routing.review import ReviewContext
+from rebalance_pipeline.review.queue import ReviewContext
+from rebalance_pipeline.review.records import (
+    SUPERSESSIONS,
+    ReviewedDate,
+    read_decision_records,
+    record_decisions,
+    refuse_superseded,
+    review_outcomes,
+)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -22,7 +22,7 @@ from typing import NamedTuple
 import polars as pl
 
 from rebalance_pipeline import tables as t
-from rebalance_pipeline.routing.review import (
+from rebalance_pipeline.review.queue import (
     REVIEW_DECISIONS,
     REVIEWED_TRADES,
     TRADE_KEY,
