@@ -282,7 +282,8 @@ def review(
     import polars as pl
 
     from rebalance_pipeline import storage
-    from rebalance_pipeline.export.run import DateTables, open_queue, review_session
+    from rebalance_pipeline.export.release import released_trades_of
+    from rebalance_pipeline.export.run import DateTables, review_session
     from rebalance_pipeline.policy import book_policy
     from rebalance_pipeline.review.queue import (
         ReviewFileError,
@@ -290,13 +291,24 @@ def review(
         review_queue_csv,
         write_review_queue,
     )
-    from rebalance_pipeline.review.records import DecisionRecordError, superseded_notes
+    from rebalance_pipeline.review.records import (
+        DecisionRecordError,
+        open_queue,
+        superseded_notes,
+    )
 
     day = date.date()
     policy = book_policy(book, day)
     tables = DateTables.stored(day, storage.home(), policy)
     if decisions is None:
-        queue = open_queue(tables, book_root=book, home=storage.home(), as_of=day)
+        queue = open_queue(
+            tables.review_queue,
+            tables.review_context,
+            released_trades_of(storage.home(), day),
+            book_root=book,
+            home=storage.home(),
+            as_of=day,
+        )
         if not queue.superseded.is_empty():
             notes = superseded_notes(queue.superseded, day)
             typer.echo("\n".join(["left out of the queue, superseded:", *notes]), err=True)
