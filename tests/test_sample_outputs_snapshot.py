@@ -19,10 +19,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import os
 from pathlib import Path
 
 import polars as pl
+from snapshot_compare import assert_matches_snapshot
 
 from rebalance_pipeline import storage
 from rebalance_pipeline.export.trade_files import MANIFEST
@@ -88,11 +88,4 @@ def render(home: Path, day: dt.date) -> str:
 
 def test_the_sample_outputs_match_their_snapshot(materialized_sample: tuple[Path, dt.date]):
     home, day = materialized_sample
-    rendered = render(home, day)
-    if os.environ.get("REBALANCE_UPDATE_SNAPSHOT") == "1":
-        SNAPSHOT.write_text(rendered)
-    assert SNAPSHOT.is_file(), f"no snapshot: REBALANCE_UPDATE_SNAPSHOT=1 writes {SNAPSHOT}"
-    assert rendered == SNAPSHOT.read_text(), (
-        "the sample book's outputs changed: if intended, review the diff and rewrite the "
-        "snapshot with REBALANCE_UPDATE_SNAPSHOT=1"
-    )
+    assert_matches_snapshot(render(home, day), SNAPSHOT, "the sample book's outputs")
