@@ -9,7 +9,8 @@ against what the date released before it, so a replay reproduces what review rel
 
 Once a later date has been run, its routing decided the account again from the account's
 actual state, so the date's open proposal for it is superseded: it takes no more
-decisions (the later date's queue holds the proposal that stands).
+decisions (the later date's queue holds the proposal that stands). ``open_queue`` is what
+is left to decide (the plain ``rebalance review``).
 """
 
 from __future__ import annotations
