@@ -37,6 +37,16 @@ CANONICAL_TABLES: dict[str, pl.Schema] = {
 }
 
 
+# the canonical tables the continuity stage carries on from the firm's earlier releases:
+# ingest stores them as read under ``ingested_<table>``, continuity under the table's name
+CARRIED_TABLES = ("accounts", "cash_requests", "transactions", "lots", "positions", "cash_balances")
+
+
+def ingested(table: str) -> str:
+    """The asset (stored table) of a canonical table as ingest read it, before continuity."""
+    return f"ingested_{table}" if table in CARRIED_TABLES else table
+
+
 @dataclasses.dataclass(frozen=True)
 class Book:
     """Canonical tables as of ``as_of``.

@@ -155,7 +155,7 @@ def status(date: DateOption) -> None:
 def summary(date: DateOption) -> None:
     """One screen per date: accounts per route and review level, trades, turnover, taxes."""
     from rebalance_pipeline import storage
-    from rebalance_pipeline.export.summary import summary_report
+    from rebalance_pipeline.reporting.summary import summary_report
 
     day = date.date()
     typer.echo(
@@ -282,21 +282,33 @@ def review(
     import polars as pl
 
     from rebalance_pipeline import storage
-    from rebalance_pipeline.continuity.decisions import DecisionRecordError, superseded_notes
-    from rebalance_pipeline.continuity.export import DateTables, open_queue, review_session
+    from rebalance_pipeline.export.release import released_trades_of
+    from rebalance_pipeline.export.run import DateTables, review_session
     from rebalance_pipeline.policy import book_policy
-    from rebalance_pipeline.routing.review import (
+    from rebalance_pipeline.review.queue import (
         ReviewFileError,
         read_review_decisions,
         review_queue_csv,
         write_review_queue,
+    )
+    from rebalance_pipeline.review.records import (
+        DecisionRecordError,
+        open_queue,
+        superseded_notes,
     )
 
     day = date.date()
     policy = book_policy(book, day)
     tables = DateTables.stored(day, storage.home(), policy)
     if decisions is None:
-        queue = open_queue(tables, book_root=book, home=storage.home(), as_of=day)
+        queue = open_queue(
+            tables.review_queue,
+            tables.review_context,
+            released_trades_of(storage.home(), day),
+            book_root=book,
+            home=storage.home(),
+            as_of=day,
+        )
         if not queue.superseded.is_empty():
             notes = superseded_notes(queue.superseded, day)
             typer.echo("\n".join(["left out of the queue, superseded:", *notes]), err=True)

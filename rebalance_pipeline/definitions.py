@@ -6,6 +6,7 @@ from __future__ import annotations
 import dagster as dg
 
 from rebalance_pipeline.compliance.assets import compliance
+from rebalance_pipeline.continuity.assets import continuity
 from rebalance_pipeline.export.assets import trade_files
 from rebalance_pipeline.features.assets import feature_assets
 from rebalance_pipeline.ingest.assets import canonical_tables, custodian_drops, firm_files
@@ -20,6 +21,7 @@ ASSETS = [
     custodian_drops,
     firm_files,
     canonical_tables,
+    continuity,
     validation,
     *feature_assets(),
     optimization_problems,

@@ -57,7 +57,7 @@ class BookSource(dg.ConfigurableResource):
 
 
 class ReleaseMode(dg.ConfigurableResource):
-    """Whether a run of a date releases its trades (continuity/release.py).
+    """Whether a run of a date releases its trades (export/release.py).
 
     ``auto`` releases the book's latest drop date while it has no released batch and
     replays every other date; ``release`` (an operator's explicit ``rebalance run

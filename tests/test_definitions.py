@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 
 from rebalance_pipeline import storage
-from rebalance_pipeline.book import CANONICAL_TABLES
+from rebalance_pipeline.book import CANONICAL_TABLES, CARRIED_TABLES, ingested
 from rebalance_pipeline.features import discover_models
 from rebalance_pipeline.ingest.raw import RAW_TABLES
 
@@ -48,6 +48,7 @@ def test_asset_graph_runs_from_custodian_files_to_trade_files() -> None:
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
     expected = {
         *CANONICAL_TABLES,
+        *(ingested(name) for name in CARRIED_TABLES),
         *RAW_TABLES,
         "custodian_drops",
         "firm_files",

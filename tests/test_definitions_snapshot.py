@@ -8,10 +8,10 @@ rewrites the snapshot; commit it with the change.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import dagster as dg
+from snapshot_compare import assert_matches_snapshot
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "definitions.txt"
 
@@ -56,11 +56,4 @@ def _partitions(definition: dg.PartitionsDefinition | None) -> str:
 def test_the_definitions_match_their_snapshot():
     from rebalance_pipeline.definitions import defs
 
-    rendered = render(defs)
-    if os.environ.get("REBALANCE_UPDATE_SNAPSHOT") == "1":
-        SNAPSHOT.write_text(rendered)
-    assert SNAPSHOT.is_file(), f"no snapshot: REBALANCE_UPDATE_SNAPSHOT=1 writes {SNAPSHOT}"
-    assert rendered == SNAPSHOT.read_text(), (
-        "the Definitions changed: review the diff, then rewrite the snapshot with "
-        "REBALANCE_UPDATE_SNAPSHOT=1"
-    )
+    assert_matches_snapshot(render(defs), SNAPSHOT, "the Definitions")

@@ -19,8 +19,8 @@ import polars as pl
 
 from rebalance_pipeline import storage
 from rebalance_pipeline.audit.batches import AuditError, current_batch_id, read_batch
-from rebalance_pipeline.export.cells import dollars
 from rebalance_pipeline.policy import Policy, book_policy
+from rebalance_pipeline.reporting.cells import dollars
 from rebalance_pipeline.routing.counterfactual import counterfactual
 from rebalance_pipeline.routing.thresholds import group_named
 

@@ -53,7 +53,7 @@ def compliance(
     """Every released or queued trade re-checked against the rules (compliance/rules.py)."""
     from rebalance_pipeline.compliance.checks import proposal_check_result, release_check_result
     from rebalance_pipeline.compliance.stage import apply_compliance, proposal_of
-    from rebalance_pipeline.export.summary import summary_report
+    from rebalance_pipeline.reporting.summary import summary_report
 
     as_of = partition_date(context.partition_key)
     policy = book.policy(as_of)

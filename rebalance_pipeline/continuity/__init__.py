@@ -1,5 +1,5 @@
-"""Day-to-day continuity: the release ledger, pending orders, the cash-request lifecycle,
-release vs replay of trade files, and attributed review decisions."""
+"""Day-to-day continuity: the release ledger, pending orders and the cash-request
+lifecycle carried from earlier releases into the date's book (before validation)."""
 
 from rebalance_pipeline.continuity.ledger import Ledger, LedgerEntry, read_ledger
 from rebalance_pipeline.continuity.state import Continuity, continue_book

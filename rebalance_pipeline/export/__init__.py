@@ -1,1 +1,2 @@
-"""Export: the dated trade files of released trades, their manifest and the summary."""
+"""Export: the dated trade files of released trades and their manifest, release or replay,
+and the release ledger entry of every released batch."""

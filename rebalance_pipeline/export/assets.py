@@ -6,7 +6,7 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from rebalance_pipeline.continuity.export import DateTables, export_run
+from rebalance_pipeline.export.run import DateTables, export_run
 from rebalance_pipeline.export.trade_files import MANIFEST, Manifest
 from rebalance_pipeline.partitions import business_day_partitions, partition_date
 from rebalance_pipeline.resources import BookSource, ReleaseMode
@@ -65,7 +65,7 @@ def trade_files(
     release: ReleaseMode,
     **inputs: pl.DataFrame,
 ) -> Iterator[dg.Output]:
-    from rebalance_pipeline.continuity.release import OperatorRecord
+    from rebalance_pipeline.export.release import OperatorRecord
     from rebalance_pipeline.storage import latest_drop_date
 
     as_of = partition_date(context.partition_key)

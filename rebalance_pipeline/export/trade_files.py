@@ -1,6 +1,6 @@
 """The dated trade files of a batch of released trades, and their manifest.
 
-Numbers follow ``export.cells``: ``quantity`` exactly (at most 6 decimal places, a whole
+Numbers follow ``reporting.cells``: ``quantity`` exactly (at most 6 decimal places, a whole
 number as an integer), ``estimated_price`` always with 4 decimal places, rounded half up
 (``1.0050``), ``estimated_amount`` the quantity times that written price, half up to cents
 (7 at 1.005 -> ``7.04``). A quantity that is not a number of at most 6 places is an error.
@@ -36,7 +36,7 @@ from pathlib import Path
 
 import polars as pl
 
-from rebalance_pipeline.export.cells import amount_cell, price_cell, quantity_cell, safe_text
+from rebalance_pipeline.reporting.cells import amount_cell, price_cell, quantity_cell, safe_text
 from rebalance_pipeline.storage import atomic_write_bytes
 
 TRADE_FILE_COLUMNS = [
@@ -76,7 +76,7 @@ class Manifest:
     supersedes: str | None = None  # the batch this one replaces (status new_batch)
     release: bool = True  # false: a replay, not for release
     kind: str = "run"  # run (the date's run) | review (trades approved in review later)
-    provenance: dict | None = None  # inputs' and code's fingerprints (continuity.provenance)
+    provenance: dict | None = None  # inputs' and code's fingerprints (export.provenance)
 
     @property
     def total_rows(self) -> int:

@@ -18,14 +18,17 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from rebalance_pipeline.book import Book
+from rebalance_pipeline.book import Book, ingested
 from rebalance_pipeline.policy import Policy
 from rebalance_pipeline.validation.contracts import CONTRACT_TABLES
 from rebalance_pipeline.validation.validate import ValidationResult
 
 CANONICAL_CHECKS = [
     dg.AssetCheckSpec(
-        "accounts_present", asset="accounts", blocking=True, description="The date has accounts."
+        "accounts_present",
+        asset=ingested("accounts"),
+        blocking=True,
+        description="The date has accounts.",
     ),
     dg.AssetCheckSpec(
         "security_master_present",
@@ -35,7 +38,9 @@ CANONICAL_CHECKS = [
     ),
     *(
         dg.AssetCheckSpec(
-            "pandera_contract", asset=table, description=f"{table} against its pandera contract."
+            "pandera_contract",
+            asset=ingested(table),
+            description=f"{table} against its pandera contract.",
         )
         for table in CONTRACT_TABLES
     ),
@@ -65,11 +70,11 @@ def _present(asset: str, name: str, frame: pl.DataFrame) -> dg.AssetCheckResult:
 def canonical_check_results(book: Book) -> Iterator[dg.AssetCheckResult]:
     from rebalance_pipeline.validation.contracts import failures_by_table
 
-    yield _present("accounts", "accounts_present", book.accounts)
+    yield _present(ingested("accounts"), "accounts_present", book.accounts)
     yield _present("securities", "security_master_present", book.securities)
     for table, failures in failures_by_table(book).items():
         yield dg.AssetCheckResult(
-            asset_key=table,
+            asset_key=ingested(table),
             check_name="pandera_contract",
             passed=failures.is_empty(),
             severity=dg.AssetCheckSeverity.WARN,

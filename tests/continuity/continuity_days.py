@@ -16,8 +16,8 @@ from rebalance_pipeline import tables as t
 from rebalance_pipeline.book import Book
 from rebalance_pipeline.continuity import Continuity, continue_book, read_ledger
 from rebalance_pipeline.continuity.cash_requests import CANCELLATIONS, requests_raised_by
-from rebalance_pipeline.continuity.export import DateTables
-from rebalance_pipeline.continuity.release import export_date
+from rebalance_pipeline.export.release import export_date
+from rebalance_pipeline.export.run import DateTables
 from rebalance_pipeline.policy import Policy
 from rebalance_pipeline.workflow import DateOutputs, run_stages
 

@@ -10,7 +10,7 @@ from continuity_days import MONDAY, TUESDAY, folder_state, release_day, run_day
 
 from rebalance_pipeline.continuity import read_ledger
 from rebalance_pipeline.continuity.cash_requests import requests_raised_by
-from rebalance_pipeline.continuity.release import (
+from rebalance_pipeline.export.release import (
     OperatorRecord,
     changed_accounts,
     export_date,

@@ -18,14 +18,14 @@ from continuity_days import (
 )
 
 from rebalance_pipeline.continuity import read_ledger
-from rebalance_pipeline.continuity.decisions import (
+from rebalance_pipeline.export.run import export_run, review_session
+from rebalance_pipeline.review.queue import REVIEW_DECISIONS
+from rebalance_pipeline.review.records import (
     DecisionRecordError,
     decisions_dir,
     read_decision_records,
     record_decisions,
 )
-from rebalance_pipeline.continuity.export import export_run, review_session
-from rebalance_pipeline.routing.review import REVIEW_DECISIONS
 
 DECIDED_AT = dt.datetime(2026, 3, 16, 18, 30, tzinfo=dt.UTC)
 

@@ -30,14 +30,14 @@ from continuity_days import (
 )
 
 from rebalance_pipeline.continuity import read_ledger
-from rebalance_pipeline.continuity.decisions import (
+from rebalance_pipeline.continuity.ledger import released_batch_ids
+from rebalance_pipeline.export.run import DateTables, export_run, review_session
+from rebalance_pipeline.review.queue import REVIEW_DECISIONS
+from rebalance_pipeline.review.records import (
     DecisionRecordError,
     decisions_dir,
     record_decisions,
 )
-from rebalance_pipeline.continuity.export import DateTables, export_run, review_session
-from rebalance_pipeline.continuity.ledger import released_batch_ids
-from rebalance_pipeline.routing.review import REVIEW_DECISIONS
 
 WITHDRAWAL_TRADES = [
     ("SEC-BND2", "buy", 1104.0),

@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 from stage_books import account, book, decision, lot, result, run
 
-from rebalance_pipeline.export.summary import summary_report
+from rebalance_pipeline.reporting.summary import summary_report
 
 # us_equity at about 63% of a [45%, 55%] band, its lots far above their cost
 OVERWEIGHT = [

@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from rebalance_pipeline import tables as t
-from rebalance_pipeline.export.summary import summary_report
+from rebalance_pipeline.reporting.summary import summary_report
 from rebalance_pipeline.routing.route import RELEASED_TRADES
 
 

@@ -3,15 +3,15 @@
 ``export_run`` is what the ``trade_files`` asset does: the date's auto-released trades
 plus those the recorded review decisions release, written as a release or a replay.
 ``review_session`` is ``rebalance review --decisions``: record the session, then release
-the newly settled accounts' trades as a review batch of the date. ``open_queue`` is the
-plain ``rebalance review``: what is left to decide.
+the newly settled accounts' trades as a review batch of the date (what is left to decide
+is ``review.records.open_queue``).
 
 A review releases an account's trades only when they pass the compliance rules, judged
 together with every trade the date released: what the release ledger holds for the date
 in a session, the run's released trades and the earlier sessions' releases in a run.
 
 A proposal stays open for review only until a later date has been run: that date's
-routing decided the account again (see ``continuity.decisions``), whether it released or
+routing decided the account again (see ``review.records``), whether it released or
 replayed.
 """
 
@@ -25,19 +25,10 @@ from pathlib import Path
 import polars as pl
 
 from rebalance_pipeline import storage
-from rebalance_pipeline import tables as t
 from rebalance_pipeline.continuity.cash_requests import requests_raised_by
-from rebalance_pipeline.continuity.decisions import (
-    SUPERSESSIONS,
-    ReviewedDate,
-    read_decision_records,
-    record_decisions,
-    refuse_superseded,
-    review_outcomes,
-)
 from rebalance_pipeline.continuity.ledger import released_batch_ids, released_dates
-from rebalance_pipeline.continuity.provenance import provenance
-from rebalance_pipeline.continuity.release import (
+from rebalance_pipeline.export.provenance import provenance
+from rebalance_pipeline.export.release import (
     Mode,
     OperatorRecord,
     export_date,
@@ -46,7 +37,13 @@ from rebalance_pipeline.continuity.release import (
 )
 from rebalance_pipeline.export.trade_files import Manifest
 from rebalance_pipeline.policy import Policy
-from rebalance_pipeline.routing.review import ReviewContext
+from rebalance_pipeline.review.queue import ReviewContext
+from rebalance_pipeline.review.records import (
+    record_decisions,
+    refuse_superseded,
+    reviewed_date,
+    superseded_accounts,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,8 +89,8 @@ class DateTables:
 class ExportOutcome:
     manifest: Manifest | None  # None: a review session that released nothing new
     released: bool
-    review_outcomes: pl.DataFrame  # continuity.decisions.REVIEW_OUTCOMES of the date
-    review_findings: pl.DataFrame  # routing.review.REVIEW_FINDINGS: why accounts stay queued
+    review_outcomes: pl.DataFrame  # review.records.REVIEW_OUTCOMES of the date
+    review_findings: pl.DataFrame  # review.queue.REVIEW_FINDINGS: why accounts stay queued
 
 
 def export_run(
@@ -108,7 +105,9 @@ def export_run(
     operator: OperatorRecord | None = None,
 ) -> ExportOutcome:
     """The date's trade files: auto-released trades plus recorded review releases."""
-    reviewed = _reviewed(tables, book_root, as_of, tables.released_trades)
+    reviewed = reviewed_date(
+        tables.review_queue, tables.review_context, book_root, as_of, tables.released_trades
+    )
     trades = pl.concat([tables.released_trades, reviewed.released])
     release = releases(mode, as_of, latest_drop_date, released_dates(home))
     manifest = _export(
@@ -148,7 +147,7 @@ def review_session(
     already = released_trades_of(home, as_of)
     reviewed_batches = ",".join(released_batch_ids(home, as_of)) or None
     record_decisions(book_root, as_of, decisions, reviewer, decided_at, reviewed_batches)
-    reviewed = _reviewed(tables, book_root, as_of, already)
+    reviewed = reviewed_date(tables.review_queue, tables.review_context, book_root, as_of, already)
     held = pl.concat([already.select("account_id"), superseded.select("account_id")])
     new = reviewed.released.join(held.unique(), on="account_id", how="anti")
     if new.is_empty():
@@ -164,43 +163,6 @@ def review_session(
         kind="review",
     )
     return ExportOutcome(manifest, True, reviewed.outcomes, reviewed.findings)
-
-
-@dataclasses.dataclass(frozen=True)
-class OpenQueue:
-    trades: pl.DataFrame  # routing.route.REVIEW_QUEUE rows still to decide
-    superseded: pl.DataFrame  # SUPERSESSIONS of the open accounts left out
-
-
-def open_queue(tables: DateTables, *, book_root: Path, home: Path, as_of: dt.date) -> OpenQueue:
-    """The date's review queue without settled accounts nor those a later date superseded."""
-    settled = _reviewed(tables, book_root, as_of, released_trades_of(home, as_of)).outcomes
-    unsettled = tables.review_queue.join(settled.select("account_id"), on="account_id", how="anti")
-    superseded = superseded_accounts(home, as_of).join(unsettled, on="account_id", how="semi")
-    return OpenQueue(unsettled.join(superseded, on="account_id", how="anti"), superseded)
-
-
-def superseded_accounts(home: Path, as_of: dt.date) -> pl.DataFrame:
-    """SUPERSESSIONS: every account a date after ``as_of`` decided, with the latest such date
-    (the stored ``routing_decisions`` partitions of later dates)."""
-    later = [day for day in storage.materialized_dates("routing_decisions", home) if day > as_of]
-    decided = [
-        storage.read_partition("routing_decisions", day, home)
-        .select("account_id")
-        .with_columns(pl.lit(day).alias("superseded_by"))
-        for day in later
-    ]
-    every = pl.concat([t.empty(SUPERSESSIONS), *decided])
-    return every.group_by("account_id").agg(pl.col("superseded_by").max()).sort("account_id")
-
-
-def _reviewed(
-    tables: DateTables, book_root: Path, as_of: dt.date, released: pl.DataFrame
-) -> ReviewedDate:
-    """What the date's recorded review decisions release beyond ``released``, each
-    decision's outcome and why accounts stay in the queue."""
-    records = read_decision_records(book_root, as_of)
-    return review_outcomes(tables.review_queue, records, released, tables.review_context)
 
 
 def _export(

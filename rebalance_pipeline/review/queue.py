@@ -23,7 +23,8 @@ import polars as pl
 
 from rebalance_pipeline import tables as t
 from rebalance_pipeline.compliance import ComplianceInputs, violations_of
-from rebalance_pipeline.export.cells import (
+from rebalance_pipeline.policy import Policy
+from rebalance_pipeline.reporting.cells import (
     price_cell,
     quantity_cell,
     quantity_from_text,
@@ -31,7 +32,6 @@ from rebalance_pipeline.export.cells import (
     trade_amount,
     unescape_text,
 )
-from rebalance_pipeline.policy import Policy
 from rebalance_pipeline.routing.route import RELEASED_TRADES, REVIEW_QUEUE, RoutingOutput
 from rebalance_pipeline.storage import atomic_write_bytes
 

@@ -25,8 +25,8 @@ from rebalance_pipeline.continuity.ledger import (
     released_batch_ids,
     write_ledger_entry,
 )
-from rebalance_pipeline.export.cells import price_cell, quantity_cell
 from rebalance_pipeline.export.trade_files import Manifest, write_trade_files
+from rebalance_pipeline.reporting.cells import price_cell, quantity_cell
 from rebalance_pipeline.storage import atomic_write_bytes
 
 Mode = Literal["auto", "release", "replay"]

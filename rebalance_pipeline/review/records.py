@@ -9,11 +9,13 @@ against what the date released before it, so a replay reproduces what review rel
 
 Once a later date has been run, its routing decided the account again from the account's
 actual state, so the date's open proposal for it is superseded: it takes no more
-decisions (the later date's queue holds the proposal that stands).
+decisions (the later date's queue holds the proposal that stands). ``open_queue`` is what
+is left to decide (the plain ``rebalance review``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from pathlib import Path
@@ -21,8 +23,9 @@ from typing import NamedTuple
 
 import polars as pl
 
+from rebalance_pipeline import storage
 from rebalance_pipeline import tables as t
-from rebalance_pipeline.routing.review import (
+from rebalance_pipeline.review.queue import (
     REVIEW_DECISIONS,
     REVIEWED_TRADES,
     TRADE_KEY,
@@ -119,7 +122,7 @@ def read_decision_records(book_root: Path, as_of: dt.date) -> pl.DataFrame:
 class ReviewedDate(NamedTuple):
     released: pl.DataFrame  # RELEASED_TRADES the recorded decisions release
     outcomes: pl.DataFrame  # REVIEW_OUTCOMES: every settled decision
-    findings: pl.DataFrame  # routing.review.REVIEW_FINDINGS: why accounts stay queued
+    findings: pl.DataFrame  # review.queue.REVIEW_FINDINGS: why accounts stay queued
 
 
 def review_outcomes(
@@ -148,6 +151,56 @@ def review_outcomes(
     )
     outcomes = t.conform(settled, REVIEW_OUTCOMES).sort("account_id", "security_id", "side")
     return ReviewedDate(t.conform(outcome.released, RELEASED_TRADES), outcomes, outcome.findings)
+
+
+def reviewed_date(
+    review_queue: pl.DataFrame,
+    context: ReviewContext,
+    book_root: Path,
+    as_of: dt.date,
+    released: pl.DataFrame,
+) -> ReviewedDate:
+    """What the date's recorded review decisions release beyond ``released``, each
+    decision's outcome and why accounts stay in the queue."""
+    records = read_decision_records(book_root, as_of)
+    return review_outcomes(review_queue, records, released, context)
+
+
+@dataclasses.dataclass(frozen=True)
+class OpenQueue:
+    trades: pl.DataFrame  # routing.route.REVIEW_QUEUE rows still to decide
+    superseded: pl.DataFrame  # SUPERSESSIONS of the open accounts left out
+
+
+def open_queue(
+    review_queue: pl.DataFrame,
+    context: ReviewContext,
+    released: pl.DataFrame,
+    *,
+    book_root: Path,
+    home: Path,
+    as_of: dt.date,
+) -> OpenQueue:
+    """The date's review queue without settled accounts nor those a later date superseded;
+    ``released`` the trades released for the date (the release ledger's)."""
+    settled = reviewed_date(review_queue, context, book_root, as_of, released).outcomes
+    unsettled = review_queue.join(settled.select("account_id"), on="account_id", how="anti")
+    superseded = superseded_accounts(home, as_of).join(unsettled, on="account_id", how="semi")
+    return OpenQueue(unsettled.join(superseded, on="account_id", how="anti"), superseded)
+
+
+def superseded_accounts(home: Path, as_of: dt.date) -> pl.DataFrame:
+    """SUPERSESSIONS: every account a date after ``as_of`` decided, with the latest such date
+    (the stored ``routing_decisions`` partitions of later dates)."""
+    later = [day for day in storage.materialized_dates("routing_decisions", home) if day > as_of]
+    decided = [
+        storage.read_partition("routing_decisions", day, home)
+        .select("account_id")
+        .with_columns(pl.lit(day).alias("superseded_by"))
+        for day in later
+    ]
+    every = pl.concat([t.empty(SUPERSESSIONS), *decided])
+    return every.group_by("account_id").agg(pl.col("superseded_by").max()).sort("account_id")
 
 
 def _plus_new_accounts(released: pl.DataFrame, reviewed: pl.DataFrame) -> pl.DataFrame:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from rebalance_pipeline.export.cells import dollars
+from rebalance_pipeline.reporting.cells import dollars
 from rebalance_pipeline.tables import ROUTES
 
 

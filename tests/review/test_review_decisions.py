@@ -11,9 +11,8 @@ import pytest
 
 from rebalance_pipeline import tables as t
 from rebalance_pipeline.compliance import ComplianceInputs
-from rebalance_pipeline.continuity.decisions import DECISION_RECORDS, review_outcomes
 from rebalance_pipeline.policy import Policy
-from rebalance_pipeline.routing.review import (
+from rebalance_pipeline.review.queue import (
     REVIEW_DECISIONS,
     ReviewContext,
     ReviewFileError,
@@ -22,6 +21,7 @@ from rebalance_pipeline.routing.review import (
     read_review_decisions,
     write_review_queue,
 )
+from rebalance_pipeline.review.records import DECISION_RECORDS, review_outcomes
 from rebalance_pipeline.routing.route import RELEASED_TRADES, REVIEW_QUEUE
 
 AS_OF = dt.date(2026, 3, 16)

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from rebalance_pipeline.export.cells import (
+from rebalance_pipeline.reporting.cells import (
     amount_cell,
     dollars,
     price_cell,
