@@ -15,6 +15,7 @@ from pathlib import Path
 import polars as pl
 
 from rebalance_pipeline.ingest import formats as f
+from rebalance_pipeline.ingest.drop_files import is_drop_file
 
 SOURCE_COLUMNS = {"source_file": pl.String, "source_row": pl.Int64, "sha256": pl.String}
 
@@ -52,9 +53,10 @@ def _records(content: bytes, custodian: str, kind: str) -> pl.DataFrame:
 
 
 def raw_file(root: Path, custodian: str, kind: str, day: dt.date) -> pl.DataFrame:
-    """The raw records of one file; empty when the file is absent or not UTF-8 text."""
+    """The raw records of one file; empty when the file is absent, not a regular file of
+    the drop folder (never read) or not UTF-8 text."""
     path = root / f.drop_path(custodian, kind, day)
-    if not path.is_file():
+    if not is_drop_file(path, root):
         return _empty(custodian, kind)
     content = path.read_bytes()
     try:
