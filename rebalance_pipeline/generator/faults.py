@@ -18,6 +18,7 @@ import polars as pl
 
 from rebalance_pipeline.generator.config import (
     CORPORATE_ACTION_FAULTS,
+    FAULT_CUSTODIANS,
     FILE_FAULTS,
     FIRM_FAULTS,
     PRICE_FAULTS,
@@ -35,6 +36,8 @@ from rebalance_pipeline.ingest import formats as f
 JUMP_FACTOR = 1.4
 MALFORMED_NUMBER = "12,3.4x"
 MALFORMED_DATE = {"alder": "2026-02-30", "birch": "13/45/2026"}
+RAGGED_NUMBER = "1,001,403.67"  # written unquoted: one field more than the header
+TRAILING_JUNK = ("", "# resent by operations")  # a blank line or a comment
 FILE_FAULT_KINDS = ("positions", "lots", "cash")  # the files a file fault may hit
 SORT_KEYS = {
     "positions": ["account_id", "symbol"],
@@ -102,7 +105,7 @@ def plan_faults(
         occupied: dict[str, str] = {}  # custodian -> "file" | "row"
         day_plan: list[PlannedFault] = []
         for kind in drop_fault_kinds:
-            if rng.random() >= chance[kind] or not _possible(kind, day, market):
+            if rng.random() >= chance[kind] or not _possible(kind, day, market, drop_days[0]):
                 continue
             if kind in PRICE_FAULTS:
                 if not price_candidates or "file" in occupied.values():
@@ -124,11 +127,13 @@ def plan_faults(
     return plan
 
 
-def _possible(kind: str, day: dt.date, market: Market) -> bool:
+def _possible(kind: str, day: dt.date, market: Market, first_drop_day: dt.date) -> bool:
     if kind == "split_not_applied":
         return day == market.split_day
     if kind == "symbol_change_not_applied":
         return day == market.symbol_change_day
+    if kind == "resent_previous_day":  # the day before must hold the same kinds of rows
+        return day not in (first_drop_day, market.split_day, market.symbol_change_day)
     return True
 
 
@@ -140,6 +145,8 @@ def _free_custodian(
     order = f.CUSTODIANS[start:] + f.CUSTODIANS[:start]
     has_price_fault = any(p.kind in PRICE_FAULTS for p in day_plan)
     for custodian in order:
+        if custodian not in FAULT_CUSTODIANS.get(kind, f.CUSTODIANS):
+            continue
         taken = occupied.get(custodian)
         if kind in FILE_FAULTS and taken is None and not has_price_fault:
             return custodian
@@ -170,6 +177,8 @@ class DayFiles:
     frames: dict[str, pl.DataFrame]
     text_overrides: dict[str, tuple[str, str]] = dataclasses.field(default_factory=dict)
     # fault id -> (canonical column, text written instead of the value)
+    unquoted: set[str] = dataclasses.field(default_factory=set)
+    # fault ids whose overriding text is written without the quotes CSV would need
 
     def sort(self) -> None:
         for kind, frame in self.frames.items():
@@ -207,7 +216,7 @@ def inject_row_fault(
         fault_id = f"{fault.fault_id}-{number + 1}"
         file_kind = _INJECTORS[fault.kind](rng, files, lot, fault_id)
         used_accounts.add(lot["account_id"])
-        security = None if fault.kind == "unknown_security" else lot["security_id"]
+        security = None if fault.kind in ("unknown_security", "ragged_row") else lot["security_id"]
         hits.append((fault_id, file_kind, lot["account_id"], security))
     return hits
 
@@ -289,6 +298,15 @@ def _malformed_date(rng, files: DayFiles, lot: dict, fault_id: str) -> str:
     return "lots"
 
 
+def _ragged_row(rng, files: DayFiles, lot: dict, fault_id: str) -> str:
+    """The account's cash written with an unquoted thousands separator (alder)."""
+    cash = files.frames["cash"]
+    files.frames["cash"] = _mark(cash, pl.col("account_id") == lot["account_id"], fault_id)
+    files.text_overrides[fault_id] = ("cash", RAGGED_NUMBER)
+    files.unquoted.add(fault_id)
+    return "cash"
+
+
 def _split_not_applied(rng, files: DayFiles, lot: dict, fault_id: str) -> str:
     files.frames["lots"] = _mark(
         files.frames["lots"],
@@ -314,6 +332,7 @@ _INJECTORS = {
     "negative_quantity": _negative_quantity,
     "malformed_number": _malformed_number,
     "malformed_date": _malformed_date,
+    "ragged_row": _ragged_row,
     "split_not_applied": _split_not_applied,
     "symbol_change_not_applied": _symbol_change_not_applied,
 }
@@ -410,3 +429,26 @@ def truncate(custodian: str, content: bytes, rng: np.random.Generator) -> tuple[
     partial = lines[last_line - 1]
     cut = "\n".join([*lines[: last_line - 1], partial[: partial.index(",") + 2]])
     return cut.encode(), last_line
+
+
+def corrupt_value(content: bytes) -> bytes:
+    """A birch file with the last digit of its middle detail record changed and the
+    trailer left as it was: only the checksum can tell."""
+    lines = content.split(b"\n")
+    middle = 1 + (len(lines) - 3) // 2  # lines: header, details, trailer, "" at the end
+    digit = lines[middle][-1:]
+    lines[middle] = lines[middle][:-1] + (b"1" if digit != b"1" else b"2")
+    return b"\n".join(lines)
+
+
+def restamp_header(content: bytes, day: dt.date) -> bytes:
+    """A birch file whose header carries ``day`` instead of its own date."""
+    header, _, rest = content.partition(b"\n")
+    fields = header.split(b"|")
+    fields[3] = f"{day:%m/%d/%Y}".encode()
+    return b"|".join(fields) + b"\n" + rest
+
+
+def add_trailing_junk(content: bytes, rng: np.random.Generator) -> bytes:
+    """A birch file with a line after its trailer."""
+    return content + TRAILING_JUNK[int(rng.integers(0, len(TRAILING_JUNK)))].encode() + b"\n"

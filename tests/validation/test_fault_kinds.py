@@ -7,7 +7,12 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from rebalance_pipeline.generator import FAULT_KINDS, GeneratorConfig, generate_book
+from rebalance_pipeline.generator import (
+    FAULT_KINDS,
+    GeneratorConfig,
+    finding_check,
+    generate_book,
+)
 from rebalance_pipeline.ingest import load_book
 from rebalance_pipeline.policy import Policy
 from rebalance_pipeline.validation import validate_book
@@ -35,7 +40,8 @@ def _check_book(root: Path, kinds: tuple[str, ...], seed: int) -> pl.DataFrame:
         truth = set(expected["account_ids"].explode().drop_nulls())
         assert suspended - truth == set(), f"{day}: healthy accounts suspended"
         assert truth - suspended == set(), f"{day}: faulty accounts missed"
-        assert set(result.findings["check"]) - NOT_A_FAULT == set(expected["fault_kind"]), day
+        checks = {finding_check(kind) for kind in expected["fault_kind"]}
+        assert set(result.findings["check"]) - NOT_A_FAULT == checks, day
     return generated.faults
 
 
