@@ -37,6 +37,16 @@ CORPORATE_ACTION_FAULTS = ("split_not_applied", "symbol_change_not_applied")
 # Faults in the firm's own files (scope: the accounts the faulty row protects).
 FIRM_FAULTS = ("unresolvable_restriction",)
 FAULT_KINDS = CORPORATE_ACTION_FAULTS + ROW_FAULTS + PRICE_FAULTS + FILE_FAULTS + FIRM_FAULTS
+# Faults drawn from a random stream of their own and planned after the others, so that
+# a book's other faults and files are the same with or without them.
+FEED_FAULTS = (
+    "ragged_row",
+    "checksum_corrupted",
+    "trailing_junk",
+    "stale_header_date",
+    "resent_previous_day",
+    "symlinked_file",
+)
 # Faults only one custodian's format can carry.
 FAULT_CUSTODIANS = {
     "checksum_corrupted": ("birch",),  # alder has no trailer

@@ -19,6 +19,7 @@ import polars as pl
 from rebalance_pipeline.generator.config import (
     CORPORATE_ACTION_FAULTS,
     FAULT_CUSTODIANS,
+    FEED_FAULTS,
     FILE_FAULTS,
     FIRM_FAULTS,
     PRICE_FAULTS,
@@ -89,9 +90,17 @@ class Fault:
 
 
 def plan_faults(
-    rng: np.random.Generator, config: GeneratorConfig, market: Market, drop_days: list[dt.date]
+    rng: np.random.Generator,
+    feed_rng: np.random.Generator,
+    config: GeneratorConfig,
+    market: Market,
+    drop_days: list[dt.date],
 ) -> list[PlannedFault]:
-    """Draw the faults of every drop day; corporate-action faults only on their days."""
+    """Draw the faults of every drop day; corporate-action faults only on their days.
+
+    The ``FEED_FAULTS`` are drawn from ``feed_rng`` after the other faults of their day,
+    which they never displace.
+    """
     special = {SPLIT_SECURITY[0], SYMBOL_CHANGE[0]}
     held = set(model_targets()["security_id"])
     price_candidates = sorted(held - special)
@@ -99,13 +108,17 @@ def plan_faults(
     chance = {kind: config.fault_rate for kind in config.fault_kinds} | {
         kind: min(1.0, config.fault_rate * len(drop_days)) for kind in CORPORATE_ACTION_FAULTS
     }
-    drop_fault_kinds = [kind for kind in config.fault_kinds if kind not in FIRM_FAULTS]
+    drop_fault_kinds = sorted(
+        (kind for kind in config.fault_kinds if kind not in FIRM_FAULTS),
+        key=lambda kind: kind in FEED_FAULTS,
+    )
     plan: list[PlannedFault] = []
     for day in drop_days:
         occupied: dict[str, str] = {}  # custodian -> "file" | "row"
         day_plan: list[PlannedFault] = []
         for kind in drop_fault_kinds:
-            if rng.random() >= chance[kind] or not _possible(kind, day, market, drop_days[0]):
+            draw = feed_rng if kind in FEED_FAULTS else rng
+            if draw.random() >= chance[kind] or not _possible(kind, day, market, drop_days[0]):
                 continue
             if kind in PRICE_FAULTS:
                 if not price_candidates or "file" in occupied.values():
@@ -113,11 +126,11 @@ def plan_faults(
                 security = price_candidates.pop(int(rng.integers(0, len(price_candidates))))
                 day_plan.append(PlannedFault(day, kind, security_id=security))
                 continue
-            custodian = _free_custodian(rng, kind, occupied, day_plan)
+            custodian = _free_custodian(draw, kind, occupied, day_plan)
             if custodian is None:
                 continue
             file_kind = (
-                FILE_FAULT_KINDS[int(rng.integers(0, len(FILE_FAULT_KINDS)))]
+                FILE_FAULT_KINDS[int(draw.integers(0, len(FILE_FAULT_KINDS)))]
                 if kind in FILE_FAULTS
                 else None
             )
@@ -339,6 +352,7 @@ _INJECTORS = {
 
 
 FIRM_FAULT_STREAM = 1  # the random stream of the firm faults, apart from the book's own
+FEED_FAULT_STREAM = 2  # the random stream of the FEED_FAULTS
 RESTRICTIONS_FILE = "firm/restrictions.csv"
 
 
@@ -449,6 +463,6 @@ def restamp_header(content: bytes, day: dt.date) -> bytes:
     return b"|".join(fields) + b"\n" + rest
 
 
-def add_trailing_junk(content: bytes, rng: np.random.Generator) -> bytes:
-    """A birch file with a line after its trailer."""
-    return content + TRAILING_JUNK[int(rng.integers(0, len(TRAILING_JUNK)))].encode() + b"\n"
+def add_trailing_junk(content: bytes, day: dt.date) -> bytes:
+    """A birch file with a line after its trailer (blank or a comment, by the day)."""
+    return content + TRAILING_JUNK[day.toordinal() % len(TRAILING_JUNK)].encode() + b"\n"

@@ -21,6 +21,7 @@ from rebalance_pipeline.generator.accounts import (
     start_state,
 )
 from rebalance_pipeline.generator.config import (
+    FEED_FAULTS,
     FILE_FAULTS,
     PRICE_FAULTS,
     GeneratorConfig,
@@ -76,7 +77,8 @@ def generate_book(
     accounts = build_accounts(rng, config.accounts, config.households, drop_days[0])
     lots, cash = initial_lots(rng, accounts, market, drop_days[0], config.max_lots_per_holding)
     state = start_state(accounts, lots, cash)
-    plan = fl.plan_faults(rng, config, market, drop_days)
+    feed_rng = np.random.default_rng([config.seed, fl.FEED_FAULT_STREAM])
+    plan = fl.plan_faults(rng, feed_rng, config, market, drop_days)
     fl.apply_price_faults(plan, market)
     firm = _firm_files(rng, accounts, market, drop_days)
     firm["restrictions"], firm_faults = fl.unresolvable_restrictions(
@@ -99,7 +101,7 @@ def generate_book(
         transactions = state.trade_day(rng, day, market.closes_on(day), frozen_by_day(day))
         day_plan = [p for p in plan if p.day == day]
         files = _day_files(state, market, day, transactions, accounts)
-        row_faults = _inject_day(rng, day_plan, files, state)
+        row_faults = _inject_day(rng, feed_rng, day_plan, files, state)
         texts = {
             c: {k: to_text(c, k, frame) for k, frame in files[c].frames.items()}
             for c in f.CUSTODIANS
@@ -315,11 +317,13 @@ def _day_files(
 
 def _inject_day(
     rng: np.random.Generator,
+    feed_rng: np.random.Generator,
     day_plan: list[fl.PlannedFault],
     files: dict[str, fl.DayFiles],
     state: BookState,
 ) -> list[fl.Fault]:
-    """Price and row faults of one day (file faults act on the bytes later)."""
+    """Price and row faults of one day (file faults act on the bytes later); the
+    ``FEED_FAULTS`` draw from ``feed_rng``."""
     price_faulted = {p.security_id for p in day_plan if p.kind in PRICE_FAULTS}
     excluded = price_faulted | {SPLIT_SECURITY[0], SYMBOL_CHANGE[0]}
     positions = state.positions()
@@ -347,8 +351,9 @@ def _inject_day(
                 )
             )
         elif fault.kind not in FILE_FAULTS:
+            draw = feed_rng if fault.kind in FEED_FAULTS else rng
             for fault_id, file_kind, account, security in fl.inject_row_fault(
-                rng, fault, files[fault.custodian], used, excluded
+                draw, fault, files[fault.custodian], used, excluded
             ):
                 truth.append(
                     fl.Fault(
@@ -447,7 +452,7 @@ def _write_day(
                 _symlink(path, out / "outside" / f.drop_path(custodian, kind, day))
                 content = None
             elif fault is not None:
-                content = _spoil(fault.kind, content, rng, day, previous)
+                content = _spoil(fault.kind, content, day, previous)
             if fault is not None:
                 truth.append(
                     fl.Fault(
@@ -461,16 +466,14 @@ def _write_day(
     return truth
 
 
-def _spoil(
-    kind: str, content: bytes, rng: np.random.Generator, day: dt.date, previous: bytes | None
-) -> bytes:
+def _spoil(kind: str, content: bytes, day: dt.date, previous: bytes | None) -> bytes:
     """The bytes of a file with a file fault that keeps it in place."""
     if kind == "wrong_encoding":
         return content.decode().encode("utf-16")
     if kind == "checksum_corrupted":
         return fl.corrupt_value(content)
     if kind == "trailing_junk":
-        return fl.add_trailing_junk(content, rng)
+        return fl.add_trailing_junk(content, day)
     if kind == "stale_header_date":
         return fl.restamp_header(content, previous_business_days(day, 1)[0])
     if kind == "resent_previous_day" and previous is not None:
