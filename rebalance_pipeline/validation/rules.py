@@ -119,7 +119,7 @@ def late_files(book: Book, policy: ValidationPolicy) -> pl.DataFrame:
     late = _with_check(
         late,
         "late_file",
-        pl.format("{} file arrived {}, after {}", "kind", "arrived_at", deadline),
+        pl.format("{} file {} arrived {}, after {}", "kind", "source_file", "arrived_at", deadline),
     )
     return draft(scope.by_custodian(late, book))
 
