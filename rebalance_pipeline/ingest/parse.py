@@ -206,7 +206,15 @@ def _read_alder(content: bytes, kind: str) -> tuple[pl.DataFrame, list[Ragged], 
     header, _, body = content.partition(b"\n")
     if header.decode().strip() != ",".join(columns):
         raise UnreadableFile(f"header is not {','.join(columns)!r}")
-    reader = csv.reader(io.StringIO(body.decode(), newline=""))
+    lines, records = alder_records(body.decode())
+    return (*_records_frame(records, lines, columns, lead=None), None)
+
+
+def alder_records(body: str) -> tuple[list[int], list[list[str]]]:
+    """(line number, fields) of each record of an alder file's body (the lines after
+    the header), split by the CSV rules: a quoted field may hold a comma. Blank lines
+    are no records."""
+    reader = csv.reader(io.StringIO(body, newline=""))
     records, lines = [], []
     line = 2
     try:
@@ -217,7 +225,7 @@ def _read_alder(content: bytes, kind: str) -> tuple[pl.DataFrame, list[Ragged], 
             line = reader.line_num + 2
     except csv.Error as error:
         raise UnreadableFile(f"line {line}: {error}") from error
-    return (*_records_frame(records, lines, columns, lead=None), None)
+    return lines, records
 
 
 def _read_birch(content: bytes, kind: str) -> tuple[pl.DataFrame, list[Ragged], Envelope]:

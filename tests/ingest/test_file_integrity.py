@@ -217,3 +217,18 @@ def test_a_drop_file_that_is_not_a_regular_file_of_the_folder_is_never_read(
     assert record["status"].to_list() == ["foreign"] and record["sha256"].to_list() == [None]
     assert raw_file(book, "birch", "cash", DAY).is_empty()
     assert_whole_file_untrusted(book, "foreign_file", "birch", "not a regular file")
+
+
+@pytest.mark.parametrize(
+    ("custodian", "line", "extra"),
+    [("alder", b"A1,1,001,403.67", "001,403.67"), ("birch", b"D|A1|1.00|USD|x", "USD|x")],
+)
+def test_raw_records_keep_the_fields_beyond_the_layout(
+    book: Path, custodian: str, line: bytes, extra: str
+) -> None:
+    path = drop_file(book, custodian, "cash")
+    lines = path.read_bytes().split(b"\n")
+    path.write_bytes(b"\n".join([lines[0], line, *lines[1:]]))
+    raw = raw_file(book, custodian, "cash", DAY)
+    by_line = dict(zip(raw["source_row"], raw["extra_fields"], strict=True))
+    assert (by_line[2], by_line[3]) == (extra, None)
