@@ -111,7 +111,7 @@ def parse_file(path: Path, custodian: str, kind: str, *, root: Path | None = Non
     if not path.exists() and not path.is_symlink():
         finding = _file_finding(base, "missing_file", f"{source_file} was not delivered")
         return ParsedFile(**base, status="missing", sha256=None, rows=empty_rows, findings=finding)
-    foreign = foreign_reason(path, root)
+    foreign = foreign_reason(path, root / "drops" if root else path.parent)
     if foreign is not None:
         message = f"{source_file} is not a regular file of the drop folder ({foreign}): not read"
         finding = _file_finding(base, "foreign_file", message)

@@ -232,3 +232,15 @@ def test_raw_records_keep_the_fields_beyond_the_layout(
     raw = raw_file(book, custodian, "cash", DAY)
     by_line = dict(zip(raw["source_row"], raw["extra_fields"], strict=True))
     assert (by_line[2], by_line[3]) == (extra, None)
+
+
+def test_a_symlinked_firm_file_is_never_read(book: Path, tmp_path: Path) -> None:
+    from rebalance_pipeline.ingest.firm import FirmFileError
+
+    accounts = book / "firm" / "accounts.csv"
+    outside = tmp_path / "accounts.csv"
+    outside.write_bytes(accounts.read_bytes())
+    accounts.unlink()
+    accounts.symlink_to(outside)
+    with pytest.raises(FirmFileError, match=r"accounts\.csv is not a regular file .*symbolic"):
+        load_book(book, DAY, 5)
