@@ -71,10 +71,31 @@ def _rows_named(book: Book, wanted: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def _by_listed_security(parsed: pl.DataFrame, book: Book) -> pl.DataFrame:
+    """File-level findings of prices files that were read, one per security the file
+    lists: its closes may value any custodian's accounts, so each security is blocked and
+    its holders are suspended, as for any price finding. Other findings unchanged."""
+    read_prices = book.source_files.filter(
+        (pl.col("kind") == "prices") & (pl.col("status") == "ok")
+    ).select("source_file")
+    listed = (
+        book.prices.join(read_prices, on="source_file", how="semi")
+        .select("source_file", "security_id")
+        .drop_nulls()
+        .unique()
+    )
+    about_prices = pl.col("source_row").is_null() & pl.col("source_file").is_in(
+        read_prices["source_file"].implode()
+    )
+    per_security = parsed.filter(about_prices).drop("security_id").join(listed, on="source_file")
+    return pl.concat([parsed.filter(~about_prices), draft(scope.by_security(per_security, book))])
+
+
 def scoped_parse_findings(book: Book) -> pl.DataFrame:
     """Ingest's own findings, each scoped: to the account of the row it names, else (file
-    level faults such as wrong encoding or a missing file) to all the custodian's accounts."""
-    parsed = draft(book.parse_findings)
+    level faults such as wrong encoding or a missing file) to all the custodian's accounts,
+    or for a prices file that was read to each security it lists."""
+    parsed = _by_listed_security(draft(book.parse_findings), book)
     unscoped = parsed.filter(pl.col("account_ids").list.len() == 0).with_row_index("_n")
     rows = _rows_named(book, unscoped.select("source_file", "source_row").drop_nulls())
     by_row = unscoped.drop("account_ids", "blocks_security").join(

@@ -95,9 +95,11 @@ def status_report(findings: pl.DataFrame, account_status: pl.DataFrame) -> str:
         f"{row['accounts']:>6} accounts"
         for row in counts.iter_rows(named=True)
     ] or ["  none"]
-    untrusted = findings.filter(
-        pl.col("source_row").is_null() & pl.col("source_file").is_not_null()
-    ).sort("source_file", "check")
+    untrusted = (
+        findings.filter(pl.col("source_row").is_null() & pl.col("source_file").is_not_null())
+        .unique(["source_file", "check", "message"])  # a prices file: one per security
+        .sort("source_file", "check")
+    )
     lines += ["", "files:"]
     lines += [
         f"  {row['check']:<28} {row['message']}" for row in untrusted.iter_rows(named=True)

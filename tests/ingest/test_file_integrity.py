@@ -164,10 +164,38 @@ def test_a_birch_header_of_the_previous_business_day_is_a_stale_file(book: Path)
     assert_whole_file_untrusted(book, "stale_file", "birch", "stale file")
 
 
+def assert_prices_untrusted(root: Path, check: str, custodian: str, words: str) -> None:
+    """An untrusted prices file puts each security it lists in doubt: the security is
+    blocked book-wide and its holders suspended, as for any price finding."""
+    found, suspended = findings_of(root, check)
+    listed = load_book(root, DAY, 5).prices.filter(
+        pl.col("source_file") == f.drop_path(custodian, "prices", DAY)
+    )
+    assert sorted(found["security_id"]) == sorted(listed["security_id"].unique())
+    assert found["blocks_security"].all() and found["source_row"].is_null().all()
+    holders = set(found["account_ids"].explode().drop_nulls())
+    assert holders and holders <= suspended
+    assert words in found["message"][0] and found["source_file"][0] in found["message"][0]
+
+
 def test_a_prices_file_of_an_earlier_date_is_a_stale_file(book: Path) -> None:
     path = drop_file(book, "alder", "prices")
     path.write_bytes(path.read_bytes().replace(DAY.isoformat().encode(), b"2026-03-13"))
-    assert_whole_file_untrusted(book, "stale_file", "alder", "stale file")
+    assert_prices_untrusted(book, "stale_file", "alder", "stale file")
+    price_dates, _ = findings_of(book, "contract_violation")
+    assert price_dates.is_empty(), "the stale file's rows are reported again"
+
+
+def test_a_prices_file_failing_its_checksum_blocks_every_security_it_lists(book: Path) -> None:
+    """Its closes are today's and would value every custodian's accounts."""
+
+    def alter_middle_value(lines: list[bytes]) -> list[bytes]:
+        middle = len(lines) // 2
+        lines[middle] = lines[middle][:-1] + (b"1" if lines[middle][-1:] != b"1" else b"2")
+        return lines
+
+    edit_lines(drop_file(book, "birch", "prices"), alter_middle_value)
+    assert_prices_untrusted(book, "checksum_mismatch", "birch", "checksum mismatch")
 
 
 def test_a_resent_previous_day_is_a_stale_file(book: Path) -> None:
