@@ -72,16 +72,18 @@ def edit_lines(path: Path, change) -> None:
     path.write_bytes(b"\n".join(change(lines)))
 
 
+def alter_middle_value(lines: list[bytes]) -> list[bytes]:
+    """The last digit of the middle record changed: count and shape stay right."""
+    middle = len(lines) // 2
+    lines[middle] = lines[middle][:-1] + (b"1" if lines[middle][-1:] != b"1" else b"2")
+    return lines
+
+
 # --------------------------------------------------------------------------------------
 # Integrity: count, checksum, header and trailer shape, nothing after the trailer
 # --------------------------------------------------------------------------------------
 def test_a_value_altered_mid_file_suspends_every_account_of_the_file(book: Path) -> None:
     """Only the checksum tells: the record count still agrees with the trailer."""
-
-    def alter_middle_value(lines: list[bytes]) -> list[bytes]:
-        middle = len(lines) // 2
-        lines[middle] = lines[middle][:-1] + (b"1" if lines[middle][-1:] != b"1" else b"2")
-        return lines
 
     edit_lines(drop_file(book, "birch", "cash"), alter_middle_value)
     assert_whole_file_untrusted(book, "checksum_mismatch", "birch", "checksum mismatch")
@@ -188,11 +190,6 @@ def test_a_prices_file_of_an_earlier_date_is_a_stale_file(book: Path) -> None:
 
 def test_a_prices_file_failing_its_checksum_blocks_every_security_it_lists(book: Path) -> None:
     """Its closes are today's and would value every custodian's accounts."""
-
-    def alter_middle_value(lines: list[bytes]) -> list[bytes]:
-        middle = len(lines) // 2
-        lines[middle] = lines[middle][:-1] + (b"1" if lines[middle][-1:] != b"1" else b"2")
-        return lines
 
     edit_lines(drop_file(book, "birch", "prices"), alter_middle_value)
     assert_prices_untrusted(book, "checksum_mismatch", "birch", "checksum mismatch")
