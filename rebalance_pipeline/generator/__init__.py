@@ -12,7 +12,7 @@ days and are kept apart so that each ground-truth row lists exactly the accounts
 detector can see it touch (see ``generator.faults``).
 """
 
-from rebalance_pipeline.generator.config import FAULT_KINDS, GeneratorConfig
+from rebalance_pipeline.generator.config import FAULT_KINDS, GeneratorConfig, finding_check
 from rebalance_pipeline.generator.generate import GeneratedBook, generate_book
 from rebalance_pipeline.generator.sample import SAMPLE_DIR, sample_config
 
@@ -21,6 +21,7 @@ __all__ = [
     "SAMPLE_DIR",
     "GeneratedBook",
     "GeneratorConfig",
+    "finding_check",
     "generate_book",
     "sample_config",
 ]

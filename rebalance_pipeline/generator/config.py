@@ -6,9 +6,20 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-# Faults that break a whole custodian file (scope: every account of the custodian,
-# or for a truncation the accounts from the last row read on).
-FILE_FAULTS = ("missing_file", "late_file", "truncated_file", "wrong_encoding")
+# Faults that break a whole custodian file (scope: every account of the custodian, or
+# for a truncated alder file, which has no trailer, the accounts from the last row read
+# on). A symlinked file points outside the drop folder: never in the shipped sample.
+FILE_FAULTS = (
+    "missing_file",
+    "late_file",
+    "truncated_file",
+    "wrong_encoding",
+    "checksum_corrupted",
+    "trailing_junk",
+    "stale_header_date",
+    "resent_previous_day",
+    "symlinked_file",
+)
 # Faults in a security's prices (scope: every account holding it).
 PRICE_FAULTS = ("missing_price", "stale_price", "price_jump")
 # Faults in one account's rows (scope: that account).
@@ -19,12 +30,44 @@ ROW_FAULTS = (
     "negative_quantity",
     "malformed_number",
     "malformed_date",
+    "ragged_row",
 )
 # Faults that only exist on the day of a corporate action (scope: the accounts shown).
 CORPORATE_ACTION_FAULTS = ("split_not_applied", "symbol_change_not_applied")
 # Faults in the firm's own files (scope: the accounts the faulty row protects).
 FIRM_FAULTS = ("unresolvable_restriction",)
 FAULT_KINDS = CORPORATE_ACTION_FAULTS + ROW_FAULTS + PRICE_FAULTS + FILE_FAULTS + FIRM_FAULTS
+# Faults drawn from a random stream of their own and planned after the others, so that
+# a book's other faults and files are the same with or without them.
+FEED_FAULTS = (
+    "ragged_row",
+    "checksum_corrupted",
+    "trailing_junk",
+    "stale_header_date",
+    "resent_previous_day",
+    "symlinked_file",
+)
+# Faults only one custodian's format can carry.
+FAULT_CUSTODIANS = {
+    "checksum_corrupted": ("birch",),  # alder has no trailer
+    "trailing_junk": ("birch",),
+    "stale_header_date": ("birch",),  # alder has no header date
+    "ragged_row": ("alder",),  # birch amounts are not comma-separated fields
+}
+# The finding check a fault kind must raise, where it is not the kind's own name.
+FAULT_CHECKS = {
+    "checksum_corrupted": "checksum_mismatch",
+    "trailing_junk": "content_after_trailer",
+    "stale_header_date": "stale_file",
+    "resent_previous_day": "stale_file",
+    "symlinked_file": "foreign_file",
+    "ragged_row": "malformed_row",
+}
+
+
+def finding_check(kind: str) -> str:
+    """The check of the finding that detects a fault of ``kind``."""
+    return FAULT_CHECKS.get(kind, kind)
 
 
 class GeneratorConfig(BaseModel):

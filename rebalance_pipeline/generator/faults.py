@@ -18,6 +18,8 @@ import polars as pl
 
 from rebalance_pipeline.generator.config import (
     CORPORATE_ACTION_FAULTS,
+    FAULT_CUSTODIANS,
+    FEED_FAULTS,
     FILE_FAULTS,
     FIRM_FAULTS,
     PRICE_FAULTS,
@@ -35,6 +37,8 @@ from rebalance_pipeline.ingest import formats as f
 JUMP_FACTOR = 1.4
 MALFORMED_NUMBER = "12,3.4x"
 MALFORMED_DATE = {"alder": "2026-02-30", "birch": "13/45/2026"}
+RAGGED_NUMBER = "1,001,403.67"  # written unquoted: one field more than the header
+TRAILING_JUNK = ("", "# resent by operations")  # a blank line or a comment
 FILE_FAULT_KINDS = ("positions", "lots", "cash")  # the files a file fault may hit
 SORT_KEYS = {
     "positions": ["account_id", "symbol"],
@@ -86,9 +90,17 @@ class Fault:
 
 
 def plan_faults(
-    rng: np.random.Generator, config: GeneratorConfig, market: Market, drop_days: list[dt.date]
+    rng: np.random.Generator,
+    feed_rng: np.random.Generator,
+    config: GeneratorConfig,
+    market: Market,
+    drop_days: list[dt.date],
 ) -> list[PlannedFault]:
-    """Draw the faults of every drop day; corporate-action faults only on their days."""
+    """Draw the faults of every drop day; corporate-action faults only on their days.
+
+    The ``FEED_FAULTS`` are drawn from ``feed_rng`` after the other faults of their day,
+    which they never displace.
+    """
     special = {SPLIT_SECURITY[0], SYMBOL_CHANGE[0]}
     held = set(model_targets()["security_id"])
     price_candidates = sorted(held - special)
@@ -96,13 +108,17 @@ def plan_faults(
     chance = {kind: config.fault_rate for kind in config.fault_kinds} | {
         kind: min(1.0, config.fault_rate * len(drop_days)) for kind in CORPORATE_ACTION_FAULTS
     }
-    drop_fault_kinds = [kind for kind in config.fault_kinds if kind not in FIRM_FAULTS]
+    drop_fault_kinds = sorted(
+        (kind for kind in config.fault_kinds if kind not in FIRM_FAULTS),
+        key=lambda kind: kind in FEED_FAULTS,
+    )
     plan: list[PlannedFault] = []
     for day in drop_days:
         occupied: dict[str, str] = {}  # custodian -> "file" | "row"
         day_plan: list[PlannedFault] = []
         for kind in drop_fault_kinds:
-            if rng.random() >= chance[kind] or not _possible(kind, day, market):
+            draw = feed_rng if kind in FEED_FAULTS else rng
+            if draw.random() >= chance[kind] or not _possible(kind, day, market, drop_days[0]):
                 continue
             if kind in PRICE_FAULTS:
                 if not price_candidates or "file" in occupied.values():
@@ -110,11 +126,11 @@ def plan_faults(
                 security = price_candidates.pop(int(rng.integers(0, len(price_candidates))))
                 day_plan.append(PlannedFault(day, kind, security_id=security))
                 continue
-            custodian = _free_custodian(rng, kind, occupied, day_plan)
+            custodian = _free_custodian(draw, kind, occupied, day_plan)
             if custodian is None:
                 continue
             file_kind = (
-                FILE_FAULT_KINDS[int(rng.integers(0, len(FILE_FAULT_KINDS)))]
+                FILE_FAULT_KINDS[int(draw.integers(0, len(FILE_FAULT_KINDS)))]
                 if kind in FILE_FAULTS
                 else None
             )
@@ -124,11 +140,13 @@ def plan_faults(
     return plan
 
 
-def _possible(kind: str, day: dt.date, market: Market) -> bool:
+def _possible(kind: str, day: dt.date, market: Market, first_drop_day: dt.date) -> bool:
     if kind == "split_not_applied":
         return day == market.split_day
     if kind == "symbol_change_not_applied":
         return day == market.symbol_change_day
+    if kind == "resent_previous_day":  # the day before must hold the same kinds of rows
+        return day not in (first_drop_day, market.split_day, market.symbol_change_day)
     return True
 
 
@@ -140,6 +158,8 @@ def _free_custodian(
     order = f.CUSTODIANS[start:] + f.CUSTODIANS[:start]
     has_price_fault = any(p.kind in PRICE_FAULTS for p in day_plan)
     for custodian in order:
+        if custodian not in FAULT_CUSTODIANS.get(kind, f.CUSTODIANS):
+            continue
         taken = occupied.get(custodian)
         if kind in FILE_FAULTS and taken is None and not has_price_fault:
             return custodian
@@ -170,6 +190,8 @@ class DayFiles:
     frames: dict[str, pl.DataFrame]
     text_overrides: dict[str, tuple[str, str]] = dataclasses.field(default_factory=dict)
     # fault id -> (canonical column, text written instead of the value)
+    unquoted: set[str] = dataclasses.field(default_factory=set)
+    # fault ids whose overriding text is written without the quotes CSV would need
 
     def sort(self) -> None:
         for kind, frame in self.frames.items():
@@ -207,7 +229,7 @@ def inject_row_fault(
         fault_id = f"{fault.fault_id}-{number + 1}"
         file_kind = _INJECTORS[fault.kind](rng, files, lot, fault_id)
         used_accounts.add(lot["account_id"])
-        security = None if fault.kind == "unknown_security" else lot["security_id"]
+        security = None if fault.kind in ("unknown_security", "ragged_row") else lot["security_id"]
         hits.append((fault_id, file_kind, lot["account_id"], security))
     return hits
 
@@ -289,6 +311,15 @@ def _malformed_date(rng, files: DayFiles, lot: dict, fault_id: str) -> str:
     return "lots"
 
 
+def _ragged_row(rng, files: DayFiles, lot: dict, fault_id: str) -> str:
+    """The account's cash written with an unquoted thousands separator (alder)."""
+    cash = files.frames["cash"]
+    files.frames["cash"] = _mark(cash, pl.col("account_id") == lot["account_id"], fault_id)
+    files.text_overrides[fault_id] = ("cash", RAGGED_NUMBER)
+    files.unquoted.add(fault_id)
+    return "cash"
+
+
 def _split_not_applied(rng, files: DayFiles, lot: dict, fault_id: str) -> str:
     files.frames["lots"] = _mark(
         files.frames["lots"],
@@ -314,12 +345,14 @@ _INJECTORS = {
     "negative_quantity": _negative_quantity,
     "malformed_number": _malformed_number,
     "malformed_date": _malformed_date,
+    "ragged_row": _ragged_row,
     "split_not_applied": _split_not_applied,
     "symbol_change_not_applied": _symbol_change_not_applied,
 }
 
 
 FIRM_FAULT_STREAM = 1  # the random stream of the firm faults, apart from the book's own
+FEED_FAULT_STREAM = 2  # the random stream of the FEED_FAULTS
 RESTRICTIONS_FILE = "firm/restrictions.csv"
 
 
@@ -410,3 +443,26 @@ def truncate(custodian: str, content: bytes, rng: np.random.Generator) -> tuple[
     partial = lines[last_line - 1]
     cut = "\n".join([*lines[: last_line - 1], partial[: partial.index(",") + 2]])
     return cut.encode(), last_line
+
+
+def corrupt_value(content: bytes) -> bytes:
+    """A birch file with the last digit of its middle detail record changed and the
+    trailer left as it was: only the checksum can tell."""
+    lines = content.split(b"\n")
+    middle = 1 + (len(lines) - 3) // 2  # lines: header, details, trailer, "" at the end
+    digit = lines[middle][-1:]
+    lines[middle] = lines[middle][:-1] + (b"1" if digit != b"1" else b"2")
+    return b"\n".join(lines)
+
+
+def restamp_header(content: bytes, day: dt.date) -> bytes:
+    """A birch file whose header carries ``day`` instead of its own date."""
+    header, _, rest = content.partition(b"\n")
+    fields = header.split(b"|")
+    fields[3] = f"{day:%m/%d/%Y}".encode()
+    return b"|".join(fields) + b"\n" + rest
+
+
+def add_trailing_junk(content: bytes, day: dt.date) -> bytes:
+    """A birch file with a line after its trailer (blank or a comment, by the day)."""
+    return content + TRAILING_JUNK[day.toordinal() % len(TRAILING_JUNK)].encode() + b"\n"

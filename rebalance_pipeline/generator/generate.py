@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import os
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 
-from rebalance_pipeline.calendar import sessions_ending
+from rebalance_pipeline.calendar import previous_business_days, sessions_ending
 from rebalance_pipeline.features.macros import active_on
 from rebalance_pipeline.generator import faults as fl
 from rebalance_pipeline.generator.accounts import (
@@ -20,6 +21,7 @@ from rebalance_pipeline.generator.accounts import (
     start_state,
 )
 from rebalance_pipeline.generator.config import (
+    FEED_FAULTS,
     FILE_FAULTS,
     PRICE_FAULTS,
     GeneratorConfig,
@@ -75,7 +77,8 @@ def generate_book(
     accounts = build_accounts(rng, config.accounts, config.households, drop_days[0])
     lots, cash = initial_lots(rng, accounts, market, drop_days[0], config.max_lots_per_holding)
     state = start_state(accounts, lots, cash)
-    plan = fl.plan_faults(rng, config, market, drop_days)
+    feed_rng = np.random.default_rng([config.seed, fl.FEED_FAULT_STREAM])
+    plan = fl.plan_faults(rng, feed_rng, config, market, drop_days)
     fl.apply_price_faults(plan, market)
     firm = _firm_files(rng, accounts, market, drop_days)
     firm["restrictions"], firm_faults = fl.unresolvable_restrictions(
@@ -86,10 +89,11 @@ def generate_book(
     _write(out / "firm" / "policy" / "2020-01-01.yaml", POLICY_TEXT.encode())
 
     arrivals: list[dict] = []
+    sent: dict[tuple[str, str], bytes] = {}
     truth: list[fl.Fault] = list(firm_faults)
     for day in sessions[: config.warmup_days]:
         texts = {c: {"prices": to_text(c, "prices", _prices(market, day, c))} for c in f.CUSTODIANS}
-        _write_day(out, rng, day, texts, arrivals, {})
+        _write_day(out, rng, day, texts, arrivals, {}, sent=sent)
     frozen_by_day = _frozen_securities(firm["halts"], market)
     for number, day in enumerate(drop_days):
         if day == market.split_day:
@@ -97,14 +101,17 @@ def generate_book(
         transactions = state.trade_day(rng, day, market.closes_on(day), frozen_by_day(day))
         day_plan = [p for p in plan if p.day == day]
         files = _day_files(state, market, day, transactions, accounts)
-        row_faults = _inject_day(rng, day_plan, files, state)
+        row_faults = _inject_day(rng, feed_rng, day_plan, files, state)
         texts = {
             c: {k: to_text(c, k, frame) for k, frame in files[c].frames.items()}
             for c in f.CUSTODIANS
         }
         _locate_row_faults(row_faults, files, texts)
         truth += row_faults
-        truth += _write_day(out, rng, day, texts, arrivals, _file_plan(day_plan), accounts)
+        unquoted = frozenset().union(*(files[c].unquoted for c in f.CUSTODIANS))
+        truth += _write_day(
+            out, rng, day, texts, arrivals, _file_plan(day_plan), accounts, unquoted, sent
+        )
         if progress:
             progress(number + 1, len(drop_days))
     _write(
@@ -310,11 +317,13 @@ def _day_files(
 
 def _inject_day(
     rng: np.random.Generator,
+    feed_rng: np.random.Generator,
     day_plan: list[fl.PlannedFault],
     files: dict[str, fl.DayFiles],
     state: BookState,
 ) -> list[fl.Fault]:
-    """Price and row faults of one day (file faults act on the bytes later)."""
+    """Price and row faults of one day (file faults act on the bytes later); the
+    ``FEED_FAULTS`` draw from ``feed_rng``."""
     price_faulted = {p.security_id for p in day_plan if p.kind in PRICE_FAULTS}
     excluded = price_faulted | {SPLIT_SECURITY[0], SYMBOL_CHANGE[0]}
     positions = state.positions()
@@ -342,8 +351,9 @@ def _inject_day(
                 )
             )
         elif fault.kind not in FILE_FAULTS:
+            draw = feed_rng if fault.kind in FEED_FAULTS else rng
             for fault_id, file_kind, account, security in fl.inject_row_fault(
-                rng, fault, files[fault.custodian], used, excluded
+                draw, fault, files[fault.custodian], used, excluded
             ):
                 truth.append(
                     fl.Fault(
@@ -403,52 +413,94 @@ def _write_day(
     arrivals: list[dict],
     file_faults: dict[tuple[str, str], fl.PlannedFault],
     accounts: pl.DataFrame | None = None,
+    unquoted: frozenset[str] = frozenset(),
+    sent: dict[tuple[str, str], bytes] | None = None,
 ) -> list[fl.Fault]:
-    """Write a day's files (applying file faults) and log their arrivals."""
+    """Write a day's files (applying file faults) and log their arrivals.
+
+    ``sent`` holds the healthy bytes of each custodian file of the session before (read
+    for a re-send, then replaced by today's); a re-send with nothing healthy to repeat is
+    not injected.
+    """
+    sent = {} if sent is None else sent
     truth = []
     for custodian, kinds in texts.items():
         for kind, text in kinds.items():
             name = f.file_name(custodian, kind, day)
-            content = file_bytes(custodian, kind, day, detail_lines(custodian, text))
+            content = file_bytes(custodian, kind, day, detail_lines(custodian, text, unquoted))
             minutes = int(rng.integers(60, 360))
             fault = file_faults.get((custodian, kind))
+            previous = sent.pop((custodian, kind), None)
+            if fault is None and text.get_column(MARK).is_null().all():
+                sent[(custodian, kind)] = content
+            if fault is not None and fault.kind == "resent_previous_day" and previous is None:
+                fault = None
             scope = _custodian_accounts(accounts, custodian) if fault else []
             row = None
+            path = out / f.drop_path(custodian, kind, day)
             if fault is not None and fault.kind == "missing_file":
                 content = None
             elif fault is not None and fault.kind == "late_file":
                 minutes = int(rng.integers(7 * 60, 12 * 60))
-            elif fault is not None and fault.kind == "wrong_encoding":
-                content = content.decode().encode("utf-16")
             elif fault is not None and fault.kind == "truncated_file":
                 content, row = fl.truncate(custodian, content, rng)
-                last_account = (
-                    text["account_id"][row - 2]
-                    if custodian == "alder"
-                    else text["ACCT_NO"][row - 2]
-                )
-                scope = [a for a in scope if a >= last_account]
+                if custodian == "alder":  # no trailer: the accounts before the cut are whole
+                    last_account = text["account_id"][row - 2]
+                    scope = [a for a in scope if a >= last_account]
+            elif fault is not None and fault.kind == "symlinked_file":
+                _write(out / "outside" / f.drop_path(custodian, kind, day), content)
+                _symlink(path, out / "outside" / f.drop_path(custodian, kind, day))
+                content = None
+            elif fault is not None:
+                content = _spoil(fault.kind, content, day, previous)
             if fault is not None:
                 truth.append(
                     fl.Fault(
                         fault.fault_id, fault.day, fault.kind, custodian, name, row, None, scope
                     )
                 )
-            if content is None:
-                continue
-            _write(out / f.drop_path(custodian, kind, day), content)
-            arrived = dt.datetime.combine(day + dt.timedelta(days=1), dt.time()) + dt.timedelta(
-                minutes=minutes
-            )
-            arrivals.append(
-                {
-                    "custodian": custodian,
-                    "file_date": day,
-                    "file_name": name,
-                    "arrived_at": f"{arrived:%Y-%m-%dT%H:%M:%S}Z",
-                }
-            )
+            if content is not None:
+                _write(path, content)
+            if content is not None or path.is_symlink():
+                _log_arrival(arrivals, custodian, day, name, minutes)
     return truth
+
+
+def _spoil(kind: str, content: bytes, day: dt.date, previous: bytes | None) -> bytes:
+    """The bytes of a file with a file fault that keeps it in place."""
+    if kind == "wrong_encoding":
+        return content.decode().encode("utf-16")
+    if kind == "checksum_corrupted":
+        return fl.corrupt_value(content)
+    if kind == "trailing_junk":
+        return fl.add_trailing_junk(content, day)
+    if kind == "stale_header_date":
+        return fl.restamp_header(content, previous_business_days(day, 1)[0])
+    if kind == "resent_previous_day" and previous is not None:
+        return previous
+    raise ValueError(f"{kind} is not a fault of a file's bytes")
+
+
+def _symlink(link: Path, target: Path) -> None:
+    """``link`` made a relative symbolic link to ``target`` (the book stays movable)."""
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(os.path.relpath(target, link.parent))
+
+
+def _log_arrival(
+    arrivals: list[dict], custodian: str, day: dt.date, name: str, minutes: int
+) -> None:
+    arrived = dt.datetime.combine(day + dt.timedelta(days=1), dt.time()) + dt.timedelta(
+        minutes=minutes
+    )
+    arrivals.append(
+        {
+            "custodian": custodian,
+            "file_date": day,
+            "file_name": name,
+            "arrived_at": f"{arrived:%Y-%m-%dT%H:%M:%S}Z",
+        }
+    )
 
 
 def _custodian_accounts(accounts: pl.DataFrame, custodian: str) -> list[str]:

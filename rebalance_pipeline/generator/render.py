@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 
 import polars as pl
 
@@ -79,12 +80,14 @@ def to_text(custodian: str, kind: str, frame: pl.DataFrame) -> pl.DataFrame:
     return (alder_text if custodian == "alder" else birch_text)(kind, frame)
 
 
-def detail_lines(custodian: str, text: pl.DataFrame) -> list[str]:
-    """One line per row: alder quotes a field only when it holds a comma."""
+def detail_lines(custodian: str, text: pl.DataFrame, unquoted: Collection[str] = ()) -> list[str]:
+    """One line per row: alder quotes a field only when it holds a comma, except in the
+    rows marked with a fault of ``unquoted`` (a ragged row)."""
     fields = [c for c in text.columns if c != MARK]
     if custodian == "alder":
+        needs_quotes = ~pl.col(MARK).is_in(list(unquoted)).fill_null(False)
         quoted = [
-            pl.when(pl.col(c).str.contains(",", literal=True))
+            pl.when(pl.col(c).str.contains(",", literal=True) & needs_quotes)
             .then(pl.concat_str(pl.lit('"'), pl.col(c), pl.lit('"')))
             .otherwise(pl.col(c))
             .fill_null("")

@@ -9,6 +9,7 @@ import polars as pl
 
 from rebalance_pipeline import tables as t
 from rebalance_pipeline.features.macros import active_on
+from rebalance_pipeline.ingest.drop_files import foreign_reason
 
 # file -> (canonical schema, key of an effective-dated row; None = not effective-dated)
 FIRM_FILES: dict[str, tuple[pl.Schema, tuple[str, ...] | None]] = {
@@ -29,6 +30,9 @@ def read_firm_file(root: Path, name: str) -> pl.DataFrame:
     schema, _ = FIRM_FILES[name]
     path = root / "firm" / f"{name}.csv"
     types = dict(schema) | dict.fromkeys(EXTRA_DATE_COLUMNS, pl.Date)
+    foreign = foreign_reason(path, root / "firm") if path.exists() or path.is_symlink() else None
+    if foreign is not None:
+        raise FirmFileError(f"{path} is not a regular file of the firm folder ({foreign})")
     try:
         return _typed_firm_frame(pl.read_csv(path, infer_schema=False), types)
     except (OSError, pl.exceptions.PolarsError) as error:

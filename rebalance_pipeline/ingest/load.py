@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -13,10 +14,10 @@ from rebalance_pipeline import tables as t
 from rebalance_pipeline.book import Book
 from rebalance_pipeline.calendar import previous_business_days
 from rebalance_pipeline.ingest import formats as f
+from rebalance_pipeline.ingest.drop_files import is_drop_file
 from rebalance_pipeline.ingest.firm import firm_tables, security_master_history, symbol_maps
 from rebalance_pipeline.ingest.parse import KIND_SCHEMAS, ParsedFile, parse_file
 
-FILE_LEVEL_CHECKS = ("missing_file", "wrong_encoding", "unreadable_file", "missing_history")
 WASH_SALE_DAYS = 30  # transactions history a date needs to judge wash-sale windows
 HISTORY_KINDS = ("prices", "transactions")
 ROW_HISTORY_KINDS = ("positions", "lots", "cash")  # one row per holding: steady day to day
@@ -58,6 +59,7 @@ def load_book(root: Path, as_of: dt.date, lookback_business_days: int = 60) -> B
                 _lots_files_before_sales(root, wanted),
             )
         )
+    recent = _recent_files(root, as_of)
     dates = [p.file_date for p in today + history + sold if p.file_date]
     maps = symbol_maps(master, dates)
     tables = {kind: _rows(today, kind, maps) for kind in f.KINDS}
@@ -74,10 +76,15 @@ def load_book(root: Path, as_of: dt.date, lookback_business_days: int = 60) -> B
         corporate_actions=tables["corporate_actions"],
         source_files=_source_files(root, today)
         .drop("history_median_rows")
-        .join(_row_history(root, as_of), on=["custodian", "kind"], how="left")
+        .join(_row_history(recent), on=["custodian", "kind"], how="left")
         .select(t.SOURCE_FILES.names()),
         parse_findings=_scoped_findings(
-            [*(p.findings for p in today), *_missing_history(root, as_of)], firm["accounts"]
+            [
+                *(p.findings for p in today),
+                *_resent_files(today, recent),
+                *_missing_history(root, as_of),
+            ],
+            firm["accounts"],
         ),
     )
 
@@ -183,30 +190,95 @@ def _source_files(root: Path, files: list[ParsedFile]) -> pl.DataFrame:
     )
 
 
-def _detail_rows(path: Path, custodian: str) -> int:
+def _detail_rows(content: bytes, custodian: str) -> int:
     """Detail records of a file counted from its bytes (no parsing: history is only a
     yardstick for today's row count)."""
-    content = path.read_bytes()
     if custodian == "alder":
         return max(content.count(b"\n") - 1, 0)
     return content.count(b"\nD|") + content.startswith(b"D|")
 
 
-def _row_history(root: Path, as_of: dt.date) -> pl.DataFrame:
+def _recent_files(root: Path, as_of: dt.date) -> pl.DataFrame:
+    """(custodian, kind, file_date, source_file, rows, sha256) of the drop files of the
+    ``ROW_HISTORY_DAYS`` business days before ``as_of``."""
+    records = []
+    for day in previous_business_days(as_of, ROW_HISTORY_DAYS):
+        for custodian in f.CUSTODIANS:
+            for kind in f.KINDS:
+                path = root / f.drop_path(custodian, kind, day)
+                if is_drop_file(path, root):
+                    content = path.read_bytes()
+                    digest = hashlib.sha256(content).hexdigest()
+                    rows = _detail_rows(content, custodian)
+                    records.append(
+                        (custodian, kind, day, f.drop_path(custodian, kind, day), rows, digest)
+                    )
+    schema = {
+        "custodian": pl.String,
+        "kind": pl.String,
+        "file_date": pl.Date,
+        "source_file": pl.String,
+        "rows": pl.Int64,
+        "sha256": pl.String,
+    }
+    return pl.DataFrame(records, schema=schema, orient="row")
+
+
+def _row_history(recent: pl.DataFrame) -> pl.DataFrame:
     """Median detail rows per custodian and kind over the recent business days' files."""
-    counts = [
-        (c, k, _detail_rows(path, c))
-        for day in previous_business_days(as_of, ROW_HISTORY_DAYS)
-        for c in f.CUSTODIANS
-        for k in ROW_HISTORY_KINDS
-        if (path := root / f.drop_path(c, k, day)).is_file()
-    ]
-    history = pl.DataFrame(
-        counts, schema={"custodian": pl.String, "kind": pl.String, "rows": pl.Int64}, orient="row"
+    return (
+        recent.filter(pl.col("kind").is_in(ROW_HISTORY_KINDS))
+        .group_by("custodian", "kind")
+        .agg(pl.col("rows").median().round().cast(pl.Int64).alias("history_median_rows"))
     )
-    return history.group_by("custodian", "kind").agg(
-        pl.col("rows").median().round().cast(pl.Int64).alias("history_median_rows")
+
+
+def _resent_files(today: list[ParsedFile], recent: pl.DataFrame) -> list[pl.DataFrame]:
+    """stale_file for a file of today byte-identical to a recent file of the same
+    custodian and kind, where the same bytes cannot be today's data: its rows are dated
+    (prices, transactions), or the custodian's transactions of today changed what it
+    lists (``MOVED_BY``). An empty file, a corporate-actions file (custodians restate
+    announced actions day after day) and an account file on a day nothing moved it may
+    well repeat. A file already stale by its own dates is not reported twice."""
+    transactions = _parsed_rows(today, "transactions")
+    found = []
+    for parsed in today:
+        stale = parsed.findings.filter(pl.col("check") == "stale_file")
+        if parsed.sha256 is None or parsed.rows.is_empty() or not stale.is_empty():
+            continue
+        earlier = recent.filter(
+            (pl.col("custodian") == parsed.custodian)
+            & (pl.col("kind") == parsed.kind)
+            & (pl.col("sha256") == parsed.sha256)
+        )
+        if earlier.is_empty() or not _changed_since(parsed, transactions):
+            continue
+        message = (
+            f"{parsed.source_file} is a stale file: byte-identical to "
+            f"{earlier.sort('file_date')['source_file'][-1]}"
+        )
+        found.append(parsed.file_finding("stale_file", message))
+    return found
+
+
+DATED_KINDS = ("prices", "transactions")  # rows carry their date: no two days alike
+MOVED_BY = {  # account file kind -> the transaction types that change what it lists
+    "positions": ("buy", "sell"),
+    "lots": ("buy", "sell"),
+    "cash": tuple(f.BIRCH_TRANSACTION_CODES),
+}
+
+
+def _changed_since(parsed: ParsedFile, transactions: pl.DataFrame) -> bool:
+    """Whether today's file of ``parsed``'s kind must differ from any earlier day's."""
+    if parsed.kind in DATED_KINDS:
+        return True
+    if parsed.kind not in MOVED_BY:
+        return False
+    moved = transactions.filter(
+        (pl.col("custodian") == parsed.custodian) & pl.col("type").is_in(MOVED_BY[parsed.kind])
     )
+    return not moved.is_empty()
 
 
 def _arrivals(root: Path) -> pl.DataFrame:
@@ -257,8 +329,8 @@ def _missing_history(root: Path, as_of: dt.date) -> list[pl.DataFrame]:
 
 
 def _scoped_findings(findings: list[pl.DataFrame], accounts: pl.DataFrame) -> pl.DataFrame:
-    """Findings of the date's files; a file-level one touches every account of its
-    custodian."""
+    """Findings of the date's files; a file-level one (no row: the file is missing,
+    foreign, unreadable, incomplete or stale) touches every account of its custodian."""
     findings = pl.concat(findings)
     by_custodian = accounts.group_by("custodian").agg(
         custodian_accounts=pl.col("account_id").sort()
@@ -266,7 +338,7 @@ def _scoped_findings(findings: list[pl.DataFrame], accounts: pl.DataFrame) -> pl
     scoped = findings.join(by_custodian, on="custodian", how="left", maintain_order="left")
     return t.conform(
         scoped.with_columns(
-            account_ids=pl.when(pl.col("check").is_in(FILE_LEVEL_CHECKS))
+            account_ids=pl.when(pl.col("source_row").is_null())
             .then(pl.col("custodian_accounts").fill_null([]))
             .otherwise(pl.col("account_ids"))
         ),

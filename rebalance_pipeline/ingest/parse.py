@@ -7,16 +7,20 @@ absent or cannot be decoded yields a file-level finding and an empty table.
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import datetime as dt
 import hashlib
+import io
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import polars as pl
 
 from rebalance_pipeline import tables as t
 from rebalance_pipeline.ingest import formats as f
+from rebalance_pipeline.ingest.drop_files import foreign_reason
 
 KIND_SCHEMAS: dict[str, pl.Schema] = {
     "positions": t.POSITIONS,
@@ -29,6 +33,15 @@ KIND_SCHEMAS: dict[str, pl.Schema] = {
 NO_FINDINGS = t.empty(t.FINDINGS)
 GROUPED_NUMBER = r"^-?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?$"
 DATE_FORMATS = {"alder": "%Y-%m-%d", "birch": "%m/%d/%Y"}
+UTF8_BOM = b"\xef\xbb\xbf"
+TRAILER = re.compile(r"T\|\d+\|[0-9a-f]{16}")
+ACCOUNT = {None: "account_id", "D": "ACCT_NO"}  # the account column of each layout
+FOUND_SCHEMA = {
+    "source_row": pl.Int64,
+    "account_ids": pl.List(pl.String),
+    "message": pl.String,
+    "column": pl.String,
+}
 FILE_DATE_PATTERNS = {
     "alder": (r"_(\d{8})\.csv$", "%Y%m%d"),
     "birch": (r"\.(\d{6})\.dat$", "%y%m%d"),
@@ -47,7 +60,7 @@ class ParsedFile:
     kind: str
     file_date: dt.date | None
     source_file: str
-    status: str  # ok | missing | unreadable
+    status: str  # ok | missing | foreign | unreadable
     sha256: str | None
     rows: pl.DataFrame  # the kind's canonical schema; security_id is left null
     findings: pl.DataFrame  # tables.FINDINGS
@@ -55,6 +68,11 @@ class ParsedFile:
     trailer_rows: int | None = None
     trailer_checksum: str | None = None
     computed_checksum: str | None = None
+
+    def file_finding(self, check: str, message: str) -> pl.DataFrame:
+        """A finding about this whole file (load_book scopes it to the custodian)."""
+        fields = ("custodian", "kind", "file_date", "source_file")
+        return _file_finding({name: getattr(self, name) for name in fields}, check, message)
 
     def source_file_record(self, arrived_at: dt.datetime | None) -> dict:
         """This file's row of tables.SOURCE_FILES."""
@@ -76,7 +94,10 @@ class ParsedFile:
 def parse_file(path: Path, custodian: str, kind: str, *, root: Path | None = None) -> ParsedFile:
     """Parse ``path``, a ``kind`` file of ``custodian``; never raises on bad content.
 
-    ``source_file`` is ``path`` relative to ``root`` (the book root) when given.
+    ``source_file`` is ``path`` relative to ``root`` (the book root) when given. A file
+    that fails its integrity check or is stale keeps its rows, with a file-level finding
+    that makes the whole file untrusted; a path that is not a regular file of the drop
+    folder is never read.
     """
     source_file = path.relative_to(root).as_posix() if root else path.as_posix()
     file_date = _file_date(path.name, custodian)
@@ -87,9 +108,14 @@ def parse_file(path: Path, custodian: str, kind: str, *, root: Path | None = Non
         "source_file": source_file,
     }
     empty_rows = t.empty(KIND_SCHEMAS[kind])
-    if not path.is_file():
+    if not path.exists() and not path.is_symlink():
         finding = _file_finding(base, "missing_file", f"{source_file} was not delivered")
         return ParsedFile(**base, status="missing", sha256=None, rows=empty_rows, findings=finding)
+    foreign = foreign_reason(path, root / "drops" if root else path.parent)
+    if foreign is not None:
+        message = f"{source_file} is not a regular file of the drop folder ({foreign}): not read"
+        finding = _file_finding(base, "foreign_file", message)
+        return ParsedFile(**base, status="foreign", sha256=None, rows=empty_rows, findings=finding)
     content = path.read_bytes()
     sha256 = hashlib.sha256(content).hexdigest()
     try:
@@ -102,23 +128,29 @@ def parse_file(path: Path, custodian: str, kind: str, *, root: Path | None = Non
             **base, status="unreadable", sha256=sha256, rows=empty_rows, findings=finding
         )
     try:
-        text, trailer, block = (_read_alder if custodian == "alder" else _read_birch)(content, kind)
-    except (UnreadableFile, pl.exceptions.PolarsError) as error:
+        text, ragged, envelope = (_read_alder if custodian == "alder" else _read_birch)(
+            _without_transport_artefacts(content), kind
+        )
+    except UnreadableFile as error:
         finding = _file_finding(base, "unreadable_file", f"{source_file}: {error}")
         return ParsedFile(
             **base, status="unreadable", sha256=sha256, rows=empty_rows, findings=finding
         )
     rows, findings = _typed(text, custodian, kind, base)
+    file_findings = [
+        *_integrity_findings(envelope, rows.height, base),
+        *_stale_findings(rows, envelope, base),
+    ]
     return ParsedFile(
         **base,
         status="ok",
         sha256=sha256,
         rows=rows,
-        findings=findings,
+        findings=pl.concat([findings, _malformed_rows(ragged, base), *file_findings]),
         detail_rows=rows.height,
-        trailer_rows=trailer[0],
-        trailer_checksum=trailer[1],
-        computed_checksum=None if block is None else f.trailer_checksum(block),
+        trailer_rows=envelope.trailer_rows if envelope else None,
+        trailer_checksum=envelope.trailer_checksum if envelope else None,
+        computed_checksum=envelope.computed_checksum if envelope else None,
     )
 
 
@@ -133,82 +165,206 @@ def _file_date(name: str, custodian: str) -> dt.date | None:
         return None
 
 
-def _read_alder(content: bytes, kind: str) -> tuple[pl.DataFrame, tuple[None, None], None]:
-    """Text columns (canonical names) with source_row; alder has no trailer to check."""
-    expected = ",".join(f.ALDER_COLUMNS[kind])
-    header, _, body = content.partition(b"\n")
-    if header.decode().strip() != expected:
-        raise UnreadableFile(f"header is not {expected!r}")
-    columns = list(f.ALDER_COLUMNS[kind])
-    if not body or body.isspace():
-        frame = pl.DataFrame(schema=dict.fromkeys(columns, pl.String))
-    else:
-        frame = _read_alder_typed(body, columns)
-        if frame is None:
-            frame = pl.read_csv(
-                body,
-                has_header=False,
-                new_columns=columns,
-                infer_schema=False,
-                truncate_ragged_lines=True,
-            )
-    frame = frame.with_row_index("source_row", offset=2).filter(
-        ~pl.all_horizontal(pl.col(columns).is_null())
-    )
-    return frame, (None, None), None
+def _without_transport_artefacts(content: bytes) -> bytes:
+    """The file as its custodian wrote it: a UTF-8 byte-order mark and CRLF line ends
+    are added in transport (the birch checksum is computed without them)."""
+    return content.removeprefix(UTF8_BOM).replace(b"\r\n", b"\n")
 
 
-def _read_alder_typed(body: bytes, columns: list[str]) -> pl.DataFrame | None:
-    """The fast path for a clean alder file: numbers and dates parsed by the CSV reader.
+@dataclasses.dataclass(frozen=True)
+class Envelope:
+    """What a birch file says about itself, around its detail records."""
 
-    The reader rejects the whole file at the first value that does not parse; the file
-    then goes through the text path (None here), which reports every bad value.
+    header_date: dt.date
+    last_line: int  # line number of the last line of the file
+    trailer: str | None  # the trailer record as sent (None: the file has none)
+    lines_after_trailer: int
+    computed_checksum: str  # over the lines between the header and the trailer
+
+    @property
+    def _trailer_fields(self) -> list[str]:
+        return (self.trailer or "").split("|")
+
+    @property
+    def trailer_rows(self) -> int | None:
+        fields = self._trailer_fields
+        return int(fields[1]) if len(fields) > 1 and fields[1].isdigit() else None
+
+    @property
+    def trailer_checksum(self) -> str | None:
+        fields = self._trailer_fields
+        return fields[2] if len(fields) > 2 else None
+
+
+def _read_alder(content: bytes, kind: str) -> tuple[pl.DataFrame, list[Ragged], None]:
+    """Text columns (canonical names) with source_row; alder has no trailer to check.
+
+    Fields are split by the CSV rules (a quoted field may hold a comma); blank lines
+    are no records.
     """
-    schema = {
-        c: pl.Float64 if c in f.NUMBER_COLUMNS else pl.Date if c in f.DATE_COLUMNS else pl.String
-        for c in columns
-    }
+    columns = f.ALDER_COLUMNS[kind]
+    header, _, body = content.partition(b"\n")
+    if header.decode().strip() != ",".join(columns):
+        raise UnreadableFile(f"header is not {','.join(columns)!r}")
+    lines, records = alder_records(body.decode())
+    return (*_records_frame(records, lines, columns, lead=None), None)
+
+
+def alder_records(body: str) -> tuple[list[int], list[list[str]]]:
+    """(line number, fields) of each record of an alder file's body (the lines after
+    the header), split by the CSV rules: a quoted field may hold a comma. Blank lines
+    are no records."""
+    reader = csv.reader(io.StringIO(body, newline=""))
+    records, lines = [], []
+    line = 2
     try:
-        return pl.read_csv(body, has_header=False, schema=schema, truncate_ragged_lines=True)
-    except pl.exceptions.PolarsError:
-        return None
+        for fields in reader:
+            if fields:
+                records.append(fields)
+                lines.append(line)
+            line = reader.line_num + 2
+    except csv.Error as error:
+        raise UnreadableFile(f"line {line}: {error}") from error
+    return lines, records
 
 
-def _read_birch(content: bytes, kind: str) -> tuple[pl.DataFrame, tuple, memoryview]:
-    """Text columns (canonical names, sign applied later) with source_row, and the trailer."""
-    header = f"H|BIRCH|{f.BIRCH_KIND_CODES[kind]}|"
-    if not content.startswith(header.encode()):
-        raise UnreadableFile(f"first record is not a {header!r} header")
-    fields = f.BIRCH_FIELDS[kind]
-    records = pl.read_csv(
-        content,
-        separator="|",
-        has_header=False,
-        schema=dict.fromkeys(["RECORD", *fields], pl.String),
-        missing_columns="insert",
-        extra_columns="ignore",
-        truncate_ragged_lines=True,
-        quote_char=None,
-    ).with_row_index("source_row", offset=1)
-    details = (
-        records.filter(pl.col("RECORD") == "D")
-        .drop("RECORD")
-        .with_columns(pl.col("source_row").cast(pl.Int64))
-        .rename({k: v for k, v in f.BIRCH_TO_CANONICAL.items() if k in fields})
+def _read_birch(content: bytes, kind: str) -> tuple[pl.DataFrame, list[Ragged], Envelope]:
+    """Text columns (canonical names, sign applied later) with source_row, and the
+    envelope: the header's date and whatever stands where the trailer should be."""
+    code = f.BIRCH_KIND_CODES[kind]
+    lines = content.decode().split("\n")
+    if lines[-1] == "":  # the line end of the last line
+        lines.pop()
+    header = lines[0].split("|") if lines else []
+    if header[:3] != ["H", "BIRCH", code] or len(header) != 5:
+        raise UnreadableFile(f"first record is not a 'H|BIRCH|{code}|MM/DD/YYYY|<firm>' header")
+    try:
+        header_date = dt.datetime.strptime(header[3], DATE_FORMATS["birch"]).date()
+    except ValueError as error:
+        raise UnreadableFile(f"header date {header[3]!r} is not MM/DD/YYYY") from error
+    end = next((i for i, line in enumerate(lines) if line.split("|")[0] == "T"), None)
+    block = lines[1:end]
+    envelope = Envelope(
+        header_date=header_date,
+        last_line=len(lines),
+        trailer=None if end is None else lines[end],
+        lines_after_trailer=0 if end is None else len(lines) - end - 1,
+        computed_checksum=f.trailer_checksum("\n".join(block).encode()),
     )
-    end = len(content)
-    while end and content[end - 1] == ord("\n"):
-        end -= 1
-    newline = content.find(b"\n")
-    header_end = end if newline < 0 else min(newline + 1, end)
-    last_start = content.rfind(b"\n", 0, end) + 1
-    last = content[last_start:end].decode().split("|")
-    view = memoryview(content)
-    if last[0] != "T" or last_start < header_end:  # no trailer (or only the header)
-        return details, (None, None), view[header_end:end]
-    count = last[1] if len(last) > 1 else ""
-    claimed = (int(count) if count.isdigit() else None, last[2] if len(last) > 2 else None)
-    return details, claimed, view[header_end : max(header_end, last_start - 1)]
+    records = [line.split("|") for line in block]
+    fields = f.BIRCH_FIELDS[kind]
+    text, ragged = _records_frame(records, range(2, len(block) + 2), fields, lead="D")
+    renamed = text.rename({k: v for k, v in f.BIRCH_TO_CANONICAL.items() if k in fields})
+    return renamed, ragged, envelope
+
+
+@dataclasses.dataclass(frozen=True)
+class Ragged:
+    """A record whose fields do not fit its layout: none of its values can be trusted."""
+
+    line: int
+    account_id: str | None
+    message: str
+
+
+def _records_frame(
+    records: list[list[str]], lines: Sequence[int], columns: tuple[str, ...], lead: str | None
+) -> tuple[pl.DataFrame, list[Ragged]]:
+    """Text columns of the records (an empty field is null), with source_row.
+
+    A record of another width than the layout (or, with ``lead``, another record type)
+    is kept with its account only and reported: cutting or padding it to fit would shift
+    values into the wrong columns.
+    """
+    offset = 0 if lead is None else 1  # birch records lead with their record type
+    width = len(columns) + offset
+    account_column = ACCOUNT[lead]
+    account_at = columns.index(account_column) + offset if account_column in columns else width
+    rows, ragged = [], []
+    for line, fields in zip(lines, records, strict=True):
+        right_type = lead is None or fields[0] == lead
+        if len(fields) == width and right_type:
+            rows.append([line, *(value or None for value in fields[offset:])])
+            continue
+        account = fields[account_at] or None if right_type and account_at < len(fields) else None
+        rows.append([line, *(account if c == account_column else None for c in columns)])
+        ragged.append(Ragged(line, account, _ragged_message(fields, width, lead)))
+    schema = {"source_row": pl.Int64} | dict.fromkeys(columns, pl.String)
+    return pl.DataFrame(rows, schema=schema, orient="row"), ragged
+
+
+def _ragged_message(fields: list[str], width: int, lead: str | None) -> str:
+    if lead is not None and fields[0] != lead:
+        return f"record type {fields[0]!r} is not {lead!r}: its values are not read"
+    return f"{len(fields)} fields where the layout has {width}: its values are not read"
+
+
+def _malformed_rows(ragged: list[Ragged], base: dict) -> pl.DataFrame:
+    found = pl.DataFrame(
+        {
+            "source_row": [r.line for r in ragged],
+            "account_ids": [[r.account_id] if r.account_id else [] for r in ragged],
+            "message": [r.message for r in ragged],
+            "column": [""] * len(ragged),
+        },
+        schema=FOUND_SCHEMA,
+    )
+    return _findings(found, "malformed_row", base)
+
+
+def _integrity_findings(envelope: Envelope | None, details: int, base: dict) -> list[pl.DataFrame]:
+    """A birch file is whole when its last line is a trailer ``T|<records>|<checksum>``
+    that counts and sums the records between it and the header."""
+    if envelope is None:
+        return []
+    name = base["source_file"]
+    if envelope.trailer is None:
+        message = (
+            f"{name} has no trailer record (it ends at line {envelope.last_line}): truncated file"
+        )
+        return [_file_finding(base, "truncated_file", message)]
+    found = []
+    if TRAILER.fullmatch(envelope.trailer) is None:
+        message = f"{name}: trailer {envelope.trailer!r} is not T|<record count>|<checksum>"
+        found.append(_file_finding(base, "malformed_trailer", message))
+    elif envelope.trailer_rows != details:
+        claimed = envelope.trailer_rows
+        message = f"{name}: trailer claims {claimed} records, {details} read: truncated file"
+        found.append(_file_finding(base, "truncated_file", message))
+    elif envelope.trailer_checksum != envelope.computed_checksum:
+        message = (
+            f"{name}: checksum mismatch, the trailer says {envelope.trailer_checksum}, "
+            f"the records read sum to {envelope.computed_checksum}"
+        )
+        found.append(_file_finding(base, "checksum_mismatch", message))
+    if envelope.lines_after_trailer:
+        message = f"{name} has {envelope.lines_after_trailer} line(s) after its trailer"
+        found.append(_file_finding(base, "content_after_trailer", message))
+    return found
+
+
+def _stale_findings(
+    rows: pl.DataFrame, envelope: Envelope | None, base: dict
+) -> list[pl.DataFrame]:
+    """stale_file when the file's own as-of is not its drop date: the birch header, or
+    every price date of a prices file (single rows of another date are row findings)."""
+    drop_date, name = base["file_date"], base["source_file"]
+    if drop_date is None:
+        return []
+    if envelope is not None and envelope.header_date != drop_date:
+        dated = envelope.header_date
+        message = f"{name} is a stale file: its header is dated {dated}, the drop {drop_date}"
+        return [_file_finding(base, "stale_file", message)]
+    dates = (
+        rows.get_column("price_date").drop_nulls().unique().sort()
+        if base["kind"] == "prices"
+        else None
+    )
+    if dates is not None and dates.len() and drop_date not in dates:
+        shown = ", ".join(str(d) for d in dates.head(3))
+        message = f"{name} is a stale file: its prices are dated {shown}, the drop {drop_date}"
+        return [_file_finding(base, "stale_file", message)]
+    return []
 
 
 def _typed(
@@ -300,12 +456,7 @@ def _file_finding(base: dict, check: str, message: str) -> pl.DataFrame:
     """A finding about a whole file; load_book scopes it to the custodian's accounts."""
     found = pl.DataFrame(
         {"source_row": [None], "account_ids": [[]], "message": [message], "column": [""]},
-        schema={
-            "source_row": pl.Int64,
-            "account_ids": pl.List(pl.String),
-            "message": pl.String,
-            "column": pl.String,
-        },
+        schema=FOUND_SCHEMA,
     )
     return _findings(found, check, base)
 

@@ -15,8 +15,11 @@ from pathlib import Path
 import polars as pl
 
 from rebalance_pipeline.ingest import formats as f
+from rebalance_pipeline.ingest.drop_files import is_drop_file
+from rebalance_pipeline.ingest.parse import alder_records
 
 SOURCE_COLUMNS = {"source_file": pl.String, "source_row": pl.Int64, "sha256": pl.String}
+EXTRA = "extra_fields"  # the fields of a record beyond its layout, as sent
 
 
 def raw_table_name(custodian: str, kind: str) -> str:
@@ -31,39 +34,50 @@ def _columns(custodian: str, kind: str) -> tuple[str, ...]:
 
 
 def _empty(custodian: str, kind: str) -> pl.DataFrame:
-    return pl.DataFrame(schema=dict.fromkeys(_columns(custodian, kind), pl.String) | SOURCE_COLUMNS)
+    return pl.DataFrame(
+        schema=dict.fromkeys((*_columns(custodian, kind), EXTRA), pl.String) | SOURCE_COLUMNS
+    )
 
 
 def _records(content: bytes, custodian: str, kind: str) -> pl.DataFrame:
-    """Every record as text with its 1-based line number (alder: after the header)."""
+    """Every record as text with its line number (alder: after the header). Fields
+    beyond the layout are kept, joined, in ``extra_fields``; a record short of fields
+    has the missing ones null."""
     columns = _columns(custodian, kind)
-    alder = custodian == "alder"
-    return pl.read_csv(
-        content,
-        separator="," if alder else "|",
-        has_header=False,
-        skip_rows=1 if alder else 0,
-        schema=dict.fromkeys(columns, pl.String),
-        missing_columns="insert",
-        extra_columns="ignore",
-        truncate_ragged_lines=True,
-        quote_char='"' if alder else None,
-    ).with_row_index("source_row", offset=2 if alder else 1)
+    text = content.decode()
+    if custodian == "alder":
+        lines, records = alder_records(text.partition("\n")[2])
+    else:
+        split = text.removesuffix("\n").split("\n")
+        lines, records = list(range(1, len(split) + 1)), [line.split("|") for line in split]
+    separator = "," if custodian == "alder" else "|"
+    width = len(columns)
+    rows = [
+        [
+            *(value or None for value in fields[:width]),
+            *[None] * (width - len(fields)),
+            separator.join(fields[width:]) or None,
+            line,
+        ]
+        for line, fields in zip(lines, records, strict=True)
+    ]
+    schema = dict.fromkeys((*columns, EXTRA), pl.String) | {"source_row": pl.Int64}
+    return pl.DataFrame(rows, schema=schema, orient="row")
 
 
 def raw_file(root: Path, custodian: str, kind: str, day: dt.date) -> pl.DataFrame:
-    """The raw records of one file; empty when the file is absent or not UTF-8 text."""
+    """The raw records of one file; empty when the file is absent, not a regular file of
+    the drop folder (never read) or not UTF-8 text."""
     path = root / f.drop_path(custodian, kind, day)
-    if not path.is_file():
+    if not is_drop_file(path, root):
         return _empty(custodian, kind)
     content = path.read_bytes()
     try:
         content.decode("utf-8")
         records = _records(content, custodian, kind)
-    except (UnicodeDecodeError, pl.exceptions.PolarsError):
+    except ValueError:  # not UTF-8, or not CSV (UnreadableFile)
         return _empty(custodian, kind)
     return records.with_columns(
-        pl.col("source_row").cast(pl.Int64),
         pl.lit(path.relative_to(root).as_posix()).alias("source_file"),
         pl.lit(hashlib.sha256(content).hexdigest()).alias("sha256"),
     ).select(_empty(custodian, kind).columns)

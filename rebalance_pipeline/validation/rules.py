@@ -25,7 +25,11 @@ KIND_TABLES = {
     "transactions": "transactions",
 }
 ACCOUNT_TABLES = tuple(KIND_TABLES.values())
-FILE_STATUS_CHECKS = {"missing": "missing_file", "unreadable": "unreadable_file"}
+FILE_STATUS_CHECKS = {
+    "missing": "missing_file",
+    "foreign": "foreign_file",
+    "unreadable": "unreadable_file",
+}
 
 
 def _with_check(df: pl.DataFrame, check: str, message: pl.Expr) -> pl.DataFrame:
@@ -67,10 +71,31 @@ def _rows_named(book: Book, wanted: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def _by_listed_security(parsed: pl.DataFrame, book: Book) -> pl.DataFrame:
+    """File-level findings of prices files that were read, one per security the file
+    lists: its closes may value any custodian's accounts, so each security is blocked and
+    its holders are suspended, as for any price finding. Other findings unchanged."""
+    read_prices = book.source_files.filter(
+        (pl.col("kind") == "prices") & (pl.col("status") == "ok")
+    ).select("source_file")
+    listed = (
+        book.prices.join(read_prices, on="source_file", how="semi")
+        .select("source_file", "security_id")
+        .drop_nulls()
+        .unique()
+    )
+    about_prices = pl.col("source_row").is_null() & pl.col("source_file").is_in(
+        read_prices["source_file"].implode()
+    )
+    per_security = parsed.filter(about_prices).drop("security_id").join(listed, on="source_file")
+    return pl.concat([parsed.filter(~about_prices), draft(scope.by_security(per_security, book))])
+
+
 def scoped_parse_findings(book: Book) -> pl.DataFrame:
     """Ingest's own findings, each scoped: to the account of the row it names, else (file
-    level faults such as wrong encoding or a missing file) to all the custodian's accounts."""
-    parsed = draft(book.parse_findings)
+    level faults such as wrong encoding or a missing file) to all the custodian's accounts,
+    or for a prices file that was read to each security it lists."""
+    parsed = _by_listed_security(draft(book.parse_findings), book)
     unscoped = parsed.filter(pl.col("account_ids").list.len() == 0).with_row_index("_n")
     rows = _rows_named(book, unscoped.select("source_file", "source_row").drop_nulls())
     by_row = unscoped.drop("account_ids", "blocks_security").join(
@@ -115,7 +140,7 @@ def late_files(book: Book, policy: ValidationPolicy) -> pl.DataFrame:
     late = _with_check(
         late,
         "late_file",
-        pl.format("{} file arrived {}, after {}", "kind", "arrived_at", deadline),
+        pl.format("{} file {} arrived {}, after {}", "kind", "source_file", "arrived_at", deadline),
     )
     return draft(scope.by_custodian(late, book))
 
@@ -173,38 +198,27 @@ def _cut_off_files(book: Book, rows: pl.DataFrame, last_read: pl.DataFrame) -> p
 
 
 def incomplete_files(book: Book) -> pl.DataFrame:
-    """truncated_file (trailer count != rows read; without a trailer, the file stops
-    before accounts the custodian's other files list) or, where the counts agree,
-    checksum_mismatch. Scope: the custodian's accounts from the last account read on
-    (rows are sorted by account), or all of them when no account row was read."""
+    """truncated_file for a trailer-less (alder) account file that stops before accounts
+    the custodian's other files list. Scope: the custodian's accounts from the last
+    account read on (rows are sorted by account), or all of them when no account row was
+    read. A file with a trailer is checked whole by ingest (count, checksum, shape)."""
     rows = account_rows(book)
     last_read = _last_account_read(rows)
-    cut_off = _cut_off_files(book, rows, last_read).get_column("source_file")
-    files = book.source_files.filter(pl.col("status") == "ok").with_columns(
-        pl.col("source_file").is_in(cut_off.implode()).alias("cut_off")
-    )
-    count_off = pl.col("trailer_rows").is_not_null() & (
-        pl.col("trailer_rows") != pl.col("detail_rows")
-    )
-    truncated = count_off | pl.col("cut_off")
-    checksum_off = pl.col("trailer_checksum").is_not_null() & (
-        pl.col("trailer_checksum") != pl.col("computed_checksum").fill_null("")
-    )
-    files = files.filter(truncated | checksum_off).with_columns(
-        pl.when(truncated)
-        .then(pl.lit("truncated_file"))
-        .otherwise(pl.lit("checksum_mismatch"))
-        .alias("check"),
-        pl.when(count_off)
-        .then(pl.format("trailer claims {} rows, {} read", "trailer_rows", "detail_rows"))
-        .when(truncated)
-        .then(pl.format("{} rows read; accounts after the last one are missing", "detail_rows"))
-        .otherwise(
-            pl.format("trailer checksum {} != computed {}", "trailer_checksum", "computed_checksum")
+    judged = book.parse_findings.filter(pl.col("source_row").is_null()).select("source_file")
+    files = (
+        _cut_off_files(book, rows, last_read)
+        .join(judged, on="source_file", how="anti")
+        .join(book.source_files, on="source_file", how="left")
+        .with_columns(
+            pl.lit("truncated_file").alias("check"),
+            pl.format(
+                "{} rows read from {}; accounts after the last one are missing: truncated file",
+                "detail_rows",
+                "source_file",
+            ).alias("message"),
         )
-        .alias("message"),
+        .join(last_read, on="source_file", how="left")
     )
-    files = files.join(last_read, on="source_file", how="left")
     accounts = book.accounts.select("custodian", "account_id")
     scoped = (
         files.select("custodian", "source_file", "last_account_id")
@@ -213,8 +227,7 @@ def incomplete_files(book: Book) -> pl.DataFrame:
         .group_by("source_file")
         .agg(pl.col("account_id").sort().alias("account_ids"))
     )
-    files = files.join(scoped, on="source_file", how="left")
-    return draft(files)
+    return draft(files.join(scoped, on="source_file", how="left"))
 
 
 # --------------------------------------------------------------------------------------

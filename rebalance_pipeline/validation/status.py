@@ -65,8 +65,9 @@ def manual_queue(
 
 
 def status_report(findings: pl.DataFrame, account_status: pl.DataFrame) -> str:
-    """The text ``rebalance status --date D`` prints: findings by check, then every
-    suspended account with its reasons."""
+    """The text ``rebalance status --date D`` prints: findings by check, the files not
+    trusted whole (each with its check and what is wrong with it, the file named), then
+    every suspended account with its reasons."""
     dates = findings.get_column("trade_date").drop_nulls().unique().sort()
     title = f"Validation status {dates[0]}" if len(dates) else "Validation status"
     suspended = account_status.filter(pl.col("status") == "suspended").sort("account_id")
@@ -93,6 +94,15 @@ def status_report(findings: pl.DataFrame, account_status: pl.DataFrame) -> str:
         f"  {row['check']:<28} {row['severity']:<8} {row['findings']:>6} findings "
         f"{row['accounts']:>6} accounts"
         for row in counts.iter_rows(named=True)
+    ] or ["  none"]
+    untrusted = (
+        findings.filter(pl.col("source_row").is_null() & pl.col("source_file").is_not_null())
+        .unique(["source_file", "check", "message"])  # a prices file: one per security
+        .sort("source_file", "check")
+    )
+    lines += ["", "files:"]
+    lines += [
+        f"  {row['check']:<28} {row['message']}" for row in untrusted.iter_rows(named=True)
     ] or ["  none"]
     lines += ["", "suspended accounts:"]
     lines += [

@@ -24,11 +24,14 @@ class ValidationResult:
 
 def _contracts_not_explained_by_parsing(contracts: pl.DataFrame, book: Book) -> pl.DataFrame:
     """A row ingest could not parse (e.g. a malformed number left null) already has its
-    parse finding; the contract failure it causes is not reported twice."""
-    parsed_rows = book.parse_findings.select("source_file", "source_row").drop_nulls()
+    parse finding, and a row of a file ingest did not trust whole (stale, failing its
+    checksum) that file's finding: the contract failure it causes is not reported twice."""
+    findings = book.parse_findings
+    parsed_rows = findings.select("source_file", "source_row").drop_nulls()
+    untrusted = findings.filter(pl.col("source_row").is_null()).select("source_file")
     return contracts.join(
         parsed_rows, on=["source_file", "source_row"], how="anti", nulls_equal=False
-    )
+    ).join(untrusted, on="source_file", how="anti")
 
 
 def _accounts_with_incomplete_holdings(file_findings: pl.DataFrame, book: Book) -> pl.DataFrame:

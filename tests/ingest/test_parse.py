@@ -150,7 +150,8 @@ def test_malformed_value_is_null_and_a_finding_naming_file_row_and_account(
         "birch": "D|B2|TUSA|B2-L1|01/02/2024|+|1.000|2.00",
     }[custodian]
     head = {"alder": ",".join(f.ALDER_COLUMNS["lots"]), "birch": "H|BIRCH|LOTS|03/16/2026|F"}
-    tail = {"alder": [], "birch": ["T|2|0"]}
+    checksum = f.trailer_checksum(f"{line}\n{good}".encode())
+    tail = {"alder": [], "birch": [f"T|2|{checksum}"]}
     content = "\n".join([head[custodian], line, good, *tail[custodian]]) + "\n"
     path = write_raw(tmp_path, custodian, "lots", content.encode())
     parsed = parse_file(path, custodian, "lots", root=tmp_path)

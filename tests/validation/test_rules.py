@@ -358,34 +358,6 @@ def test_late_file_after_cutoff_next_day(make_book: BookFactory) -> None:
     assert suspended(result) == {"A1": ["late_file"], "A2": ["late_file"]}
 
 
-def test_truncated_file_scopes_accounts_from_the_last_one_read(make_book: BookFactory) -> None:
-    # the lots file claims 4 rows, 3 were read; the last one read was A2's (row 4)
-    book = make_book(
-        source_files=lambda f: f.with_columns(
-            trailer_rows=pl.when(pl.col("source_file") == "c1/lots.csv")
-            .then(4)
-            .otherwise("trailer_rows")
-        ),
-        accounts=lambda a: pl.concat(
-            [a, a.filter(pl.col("account_id") == "A2").with_columns(account_id=pl.lit("A0"))]
-        ),
-    )
-    result = run(book)
-    assert only_finding(result)["check"] == "truncated_file"
-    assert suspended(result) == {"A2": ["truncated_file"]}
-
-
-def test_checksum_mismatch_with_matching_counts(make_book: BookFactory) -> None:
-    book = make_book(
-        source_files=lambda f: f.with_columns(
-            computed_checksum=pl.when(pl.col("source_file") == "c2/positions.csv")
-            .then(pl.lit("xyz"))
-            .otherwise("computed_checksum")
-        )
-    )
-    assert suspended(run(book)) == {"A3": ["checksum_mismatch"]}
-
-
 def _history(closes: list[float], security: str = "SEC-B") -> pl.DataFrame:
     days = [AS_OF - dt.timedelta(days=len(closes) - i) for i in range(len(closes))]
     return pl.DataFrame(

@@ -26,6 +26,9 @@ def test_report_counts_checks_and_lists_suspended_accounts(make_book: BookFactor
         "  missing_price                error         1 findings      2 accounts",
         "  reconciliation_break         error         1 findings      1 accounts",
         "",
+        "files:",
+        "  none",
+        "",
         "suspended accounts:",
         "  A1               missing_price",
         "  A2               missing_price",
@@ -37,4 +40,19 @@ def test_report_of_a_clean_date_says_none(make_book: BookFactory) -> None:
     result = validate_book(make_book(), Policy())
     report = status_report(result.findings, result.account_status)
     assert "accounts: 3, ok: 3, suspended: 0" in report
-    assert report.count("  none") == 2
+    assert report.count("  none") == 3
+
+
+def test_report_names_each_untrusted_file_and_why(make_book: BookFactory) -> None:
+    book = make_book(
+        source_files=lambda f: f.with_columns(
+            status=pl.when(pl.col("source_file") == "c2/lots.csv")
+            .then(pl.lit("missing"))
+            .otherwise("status")
+        )
+    )
+    result = validate_book(book, Policy())
+    report = status_report(result.findings, result.account_status).splitlines()
+    files = report.index("files:")
+    assert report[files + 1] == "  missing_file                 lots file c2/lots.csv is missing"
+    assert report[files + 2] == ""
