@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 from pathlib import Path
 
@@ -34,13 +35,27 @@ def read_firm_file(root: Path, name: str) -> pl.DataFrame:
     if foreign is not None:
         raise FirmFileError(f"{path} is not a regular file of the firm folder ({foreign})")
     try:
+        _check_field_counts(path)
         return _typed_firm_frame(pl.read_csv(path, infer_schema=False), types)
-    except (OSError, pl.exceptions.PolarsError) as error:
+    except (OSError, UnicodeDecodeError, csv.Error, pl.exceptions.PolarsError) as error:
         raise FirmFileError(f"{path}: {error}") from error
 
 
 class FirmFileError(ValueError):
     """A firm file is absent or does not parse: the date cannot be read without it."""
+
+
+def _check_field_counts(path: Path) -> None:
+    """Every record has its header's number of fields: the CSV reader would fill a short
+    row with nulls (a restriction losing its sector) and a long one cannot be placed."""
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.reader(handle)
+        width = len(next(reader, []))
+        for record in reader:
+            if record and len(record) != width:
+                raise FirmFileError(
+                    f"{path} line {reader.line_num}: {len(record)} fields, its header has {width}"
+                )
 
 
 def _typed_firm_frame(frame: pl.DataFrame, types: dict[str, pl.DataType]) -> pl.DataFrame:

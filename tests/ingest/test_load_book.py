@@ -133,6 +133,30 @@ def test_an_unreadable_firm_file_is_a_clear_error(tmp_path):
         load_book(tmp_path, UTF16_DAY, lookback_business_days=1)
 
 
+@pytest.mark.parametrize(
+    ("row", "fields"),
+    [("R9,A000001,,SEC-TOBA", 4), ("R9,A000001,,SEC-TOBA,,sells 1,001,000 max,2020-01-01,", 10)],
+)
+def test_a_firm_row_with_fewer_or_more_fields_than_its_header_is_a_clear_error(
+    tmp_path, row: str, fields: int
+):
+    """A short restriction row would be read with its sector silently null (the client's
+    restriction lost); a long one shifted. Neither is guessed at: the date stops, naming
+    the file and line."""
+    import shutil
+
+    from rebalance_pipeline.ingest.firm import FirmFileError, read_firm_file
+
+    shutil.copytree(SAMPLE_DIR / "firm", tmp_path / "firm")
+    restrictions = tmp_path / "firm" / "restrictions.csv"
+    lines = restrictions.read_text().splitlines()
+    restrictions.write_text("\n".join([*lines, row]) + "\n")
+    with pytest.raises(
+        FirmFileError, match=rf"restrictions\.csv line {len(lines) + 1}: {fields} fields"
+    ):
+        read_firm_file(tmp_path, "restrictions")
+
+
 def test_a_missing_transactions_file_of_the_wash_sale_window_is_a_finding(tmp_path):
     """A gap in the last 30 days of transactions never silently means no wash-sale
     window; days before a custodian's feed began are not a gap."""
