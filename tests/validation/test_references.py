@@ -93,16 +93,16 @@ def test_restrictions_that_resolve_give_no_finding(make_book: BookFactory):
 # --------------------------------------------------------------------------------------
 # Holds
 # --------------------------------------------------------------------------------------
-def _holds(start: dt.date, end: dt.date | None) -> pl.DataFrame:
+def _dated(key: str, value: str, start: dt.date, end: dt.date | None) -> pl.DataFrame:
+    """One hold (key account_id) or halt (key security_id) from start to end."""
     return pl.DataFrame(
-        {"account_id": ["A2"], "start_date": [start], "end_date": [end], "reason": ["transfer"]},
-        schema={
-            "account_id": pl.String,
-            "start_date": pl.Date,
-            "end_date": pl.Date,
-            "reason": pl.String,
-        },
+        {key: [value], "start_date": [start], "end_date": [end], "reason": ["note"]},
+        schema={key: pl.String, "start_date": pl.Date, "end_date": pl.Date, "reason": pl.String},
     )
+
+
+def _holds(start: dt.date, end: dt.date | None) -> pl.DataFrame:
+    return _dated("account_id", "A2", start, end)
 
 
 def test_hold_ending_before_it_starts_suspends_its_account(make_book: BookFactory):
@@ -117,15 +117,7 @@ def test_one_day_and_open_ended_holds_are_valid(make_book: BookFactory):
 
 
 def _halts(start: dt.date, end: dt.date | None) -> pl.DataFrame:
-    return pl.DataFrame(
-        {"security_id": ["SEC-A"], "start_date": [start], "end_date": [end], "reason": ["news"]},
-        schema={
-            "security_id": pl.String,
-            "start_date": pl.Date,
-            "end_date": pl.Date,
-            "reason": pl.String,
-        },
-    )
+    return _dated("security_id", "SEC-A", start, end)
 
 
 def test_halt_ending_before_it_starts_blocks_the_security_and_suspends_its_holders(
