@@ -20,7 +20,9 @@ beside them without touching them.
 The batch id is a hash of the released rows, so the same inputs give the same id and
 byte-identical files; writing them again is a no-op. Different content for a date that
 already has a batch never overwrites it: it goes to ``batch-<id>/`` and is recorded in
-``superseded_by.json``. Every file is written atomically.
+``superseded_by.json``. Every file is written atomically, the manifest last: a folder
+holds a batch once its manifest is there, and a write interrupted before it is redone
+whole (trade files it left that the new batch does not list are removed).
 """
 
 from __future__ import annotations
@@ -138,6 +140,7 @@ def write_trade_files(
         provenance=provenance,
     )
     folder.mkdir(parents=True, exist_ok=True)
+    _remove_unlisted_trade_files(folder, set(contents))
     for name, (_, _, data) in contents.items():
         atomic_write_bytes(folder / name, data)
     atomic_write_bytes(folder / MANIFEST, manifest.to_json().encode())
@@ -156,6 +159,14 @@ def _placement(
         return out_dir, None
     folder = out_dir / f"batch-{batch_id}"
     return folder, _latest_batch(out_dir, existing) if kind == "run" else None
+
+
+def _remove_unlisted_trade_files(folder: Path, names: set[str]) -> None:
+    """Trade files of a write interrupted before its manifest (never part of a batch), in
+    the manifest-less folder the new batch goes to: none may sit beside the batch unlisted."""
+    for path in folder.glob("*_trades_*.csv"):
+        if path.name not in names:
+            path.unlink()
 
 
 def _existing_replays(out_dir: Path) -> dict[str, Path]:
