@@ -122,6 +122,8 @@ def write_trade_files(
     if batch_id in existing:
         manifest = _read_manifest(existing[batch_id])
         _verify(manifest)
+        if manifest.supersedes is not None:
+            _record_supersession(out_dir, manifest.supersedes, batch_id)
         return dataclasses.replace(manifest, status="unchanged")
     folder, supersedes = _placement(out_dir, existing, batch_id, release, kind)
     files = [
@@ -294,5 +296,10 @@ def _supersessions(out_dir: Path) -> list[dict[str, str]]:
 
 
 def _record_supersession(out_dir: Path, old: str, new: str) -> None:
-    chain = [*_supersessions(out_dir), {"batch_id": old, "superseded_by": new}]
-    atomic_write_bytes(out_dir / SUPERSEDED, (json.dumps(chain, indent=2) + "\n").encode())
+    """Append ``old`` -> ``new`` to the chain unless it is there (a write interrupted after
+    the new batch's manifest records it when run again)."""
+    link = {"batch_id": old, "superseded_by": new}
+    chain = _supersessions(out_dir)
+    if link not in chain:
+        payload = json.dumps([*chain, link], indent=2) + "\n"
+        atomic_write_bytes(out_dir / SUPERSEDED, payload.encode())
