@@ -38,6 +38,11 @@ format: setup
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+## Kill runs at random points and run dates concurrently (minutes; not in `make test`).
+.PHONY: test-reliability
+test-reliability: setup
+	$(BIN)/pytest -q -s -m reliability tests/reliability
+
 scenarios: setup
 	$(BIN)/pytest -q tests/scenario
 

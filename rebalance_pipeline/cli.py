@@ -85,6 +85,14 @@ def run(
             "with $USER and the time); without it only the current date releases.",
         ),
     ] = False,
+    in_process: Annotated[
+        bool,
+        typer.Option(
+            "--in-process",
+            help="Run every step in this process, one after another (same outputs; for a "
+            "small book or a machine with few cores).",
+        ),
+    ] = False,
 ) -> None:
     """Materialize one business date through every stage with Dagster."""
     import getpass
@@ -103,7 +111,9 @@ def run(
         "requested_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
     with Console(stderr=True).status(f"materializing {day} through every stage"):
-        outcome = materialize_date(day, book, **(explicit if release else {}))
+        outcome = materialize_date(
+            day, book, in_process=in_process, **(explicit if release else {})
+        )
     typer.echo(outcome.report())
     if not outcome.success:
         raise typer.Exit(code=1)

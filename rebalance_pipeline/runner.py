@@ -2,7 +2,9 @@
 
 Runs go to a persistent Dagster instance under ``$REBALANCE_HOME/dagster`` (the one
 ``dagster dev`` shows when ``DAGSTER_HOME`` points there) with the multiprocess executor,
-so the optimization shards of a date run in parallel.
+so the optimization shards of a date run in parallel; ``in_process`` runs every step in
+the calling process instead (a small book, a machine with few cores, a debugger), with
+the same outputs.
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ def dagster_home() -> Path:
     path.mkdir(parents=True, exist_ok=True)
     config = path / "dagster.yaml"
     if not config.exists():
-        config.write_text("telemetry:\n  enabled: false\n")
+        # atomic: a run started at the same moment never reads half of it
+        storage.atomic_write_bytes(config, b"telemetry:\n  enabled: false\n")
     return path
 
 
@@ -60,12 +63,14 @@ def materialize_date(
     operator: str = "",
     requested_at: str = "",
     log_level: str = "WARNING",
+    in_process: bool = False,
 ) -> DateOutcome:
     """Materialize every asset of ``day`` through Dagster and rebuild the catalog.
 
     ``release_mode`` (auto | release | replay) and the operator's name and time configure
     the ``release`` resource (resources.ReleaseMode). Every event is in the Dagster
     instance (``dagster dev`` shows the run); the console gets ``log_level`` and up.
+    ``in_process`` runs the steps one after another in this process.
 
     The date's policy is read first: a bad policy file is a ``PolicyError`` before any
     run starts."""
@@ -83,6 +88,7 @@ def materialize_date(
             instance=instance,
             tags={PARTITION_TAG: day.isoformat()},
             run_config={
+                "execution": {"config": {"in_process" if in_process else "multiprocess": {}}},
                 "loggers": {"console": {"config": {"log_level": log_level}}},
                 "resources": {
                     "release": {

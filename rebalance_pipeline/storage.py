@@ -8,17 +8,22 @@ Layout under the home folder (``REBALANCE_HOME``, default ``./var``)::
     data_docs/YYYY-MM-DD/                                   Great Expectations data docs
     catalog.duckdb                                          views over the warehouse
 
-Each partition file is written to a temporary name in the same folder and renamed, so a
-crashed run never leaves half a file and runs of different dates never share a file.
-DuckDB only reads the Parquet files; the catalog database is rebuilt by one writer.
+Each file is written to a hidden temporary name in the same folder and renamed, so a
+crashed (even SIGKILLed) run never leaves half a file under a name a reader opens, and runs
+of different dates never share a file. A temporary name carries its writer's process id:
+the next write into the folder removes those a dead process left behind. DuckDB only reads
+the Parquet files; the catalog database is rebuilt under a lock, one writer at a time.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
 import hashlib
 import os
-import tempfile
+import secrets
+from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
@@ -56,18 +61,74 @@ def partition_file(table: str, day: dt.date, root: Path | None = None) -> Path:
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
+    with _temporary(path) as tmp:
+        with tmp.open("wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     _sync_directory(path.parent)
+
+
+TEMP_SUFFIX = ".tmp"
+
+
+@contextlib.contextmanager
+def _temporary(path: Path) -> Iterator[Path]:
+    """A hidden temporary name beside ``path`` for this process (``.<name>.<pid>.<random>.tmp``),
+    removed if the write fails; leftovers of dead writers in the folder are removed first."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(path.parent)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
+    try:
+        yield tmp
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def remove_stale_temporaries(folder: Path) -> list[Path]:
+    """Remove the temporary files (and DuckDB's files beside them) of writers that are no
+    longer running: a SIGKILLed run cannot clean up after itself. Returns what it removed."""
+    removed = []
+    for leftover in folder.glob(f".*{TEMP_SUFFIX}*"):
+        writer = _writer_pid(leftover.name)
+        if writer is not None and not _running(writer):
+            leftover.unlink(missing_ok=True)
+            removed.append(leftover)
+    return removed
+
+
+def _writer_pid(name: str) -> int | None:
+    """The process id in a temporary name ``.<name>.<pid>.<random>.tmp[...]``, if any."""
+    stem = name.split(TEMP_SUFFIX)[0]
+    parts = stem.rsplit(".", 2)
+    return int(parts[1]) if len(parts) == 3 and parts[1].isdigit() else None
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive advisory lock on ``path`` (created if missing) for the block.
+
+    The kernel drops the lock when its holder dies, so a killed run never leaves a lock
+    that blocks the next one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def _sync_directory(folder: Path) -> None:
@@ -86,15 +147,9 @@ def file_sha256(path: Path) -> str:
 def write_partition(df: pl.DataFrame, table: str, day: dt.date, root: Path | None = None) -> Path:
     """Write one partition of a table atomically and return its path."""
     path = partition_file(table, day, root)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".data.", suffix=".parquet.tmp")
-    os.close(fd)
-    try:
+    with _temporary(path) as tmp:
         df.write_parquet(tmp, compression="zstd", statistics=False)
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     _sync_directory(path.parent)
     return path
 
@@ -132,16 +187,17 @@ def build_catalog(root: Path | None = None) -> list[str]:
     import duckdb
 
     base = warehouse(root)
-    tables = sorted(p.name for p in base.glob("*") if any(p.glob("*/data.parquet")))
     target = catalog_path(root)
-    tmp = target.with_suffix(".duckdb.tmp")
-    tmp.unlink(missing_ok=True)
-    with duckdb.connect(str(tmp)) as con:
-        for table in tables:
-            pattern = (base / table / "*" / "data.parquet").as_posix()
-            con.execute(
-                f'CREATE VIEW "{table}" AS SELECT * FROM '
-                f"read_parquet('{pattern}', hive_partitioning = true, union_by_name = true)"
-            )
-    os.replace(tmp, target)
+    with exclusive_lock(target.with_name(f".{target.name}.lock")):
+        tables = sorted(p.name for p in base.glob("*") if any(p.glob("*/data.parquet")))
+        with _temporary(target) as tmp:
+            with duckdb.connect(str(tmp)) as con:
+                for table in tables:
+                    pattern = (base / table / "*" / "data.parquet").as_posix()
+                    con.execute(
+                        f'CREATE VIEW "{table}" AS SELECT * FROM '
+                        f"read_parquet('{pattern}', hive_partitioning = true, "
+                        "union_by_name = true)"
+                    )
+            os.replace(tmp, target)
     return tables

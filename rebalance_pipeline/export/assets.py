@@ -65,21 +65,24 @@ def trade_files(
     release: ReleaseMode,
     **inputs: pl.DataFrame,
 ) -> Iterator[dg.Output]:
-    from rebalance_pipeline.export.release import OperatorRecord
+    from rebalance_pipeline.export.release import OperatorRecord, ReleaseOrderError
     from rebalance_pipeline.storage import latest_drop_date
 
     as_of = partition_date(context.partition_key)
     policy = book.policy(as_of)
-    outcome = export_run(
-        DateTables.from_tables(inputs, policy, as_of),
-        book_root=book.path(),
-        home=book.home(),
-        as_of=as_of,
-        latest_drop_date=latest_drop_date(book.path()),
-        policy_date=policy.effective_date,
-        mode=release.mode,
-        operator=OperatorRecord(release.operator, release.requested_at),
-    )
+    try:
+        outcome = export_run(
+            DateTables.from_tables(inputs, policy, as_of),
+            book_root=book.path(),
+            home=book.home(),
+            as_of=as_of,
+            latest_drop_date=latest_drop_date(book.path()),
+            policy_date=policy.effective_date,
+            mode=release.mode,
+            operator=OperatorRecord(release.operator, release.requested_at),
+        )
+    except ReleaseOrderError as error:
+        raise dg.Failure(description=str(error), allow_retries=False) from None
     manifest = outcome.manifest
     files = batch_files(manifest, book.home())
     yield dg.Output(

@@ -7,13 +7,21 @@ its files go to ``trades/YYYY-MM-DD/replay-<id>/`` with ``release: false`` and a
 released files are never touched. An operator can release a date explicitly
 (``rebalance run --date D --release``); who and when go to a small file of their own
 beside the batch, so the trade files stay byte-deterministic.
+
+A date is never released after a later date was: the later date's run read the ledger
+without it (its pending orders, last trade dates and raised cash requests), so both would
+go out blind to each other. Such a release is refused; a replay of the date is always
+possible. Deciding and writing a release happen under the date's lock
+(``release_lock``), so two runs of one date started at once release one batch.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
@@ -27,7 +35,7 @@ from rebalance_pipeline.continuity.ledger import (
 )
 from rebalance_pipeline.export.trade_files import Manifest, write_trade_files
 from rebalance_pipeline.reporting.cells import price_cell, quantity_cell
-from rebalance_pipeline.storage import atomic_write_bytes
+from rebalance_pipeline.storage import atomic_write_bytes, exclusive_lock
 
 Mode = Literal["auto", "release", "replay"]
 MODES = ("auto", "release", "replay")
@@ -52,16 +60,34 @@ class OperatorRecord:
         return json.dumps(record, indent=2, sort_keys=True) + "\n"
 
 
+class ReleaseOrderError(ValueError):
+    """A release of a date that a later released date did not see."""
+
+
+@contextlib.contextmanager
+def release_lock(home: Path, as_of: dt.date) -> Iterator[None]:
+    """Held while a run or a review session of ``as_of`` decides and writes its release."""
+    with exclusive_lock(home / "locks" / f"release-{as_of.isoformat()}.lock"):
+        yield
+
+
 def releases(mode: Mode, as_of: dt.date, latest_drop_date: dt.date, released: set[dt.date]) -> bool:
     """Whether a run of ``as_of`` releases: ``auto`` releases the latest drop date while it
-    has no released batch; ``release`` and ``replay`` are an operator's explicit choice."""
+    has no released batch; ``release`` and ``replay`` are an operator's explicit choice.
+    A release of a date before a released date is refused (``ReleaseOrderError``)."""
     if mode not in MODES:
         raise ValueError(f"release mode {mode!r} is not one of {MODES}")
-    if mode == "release":
-        return True
     if mode == "replay":
         return False
-    return as_of not in released and as_of >= latest_drop_date
+    if mode == "auto" and (as_of in released or as_of < latest_drop_date):
+        return False
+    later = sorted(day for day in released if day > as_of)
+    if later:
+        raise ReleaseOrderError(
+            f"{as_of} cannot be released: {later[-1]} was released after it and its run did "
+            f"not see {as_of}'s trades; replay {as_of} instead (rebalance backfill)"
+        )
+    return True
 
 
 def released_trades_of(home: Path, as_of: dt.date) -> pl.DataFrame:

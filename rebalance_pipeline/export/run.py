@@ -32,6 +32,7 @@ from rebalance_pipeline.export.release import (
     Mode,
     OperatorRecord,
     export_date,
+    release_lock,
     released_trades_of,
     releases,
 )
@@ -104,22 +105,26 @@ def export_run(
     mode: Mode = "auto",
     operator: OperatorRecord | None = None,
 ) -> ExportOutcome:
-    """The date's trade files: auto-released trades plus recorded review releases."""
-    reviewed = reviewed_date(
-        tables.review_queue, tables.review_context, book_root, as_of, tables.released_trades
-    )
-    trades = pl.concat([tables.released_trades, reviewed.released])
-    release = releases(mode, as_of, latest_drop_date, released_dates(home))
-    manifest = _export(
-        tables,
-        trades,
-        book_root=book_root,
-        home=home,
-        as_of=as_of,
-        policy_date=policy_date,
-        release=release,
-        operator=operator if release and mode == "release" else None,
-    )
+    """The date's trade files: auto-released trades plus recorded review releases.
+
+    Decided and written under the date's release lock: a second run of the date started
+    meanwhile finds the release done and replays."""
+    with release_lock(home, as_of):
+        reviewed = reviewed_date(
+            tables.review_queue, tables.review_context, book_root, as_of, tables.released_trades
+        )
+        trades = pl.concat([tables.released_trades, reviewed.released])
+        release = releases(mode, as_of, latest_drop_date, released_dates(home))
+        manifest = _export(
+            tables,
+            trades,
+            book_root=book_root,
+            home=home,
+            as_of=as_of,
+            policy_date=policy_date,
+            release=release,
+            operator=operator if release and mode == "release" else None,
+        )
     return ExportOutcome(manifest, release, reviewed.outcomes, reviewed.findings)
 
 
@@ -140,29 +145,33 @@ def review_session(
     Accounts already released on the date (by its run or an earlier session) are never
     released again, nor are accounts a later date superseded (an approval recorded but
     never released stays unsent); the new batch holds only the accounts this session
-    settled. A session deciding a superseded proposal is refused, nothing recorded.
+    settled. A session deciding a superseded proposal is refused, nothing recorded. The
+    session holds the date's release lock, as a run's export does.
     """
-    superseded = superseded_accounts(home, as_of)
-    refuse_superseded(decisions, superseded, as_of)
-    already = released_trades_of(home, as_of)
-    reviewed_batches = ",".join(released_batch_ids(home, as_of)) or None
-    record_decisions(book_root, as_of, decisions, reviewer, decided_at, reviewed_batches)
-    reviewed = reviewed_date(tables.review_queue, tables.review_context, book_root, as_of, already)
-    held = pl.concat([already.select("account_id"), superseded.select("account_id")])
-    new = reviewed.released.join(held.unique(), on="account_id", how="anti")
-    if new.is_empty():
-        return ExportOutcome(None, False, reviewed.outcomes, reviewed.findings)
-    manifest = _export(
-        tables,
-        new,
-        book_root=book_root,
-        home=home,
-        as_of=as_of,
-        policy_date=policy_date,
-        release=True,
-        kind="review",
-    )
-    return ExportOutcome(manifest, True, reviewed.outcomes, reviewed.findings)
+    with release_lock(home, as_of):
+        superseded = superseded_accounts(home, as_of)
+        refuse_superseded(decisions, superseded, as_of)
+        already = released_trades_of(home, as_of)
+        reviewed_batches = ",".join(released_batch_ids(home, as_of)) or None
+        record_decisions(book_root, as_of, decisions, reviewer, decided_at, reviewed_batches)
+        reviewed = reviewed_date(
+            tables.review_queue, tables.review_context, book_root, as_of, already
+        )
+        held = pl.concat([already.select("account_id"), superseded.select("account_id")])
+        new = reviewed.released.join(held.unique(), on="account_id", how="anti")
+        if new.is_empty():
+            return ExportOutcome(None, False, reviewed.outcomes, reviewed.findings)
+        manifest = _export(
+            tables,
+            new,
+            book_root=book_root,
+            home=home,
+            as_of=as_of,
+            policy_date=policy_date,
+            release=True,
+            kind="review",
+        )
+        return ExportOutcome(manifest, True, reviewed.outcomes, reviewed.findings)
 
 
 def _export(

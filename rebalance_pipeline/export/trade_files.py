@@ -20,7 +20,9 @@ beside them without touching them.
 The batch id is a hash of the released rows, so the same inputs give the same id and
 byte-identical files; writing them again is a no-op. Different content for a date that
 already has a batch never overwrites it: it goes to ``batch-<id>/`` and is recorded in
-``superseded_by.json``. Every file is written atomically.
+``superseded_by.json``. Every file is written atomically, the manifest last: a folder
+holds a batch once its manifest is there, and a write interrupted before it is redone
+whole (trade files it left that the new batch does not list are removed).
 """
 
 from __future__ import annotations
@@ -120,6 +122,8 @@ def write_trade_files(
     if batch_id in existing:
         manifest = _read_manifest(existing[batch_id])
         _verify(manifest)
+        if manifest.supersedes is not None:
+            _record_supersession(out_dir, manifest.supersedes, batch_id)
         return dataclasses.replace(manifest, status="unchanged")
     folder, supersedes = _placement(out_dir, existing, batch_id, release, kind)
     files = [
@@ -138,6 +142,7 @@ def write_trade_files(
         provenance=provenance,
     )
     folder.mkdir(parents=True, exist_ok=True)
+    _remove_unlisted_trade_files(folder, set(contents))
     for name, (_, _, data) in contents.items():
         atomic_write_bytes(folder / name, data)
     atomic_write_bytes(folder / MANIFEST, manifest.to_json().encode())
@@ -156,6 +161,14 @@ def _placement(
         return out_dir, None
     folder = out_dir / f"batch-{batch_id}"
     return folder, _latest_batch(out_dir, existing) if kind == "run" else None
+
+
+def _remove_unlisted_trade_files(folder: Path, names: set[str]) -> None:
+    """Trade files of a write interrupted before its manifest (never part of a batch), in
+    the manifest-less folder the new batch goes to: none may sit beside the batch unlisted."""
+    for path in folder.glob("*_trades_*.csv"):
+        if path.name not in names:
+            path.unlink()
 
 
 def _existing_replays(out_dir: Path) -> dict[str, Path]:
@@ -283,5 +296,10 @@ def _supersessions(out_dir: Path) -> list[dict[str, str]]:
 
 
 def _record_supersession(out_dir: Path, old: str, new: str) -> None:
-    chain = [*_supersessions(out_dir), {"batch_id": old, "superseded_by": new}]
-    atomic_write_bytes(out_dir / SUPERSEDED, (json.dumps(chain, indent=2) + "\n").encode())
+    """Append ``old`` -> ``new`` to the chain unless it is there (a write interrupted after
+    the new batch's manifest records it when run again)."""
+    link = {"batch_id": old, "superseded_by": new}
+    chain = _supersessions(out_dir)
+    if link not in chain:
+        payload = json.dumps([*chain, link], indent=2) + "\n"
+        atomic_write_bytes(out_dir / SUPERSEDED, payload.encode())

@@ -158,6 +158,9 @@ class BucketProblem:
     def solve(self, solver: str, fallback: str) -> ConvexSolution:
         """Solve with ``solver``, then ``fallback`` when the first fails or is unsure.
 
+        A failure inside a solver (its own error, any exception it raises on this
+        account's numbers, or a solution that is not finite) is that solver's failure,
+        named in the account's result: it never stops the shard.
         Never warm-started: a solution must not depend on what the process solved before.
         """
         failures = []
@@ -168,12 +171,18 @@ class BucketProblem:
             except cp.SolverError as error:
                 failures.append(f"{name}: {error}".strip())
                 continue
+            except Exception as error:  # raised inside the solver on this account's data
+                failures.append(f"{name}: {type(error).__name__}: {error}")
+                continue
             finally:
                 self.solves += 1
             status = self.problem.status
             if status in (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE):
                 raise Infeasible(f"{name}: {status}")
             if status in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE) and self.buy.value is not None:
+                if not (np.isfinite(self.buy.value).all() and np.isfinite(self.sell.value).all()):
+                    failures.append(f"{name}: {status} with a non-finite solution")
+                    continue
                 return ConvexSolution(
                     buy_weights=np.clip(self.buy.value, 0.0, None),
                     sell_weights=np.clip(self.sell.value, 0.0, None),

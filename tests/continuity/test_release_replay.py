@@ -12,6 +12,7 @@ from rebalance_pipeline.continuity import read_ledger
 from rebalance_pipeline.continuity.cash_requests import requests_raised_by
 from rebalance_pipeline.export.release import (
     OperatorRecord,
+    ReleaseOrderError,
     changed_accounts,
     export_date,
     releases,
@@ -30,6 +31,19 @@ from rebalance_pipeline.export.release import (
 )
 def test_which_runs_release(mode, day, released, expected):
     assert releases(mode, day, TUESDAY, released) is expected
+
+
+@pytest.mark.parametrize("mode", ["release", "auto"])
+def test_a_date_before_a_released_date_is_never_released(mode):
+    """Tuesday's run read a ledger without Monday's trades: releasing Monday now would send
+    both blind to each other (a withdrawal raised twice, a lot sold twice)."""
+    with pytest.raises(ReleaseOrderError, match="2026-03-17 was released after it"):
+        releases(mode, MONDAY, MONDAY, {TUESDAY})
+
+
+def test_a_date_before_a_released_date_still_replays():
+    assert releases("replay", MONDAY, TUESDAY, {MONDAY, TUESDAY}) is False
+    assert releases("auto", MONDAY, TUESDAY, {TUESDAY}) is False
 
 
 def test_an_unknown_mode_is_an_error():

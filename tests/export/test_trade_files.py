@@ -173,3 +173,38 @@ def test_a_quantity_off_the_precision_is_an_error_and_nothing_is_written(tmp_pat
     with pytest.raises(ValueError, match=r"A1 SEC-A buy: quantity 0\.333"):
         write_trade_files(third, ACCOUNTS, SECURITIES, tmp_path, AS_OF)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_write_interrupted_before_its_manifest_leaves_no_unlisted_trade_file(tmp_path):
+    """A run killed after one custodian's file and before the manifest, whose re-run has no
+    trades at that custodian: the stale file must not sit beside the new batch."""
+    stale = tmp_path / f"gamma_trades_{AS_OF:%Y%m%d}.csv"
+    stale.write_text("account_id\nC1\n")
+    manifest = write_trade_files(released(), ACCOUNTS, SECURITIES, tmp_path, AS_OF)
+    assert manifest.folder == tmp_path
+    listed = {file.name for file in manifest.files}
+    assert {p.name for p in tmp_path.glob("*.csv")} == listed
+
+
+def test_a_new_batch_interrupted_before_its_supersession_record_is_completed_by_the_rerun(
+    tmp_path, monkeypatch
+):
+    from rebalance_pipeline.export import trade_files
+
+    first = write_trade_files(released(), ACCOUNTS, SECURITIES, tmp_path, AS_OF)
+    changed = released([("A1", "SEC-A", "buy", 5.0, 100.0, None)])
+
+    def killed(*args):
+        raise KeyboardInterrupt("the run dies between the manifest and superseded_by.json")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(trade_files, "_record_supersession", killed)
+        with pytest.raises(KeyboardInterrupt):
+            write_trade_files(changed, ACCOUNTS, SECURITIES, tmp_path, AS_OF)
+    again = write_trade_files(changed, ACCOUNTS, SECURITIES, tmp_path, AS_OF)
+    assert again.status == "unchanged" and again.supersedes == first.batch_id
+    assert json.loads((tmp_path / "superseded_by.json").read_text()) == [
+        {"batch_id": first.batch_id, "superseded_by": again.batch_id}
+    ]
+    third = write_trade_files(released()[:1], ACCOUNTS, SECURITIES, tmp_path, AS_OF)
+    assert third.supersedes == again.batch_id
