@@ -9,9 +9,8 @@ import threading
 
 from continuity_days import MONDAY, date_tables, run_day
 
-from rebalance_pipeline.continuity import export
-from rebalance_pipeline.export.run import export_run
 from rebalance_pipeline.continuity.ledger import released_batch_ids
+from rebalance_pipeline.export import run as export
 
 
 def test_two_runs_of_a_date_at_once_release_one_batch(p03, tmp_path, monkeypatch):
@@ -37,7 +36,7 @@ def test_two_runs_of_a_date_at_once_release_one_batch(p03, tmp_path, monkeypatch
 
     def run(date_tables):
         outcomes.append(
-            export_run(
+            export.export_run(
                 date_tables,
                 book_root=tmp_path / "book",
                 home=tmp_path,
