@@ -10,26 +10,29 @@ from rebalance_pipeline.continuity.assets import continuity
 from rebalance_pipeline.export.assets import trade_files
 from rebalance_pipeline.features.assets import feature_assets
 from rebalance_pipeline.ingest.assets import canonical_tables, custodian_drops, firm_files
-from rebalance_pipeline.operations import SCHEDULES, SENSORS
+from rebalance_pipeline.operations import OPERATIONS, SCHEDULES, SENSORS, with_desk_deadline
 from rebalance_pipeline.optimization.assets import optimization, optimization_problems
 from rebalance_pipeline.partitions import JOB_NAME
 from rebalance_pipeline.resources import BookSource, ReleaseMode, WarehouseIOManager
 from rebalance_pipeline.routing.assets import proposed_routes
 from rebalance_pipeline.validation.assets import validation
 
-ASSETS = [
-    custodian_drops,
-    firm_files,
-    canonical_tables,
-    continuity,
-    validation,
-    *feature_assets(),
-    optimization_problems,
-    optimization,
-    proposed_routes,
-    compliance,
-    trade_files,
-]
+ASSETS = with_desk_deadline(
+    [
+        custodian_drops,
+        firm_files,
+        canonical_tables,
+        continuity,
+        validation,
+        *feature_assets(),
+        optimization_problems,
+        optimization,
+        proposed_routes,
+        compliance,
+        trade_files,
+    ],
+    OPERATIONS,
+)
 
 daily_job = dg.define_asset_job(
     JOB_NAME,

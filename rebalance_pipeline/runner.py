@@ -34,7 +34,9 @@ def dagster_home() -> Path:
     config = path / "dagster.yaml"
     if not config.exists():
         # atomic: a run started at the same moment never reads half of it
-        storage.atomic_write_bytes(config, b"telemetry:\n  enabled: false\n")
+        storage.atomic_write_bytes(
+            config, b"telemetry:\n  enabled: false\nfreshness:\n  enabled: true\n"
+        )
     return path
 
 

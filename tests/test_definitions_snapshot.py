@@ -1,6 +1,7 @@
 """The Definitions rendered as text and compared with a committed snapshot, so that any
-change to the asset graph (keys, groups, dependencies, partitions, checks, jobs,
-schedules, sensors) shows in review as a diff of ``tests/snapshots/definitions.txt``.
+change to the asset graph (keys, groups, dependencies, partitions, checks, freshness
+policies, jobs, schedules, sensors) shows in review as a diff of
+``tests/snapshots/definitions.txt``.
 
 After an intended change: ``REBALANCE_UPDATE_SNAPSHOT=1 pytest tests/test_definitions_snapshot.py``
 rewrites the snapshot; commit it with the change.
@@ -11,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import dagster as dg
+from dagster._core.definitions.freshness import CronFreshnessPolicy
 from snapshot_compare import assert_matches_snapshot
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "definitions.txt"
@@ -25,6 +27,8 @@ def render(defs: dg.Definitions) -> str:
         kinds = ",".join(sorted(node.kinds)) or "-"
         deps = ", ".join(sorted(k.to_user_string() for k in node.parent_keys)) or "-"
         lines.append(f"{key.to_user_string()} [{node.group_name}] {kinds} {partitions} <- {deps}")
+        if node.freshness_policy is not None:
+            lines.append(f"  freshness {_freshness(node.freshness_policy)}")
         for check in sorted(node.check_keys, key=lambda k: k.name):
             spec = graph.get_check_spec(check)
             blocking = " (blocking)" if spec.blocking else ""
@@ -42,6 +46,15 @@ def render(defs: dg.Definitions) -> str:
     for sensor in sorted(defs.sensors or [], key=lambda s: s.name):
         lines.append(f"{sensor.name}: {sensor.default_status.value}")
     return "\n".join(lines) + "\n"
+
+
+def _freshness(policy: dg.FreshnessPolicy) -> str:
+    if isinstance(policy, CronFreshnessPolicy):
+        return (
+            f"deadline {policy.deadline_cron} {policy.timezone}, "
+            f"materialized within {policy.lower_bound_delta} before"
+        )
+    return repr(policy)
 
 
 def _partitions(definition: dg.PartitionsDefinition | None) -> str:

@@ -6,7 +6,8 @@ the proposal's violations and the routing that leaves once the violating account
 withheld (MANUAL, ``compliance:<rule>`` reasons). ``assets`` is the Dagster wiring.
 """
 
-from rebalance_pipeline.compliance.rules import RULES, VIOLATIONS, ComplianceInputs
+from rebalance_pipeline.compliance.facts import VIOLATIONS, ComplianceInputs
+from rebalance_pipeline.compliance.rules import RULES
 from rebalance_pipeline.compliance.stage import (
     ComplianceOutput,
     apply_compliance,

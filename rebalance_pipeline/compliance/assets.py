@@ -7,7 +7,7 @@ import dagster as dg
 import polars as pl
 
 from rebalance_pipeline.compliance.checks import COMPLIANCE_CHECKS
-from rebalance_pipeline.compliance.rules import ComplianceInputs
+from rebalance_pipeline.compliance.facts import ComplianceInputs
 from rebalance_pipeline.partitions import business_day_partitions, partition_date
 from rebalance_pipeline.resources import BookSource
 

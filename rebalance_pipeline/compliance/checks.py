@@ -11,7 +11,7 @@ import datetime as dt
 import dagster as dg
 import polars as pl
 
-from rebalance_pipeline.compliance.rules import ComplianceInputs
+from rebalance_pipeline.compliance.facts import ComplianceInputs
 from rebalance_pipeline.compliance.stage import violations_of
 from rebalance_pipeline.policy import Policy
 from rebalance_pipeline.routing.route import RoutingOutput

@@ -9,20 +9,32 @@ the trades must not be able to hide from the stage that checks them.
 Every rule returns one row per violation (``VIOLATIONS``): the account, the rule, the
 trade or order it is about (security, side, lot where it names one) and a message that
 names the trade. Trades are valued at the date's close (``security_prices``), not at a
-price the proposal carries.
+price the proposal carries. What the rules read is in ``facts.py``; the rules on orders
+are in ``order_rules.py``, the wash-sale rule in ``wash_sales.py``; ``RULES`` lists them all.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
 import polars as pl
 
 from rebalance_pipeline import tables as t
+from rebalance_pipeline.compliance.facts import (
+    CASH_TOLERANCE,
+    QUANTITY_TOLERANCE,
+    SIDES,
+    VIOLATIONS,
+    RuleContext,
+    each_case,
+    held_positions,
+    restricted_trades,
+    violations,
+)
+from rebalance_pipeline.compliance.order_rules import min_trade_sizes, round_lots
+from rebalance_pipeline.compliance.wash_sales import wash_sales
 from rebalance_pipeline.features.macros import active_on
-from rebalance_pipeline.policy import OptimizationPolicy
 from rebalance_pipeline.routing.route import TRADING_ROUTES
 
 INVALID_TRADE = "invalid_trade"
@@ -36,149 +48,12 @@ WASH_SALE = "wash_sale"
 ROUND_LOT = "round_lot"
 MIN_TRADE_SIZE = "min_trade_size"
 
-VIOLATIONS = pl.Schema(
-    {
-        "account_id": t.Utf8,
-        "rule": t.Utf8,
-        "security_id": t.Utf8,  # null for an account-level rule (cash)
-        "side": t.Utf8,
-        "lot_id": t.Utf8,  # the lot a sell names; null for orders and buys
-        "message": t.Utf8,
-    }
-)
-SIDES = ("buy", "sell")
-TAXABLE = "taxable"
-WASH_SALE_DAYS = 30
-QUANTITY_TOLERANCE = 1e-6  # shares
-CASH_TOLERANCE = 0.01  # dollars: a cent
-TRADE_KEY = ["account_id", "security_id", "side", "lot_id"]
-ORDER_KEY = ["account_id", "security_id", "side"]
-
-
-@dataclasses.dataclass(frozen=True)
-class ComplianceInputs:
-    """What the rules read; field names are the tables' asset names."""
-
-    accounts: pl.DataFrame  # tables.ACCOUNTS
-    securities: pl.DataFrame  # tables.SECURITIES
-    lots: pl.DataFrame  # tables.LOTS (continuity's open pending orders netted in)
-    cash_balances: pl.DataFrame  # tables.CASH_BALANCES
-    cash_requests: pl.DataFrame  # tables.CASH_REQUESTS (the requests still to raise)
-    restrictions: pl.DataFrame  # tables.RESTRICTIONS
-    holds: pl.DataFrame  # tables.HOLDS
-    halts: pl.DataFrame  # tables.HALTS
-    account_status: pl.DataFrame  # tables.ACCOUNT_STATUS
-    account_positions: pl.DataFrame  # tables.ACCOUNT_POSITIONS
-    security_prices: pl.DataFrame  # tables.SECURITY_PRICES
-    wash_sale_windows: pl.DataFrame  # tables.WASH_SALE_WINDOWS (the household's history)
-
-    @classmethod
-    def table_names(cls) -> tuple[str, ...]:
-        return tuple(field.name for field in dataclasses.fields(cls))
-
-    @classmethod
-    def from_tables(cls, tables: Mapping[str, pl.DataFrame]) -> ComplianceInputs:
-        """The tables of ``table_names`` picked out of ``tables`` (more may be given)."""
-        return cls(**{name: tables[name] for name in cls.table_names()})
-
-
-@dataclasses.dataclass(frozen=True)
-class RuleContext:
-    """The trades under check, each with the facts the rules read about it."""
-
-    trades: pl.DataFrame  # see trade_facts
-    inputs: ComplianceInputs
-    optimization: OptimizationPolicy
-    as_of: dt.date
-
-
-def trade_facts(
-    trades: pl.DataFrame, decisions: pl.DataFrame, inputs: ComplianceInputs
-) -> pl.DataFrame:
-    """``trades`` (PROPOSED_TRADES columns) with the account's household, registration,
-    route and status, the security's group, sector, round lot and close, the named lot
-    and a text naming the trade; ``value`` = quantity x the date's close."""
-    accounts = inputs.accounts.select(
-        "account_id", "household_id", "registration", pl.lit(True).alias("known_account")
-    ).unique("account_id", keep="first")
-    routes = decisions.select("account_id", pl.col("route").alias("account_route"))
-    status = inputs.account_status.select(
-        "account_id", pl.col("status").alias("account_status")
-    ).unique("account_id", keep="first")
-    securities = inputs.securities.select(
-        "security_id",
-        pl.coalesce("identical_group", "security_id").alias("identical_group"),
-        "sector",
-        pl.max_horizontal(pl.col("round_lot").fill_null(1), pl.lit(1)).alias("round_lot"),
-        pl.lit(True).alias("known_security"),
-    ).unique("security_id", keep="first")
-    closes = inputs.security_prices.select("security_id", "close").unique(
-        "security_id", keep="first"
-    )
-    lots = inputs.lots.select(
-        "account_id",
-        "lot_id",
-        pl.col("security_id").alias("lot_security_id"),
-        pl.col("quantity").alias("lot_quantity"),
-        pl.col("cost_basis").alias("lot_cost_basis"),
-        pl.col("acquired_date").alias("lot_acquired_date"),
-        pl.lit(True).alias("lot_found"),
-    ).unique(["account_id", "lot_id"], keep="first")
-    joined = (
-        trades.select(*TRADE_KEY, "quantity")
-        .with_row_index("trade_index")
-        .join(accounts, on="account_id", how="left", maintain_order="left")
-        .join(
-            routes.unique("account_id", keep="first"),
-            on="account_id",
-            how="left",
-            maintain_order="left",
-        )
-        .join(status, on="account_id", how="left", maintain_order="left")
-        .join(securities, on="security_id", how="left", maintain_order="left")
-        .join(closes, on="security_id", how="left", maintain_order="left")
-        .join(lots, on=["account_id", "lot_id"], how="left", maintain_order="left")
-    )
-    return joined.with_columns(
-        pl.col("known_account", "known_security", "lot_found").fill_null(False),
-        (pl.col("quantity") * pl.col("close")).alias("value"),
-        _trade_text().alias("trade"),
-    )
-
-
-def _trade_text() -> pl.Expr:
-    """e.g. 'sell 10.0 SEC-BOND lot A03-L1' or 'buy 5.0 SEC-LCAP'."""
-    lot = pl.when(pl.col("lot_id").is_not_null()).then(pl.format(" lot {}", "lot_id"))
-    return pl.format(
-        "{} {} {}{}",
-        *(pl.col(name).cast(t.Utf8).fill_null("?") for name in ("side", "quantity", "security_id")),
-        lot.otherwise(pl.lit("")),
-    )
-
-
-def _violations(rows: pl.DataFrame, message: pl.Expr, lot: bool = True) -> pl.DataFrame:
-    """Rows as violations (rule added by the caller); ``lot=False`` for orders."""
-    return rows.select(
-        pl.col("account_id").cast(t.Utf8),
-        pl.col("security_id").cast(t.Utf8),
-        pl.col("side").cast(t.Utf8),
-        (pl.col("lot_id") if lot else pl.lit(None)).cast(t.Utf8).alias("lot_id"),
-        message.cast(t.Utf8).alias("message"),
-    )
-
-
-def _each(rows: pl.DataFrame, cases: list[tuple[pl.Expr, pl.Expr]]) -> pl.DataFrame:
-    """One violation per row and matching case (condition, message)."""
-    return pl.concat(
-        [_violations(rows.filter(when.fill_null(False)), message) for when, message in cases]
-    )
-
 
 def invalid_trades(ctx: RuleContext) -> pl.DataFrame:
     """A trade must be a buy or a sell of a positive quantity of a known security with a
     close on the date (otherwise no other rule can judge it)."""
     quantity = pl.col("quantity")
-    return _each(
+    return each_case(
         ctx.trades,
         [
             (
@@ -223,7 +98,7 @@ def untradable_accounts(ctx: RuleContext) -> pl.DataFrame:
     holds = _active_spans(ctx.inputs.holds, "account_id", ctx.as_of)
     trades = ctx.trades.join(holds, on="account_id", how="left", maintain_order="left")
     route = pl.col("account_route")
-    return _each(
+    return each_case(
         trades,
         [
             (
@@ -254,42 +129,7 @@ def halted_securities(ctx: RuleContext) -> pl.DataFrame:
     """No trade, buy or sell, of a security halted on the date."""
     halts = _active_spans(ctx.inputs.halts, "security_id", ctx.as_of)
     halted = ctx.trades.join(halts, on="security_id", how="inner", maintain_order="left")
-    return _violations(halted, pl.format("{}: the security is halted {}", "trade", "span"))
-
-
-def restricted_trades(trades: pl.DataFrame, restrictions: pl.DataFrame) -> pl.DataFrame:
-    """Trades with the restrictions that forbid their security to their account: the
-    account's own and its household's, naming the security or its sector.
-
-    One row per trade (``trade_index``) with ``restriction_ids``."""
-    rules = restrictions.select(
-        "restriction_id",
-        "account_id",
-        "household_id",
-        pl.col("security_id").alias("restricted_security_id"),
-        pl.col("sector").alias("restricted_sector"),
-    )
-    own = trades.join(
-        rules.filter(pl.col("account_id").is_not_null()).drop("household_id"),
-        on="account_id",
-    )
-    household = trades.join(
-        rules.filter(pl.col("account_id").is_null() & pl.col("household_id").is_not_null()).drop(
-            "account_id"
-        ),
-        on="household_id",
-    )
-    names = (pl.col("restricted_security_id") == pl.col("security_id")) | (
-        pl.col("restricted_security_id").is_null()
-        & (pl.col("restricted_sector") == pl.col("sector"))
-    )
-    matched = pl.concat([own, household], how="diagonal_relaxed").filter(names.fill_null(False))
-    ids = pl.col("restriction_id").cast(t.Utf8).fill_null("?").unique().sort().str.join(", ")
-    return (
-        matched.group_by("trade_index")
-        .agg(ids.alias("restriction_ids"))
-        .join(trades, on="trade_index")
-    )
+    return violations(halted, pl.format("{}: the security is halted {}", "trade", "span"))
 
 
 def restricted_buys(ctx: RuleContext) -> pl.DataFrame:
@@ -297,7 +137,7 @@ def restricted_buys(ctx: RuleContext) -> pl.DataFrame:
     sector)."""
     buys = ctx.trades.filter(pl.col("side") == "buy")
     restricted = restricted_trades(buys, ctx.inputs.restrictions).sort("trade_index")
-    return _violations(
+    return violations(
         restricted, pl.format("{}: restricted for the account ({})", "trade", "restriction_ids")
     )
 
@@ -306,7 +146,7 @@ def sell_lots(ctx: RuleContext) -> pl.DataFrame:
     """A sell names a lot of the account in its security, and the account's sells of a
     lot add up to no more than the lot holds."""
     sells = ctx.trades.filter(pl.col("side") == "sell")
-    named = _each(
+    named = each_case(
         sells,
         [
             (pl.col("lot_id").is_null(), pl.format("{}: the sell names no lot", "trade")),
@@ -341,14 +181,7 @@ def sell_lots(ctx: RuleContext) -> pl.DataFrame:
         "security_id",
         pl.col("lot_quantity").cast(t.Utf8).fill_null("an unknown quantity"),
     )
-    return pl.concat([named, _violations(oversold, message)])
-
-
-def _held(inputs: ComplianceInputs) -> pl.DataFrame:
-    """account_id, security_id, held: the account's position before the trades."""
-    return inputs.account_positions.group_by("account_id", "security_id").agg(
-        pl.col("quantity").sum().alias("held")
-    )
+    return pl.concat([named, violations(oversold, message)])
 
 
 def _signed(column: str) -> pl.Expr:
@@ -363,7 +196,9 @@ def short_positions(ctx: RuleContext) -> pl.DataFrame:
         .group_by("account_id", "security_id")
         .agg(_signed("quantity").sum().alias("net"))
     )
-    after = net.join(_held(ctx.inputs), on=["account_id", "security_id"], how="left").with_columns(
+    after = net.join(
+        held_positions(ctx.inputs), on=["account_id", "security_id"], how="left"
+    ).with_columns(
         pl.col("held").fill_null(0.0),
         (pl.col("held").fill_null(0.0) + pl.col("net")).alias("after"),
         pl.lit("sell").alias("side"),
@@ -376,7 +211,7 @@ def short_positions(ctx: RuleContext) -> pl.DataFrame:
         "net",
         "after",
     )
-    return _violations(short, message, lot=False)
+    return violations(short, message, lot=False)
 
 
 def negative_cash(ctx: RuleContext) -> pl.DataFrame:
@@ -418,7 +253,7 @@ def negative_cash(ctx: RuleContext) -> pl.DataFrame:
         *(pl.col(c).round(2) for c in ("cash", "sells", "buys", "costs", "withdrawals", "after")),
         "trades",
     )
-    return _violations(short, message, lot=False)
+    return violations(short, message, lot=False)
 
 
 def _largest_trades(shown: int = 3) -> pl.Expr:
@@ -429,149 +264,6 @@ def _largest_trades(shown: int = 3) -> pl.Expr:
         largest.head(shown).str.join(", "),
         pl.when(more > 0).then(pl.format(" and {} more", more)).otherwise(pl.lit("")),
     )
-
-
-def _at_loss() -> pl.Expr:
-    """A sell whose proceeds at the close are below its share of the lot's cost basis;
-    unknown (no lot, no close, no basis) counts as a loss, as for the history windows."""
-    share = pl.when(pl.col("lot_quantity") > 0).then(pl.col("quantity") / pl.col("lot_quantity"))
-    return (pl.col("value") < pl.col("lot_cost_basis") * share).fill_null(True)
-
-
-def todays_windows(trades: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
-    """WASH_SALE_WINDOWS that the trades themselves open on the date: a taxable sell at a
-    loss blocks household buys of its group, any buy blocks household loss sales."""
-    loss_sales = trades.filter(
-        (pl.col("side") == "sell") & (pl.col("registration") == TAXABLE) & _at_loss()
-    ).with_columns(pl.lit("buy").alias("blocks"))
-    buys = trades.filter(pl.col("side") == "buy").with_columns(pl.lit("loss_sale").alias("blocks"))
-    return pl.concat([loss_sales, buys]).select(
-        "household_id",
-        "identical_group",
-        "blocks",
-        pl.lit(as_of).alias("window_start"),
-        pl.lit(as_of + dt.timedelta(days=WASH_SALE_DAYS)).alias("window_end"),
-        pl.col("account_id").alias("source_account_id"),
-        pl.col("security_id").alias("source_security_id"),
-        pl.format("today: {}", "trade").alias("source_transaction_id"),
-    )
-
-
-def wash_sales(ctx: RuleContext) -> pl.DataFrame:
-    """The household wash-sale rule, both directions, history and today's trades.
-
-    A buy of a group is a wash within 30 days after a taxable loss sale of the group in
-    the household; a taxable loss sale is a wash within 30 days after a household buy of
-    the group, except of the buy that acquired the lot itself (same account and
-    security, acquired on the window's date)."""
-    trades = ctx.trades.filter(pl.col("known_account") & pl.col("known_security"))
-    history = ctx.inputs.wash_sale_windows.filter(
-        (pl.col("window_start") <= ctx.as_of) & (ctx.as_of <= pl.col("window_end"))
-    )
-    windows = pl.concat(
-        [
-            t.conform(frame, t.WASH_SALE_WINDOWS)
-            for frame in (history, todays_windows(trades, ctx.as_of))
-        ]
-    )
-    key = ["household_id", "identical_group"]
-    blocked_buys = trades.filter(pl.col("side") == "buy").join(
-        windows.filter(pl.col("blocks") == "buy"), on=key
-    )
-    loss_sales = trades.filter(
-        (pl.col("side") == "sell") & (pl.col("registration") == TAXABLE) & _at_loss()
-    )
-    own_purchase = (
-        (pl.col("source_account_id") == pl.col("account_id"))
-        & (pl.col("source_security_id") == pl.col("lot_security_id"))
-        & (pl.col("window_start") == pl.col("lot_acquired_date"))
-    )
-    washed_sales = loss_sales.join(windows.filter(pl.col("blocks") == "loss_sale"), on=key).filter(
-        ~own_purchase.fill_null(False)
-    )
-    return pl.concat(
-        [
-            _first_window(blocked_buys, "buys group {} within 30 days after a taxable loss sale"),
-            _first_window(washed_sales, "a taxable loss sale of group {} within 30 days of a buy"),
-        ]
-    )
-
-
-def _first_window(washed: pl.DataFrame, what: str) -> pl.DataFrame:
-    """One violation per trade, naming the earliest window that blocks it."""
-    first = washed.sort(
-        "trade_index", "window_start", "source_account_id", "source_security_id", nulls_last=True
-    ).unique("trade_index", keep="first", maintain_order=True)
-    message = pl.format(
-        f"{{}}: {what} in household {{}} ({{}} {{}} on {{}})",
-        "trade",
-        "identical_group",
-        "household_id",
-        "source_account_id",
-        "source_security_id",
-        "window_start",
-    )
-    return _violations(first, message)
-
-
-def _orders(ctx: RuleContext) -> pl.DataFrame:
-    """Trades summed per account x security x side (an order), with the position held."""
-    return (
-        ctx.trades.filter(pl.col("side").is_in(SIDES))
-        .group_by(ORDER_KEY)
-        .agg(
-            pl.col("quantity").sum(),
-            pl.col("value").sum(),
-            pl.col("round_lot").first(),
-        )
-        .join(_held(ctx.inputs), on=["account_id", "security_id"], how="left")
-        .sort(ORDER_KEY)
-    )
-
-
-def round_lots(ctx: RuleContext) -> pl.DataFrame:
-    """Under ``round_lots`` an order is a multiple of the security's round lot, except a
-    sell that closes the position."""
-    if not ctx.optimization.round_lots:
-        return t.empty(VIOLATIONS).drop("rule")
-    orders = _orders(ctx)
-    lots = pl.col("quantity") / pl.col("round_lot")
-    off_lot = (lots - lots.round(0)).abs() > QUANTITY_TOLERANCE
-    closes = (pl.col("side") == "sell") & (
-        (pl.col("quantity") - pl.col("held")).abs() <= QUANTITY_TOLERANCE
-    )
-    broken = orders.filter(off_lot & ~closes.fill_null(False))
-    message = pl.format(
-        "{} {} {}: not a multiple of the round lot {}",
-        "side",
-        "quantity",
-        "security_id",
-        "round_lot",
-    )
-    return _violations(broken, message, lot=False)
-
-
-def min_trade_sizes(ctx: RuleContext) -> pl.DataFrame:
-    """An order is worth at least ``min_trade_usd`` at the close, except a sell of a
-    security restricted for the account (it goes however small)."""
-    minimum = ctx.optimization.min_trade_usd
-    if minimum <= 0:
-        return t.empty(VIOLATIONS).drop("rule")
-    restricted = restricted_trades(ctx.trades, ctx.inputs.restrictions).select(
-        "account_id", "security_id", pl.lit(True).alias("restricted")
-    )
-    orders = _orders(ctx).join(restricted.unique(), on=["account_id", "security_id"], how="left")
-    exempt = (pl.col("side") == "sell") & pl.col("restricted").fill_null(False)
-    small = orders.filter((pl.col("value") < minimum) & ~exempt)
-    message = pl.format(
-        "{} {} {}: worth {} at the close, under the minimum order of {}",
-        "side",
-        "quantity",
-        "security_id",
-        pl.col("value").round(2),
-        pl.lit(minimum),
-    )
-    return _violations(small, message, lot=False)
 
 
 RULES: dict[str, Callable[[RuleContext], pl.DataFrame]] = {

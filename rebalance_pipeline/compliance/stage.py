@@ -16,13 +16,8 @@ import datetime as dt
 import polars as pl
 
 from rebalance_pipeline import tables as t
-from rebalance_pipeline.compliance.rules import (
-    RULES,
-    ComplianceInputs,
-    RuleContext,
-    find_violations,
-    trade_facts,
-)
+from rebalance_pipeline.compliance.facts import ComplianceInputs, RuleContext, trade_facts
+from rebalance_pipeline.compliance.rules import RULES, find_violations
 from rebalance_pipeline.policy import Policy
 from rebalance_pipeline.routing import reasons as r
 from rebalance_pipeline.routing.route import RELEASED_TRADES, RoutingOutput, split_trades

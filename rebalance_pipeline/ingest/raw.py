@@ -16,7 +16,7 @@ import polars as pl
 
 from rebalance_pipeline.ingest import formats as f
 from rebalance_pipeline.ingest.drop_files import is_drop_file
-from rebalance_pipeline.ingest.parse import alder_records
+from rebalance_pipeline.ingest.records import alder_records
 
 SOURCE_COLUMNS = {"source_file": pl.String, "source_row": pl.Int64, "sha256": pl.String}
 EXTRA = "extra_fields"  # the fields of a record beyond its layout, as sent

@@ -1,4 +1,5 @@
-"""When the daily run starts: the firm's ``firm/operations.yaml`` with defaults.
+"""When the daily run starts and when the desk needs its results: the firm's
+``firm/operations.yaml`` with defaults.
 
 The schedule's cron is fixed when the code location loads, so this file is read then
 (from the book of ``REBALANCE_BOOK``); a missing file means the defaults below.
@@ -11,7 +12,7 @@ import zoneinfo
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 OPERATIONS_FILE = Path("firm") / "operations.yaml"
 
@@ -31,6 +32,11 @@ class OperationsConfig(BaseModel):
         3, ge=1, description="business days (up to today) whose drop folders the sensor watches"
     )
     sensor_interval_seconds: int = Field(60, ge=10)
+    desk_deadline: dt.time = Field(
+        dt.time(9, 0),
+        description="on the day after D, when the desk needs D's trade files and routing "
+        "decisions: their freshness deadline in the Dagster UI",
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -40,6 +46,16 @@ class OperationsConfig(BaseModel):
         except (zoneinfo.ZoneInfoNotFoundError, ValueError) as error:
             raise ValueError(f"unknown time zone {name!r}") from error
         return name
+
+    @model_validator(mode="after")
+    def _deadline_after_the_run(self) -> OperationsConfig:
+        """A deadline before the scheduled run would show every morning as late."""
+        if self.desk_deadline <= self.schedule_time:
+            raise ValueError(
+                f"desk_deadline {self.desk_deadline} is not after schedule_time "
+                f"{self.schedule_time}"
+            )
+        return self
 
     @property
     def zone(self) -> zoneinfo.ZoneInfo:

@@ -7,7 +7,7 @@ the score is Σ ±weight × term (benefits +, costs −) over the same objects, 
 solver and the score cannot drift apart. Expressions are weighted dollars per dollar of
 V, the account's value less its due withdrawals; ``dollars`` are unweighted.
 
-A new term is one class here and one line in ``score_terms``.
+A new term is one class and one line in ``SCORE_TERMS``.
 """
 
 from __future__ import annotations
@@ -119,6 +119,7 @@ class Term(abc.ABC):
     column: ClassVar[str]  # the OPTIMIZATION_RESULTS column of its dollars
     is_benefit: ClassVar[bool]
     paid_in_cash: ClassVar[bool] = False  # a cost the account's cash pays when it trades
+    is_market_impact: ClassVar[bool] = False  # left out when the policy prices no impact
 
     def __init__(self) -> None:
         self.parameters: dict[str, cp.Parameter] = {}
@@ -223,6 +224,7 @@ class MarketImpact(Term):
     column = "cost_market_impact_usd"
     is_benefit = False
     paid_in_cash = True
+    is_market_impact = True
 
     def build(self, variables: Variables, layout: Layout) -> tuple[cp.Expression, list]:
         import cvxpy as cp
@@ -313,12 +315,20 @@ class Quality(Term):
         return bps * 1e-4 * (account.problem.ratings - 3.0)
 
 
+# every term of the score, in the order of the result columns
+SCORE_TERMS: tuple[type[Term], ...] = (
+    TrackingError,
+    HarvestedLosses,
+    Quality,
+    TransactionCost,
+    MarketImpact,
+    TaxOnGains,
+)
+
+
 def score_terms(with_impact: bool) -> list[Term]:
-    """Every term of the score, in the order of the result columns."""
-    terms: list[Term] = [TrackingError(), HarvestedLosses(), Quality(), TransactionCost()]
-    if with_impact:
-        terms.append(MarketImpact())
-    return [*terms, TaxOnGains()]
+    """A fresh object of every term of the score (market impact only ``with_impact``)."""
+    return [term() for term in SCORE_TERMS if with_impact or not term.is_market_impact]
 
 
 SCORE_COLUMNS = [term.column for term in score_terms(with_impact=True)]

@@ -1,6 +1,6 @@
 """Great Expectations suites: the batch-level report of a date that a person opens.
 
-The rules (``rules.py``, ``contracts.py``) decide which accounts a fault touches; these
+The rules (``*_rules.py``, ``contracts.py``) decide which accounts a fault touches; these
 suites say, per batch, whether it passed, and GX renders that as data docs. Both read
 the same book with the same policy thresholds, so they agree on what is a fault.
 
@@ -20,7 +20,8 @@ import polars as pl
 
 from rebalance_pipeline.book import Book
 from rebalance_pipeline.policy import Policy
-from rebalance_pipeline.validation.rules import file_deadline, splits_effective_today
+from rebalance_pipeline.validation.file_rules import file_deadline
+from rebalance_pipeline.validation.security_rules import splits_effective_today
 
 SITE_NAME = "rebalance_validation"
 

@@ -35,6 +35,11 @@ def draft(df: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def with_check(df: pl.DataFrame, check: str, message: pl.Expr) -> pl.DataFrame:
+    """``df`` as findings of ``check`` with ``message``."""
+    return df.with_columns(pl.lit(check).alias("check"), message.alias("message"))
+
+
 def empty_draft() -> pl.DataFrame:
     return t.empty(DRAFT)
 

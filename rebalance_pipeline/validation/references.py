@@ -25,8 +25,8 @@ from rebalance_pipeline.book import Book
 from rebalance_pipeline.features import SQL_DIR, SqlModel, load_model, run_model
 from rebalance_pipeline.policy import Policy
 from rebalance_pipeline.validation import scope
+from rebalance_pipeline.validation.file_rules import account_rows
 from rebalance_pipeline.validation.findings import draft
-from rebalance_pipeline.validation.rules import account_rows
 
 
 def _firm_file(table: str) -> str:

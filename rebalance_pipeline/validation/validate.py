@@ -9,7 +9,7 @@ import polars as pl
 
 from rebalance_pipeline.book import Book
 from rebalance_pipeline.policy import Policy
-from rebalance_pipeline.validation import references, rules
+from rebalance_pipeline.validation import file_rules, holding_rules, references, security_rules
 from rebalance_pipeline.validation.contracts import contract_findings
 from rebalance_pipeline.validation.findings import finalize
 from rebalance_pipeline.validation.status import account_status, manual_queue
@@ -52,7 +52,10 @@ def _not_at_cut(row_findings: pl.DataFrame, truncations: pl.DataFrame, book: Boo
     is the truncation, already reported."""
     truncated = truncations.filter(pl.col("check") == "truncated_file").select("source_file")
     rows = pl.concat(
-        [getattr(book, name).select("source_file", "source_row") for name in rules.ACCOUNT_TABLES]
+        [
+            getattr(book, name).select("source_file", "source_row")
+            for name in file_rules.ACCOUNT_TABLES
+        ]
     )
     cut_rows = (
         rows.join(truncated, on="source_file", how="semi")
@@ -72,13 +75,13 @@ def _managed_accounts_only(drafts: pl.DataFrame, book: Book) -> pl.DataFrame:
 def collect_findings(book: Book, policy: Policy) -> pl.DataFrame:
     """Every rule's findings for the book, with stable ids, sorted."""
     checks = policy.validation
-    parsed = rules.scoped_parse_findings(book)
-    incomplete = rules.incomplete_files(book)
+    parsed = file_rules.scoped_parse_findings(book)
+    incomplete = file_rules.incomplete_files(book)
     file_level = pl.concat(
         [
             parsed.filter(pl.col("source_row").is_null()),
-            rules.file_status(book),
-            rules.late_files(book, checks),
+            file_rules.file_status(book),
+            file_rules.late_files(book, checks),
             incomplete,
         ]
     )
@@ -86,7 +89,7 @@ def collect_findings(book: Book, policy: Policy) -> pl.DataFrame:
     row_level = pl.concat(
         [
             parsed.filter(pl.col("source_row").is_not_null()),
-            rules.unknown_securities(book, checks),
+            security_rules.unknown_securities(book, checks),
             references.unknown_accounts(book),
             references.accounts_at_two_custodians(book),
             _contracts_not_explained_by_parsing(contract_findings(book), book),
@@ -95,12 +98,12 @@ def collect_findings(book: Book, policy: Policy) -> pl.DataFrame:
     drafts = [
         file_level,
         _not_at_cut(row_level, incomplete, book),
-        rules.missing_prices(book),
-        rules.price_moves(book, checks),
-        rules.reconciliation(book, checks, skip),
-        rules.invalid_models(book),
+        security_rules.missing_prices(book),
+        security_rules.price_moves(book, checks),
+        holding_rules.reconciliation(book, checks, skip),
+        holding_rules.invalid_models(book),
         references.unresolvable_restrictions(book, policy),
-        rules.unknown_realized_gains(book, policy),
+        security_rules.unknown_realized_gains(book, policy),
     ]
     return finalize(_managed_accounts_only(pl.concat(drafts), book), book.as_of)
 

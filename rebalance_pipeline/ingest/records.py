@@ -1,0 +1,158 @@
+"""A custodian file's records as text: alder's CSV, birch's fixed layout inside its
+header/trailer envelope, and the rows whose field count is not their layout's (never cut
+to fit). ``parse.py`` types the values and turns all of it into findings.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import datetime as dt
+import io
+from collections.abc import Sequence
+
+import polars as pl
+
+from rebalance_pipeline.ingest import formats as f
+
+DATE_FORMATS = {"alder": "%Y-%m-%d", "birch": "%m/%d/%Y"}
+UTF8_BOM = b"\xef\xbb\xbf"
+ACCOUNT = {None: "account_id", "D": "ACCT_NO"}  # the account column of each layout
+
+
+class UnreadableFile(ValueError):
+    """The file decodes but is not a file of the expected custodian and kind."""
+
+
+def without_transport_artefacts(content: bytes) -> bytes:
+    """The file as its custodian wrote it: a UTF-8 byte-order mark and CRLF line ends
+    are added in transport (the birch checksum is computed without them)."""
+    return content.removeprefix(UTF8_BOM).replace(b"\r\n", b"\n")
+
+
+@dataclasses.dataclass(frozen=True)
+class Envelope:
+    """What a birch file says about itself, around its detail records."""
+
+    header_date: dt.date
+    last_line: int  # line number of the last line of the file
+    trailer: str | None  # the trailer record as sent (None: the file has none)
+    lines_after_trailer: int
+    computed_checksum: str  # over the lines between the header and the trailer
+
+    @property
+    def _trailer_fields(self) -> list[str]:
+        return (self.trailer or "").split("|")
+
+    @property
+    def trailer_rows(self) -> int | None:
+        fields = self._trailer_fields
+        return int(fields[1]) if len(fields) > 1 and fields[1].isdigit() else None
+
+    @property
+    def trailer_checksum(self) -> str | None:
+        fields = self._trailer_fields
+        return fields[2] if len(fields) > 2 else None
+
+
+def read_alder(content: bytes, kind: str) -> tuple[pl.DataFrame, list[Ragged], None]:
+    """Text columns (canonical names) with source_row; alder has no trailer to check.
+
+    Fields are split by the CSV rules (a quoted field may hold a comma); blank lines
+    are no records.
+    """
+    columns = f.ALDER_COLUMNS[kind]
+    header, _, body = content.partition(b"\n")
+    if header.decode().strip() != ",".join(columns):
+        raise UnreadableFile(f"header is not {','.join(columns)!r}")
+    lines, records = alder_records(body.decode())
+    return (*records_frame(records, lines, columns, lead=None), None)
+
+
+def alder_records(body: str) -> tuple[list[int], list[list[str]]]:
+    """(line number, fields) of each record of an alder file's body (the lines after
+    the header), split by the CSV rules: a quoted field may hold a comma. Blank lines
+    are no records."""
+    reader = csv.reader(io.StringIO(body, newline=""))
+    records, lines = [], []
+    line = 2
+    try:
+        for fields in reader:
+            if fields:
+                records.append(fields)
+                lines.append(line)
+            line = reader.line_num + 2
+    except csv.Error as error:
+        raise UnreadableFile(f"line {line}: {error}") from error
+    return lines, records
+
+
+def read_birch(content: bytes, kind: str) -> tuple[pl.DataFrame, list[Ragged], Envelope]:
+    """Text columns (canonical names, sign applied later) with source_row, and the
+    envelope: the header's date and whatever stands where the trailer should be."""
+    code = f.BIRCH_KIND_CODES[kind]
+    lines = content.decode().split("\n")
+    if lines[-1] == "":  # the line end of the last line
+        lines.pop()
+    header = lines[0].split("|") if lines else []
+    if header[:3] != ["H", "BIRCH", code] or len(header) != 5:
+        raise UnreadableFile(f"first record is not a 'H|BIRCH|{code}|MM/DD/YYYY|<firm>' header")
+    try:
+        header_date = dt.datetime.strptime(header[3], DATE_FORMATS["birch"]).date()
+    except ValueError as error:
+        raise UnreadableFile(f"header date {header[3]!r} is not MM/DD/YYYY") from error
+    end = next((i for i, line in enumerate(lines) if line.split("|")[0] == "T"), None)
+    block = lines[1:end]
+    envelope = Envelope(
+        header_date=header_date,
+        last_line=len(lines),
+        trailer=None if end is None else lines[end],
+        lines_after_trailer=0 if end is None else len(lines) - end - 1,
+        computed_checksum=f.trailer_checksum("\n".join(block).encode()),
+    )
+    records = [line.split("|") for line in block]
+    fields = f.BIRCH_FIELDS[kind]
+    text, ragged = records_frame(records, range(2, len(block) + 2), fields, lead="D")
+    renamed = text.rename({k: v for k, v in f.BIRCH_TO_CANONICAL.items() if k in fields})
+    return renamed, ragged, envelope
+
+
+@dataclasses.dataclass(frozen=True)
+class Ragged:
+    """A record whose fields do not fit its layout: none of its values can be trusted."""
+
+    line: int
+    account_id: str | None
+    message: str
+
+
+def records_frame(
+    records: list[list[str]], lines: Sequence[int], columns: tuple[str, ...], lead: str | None
+) -> tuple[pl.DataFrame, list[Ragged]]:
+    """Text columns of the records (an empty field is null), with source_row.
+
+    A record of another width than the layout (or, with ``lead``, another record type)
+    is kept with its account only and reported: cutting or padding it to fit would shift
+    values into the wrong columns.
+    """
+    offset = 0 if lead is None else 1  # birch records lead with their record type
+    width = len(columns) + offset
+    account_column = ACCOUNT[lead]
+    account_at = columns.index(account_column) + offset if account_column in columns else width
+    rows, ragged = [], []
+    for line, fields in zip(lines, records, strict=True):
+        right_type = lead is None or fields[0] == lead
+        if len(fields) == width and right_type:
+            rows.append([line, *(value or None for value in fields[offset:])])
+            continue
+        account = fields[account_at] or None if right_type and account_at < len(fields) else None
+        rows.append([line, *(account if c == account_column else None for c in columns)])
+        ragged.append(Ragged(line, account, ragged_message(fields, width, lead)))
+    schema = {"source_row": pl.Int64} | dict.fromkeys(columns, pl.String)
+    return pl.DataFrame(rows, schema=schema, orient="row"), ragged
+
+
+def ragged_message(fields: list[str], width: int, lead: str | None) -> str:
+    if lead is not None and fields[0] != lead:
+        return f"record type {fields[0]!r} is not {lead!r}: its values are not read"
+    return f"{len(fields)} fields where the layout has {width}: its values are not read"
