@@ -187,8 +187,8 @@ def _cpu_at(process: list[Sample], moment: float) -> float:
 
 def stage_table(steps: list[StepStats]) -> list[dict]:
     """Steps grouped by stage (the shards of a dynamic step together), in launch order:
-    wall from the first launch to the last end, CPU, rows and solver seconds summed, peak
-    RSS the largest."""
+    wall from the first launch to the last end, CPU, rows, solver and start-up seconds
+    (launch to STEP_START) summed, peak RSS the largest."""
     stages: dict[str, dict] = {}
     for step in sorted(steps, key=lambda s: (s.launched_at, s.step_key)):
         row = stages.setdefault(
@@ -200,6 +200,7 @@ def stage_table(steps: list[StepStats]) -> list[dict]:
                 "rows": 0,
                 "peak_rss_bytes": 0,
                 "solver_seconds": 0.0,
+                "startup_seconds": 0.0,
                 "first_launch": step.launched_at,
                 "last_end": 0.0,
             },
@@ -208,6 +209,7 @@ def stage_table(steps: list[StepStats]) -> list[dict]:
         row["cpu_seconds"] += step.cpu_seconds
         row["rows"] += step.rows
         row["solver_seconds"] += step.solver_seconds
+        row["startup_seconds"] += step.wall_seconds - step.body_seconds
         row["peak_rss_bytes"] = max(row["peak_rss_bytes"], step.peak_rss_bytes)
         row["last_end"] = max(row["last_end"], step.launched_at + step.wall_seconds)
     return [
@@ -378,13 +380,13 @@ def report(run: dict) -> str:
         f"{t['accounts']} accounts, {run['day']}, {run['executor']}:"
         f" {'ok' if run['success'] else 'FAILED'}",
         f"  {'stage':34} {'steps':>5} {'wall s':>8} {'CPU s':>8} {'rows':>9} {'peak MiB':>9}"
-        f" {'solver s':>9}",
+        f" {'solver s':>9} {'start-up s':>10}",
     ]
     for row in run["stages"]:
         lines.append(
             f"  {row['stage']:34} {row['steps']:5d} {row['wall_seconds']:8.2f}"
             f" {row['cpu_seconds']:8.2f} {row['rows']:9d} {row['peak_rss_bytes'] / 2**20:9.0f}"
-            f" {row['solver_seconds']:9.2f}"
+            f" {row['solver_seconds']:9.2f} {row['startup_seconds']:10.2f}"
         )
     lines += [
         f"  end to end: {t['wall_seconds']:.1f} s wall, {t['cpu_seconds']:.1f} CPU-s"

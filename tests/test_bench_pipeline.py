@@ -127,11 +127,13 @@ def test_steps_sharing_a_process_are_charged_between_their_start_and_end() -> No
 
 def test_a_stage_of_parallel_shards_spans_first_launch_to_last_end() -> None:
     def step(key: str, launched: float, wall: float, cpu: float):
-        return bench.StepStats(key, bench.stage_name(key), launched, wall, wall, cpu, 0, 0, 0, True)
+        body = wall - 1.0  # a second to start the step's process
+        return bench.StepStats(key, bench.stage_name(key), launched, wall, body, cpu, 0, 0, 0, True)
 
     steps = [step("solve_shard[shard_1]", 2.0, 9.0, 8.0), step("solve_shard[shard_0]", 1.0, 4.0, 3)]
     (row,) = bench.stage_table(steps)
     assert (row["steps"], row["wall_seconds"], row["cpu_seconds"]) == (2, 10.0, 11.0)
+    assert row["startup_seconds"] == 2.0
 
     total = bench.totals(100, 20.0, 30.0, 1, [*steps[:1], steps[1]])
     assert total["cpu_ms_per_account"] == pytest.approx(300.0)
