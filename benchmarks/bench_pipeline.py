@@ -419,7 +419,7 @@ def stage_chart(runs: list[dict], out: Path) -> None:
         .encode(
             x=alt.X("accounts:Q", scale=alt.Scale(type="log")),
             y=alt.Y("seconds:Q", scale=alt.Scale(type="log"), title="wall seconds"),
-            color="stage:N",
+            color=alt.Color("stage:N", scale=alt.Scale(scheme="category20")),
         )
         .properties(title="time per stage (step launch to end)", width=480, height=360)
     )
