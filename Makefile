@@ -10,7 +10,7 @@ BOOK ?= data/sample
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
 .PHONY: setup run test lint format bench bench-ingest bench-validate bench-features \
-	bench-optimize scenarios sample dagster-dev clean
+	bench-optimize bench-pipeline scenarios sample dagster-dev clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -49,7 +49,9 @@ scenarios: setup
 sample: setup
 	$(BIN)/rebalance generate --sample --out $(BOOK)
 
-bench: bench-ingest bench-validate bench-features bench-optimize
+## Stage benchmarks, then one date end to end at 300 and 10k accounts (minutes).
+## BENCH_ARGS="--with-100k" adds 100k accounts (long); "--in-process" runs steps in one process.
+bench: bench-ingest bench-validate bench-features bench-optimize bench-pipeline
 
 bench-ingest: setup
 	$(BIN)/python benchmarks/bench_ingest.py
@@ -62,6 +64,9 @@ bench-features: setup
 
 bench-optimize: setup
 	$(BIN)/python benchmarks/bench_optimize.py
+
+bench-pipeline: setup
+	$(BIN)/python benchmarks/bench_pipeline.py $(BENCH_ARGS)
 
 ## The Dagster UI on the instance `rebalance run` writes to ($REBALANCE_HOME/dagster).
 dagster-dev: setup
