@@ -16,7 +16,7 @@ import polars as pl
 
 from rebalance_pipeline.ingest import formats as f
 from rebalance_pipeline.ingest.drop_files import is_drop_file
-from rebalance_pipeline.ingest.records import alder_records
+from rebalance_pipeline.ingest.records import alder_records, field, split_lines
 
 SOURCE_COLUMNS = {"source_file": pl.String, "source_row": pl.Int64, "sha256": pl.String}
 EXTRA = "extra_fields"  # the fields of a record beyond its layout, as sent
@@ -46,23 +46,17 @@ def _records(content: bytes, custodian: str, kind: str) -> pl.DataFrame:
     columns = _columns(custodian, kind)
     text = content.decode()
     if custodian == "alder":
-        lines, records = alder_records(text.partition("\n")[2])
+        records = alder_records(text.partition("\n")[2])
     else:
-        split = text.removesuffix("\n").split("\n")
-        lines, records = list(range(1, len(split) + 1)), [line.split("|") for line in split]
+        lines = pl.Series(text.removesuffix("\n").split("\n"), dtype=pl.String)
+        records = split_lines(lines, "|", first_line=1)
     separator = "," if custodian == "alder" else "|"
-    width = len(columns)
-    rows = [
-        [
-            *(value or None for value in fields[:width]),
-            *[None] * (width - len(fields)),
-            separator.join(fields[width:]) or None,
-            line,
-        ]
-        for line, fields in zip(lines, records, strict=True)
-    ]
-    schema = dict.fromkeys((*columns, EXTRA), pl.String) | {"source_row": pl.Int64}
-    return pl.DataFrame(rows, schema=schema, orient="row")
+    extra = pl.col("fields").list.slice(len(columns)).list.join(separator)
+    return records.select(
+        *(field(i).alias(column) for i, column in enumerate(columns)),
+        pl.when(extra != "").then(extra).alias(EXTRA),
+        "source_row",
+    )
 
 
 def raw_file(root: Path, custodian: str, kind: str, day: dt.date) -> pl.DataFrame:

@@ -9,7 +9,6 @@ import csv
 import dataclasses
 import datetime as dt
 import io
-from collections.abc import Sequence
 
 import polars as pl
 
@@ -56,23 +55,27 @@ class Envelope:
 
 
 def read_alder(content: bytes, kind: str) -> tuple[pl.DataFrame, list[Ragged], None]:
-    """Text columns (canonical names) with source_row; alder has no trailer to check.
-
-    Fields are split by the CSV rules (a quoted field may hold a comma); blank lines
-    are no records.
-    """
+    """Text columns (canonical names) with source_row; alder has no trailer to check."""
     columns = f.ALDER_COLUMNS[kind]
     header, _, body = content.partition(b"\n")
     if header.decode().strip() != ",".join(columns):
         raise UnreadableFile(f"header is not {','.join(columns)!r}")
-    lines, records = alder_records(body.decode())
-    return (*records_frame(records, lines, columns, lead=None), None)
+    return (*records_frame(alder_records(body.decode()), columns, lead=None), None)
 
 
-def alder_records(body: str) -> tuple[list[int], list[list[str]]]:
-    """(line number, fields) of each record of an alder file's body (the lines after
-    the header), split by the CSV rules: a quoted field may hold a comma. Blank lines
-    are no records."""
+def alder_records(body: str) -> pl.DataFrame:
+    """(source_row, fields) of each record of an alder file's body (the lines after the
+    header), split by the CSV rules: a quoted field may hold a comma. Blank lines are no
+    records. A body without quotes, carriage returns or NULs has one record per line,
+    split by Polars; the CSV reader takes the others."""
+    if any(special in body for special in ('"', "\r", "\x00")):
+        return _csv_records(body)
+    lines = pl.Series("fields", body.removesuffix("\n").split("\n"))
+    blank = (pl.col("fields").list.len() == 1) & (pl.col("fields").list.first() == "")
+    return split_lines(lines, ",", first_line=2).filter(~blank)
+
+
+def _csv_records(body: str) -> pl.DataFrame:
     reader = csv.reader(io.StringIO(body, newline=""))
     records, lines = [], []
     line = 2
@@ -84,7 +87,26 @@ def alder_records(body: str) -> tuple[list[int], list[list[str]]]:
             line = reader.line_num + 2
     except csv.Error as error:
         raise UnreadableFile(f"line {line}: {error}") from error
-    return lines, records
+    return pl.DataFrame(
+        {"source_row": lines, "fields": records},
+        schema={"source_row": pl.Int64, "fields": pl.List(pl.String)},
+    )
+
+
+def field(position: int) -> pl.Expr:
+    """The ``position``-th of a record's ``fields``; null when empty or missing."""
+    text = pl.col("fields").list.get(position, null_on_oob=True)
+    return pl.when(text != "").then(text)
+
+
+def split_lines(lines: pl.Series, separator: str, first_line: int) -> pl.DataFrame:
+    """(source_row, fields) of text lines without quoting, numbered from ``first_line``."""
+    return pl.DataFrame(
+        {
+            "source_row": pl.int_range(first_line, first_line + len(lines), eager=True),
+            "fields": lines.cast(pl.String).str.split(separator),
+        }
+    ).cast({"source_row": pl.Int64})
 
 
 def read_birch(content: bytes, kind: str) -> tuple[pl.DataFrame, list[Ragged], Envelope]:
@@ -110,9 +132,9 @@ def read_birch(content: bytes, kind: str) -> tuple[pl.DataFrame, list[Ragged], E
         lines_after_trailer=0 if end is None else len(lines) - end - 1,
         computed_checksum=f.trailer_checksum("\n".join(block).encode()),
     )
-    records = [line.split("|") for line in block]
+    records = split_lines(pl.Series(block, dtype=pl.String), "|", first_line=2)
     fields = f.BIRCH_FIELDS[kind]
-    text, ragged = records_frame(records, range(2, len(block) + 2), fields, lead="D")
+    text, ragged = records_frame(records, fields, lead="D")
     renamed = text.rename({k: v for k, v in f.BIRCH_TO_CANONICAL.items() if k in fields})
     return renamed, ragged, envelope
 
@@ -127,9 +149,9 @@ class Ragged:
 
 
 def records_frame(
-    records: list[list[str]], lines: Sequence[int], columns: tuple[str, ...], lead: str | None
+    records: pl.DataFrame, columns: tuple[str, ...], lead: str | None
 ) -> tuple[pl.DataFrame, list[Ragged]]:
-    """Text columns of the records (an empty field is null), with source_row.
+    """Text columns of the records (source_row, fields; an empty field is null).
 
     A record of another width than the layout (or, with ``lead``, another record type)
     is kept with its account only and reported: cutting or padding it to fit would shift
@@ -137,19 +159,27 @@ def records_frame(
     """
     offset = 0 if lead is None else 1  # birch records lead with their record type
     width = len(columns) + offset
+    fields = pl.col("fields")
+    right_type = pl.lit(True) if lead is None else fields.list.first() == lead
+    fits = (fields.list.len() == width) & right_type
     account_column = ACCOUNT[lead]
-    account_at = columns.index(account_column) + offset if account_column in columns else width
-    rows, ragged = [], []
-    for line, fields in zip(lines, records, strict=True):
-        right_type = lead is None or fields[0] == lead
-        if len(fields) == width and right_type:
-            rows.append([line, *(value or None for value in fields[offset:])])
-            continue
-        account = fields[account_at] or None if right_type and account_at < len(fields) else None
-        rows.append([line, *(account if c == account_column else None for c in columns)])
-        ragged.append(Ragged(line, account, ragged_message(fields, width, lead)))
-    schema = {"source_row": pl.Int64} | dict.fromkeys(columns, pl.String)
-    return pl.DataFrame(rows, schema=schema, orient="row"), ragged
+
+    def value(column: str, position: int) -> pl.Expr:
+        readable = right_type if column == account_column else fits
+        return pl.when(readable).then(field(position + offset)).alias(column)
+
+    text = records.select("source_row", *(value(c, i) for i, c in enumerate(columns)))
+    account = (
+        value(account_column, columns.index(account_column))
+        if account_column in columns
+        else pl.lit(None, pl.String)
+    )
+    misfits = records.filter(~fits).select("source_row", "fields", account)
+    ragged = [
+        Ragged(line, account_id, ragged_message(values, width, lead))
+        for line, values, account_id in misfits.iter_rows()
+    ]
+    return text, ragged
 
 
 def ragged_message(fields: list[str], width: int, lead: str | None) -> str:

@@ -197,3 +197,19 @@ def test_truncated_files_keep_the_rows_read(tmp_path):
     assert parsed.rows["account_id"].to_list() == ["A1", "A2"]
     assert parsed.rows.row(1, named=True)["quantity"] is None
     assert parsed.rows["source_row"].to_list() == [2, 3]
+
+
+def test_alder_lines_without_quotes_split_as_the_csv_reader_splits_them():
+    """Polars splits an unquoted body; the CSV reader (taken when a quote, carriage return
+    or NUL appears) must give the same records: blank lines skipped, an empty first field
+    kept, ragged rows whole."""
+    from rebalance_pipeline.ingest.records import _csv_records, alder_records
+
+    body = "A1,SEC-A,10\n\n,SEC-B,\nA2,SEC-C,1,001,403.67\nA3\n\n"
+    fast = alder_records(body)
+    assert fast.equals(_csv_records(body))
+    assert fast["source_row"].to_list() == [2, 4, 5, 6]
+    assert fast["fields"].to_list()[1:3] == [
+        ["", "SEC-B", ""],
+        ["A2", "SEC-C", "1", "001", "403.67"],
+    ]
