@@ -16,8 +16,10 @@ $(UV):
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet "uv==$(UV_VERSION)"
 
-$(VENV)/.synced: uv.lock pyproject.toml | $(UV)
-	$(UV) sync --frozen --python $(PYTHON)
+# bytecode compiled once here: every Dagster step process imports the libraries again,
+# and with PYTHONDONTWRITEBYTECODE set nothing would ever be cached
+$(VENV)/.synced: uv.lock pyproject.toml Makefile | $(UV)
+	$(UV) sync --frozen --compile-bytecode --python $(PYTHON)
 	touch $@
 
 setup: $(VENV)/.synced

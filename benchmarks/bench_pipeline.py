@@ -1,6 +1,7 @@
 """End-to-end benchmark: one generated date of a book through Dagster, stage by stage.
 
-    .venv/bin/python benchmarks/bench_pipeline.py [--sizes 300,10000] [--with-100k] [--in-process]
+    .venv/bin/python benchmarks/bench_pipeline.py [--sizes 300,10000] [--with-100k]
+        [--executor auto|in-process|multiprocess]
 
 For each book size (300 is the shipped sample; larger books are generated once under
 ``var/bench/books``) one date, the book's latest, runs exactly as ``rebalance run`` runs
@@ -12,8 +13,9 @@ account and the ratio end-to-end CPU / solver time. Results go to
 
 Step times come from the run's Dagster event log; CPU and RSS from sampling ``/proc``
 for the child's process tree (a step process's whole life, imports included; with
-``--in-process`` the window between the step's start and end). The end-to-end CPU is
-exact: the child's and its descendants' rusage, from ``os.wait4``.
+steps in one process, the window between the step's start and end). The end-to-end CPU
+is exact: the rusage of the child, of its descendants, and of the multiprocess executor's
+forkserver (adopted as an orphan), from ``os.wait4``.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
+
+from rebalance_pipeline.executors import Executor
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "benchmarks" / "results"
@@ -297,18 +301,19 @@ def _read_process(pid: int, now: float) -> Sample | None:
 # -- one measured run (the child process) ------------------------------------------
 
 
-def measure(book: Path, in_process: bool) -> dict:
+def measure(book: Path, executor: str) -> dict:
     """Run the book's latest date as ``rebalance run`` does; steps and wall as a dict."""
     sampler = ProcessSampler(os.getpid())
     sampler.start()
     start = time.perf_counter()
     import dagster as dg
 
+    from rebalance_pipeline.executors import Executor
     from rebalance_pipeline.runner import materialize_date
     from rebalance_pipeline.storage import latest_drop_date
 
     day = latest_drop_date(book)
-    outcome = materialize_date(day, book, in_process=in_process)
+    outcome = materialize_date(day, book, executor=Executor(executor))
     wall = time.perf_counter() - start
     samples = sampler.stop()
     with dg.DagsterInstance.get() as instance:
@@ -318,6 +323,7 @@ def measure(book: Path, in_process: bool) -> dict:
         "success": outcome.success,
         "wall_seconds": wall,
         "peak_rss_bytes": max(s.peak_rss_bytes for s in samples),
+        "step_processes": len({e.pid for e in events if e.kind == "STEP_START"}),
         "steps": [dataclasses.asdict(s) for s in step_stats(events, samples)],
     }
 
@@ -343,26 +349,45 @@ def book_of(accounts: int) -> Path:
     return out
 
 
-def run_size(accounts: int, in_process: bool) -> dict:
+def adopt_orphans() -> None:
+    """Make this process the reaper of its descendants' orphans (Linux), so the
+    multiprocess executor's forkserver, which outlives the run's process and reaps the
+    step processes, is waited for here and its CPU counted."""
+    import ctypes
+
+    pr_set_child_subreaper = 36
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_child_subreaper, 1, 0, 0, 0)
+
+
+def orphans_cpu_seconds() -> float:
+    """Wait for every adopted orphan to exit; their CPU and their reaped children's."""
+    seconds = 0.0
+    while True:
+        try:
+            _, _, usage = os.wait4(-1, 0)
+        except ChildProcessError:
+            return seconds
+        seconds += usage.ru_utime + usage.ru_stime
+
+
+def run_size(accounts: int, executor: str) -> dict:
     """One measured date in a fresh child process and a fresh home; exact CPU by wait4."""
-    executor = "in_process" if in_process else "multiprocess"
     home = SCRATCH / f"home-{accounts}-{executor}"
     shutil.rmtree(home, ignore_errors=True)
     load = os.getloadavg()[0]  # other work on the machine skews every number
     env = {**os.environ, "REBALANCE_HOME": str(home), "DAGSTER_HOME": str(home / "dagster")}
     command = [sys.executable, __file__, "--measure", str(book_of(accounts))]
-    child = subprocess.Popen(
-        [*command, *(["--in-process"] if in_process else [])], env=env, stdout=subprocess.PIPE
-    )
+    child = subprocess.Popen([*command, "--executor", executor], env=env, stdout=subprocess.PIPE)
     output = child.stdout.read()
     _, status, usage = os.wait4(child.pid, 0)
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"{accounts} accounts: the measured run exited with {status}")
     measured = json.loads(output)
     steps = [StepStats(**step) for step in measured["steps"]]
-    cpu = usage.ru_utime + usage.ru_stime
+    cpu = usage.ru_utime + usage.ru_stime + orphans_cpu_seconds()
     return {
         "executor": executor,
+        "step_processes": measured["step_processes"],
         "load_average_1min_before": load,
         "day": measured["day"],
         "success": measured["success"],
@@ -377,7 +402,8 @@ def run_size(accounts: int, in_process: bool) -> dict:
 def report(run: dict) -> str:
     t = run["totals"]
     lines = [
-        f"{t['accounts']} accounts, {run['day']}, {run['executor']}:"
+        f"{t['accounts']} accounts, {run['day']}, executor {run['executor']}"
+        f" ({run['step_processes']} step processes):"
         f" {'ok' if run['success'] else 'FAILED'}",
         f"  {'stage':34} {'steps':>5} {'wall s':>8} {'CPU s':>8} {'rows':>9} {'peak MiB':>9}"
         f" {'solver s':>9} {'start-up s':>10}",
@@ -430,19 +456,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default=f"{SAMPLE_ACCOUNTS},10000", help="comma-separated")
     parser.add_argument("--with-100k", action="store_true", help=f"add {LARGE_BOOK} (long)")
-    parser.add_argument("--in-process", action="store_true", help="run every step in one process")
+    parser.add_argument(
+        "--executor",
+        choices=[e.value for e in Executor],
+        default=Executor.AUTO.value,
+        help="where the steps run, as `rebalance run --executor` (default: auto)",
+    )
     parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)  # the child's mode
     args = parser.parse_args()
     if args.measure is not None:
-        sys.stdout.write(json.dumps(measure(args.measure, args.in_process)))
+        sys.stdout.write(json.dumps(measure(args.measure, args.executor)))
         return
     sizes = [int(size) for size in args.sizes.split(",")]
     sizes += [LARGE_BOOK] if args.with_100k else []
+    adopt_orphans()
     runs = []
     for accounts in sizes:
-        runs.append(run_size(accounts, args.in_process))
+        runs.append(run_size(accounts, args.executor))
         print(report(runs[-1]), flush=True)
-    executor = runs[0]["executor"]
+    executor = args.executor
     RESULTS.mkdir(exist_ok=True)
     result = RESULTS / f"pipeline-{executor}.json"
     result.write_text(json.dumps(runs, indent=2, sort_keys=True) + "\n")

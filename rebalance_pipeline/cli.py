@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 
+from rebalance_pipeline.executors import Executor
 from rebalance_pipeline.storage import DEFAULT_BOOK
 
 app = typer.Typer(
@@ -85,14 +86,13 @@ def run(
             "with $USER and the time); without it only the current date releases.",
         ),
     ] = False,
-    in_process: Annotated[
-        bool,
+    executor: Annotated[
+        Executor,
         typer.Option(
-            "--in-process",
-            help="Run every step in this process, one after another (same outputs; for a "
-            "small book or a machine with few cores).",
+            help="Where the steps run (same outputs): auto is this process when the "
+            "book's accounts make one optimization shard, else a process per step.",
         ),
-    ] = False,
+    ] = Executor.AUTO,
 ) -> None:
     """Materialize one business date through every stage with Dagster."""
     import getpass
@@ -111,9 +111,7 @@ def run(
         "requested_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
     with Console(stderr=True).status(f"materializing {day} through every stage"):
-        outcome = materialize_date(
-            day, book, in_process=in_process, **(explicit if release else {})
-        )
+        outcome = materialize_date(day, book, executor=executor, **(explicit if release else {}))
     typer.echo(outcome.report())
     if not outcome.success:
         raise typer.Exit(code=1)

@@ -7,6 +7,7 @@ import dagster as dg
 
 from rebalance_pipeline.compliance.assets import compliance
 from rebalance_pipeline.continuity.assets import continuity
+from rebalance_pipeline.executors import MULTIPROCESS
 from rebalance_pipeline.export.assets import trade_files
 from rebalance_pipeline.features.assets import feature_assets
 from rebalance_pipeline.ingest.assets import canonical_tables, custodian_drops, firm_files
@@ -39,6 +40,7 @@ daily_job = dg.define_asset_job(
     selection=dg.AssetSelection.all()
     - dg.AssetSelection.assets(custodian_drops.key, firm_files.key),
     description="Every stage of one business date: custodian files in, trade files out.",
+    config={"execution": {"config": MULTIPROCESS}},  # schedules and the UI: forkserver steps
 )
 
 defs = dg.Definitions(

@@ -2,9 +2,8 @@
 
 Runs go to a persistent Dagster instance under ``$REBALANCE_HOME/dagster`` (the one
 ``dagster dev`` shows when ``DAGSTER_HOME`` points there) with the multiprocess executor,
-so the optimization shards of a date run in parallel; ``in_process`` runs every step in
-the calling process instead (a small book, a machine with few cores, a debugger), with
-the same outputs.
+so the optimization shards of a date run in parallel, or in the calling process when
+there is a single shard (``executors``), with the same outputs.
 """
 
 from __future__ import annotations
@@ -14,11 +13,16 @@ import datetime as dt
 import logging
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 
 from rebalance_pipeline import storage
+from rebalance_pipeline.executors import Executor, available_workers, execution_config
 from rebalance_pipeline.partitions import JOB_NAME, PARTITION_TAG
+
+if TYPE_CHECKING:
+    from rebalance_pipeline.policy import Policy
 
 
 def daily_job() -> dg.JobDefinition:
@@ -65,20 +69,20 @@ def materialize_date(
     operator: str = "",
     requested_at: str = "",
     log_level: str = "WARNING",
-    in_process: bool = False,
+    executor: Executor = Executor.AUTO,
 ) -> DateOutcome:
     """Materialize every asset of ``day`` through Dagster and rebuild the catalog.
 
     ``release_mode`` (auto | release | replay) and the operator's name and time configure
     the ``release`` resource (resources.ReleaseMode). Every event is in the Dagster
     instance (``dagster dev`` shows the run); the console gets ``log_level`` and up.
-    ``in_process`` runs the steps one after another in this process.
+    ``executor`` (executors.Executor) says where the steps run.
 
     The date's policy is read first: a bad policy file is a ``PolicyError`` before any
     run starts."""
     from rebalance_pipeline.policy import book_policy
 
-    book_policy(book, day)
+    policy = book_policy(book, day)
     os.environ[storage.BOOK_ENV] = str(book.resolve())
     os.environ.setdefault(storage.HOME_ENV, str(storage.home()))
     home = dagster_home()
@@ -90,7 +94,7 @@ def materialize_date(
             instance=instance,
             tags={PARTITION_TAG: day.isoformat()},
             run_config={
-                "execution": {"config": {"in_process" if in_process else "multiprocess": {}}},
+                "execution": execution_config(executor, expected_shards(book, day, policy)),
                 "loggers": {"console": {"config": {"log_level": log_level}}},
                 "resources": {
                     "release": {
@@ -106,6 +110,19 @@ def materialize_date(
         outcome = DateOutcome(day, result.success, result.run_id, storage.home())
     storage.build_catalog()
     return outcome
+
+
+def expected_shards(book: Path, day: dt.date, policy: Policy) -> int | None:
+    """How many optimization shards the book's accounts make on this machine, at most
+    (suspended accounts are not solved); None if the firm's account file does not read."""
+    from rebalance_pipeline.ingest.firm import FirmFileError, firm_accounts
+    from rebalance_pipeline.optimization.shards import shard_count
+
+    try:
+        accounts = firm_accounts(book, day)
+    except FirmFileError:
+        return None
+    return shard_count(accounts, policy, available_workers())
 
 
 def resolve_account(account_id: str, day: dt.date) -> str:

@@ -77,7 +77,7 @@ def run_stages(
 ) -> DateOutputs:
     """Every stage of one date; ``pending_orders`` (continuity.PENDING_ORDERS) of a book
     carried on by ``continuity.continue_book``, for routing under ``pending_orders: hold``."""
-    from rebalance_pipeline.optimization.problem import build_problems
+    from rebalance_pipeline.optimization.problem_table import build_problems
     from rebalance_pipeline.optimization.shards import optimize_shard
 
     validation = validate_book(book, policy)

@@ -89,6 +89,12 @@ def firm_tables(root: Path, date: dt.date) -> dict[str, pl.DataFrame]:
     return tables
 
 
+def firm_accounts(root: Path, date: dt.date) -> int:
+    """How many accounts the firm's account master has in force on ``date``."""
+    _, key = FIRM_FILES["accounts"]
+    return as_of(read_firm_file(root, "accounts"), key, date).height
+
+
 def security_master_history(root: Path) -> pl.DataFrame:
     """Every (security_id, symbol, effective_from) row of the security master."""
     return read_firm_file(root, "securities").select("security_id", "symbol", "effective_from")

@@ -1,7 +1,8 @@
 """Per-account tax-aware optimization and the cost/benefit score.
 
-``problem`` turns the feature frames into one ``AccountProblem`` per account (plain
-arrays, storable as Parquet); ``convex`` holds the DPP problem compiled once per bucket;
+``problem_table`` turns the feature frames into one row per account, which ``problem``
+reads as one ``AccountProblem`` each (plain arrays); ``convex`` holds the DPP problem
+compiled once per bucket;
 ``heuristic`` turns the convex solution into whole-share trades; ``score`` values
 them; ``shards`` solves a shard household by household. cvxpy is imported only by
 ``convex``, which only the solving functions load.
@@ -9,10 +10,10 @@ them; ``shards`` solves a shard household by household. cvxpy is imported only b
 
 from rebalance_pipeline.optimization.problem import (
     AccountProblem,
-    build_problems,
     problems_from_frame,
     problems_to_frame,
 )
+from rebalance_pipeline.optimization.problem_table import build_problem_table, build_problems
 from rebalance_pipeline.optimization.shards import (
     assign_shards,
     optimize_shard,
@@ -23,6 +24,7 @@ from rebalance_pipeline.optimization.shards import (
 __all__ = [
     "AccountProblem",
     "assign_shards",
+    "build_problem_table",
     "build_problems",
     "optimize_shard",
     "problems_from_frame",

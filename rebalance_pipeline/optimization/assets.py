@@ -4,11 +4,10 @@ Each shard is one Dagster step (a dynamic output mapped over ``solve_shard``); h
 never straddle shards, so same-day wash sales are resolved inside one step.
 """
 
-import os
-
 import dagster as dg
 import polars as pl
 
+from rebalance_pipeline.executors import available_workers
 from rebalance_pipeline.partitions import business_day_partitions, partition_date
 from rebalance_pipeline.resources import BookSource
 
@@ -38,28 +37,26 @@ CANONICAL_INS = ("securities", "model_targets", "model_bands", "prices", "price_
 def optimization_problems(
     context: dg.AssetExecutionContext, book: BookSource, **inputs: pl.DataFrame
 ) -> pl.DataFrame:
-    from rebalance_pipeline.optimization.problem import build_problems, problems_to_frame
+    from rebalance_pipeline.optimization.problem_table import build_problem_table
 
     as_of = partition_date(context.partition_key)
     features = {name: inputs[name] for name in FEATURE_INS}
     canonical = {name: inputs[name] for name in CANONICAL_INS}
-    problems = build_problems(features, canonical, book.policy(as_of))
-    return problems_to_frame(problems)
+    return build_problem_table(features, canonical, book.policy(as_of))
 
 
 @dg.op(out=dg.DynamicOut(pl.DataFrame))
 def plan_shards(context: dg.OpExecutionContext, book: BookSource, problems: pl.DataFrame):
     """Split the accounts into shards of whole households (count from the policy)."""
-    from rebalance_pipeline.optimization.problem import problems_from_frame, problems_to_frame
-    from rebalance_pipeline.optimization.shards import assign_shards, shard_count
+    from rebalance_pipeline.optimization.shards import household_shards, shard_count
 
     policy = book.policy(partition_date(context.partition_key))
-    accounts = problems_from_frame(problems)
-    workers = max(1, len(os.sched_getaffinity(0)))
-    shards = assign_shards(accounts, shard_count(len(accounts), policy, workers))
-    for shard, members in sorted(shards.items()):
-        if members:
-            yield dg.DynamicOutput(problems_to_frame(members), mapping_key=f"shard_{shard}")
+    households = problems["household_id"]
+    shards = shard_count(problems.height, policy, available_workers())
+    shard_of = household_shards(households, shards)
+    assigned = problems.with_columns(households.replace_strict(shard_of).alias("shard"))
+    for (shard,), members in sorted(assigned.partition_by("shard", as_dict=True).items()):
+        yield dg.DynamicOutput(members.drop("shard"), mapping_key=f"shard_{shard}")
 
 
 @dg.op(out={"results": dg.Out(pl.DataFrame), "trades": dg.Out(pl.DataFrame)})

@@ -1,20 +1,16 @@
-"""The exact inputs of one account's optimization, built from the feature frames.
+"""The exact inputs of one account's optimization.
 
 An ``AccountProblem`` holds plain numbers only, so it can be stored as one Parquet row
 (``problems_to_frame``) and read back unchanged (``problems_from_frame``) to re-solve
-one account alone.
+one account alone; ``problem_table`` builds the stored rows from the feature frames.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
-from collections.abc import Mapping
 
 import numpy as np
 import polars as pl
-
-from rebalance_pipeline.policy import Policy
 
 TAXABLE = "taxable"
 
@@ -176,192 +172,19 @@ def problems_to_frame(problems: list[AccountProblem]) -> pl.DataFrame:
 
 
 def problems_from_frame(df: pl.DataFrame) -> list[AccountProblem]:
-    problems = []
-    for row in df.iter_rows(named=True):
-        arrays = {name: np.array(row[name], dtype=dt_) for name, dt_ in _ARRAY_DTYPES.items()}
-        strings = {name: list(row[name]) for name in _STRING_LISTS}
-        scalars = {name: row[name] for name in _SCALARS}
-        problems.append(AccountProblem(**scalars, **strings, **arrays))
-    return problems
-
-
-def build_problems(
-    features: Mapping[str, pl.DataFrame],
-    canonical: Mapping[str, pl.DataFrame],
-    policy: Policy,
-) -> list[AccountProblem]:
-    """One problem per account with status 'ok', sorted by account id.
-
-    The universe is the model's targets plus the held securities that have a close today;
-    those a data-quality finding puts in doubt (untradable_securities) are frozen in it.
-    Halts mark securities only; ``halt_mode`` is applied by the solver.
-    """
-    accounts = features["account_valuations"].filter(pl.col("status") == "ok").sort("account_id")
-    priced = features["security_prices"].filter(pl.col("close") > 0)
-    prices = dict(priced.select("security_id", "close").iter_rows())
-    securities = {row["security_id"]: row for row in canonical["securities"].iter_rows(named=True)}
-    halted = set(features["active_halts"]["security_id"].to_list())
-    untradable = set(features["untradable_securities"]["security_id"].to_list())
-    context = _Context(features, canonical)
-    vols = estimate_class_vols(
-        canonical["price_history"], canonical["prices"], canonical["securities"], policy
-    )
+    """The problems of a problem table, in its row order. Each list column is read as
+    one flat array and cut at the rows' lengths, not row by row."""
+    arrays = {name: _cut_lists(df[name], dtype) for name, dtype in _ARRAY_DTYPES.items()}
+    values = {name: df[name].to_list() for name in (*_SCALARS, *_STRING_LISTS)}
+    columns = values | arrays
     return [
-        _account_problem(account, context, prices, securities, (halted, untradable), vols)
-        for account in accounts.iter_rows(named=True)
+        AccountProblem(**{name: column[row] for name, column in columns.items()})
+        for row in range(df.height)
     ]
 
 
-class _Context:
-    """The feature frames grouped by account / model / household, read once."""
-
-    def __init__(
-        self,
-        features: Mapping[str, pl.DataFrame],
-        canonical: Mapping[str, pl.DataFrame],
-    ) -> None:
-        self.lots = _group(features["tax_lots"].sort("lot_id"), "account_id")
-        self.holdings = _group(features["holdings"], "account_id")
-        self.targets = _group(canonical["model_targets"], "model_id")
-        self.bands = _group(canonical["model_bands"].sort("asset_class"), "model_id")
-        self.restricted = _group(features["restricted_securities"], "account_id")
-        self.windows = _group(features["wash_sale_windows"], "household_id")
-        mandates = features["mandates"]
-        self.mandates = dict(
-            mandates.group_by("account_id")
-            .agg(pl.col("mandate").unique().sort())
-            .select("account_id", "mandate")
-            .iter_rows()
-        )
-        cash = mandates.filter(pl.col("mandate") == "cash_request")
-        self.required_cash = dict(
-            cash.group_by("account_id").agg(pl.col("amount").fill_null(0.0).sum()).iter_rows()
-        )
-
-
-def _group(df: pl.DataFrame, key: str) -> dict[str, pl.DataFrame]:
-    return {k[0]: part for k, part in df.partition_by(key, as_dict=True).items()}
-
-
-def _rows(frames: dict[str, pl.DataFrame], key: str | None) -> list[dict]:
-    frame = frames.get(key) if key is not None else None
-    return [] if frame is None else frame.to_dicts()
-
-
-def _account_problem(
-    account: dict,
-    ctx: _Context,
-    prices: dict[str, float],
-    securities: dict[str, dict],
-    blocked: tuple[set[str], set[str]],
-    class_vols: dict[str, float],
-) -> AccountProblem:
-    account_id = account["account_id"]
-    halted, untradable = blocked
-    model_targets = _rows(ctx.targets, account["model_id"])
-    targets = {r["security_id"]: r["target_weight"] or 0.0 for r in model_targets}
-    held = {r["security_id"]: r["quantity"] for r in _rows(ctx.holdings, account_id)}
-    known = {s for s in set(targets) | set(held) if s is not None and s in securities}
-    universe = sorted(s for s in known if s in prices)
-    index = {s: i for i, s in enumerate(universe)}
-    lots = [r for r in _rows(ctx.lots, account_id) if r["security_id"] in index]
-    restricted = {r["security_id"] for r in _rows(ctx.restricted, account_id)}
-    windows = _rows(ctx.windows, account["household_id"])
-    groups = [securities[s]["identical_group"] or s for s in universe]
-    buy_groups = {w["identical_group"] for w in windows if w["blocks"] == "buy"}
-    loss_windows = [w for w in windows if w["blocks"] == "loss_sale"]
-    bands = _rows(ctx.bands, account["model_id"])
-    taxable = account["registration"] == TAXABLE
-
-    def loss_sale_blocked(lot: dict) -> bool:
-        group = groups[index[lot["security_id"]]]
-        at_loss = lot["quantity"] * prices[lot["security_id"]] < lot["cost_basis"]
-        return (
-            taxable
-            and at_loss
-            and any(
-                w["identical_group"] == group and not _created_by(w, lot, account_id)
-                for w in loss_windows
-            )
-        )
-
-    return AccountProblem(
-        account_id=account_id,
-        household_id=account["household_id"],
-        registration=account["registration"],
-        st_rate=float(account["st_rate"] or 0.0),
-        lt_rate=float(account["lt_rate"] or 0.0),
-        total_value=float(account["total_value"] or 0.0),
-        cash=float(account["cash"] or 0.0),
-        required_cash=float(ctx.required_cash.get(account_id, 0.0)),
-        security_ids=universe,
-        asset_classes=[securities[s]["asset_class"] for s in universe],
-        identical_groups=groups,
-        prices=np.array([prices[s] for s in universe], dtype=np.float64),
-        ratings=np.array([securities[s]["rating"] or 3 for s in universe], dtype=np.float64),
-        round_lots=np.array([max(securities[s]["round_lot"] or 1, 1) for s in universe], np.int64),
-        targets=np.array([targets.get(s, 0.0) for s in universe], dtype=np.float64),
-        quantities=np.array([held.get(s, 0.0) for s in universe], dtype=np.float64),
-        halted=np.array([s in halted for s in universe], dtype=np.bool_),
-        untradable=np.array([s in untradable for s in universe], dtype=np.bool_),
-        restricted=np.array([s in restricted for s in universe], dtype=np.bool_),
-        buy_blocked=np.array([g in buy_groups for g in groups], dtype=np.bool_),
-        lot_ids=[lot["lot_id"] for lot in lots],
-        lot_security=np.array([index[lot["security_id"]] for lot in lots], dtype=np.int64),
-        lot_quantities=np.array([lot["quantity"] for lot in lots], dtype=np.float64),
-        lot_cost_basis=np.array([lot["cost_basis"] for lot in lots], dtype=np.float64),
-        lot_long_term=np.array([bool(lot["is_long_term"]) for lot in lots], dtype=np.bool_),
-        lot_loss_sale_blocked=np.array([loss_sale_blocked(lot) for lot in lots], np.bool_),
-        band_classes=[b["asset_class"] for b in bands],
-        band_min=np.array([b["min_weight"] for b in bands], dtype=np.float64),
-        band_max=np.array([b["max_weight"] for b in bands], dtype=np.float64),
-        class_vols=np.array(
-            [class_vols.get(securities[s]["asset_class"], np.nan) for s in universe], np.float64
-        ),
-        volumes=np.array(
-            [securities[s]["average_daily_volume"] or np.nan for s in universe], np.float64
-        ),
-        mandates=list(ctx.mandates.get(account_id, [])),
-        unpriced_targets=sorted(s for s in targets if s not in prices),
-    )
-
-
-def estimate_class_vols(
-    price_history: pl.DataFrame, prices: pl.DataFrame, securities: pl.DataFrame, policy: Policy
-) -> dict[str, float]:
-    """Annual vol per asset class from the lookback window's closes: the median over the
-    class's securities of the std of their daily log returns times sqrt(252) (in the risk
-    model a class vol is each of its securities' vol). Moves beyond the policy's bound are
-    data faults and left out; a security with too few days gives no estimate."""
-    risk = policy.optimization.risk_model
-    closes = (
-        pl.concat([price_history, prices])
-        .filter(pl.col("security_id").is_not_null() & (pl.col("close") > 0))
-        .sort("security_id", "price_date", "custodian")
-        .unique(["security_id", "price_date"], keep="first", maintain_order=True)
-    )
-    returns = closes.with_columns(
-        pl.col("close").log().diff().over("security_id").alias("log_return")
-    ).filter(pl.col("log_return").abs() <= math.log1p(risk.history_max_daily_move))
-    by_security = (
-        returns.group_by("security_id")
-        .agg(pl.len().alias("days"), (pl.col("log_return").std() * math.sqrt(252)).alias("vol"))
-        .filter((pl.col("days") >= risk.history_min_days) & (pl.col("vol") > 0))
-    )
-    by_class = (
-        by_security.join(securities.select("security_id", "asset_class"), on="security_id")
-        .group_by("asset_class")
-        .agg(pl.col("vol").median())
-        .sort("asset_class")
-    )
-    return dict(by_class.select("asset_class", "vol").iter_rows())
-
-
-def _created_by(window: dict, lot: dict, account_id: str) -> bool:
-    """The buy behind a loss-sale window created this very lot (same account, security
-    and date): selling it is not a wash sale of that buy."""
-    return (
-        window["source_account_id"] == account_id
-        and window["source_security_id"] == lot["security_id"]
-        and window["window_start"] == lot["acquired_date"]
-    )
+def _cut_lists(lists: pl.Series, dtype: type) -> list[np.ndarray]:
+    """A list column as one array per row (rows share no memory)."""
+    flat = lists.explode(empty_as_null=False).to_numpy().astype(dtype, copy=True)
+    ends = np.cumsum(lists.list.len().to_numpy())
+    return np.split(flat, ends[:-1]) if len(lists) else []

@@ -8,8 +8,9 @@ group in a taxable account blocks buys of the group, a buy blocks taxable loss s
 from __future__ import annotations
 
 import dataclasses
-from collections import defaultdict
-from collections.abc import Sequence
+import heapq
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import polars as pl
@@ -78,15 +79,25 @@ def _solve_household(problems: list[AccountProblem], policy: Policy) -> list[Acc
     return outcomes
 
 
+def household_shards(household_ids: Iterable[str], n_shards: int) -> dict[str, int]:
+    """The shard of each household (one id per account): whole households, largest
+    first, each to the least loaded shard (deterministic)."""
+    sizes = Counter(household_ids)
+    loads = [(0, shard) for shard in range(max(n_shards, 1))]  # (accounts, shard): a heap
+    shard_of = {}
+    for household in sorted(sizes, key=lambda h: (-sizes[h], h)):
+        load, lightest = heapq.heappop(loads)
+        shard_of[household] = lightest
+        heapq.heappush(loads, (load + sizes[household], lightest))
+    return shard_of
+
+
 def assign_shards(problems: list[AccountProblem], n_shards: int) -> dict[int, list[AccountProblem]]:
-    """Whole households to shards, largest first to the least loaded (deterministic)."""
-    households: dict[str, list[AccountProblem]] = defaultdict(list)
-    for problem in problems:
-        households[problem.household_id].append(problem)
+    """The problems by shard (``household_shards``), each household's in solving order."""
+    shard_of = household_shards((p.household_id for p in problems), n_shards)
     shards: dict[int, list[AccountProblem]] = {i: [] for i in range(max(n_shards, 1))}
-    for household in sorted(households, key=lambda h: (-len(households[h]), h)):
-        lightest = min(shards, key=lambda i: (len(shards[i]), i))
-        shards[lightest].extend(sorted(households[household], key=_household_order))
+    for problem in sorted(problems, key=lambda p: (p.household_id, _household_order(p))):
+        shards[shard_of[problem.household_id]].append(problem)
     return shards
 
 

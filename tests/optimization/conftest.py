@@ -25,7 +25,8 @@ from stage_books import (  # noqa: F401  (the books the optimizer tests write)
 from rebalance_pipeline import tables as t
 from rebalance_pipeline.book import Book
 from rebalance_pipeline.features import SQL_DIR, discover_models, run_models
-from rebalance_pipeline.optimization.problem import AccountProblem, build_problems
+from rebalance_pipeline.optimization.problem import AccountProblem
+from rebalance_pipeline.optimization.problem_table import build_problems
 from rebalance_pipeline.policy import OptimizationPolicy, Policy, WorkflowPolicy
 from rebalance_pipeline.scenario.adapter import scenario_book
 from rebalance_pipeline.scenario.model import Scenario

@@ -178,7 +178,7 @@ def test_class_vols_are_estimated_from_the_price_history():
     import math
 
     from rebalance_pipeline import tables as t
-    from rebalance_pipeline.optimization.problem import estimate_class_vols
+    from rebalance_pipeline.optimization.problem_table import estimate_class_vols
 
     days = [dt.date(2026, 1, 1) + dt.timedelta(days=i) for i in range(61)]
     closes = [100 * math.exp(0.01 * (i % 2)) for i in range(61)]
@@ -192,7 +192,7 @@ def test_class_vols_are_estimated_from_the_price_history():
         pl.DataFrame({"security_id": ["S1"], "asset_class": ["us_equity"]}), t.SECURITIES
     )
     short = estimate_class_vols(history.head(20), t.empty(t.PRICES), securities, Policy())
-    assert short == {}  # too few days: the policy's default applies
-    vols = estimate_class_vols(history, t.empty(t.PRICES), securities, Policy())
+    assert short.is_empty()  # too few days: the policy's default applies
+    vols = dict(estimate_class_vols(history, t.empty(t.PRICES), securities, Policy()).iter_rows())
     expected = 0.01 * math.sqrt(60 / 59) * math.sqrt(252)  # sample std of 60 returns of ±1%
     assert vols["us_equity"] == pytest.approx(expected, rel=1e-9)
