@@ -48,15 +48,12 @@ def optimization_problems(
 @dg.op(out=dg.DynamicOut(pl.DataFrame))
 def plan_shards(context: dg.OpExecutionContext, book: BookSource, problems: pl.DataFrame):
     """Split the accounts into shards of whole households (count from the policy)."""
-    from rebalance_pipeline.optimization.shards import household_shards, shard_count
+    from rebalance_pipeline.optimization.shards import shard_count, split_into_shards
 
     policy = book.policy(partition_date(context.partition_key))
-    households = problems["household_id"]
     shards = shard_count(problems.height, policy, available_workers())
-    shard_of = household_shards(households, shards)
-    assigned = problems.with_columns(households.replace_strict(shard_of).alias("shard"))
-    for (shard,), members in sorted(assigned.partition_by("shard", as_dict=True).items()):
-        yield dg.DynamicOutput(members.drop("shard"), mapping_key=f"shard_{shard}")
+    for shard, members in split_into_shards(problems, shards):
+        yield dg.DynamicOutput(members, mapping_key=f"shard_{shard}")
 
 
 @dg.op(out={"results": dg.Out(pl.DataFrame), "trades": dg.Out(pl.DataFrame)})

@@ -92,6 +92,15 @@ def household_shards(household_ids: Iterable[str], n_shards: int) -> dict[str, i
     return shard_of
 
 
+def split_into_shards(problems: pl.DataFrame, n_shards: int) -> list[tuple[int, pl.DataFrame]]:
+    """The rows of a problem table by shard (``household_shards``), empty shards left out."""
+    households = problems["household_id"]
+    shard_of = household_shards(households, n_shards)
+    assigned = problems.with_columns(households.replace_strict(shard_of).alias("shard"))
+    parts = assigned.partition_by("shard", as_dict=True, maintain_order=True)
+    return [(shard, part.drop("shard")) for (shard,), part in sorted(parts.items())]
+
+
 def assign_shards(problems: list[AccountProblem], n_shards: int) -> dict[int, list[AccountProblem]]:
     """The problems by shard (``household_shards``), each household's in solving order."""
     shard_of = household_shards((p.household_id for p in problems), n_shards)

@@ -17,6 +17,7 @@ from rebalance_pipeline.optimization.shards import (
     optimize_shard,
     shard_count,
     solve_one,
+    split_into_shards,
 )
 from rebalance_pipeline.optimization.terms import Account
 from rebalance_pipeline.policy import OptimizationPolicy, Policy
@@ -196,3 +197,18 @@ def test_class_vols_are_estimated_from_the_price_history():
     vols = dict(estimate_class_vols(history, t.empty(t.PRICES), securities, Policy()).iter_rows())
     expected = 0.01 * math.sqrt(60 / 59) * math.sqrt(252)  # sample std of 60 returns of ±1%
     assert vols["us_equity"] == pytest.approx(expected, rel=1e-9)
+
+
+def test_a_problem_table_splits_into_the_same_shards_as_its_problems():
+    problems = problems_for(**household_book())
+    by_problems = {
+        shard: sorted(p.account_id for p in members)
+        for shard, members in assign_shards(problems, 3).items()
+        if members
+    }
+    by_table = {
+        shard: sorted(part["account_id"].to_list())
+        for shard, part in split_into_shards(problems_to_frame(problems), 3)
+    }
+    assert by_table == by_problems
+    assert len(by_table) == 3
