@@ -11,6 +11,7 @@ holds the rest of its class variance plus ``specific_vol``².
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import numpy as np
 
@@ -39,14 +40,34 @@ def factor_classes(problem: AccountProblem) -> list[str]:
 
 def account_risk(problem: AccountProblem, policy: Policy) -> FactorRisk:
     """The factor model with the class vols estimated from history where there are
-    estimates, the policy's defaults elsewhere."""
-    model = policy.optimization.risk_model
+    estimates, the policy's defaults elsewhere. Accounts of one model share their
+    classes and vols on a date, so the model is built once per distinct layout."""
     estimated = {
         asset_class: float(vol)
         for asset_class, vol in zip(problem.asset_classes, problem.class_vols, strict=True)
         if np.isfinite(vol)
     }
-    return class_risk(problem.asset_classes, factor_classes(problem), model, estimated)
+    return _shared_class_risk(
+        tuple(problem.asset_classes),
+        tuple(factor_classes(problem)),
+        tuple(sorted(estimated.items())),
+        policy.optimization.risk_model.model_dump_json(),
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def _shared_class_risk(
+    asset_classes: tuple[str, ...],
+    classes: tuple[str, ...],
+    estimated_vols: tuple[tuple[str, float], ...],
+    policy_json: str,
+) -> FactorRisk:
+    """``class_risk`` of hashable arguments, read-only (shared by the accounts)."""
+    policy = RiskModelPolicy.model_validate_json(policy_json)
+    risk = class_risk(list(asset_classes), list(classes), policy, dict(estimated_vols))
+    for array in (risk.exposure, risk.specific):
+        array.flags.writeable = False
+    return risk
 
 
 def class_risk(

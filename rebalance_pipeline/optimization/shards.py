@@ -145,12 +145,13 @@ def solve_account(
     except OptimizationError as error:
         notes.append(str(error))
         return _outcome(problem, no_trades(problem), policy, error.status, notes, 0.0)
-    score = score_trades(problem, trades, account_risk(problem, policy), policy)["score_usd"]
-    if score < 0 and not problem.mandates:
+    scores = score_trades(problem, trades, account_risk(problem, policy), policy)
+    if scores["score_usd"] < 0 and not problem.mandates:
         # doing nothing is feasible and scores 0: without a mandate nothing worse goes out
+        score = scores["score_usd"]
         notes.append(f"the rounded proposal scored ${score:,.2f}, below doing nothing: no trades")
-        trades = no_trades(problem)
-    return _outcome(problem, trades, policy, "optimal", notes, solver_seconds)
+        return _outcome(problem, no_trades(problem), policy, "optimal", notes, solver_seconds)
+    return _outcome(problem, trades, policy, "optimal", notes, solver_seconds, scores)
 
 
 def _propose(
@@ -210,8 +211,12 @@ def _outcome(
     status: str,
     notes: list[str],
     solve_seconds: float,
+    scores: dict | None = None,
 ) -> AccountOutcome:
-    risk = account_risk(problem, policy)
+    """The account's result row and trades; ``scores``: ``score_trades`` of these
+    trades when already computed."""
+    if scores is None:
+        scores = score_trades(problem, trades, account_risk(problem, policy), policy)
     result = {
         "account_id": problem.account_id,
         "solve_status": status,
@@ -219,7 +224,7 @@ def _outcome(
         "account_value": problem.total_value,
         "cash_before": problem.cash,
         "required_cash": problem.required_cash,
-        **score_trades(problem, trades, risk, policy),
+        **scores,
         "solve_seconds": solve_seconds,
     }
     return AccountOutcome(
