@@ -304,11 +304,14 @@ def measure(book: Path, in_process: bool) -> dict:
     start = time.perf_counter()
     import dagster as dg
 
+    from rebalance_pipeline.executor import ExecutorChoice
     from rebalance_pipeline.runner import materialize_date
     from rebalance_pipeline.storage import latest_drop_date
 
     day = latest_drop_date(book)
-    outcome = materialize_date(day, book, in_process=in_process)
+    outcome = materialize_date(
+        day, book, executor=ExecutorChoice.IN_PROCESS if in_process else ExecutorChoice.MULTIPROCESS
+    )
     wall = time.perf_counter() - start
     samples = sampler.stop()
     with dg.DagsterInstance.get() as instance:

@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 
+from rebalance_pipeline.executor import ExecutorChoice
 from rebalance_pipeline.storage import DEFAULT_BOOK
 
 app = typer.Typer(
@@ -90,9 +91,16 @@ def run(
         typer.Option(
             "--in-process",
             help="Run every step in this process, one after another (same outputs; for a "
-            "small book or a machine with few cores).",
+            "small book or a machine with few cores). Short for --executor in_process.",
         ),
     ] = False,
+    executor: Annotated[
+        ExecutorChoice,
+        typer.Option(
+            help="Where the steps run: in_process, multiprocess (one process per step) or "
+            "celery (dagster-celery workers; broker from $REBALANCE_CELERY_CONFIG).",
+        ),
+    ] = ExecutorChoice.MULTIPROCESS,
 ) -> None:
     """Materialize one business date through every stage with Dagster."""
     import getpass
@@ -112,7 +120,10 @@ def run(
     }
     with Console(stderr=True).status(f"materializing {day} through every stage"):
         outcome = materialize_date(
-            day, book, in_process=in_process, **(explicit if release else {})
+            day,
+            book,
+            executor=ExecutorChoice.IN_PROCESS if in_process else executor,
+            **(explicit if release else {}),
         )
     typer.echo(outcome.report())
     if not outcome.success:

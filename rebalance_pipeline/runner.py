@@ -3,7 +3,8 @@
 Runs go to a persistent Dagster instance under ``$REBALANCE_HOME/dagster`` (the one
 ``dagster dev`` shows when ``DAGSTER_HOME`` points there) with the multiprocess executor,
 so the optimization shards of a date run in parallel; ``in_process`` runs every step in
-the calling process instead (a small book, a machine with few cores, a debugger), with
+the calling process instead (a small book, a machine with few cores, a debugger), and
+``celery`` sends the steps to dagster-celery workers (``$REBALANCE_CELERY_CONFIG``), with
 the same outputs.
 """
 
@@ -18,7 +19,10 @@ from pathlib import Path
 import dagster as dg
 
 from rebalance_pipeline import storage
+from rebalance_pipeline.executor import ExecutorChoice
 from rebalance_pipeline.partitions import JOB_NAME, PARTITION_TAG
+
+CELERY_CONFIG_ENV = "REBALANCE_CELERY_CONFIG"
 
 
 def daily_job() -> dg.JobDefinition:
@@ -65,14 +69,14 @@ def materialize_date(
     operator: str = "",
     requested_at: str = "",
     log_level: str = "WARNING",
-    in_process: bool = False,
+    executor: ExecutorChoice = ExecutorChoice.MULTIPROCESS,
 ) -> DateOutcome:
     """Materialize every asset of ``day`` through Dagster and rebuild the catalog.
 
     ``release_mode`` (auto | release | replay) and the operator's name and time configure
     the ``release`` resource (resources.ReleaseMode). Every event is in the Dagster
     instance (``dagster dev`` shows the run); the console gets ``log_level`` and up.
-    ``in_process`` runs the steps one after another in this process.
+    ``executor`` says where the steps run (``execution_config``).
 
     The date's policy is read first: a bad policy file is a ``PolicyError`` before any
     run starts."""
@@ -90,7 +94,7 @@ def materialize_date(
             instance=instance,
             tags={PARTITION_TAG: day.isoformat()},
             run_config={
-                "execution": {"config": {"in_process" if in_process else "multiprocess": {}}},
+                "execution": execution_config(executor),
                 "loggers": {"console": {"config": {"log_level": log_level}}},
                 "resources": {
                     "release": {
@@ -106,6 +110,20 @@ def materialize_date(
         outcome = DateOutcome(day, result.success, result.run_id, storage.home())
     storage.build_catalog()
     return outcome
+
+
+def execution_config(executor: ExecutorChoice) -> dict:
+    """The run config of the job's executor. The celery executor's broker and backend
+    are those the workers were started with: the ``execution`` block of the YAML file
+    named by ``$REBALANCE_CELERY_CONFIG`` (the file given to ``dagster-celery worker
+    start -y``); without it, dagster-celery's defaults."""
+    settings = {}
+    if executor is ExecutorChoice.CELERY and os.environ.get(CELERY_CONFIG_ENV):
+        import yaml
+
+        worker_config = yaml.safe_load(Path(os.environ[CELERY_CONFIG_ENV]).read_text())
+        settings = worker_config["execution"]["config"]
+    return {"config": {executor.value: settings}}
 
 
 def resolve_account(account_id: str, day: dt.date) -> str:
