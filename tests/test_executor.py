@@ -1,0 +1,76 @@
+"""The daily job's executor choice: each choice is a run config the job accepts, the
+celery one carries the workers' broker settings, and the default path never imports the
+optional dagster-celery."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from rebalance_pipeline.definitions import defs, pipeline_executor
+from rebalance_pipeline.executor import ExecutorChoice
+from rebalance_pipeline.partitions import JOB_NAME
+from rebalance_pipeline.runner import CELERY_CONFIG_ENV, execution_config
+
+WORKER_CONFIG = """\
+execution:
+  config:
+    broker: redis://127.0.0.1:56379/0
+    backend: redis://127.0.0.1:56379/1
+"""
+
+
+@pytest.mark.parametrize("choice", list(ExecutorChoice))
+def test_every_choice_is_a_run_config_the_daily_job_accepts(choice: ExecutorChoice):
+    job = defs.resolve_job_def(JOB_NAME)
+    checked = dg.validate_run_config(job, {"execution": execution_config(choice)})
+    assert list(checked["execution"][pipeline_executor.name]) == [choice.value]
+
+
+def test_the_job_refuses_an_executor_it_does_not_know():
+    job = defs.resolve_job_def(JOB_NAME)
+    with pytest.raises(dg.DagsterInvalidConfigError):
+        dg.validate_run_config(job, {"execution": {"config": {"k8s": {}}}})
+
+
+def test_a_celery_run_takes_the_broker_the_workers_were_started_with(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    config = tmp_path / "celery.yaml"
+    config.write_text(WORKER_CONFIG)
+    monkeypatch.setenv(CELERY_CONFIG_ENV, str(config))
+    celery = execution_config(ExecutorChoice.CELERY)["config"]["celery"]
+    assert celery["broker"] == "redis://127.0.0.1:56379/0"
+    assert celery["backend"] == "redis://127.0.0.1:56379/1"
+    # the workers' file is for celery runs only
+    assert execution_config(ExecutorChoice.MULTIPROCESS) == {"config": {"multiprocess": {}}}
+
+
+def test_in_process_and_multiprocess_executors_do_not_import_dagster_celery():
+    """dagster-celery is an optional dependency group: building the executors of a run on
+    this machine must work without it (and not import it when it is installed)."""
+    script = """
+import sys
+import dagster as dg
+from rebalance_pipeline.definitions import pipeline_executor
+from rebalance_pipeline.runner import daily_job
+
+with dg.DagsterInstance.ephemeral() as instance:
+    for choice in ("in_process", "multiprocess"):
+        context = dg.InitExecutorContext(
+            job=dg.reconstructable(daily_job),
+            executor_def=pipeline_executor,
+            executor_config={choice: {"retries": {"enabled": {}}}},
+            instance=instance,
+        )
+        print(type(pipeline_executor.executor_creation_fn(context)).__name__)
+print("dagster_celery" in sys.modules)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.split() == ["InProcessExecutor", "MultiprocessExecutor", "False"]
