@@ -81,7 +81,12 @@ def pipeline_executor(init_context: dg.InitExecutorContext) -> dg.Executor:
 def _celery_executor(init_context: dg.InitExecutorContext) -> dg.Executor:
     """dagster-celery's executor, its config (broker, backend, config_source...) checked
     against its own schema."""
-    from dagster_celery import celery_executor
+    try:
+        from dagster_celery import celery_executor
+    except ImportError:
+        raise dg.DagsterInvariantViolationError(
+            "the celery executor needs dagster-celery: uv sync --group distributed"
+        ) from None
 
     given = init_context.executor_config[ExecutorChoice.CELERY]
     checked = process_config(celery_executor.config_schema.config_type, given)

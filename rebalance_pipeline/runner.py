@@ -118,12 +118,12 @@ def execution_config(executor: ExecutorChoice) -> dict:
     named by ``$REBALANCE_CELERY_CONFIG`` (the file given to ``dagster-celery worker
     start -y``); without it, dagster-celery's defaults."""
     settings = {}
-    if executor is ExecutorChoice.CELERY and os.environ.get(CELERY_CONFIG_ENV):
+    if executor == ExecutorChoice.CELERY and os.environ.get(CELERY_CONFIG_ENV):
         import yaml
 
         worker_config = yaml.safe_load(Path(os.environ[CELERY_CONFIG_ENV]).read_text())
         settings = worker_config["execution"]["config"]
-    return {"config": {executor.value: settings}}
+    return {"config": {ExecutorChoice(executor).value: settings}}
 
 
 def resolve_account(account_id: str, day: dt.date) -> str:

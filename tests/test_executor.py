@@ -14,7 +14,7 @@ import pytest
 from rebalance_pipeline.definitions import defs, pipeline_executor
 from rebalance_pipeline.executor import ExecutorChoice
 from rebalance_pipeline.partitions import JOB_NAME
-from rebalance_pipeline.runner import CELERY_CONFIG_ENV, execution_config
+from rebalance_pipeline.runner import CELERY_CONFIG_ENV, daily_job, execution_config
 
 WORKER_CONFIG = """\
 execution:
@@ -74,3 +74,18 @@ print("dagster_celery" in sys.modules)
         [sys.executable, "-c", script], capture_output=True, text=True, check=True
     )
     assert done.stdout.split() == ["InProcessExecutor", "MultiprocessExecutor", "False"]
+
+
+def test_a_celery_run_without_dagster_celery_says_how_to_install_it(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    monkeypatch.setitem(sys.modules, "dagster_celery", None)  # import fails as if absent
+    with dg.DagsterInstance.ephemeral() as instance:
+        context = dg.InitExecutorContext(
+            job=dg.reconstructable(daily_job),
+            executor_def=pipeline_executor,
+            executor_config={"celery": {}},
+            instance=instance,
+        )
+        with pytest.raises(dg.DagsterInvariantViolationError, match="--group distributed"):
+            pipeline_executor.executor_creation_fn(context)

@@ -121,6 +121,9 @@ wait_ready() {
 }
 
 start() {
+  if [ -e "$STATE/postgres.data" ] || compgen -G "$STATE/*.pid" >/dev/null; then
+    log "$STATE holds services already started: services.sh stop $STATE first"; exit 1
+  fi
   install_missing
   mkdir -p "$STATE"
   write_configs
