@@ -45,6 +45,14 @@ format: setup
 test-reliability: setup
 	$(BIN)/pytest -q -s -m reliability tests/reliability
 
+## One sample date on dagster-celery (Postgres instance, Redis broker, two workers on
+## loopback, started and stopped by tests/distributed/services.sh) against the multiprocess
+## run; installs postgresql and redis-server as root when missing. Not in `make test`.
+.PHONY: test-distributed
+test-distributed: setup
+	$(UV) sync --frozen --group distributed
+	$(BIN)/pytest -q -s -m distributed tests/distributed
+
 scenarios: setup
 	$(BIN)/pytest -q tests/scenario
 

@@ -1,7 +1,7 @@
 """End-to-end benchmark: one generated date of a book through Dagster, stage by stage.
 
     .venv/bin/python benchmarks/bench_pipeline.py [--sizes 300,10000] [--with-100k]
-        [--executor auto|in-process|multiprocess]
+        [--executor auto|in_process|multiprocess]
 
 For each book size (300 is the shipped sample; larger books are generated once under
 ``var/bench/books``) one date, the book's latest, runs exactly as ``rebalance run`` runs
@@ -32,7 +32,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from rebalance_pipeline.executors import Executor
+from rebalance_pipeline.executor import ExecutorChoice
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "benchmarks" / "results"
@@ -308,12 +308,12 @@ def measure(book: Path, executor: str) -> dict:
     start = time.perf_counter()
     import dagster as dg
 
-    from rebalance_pipeline.executors import Executor
+    from rebalance_pipeline.executor import ExecutorChoice
     from rebalance_pipeline.runner import materialize_date
     from rebalance_pipeline.storage import latest_drop_date
 
     day = latest_drop_date(book)
-    outcome = materialize_date(day, book, executor=Executor(executor))
+    outcome = materialize_date(day, book, executor=ExecutorChoice(executor))
     wall = time.perf_counter() - start
     samples = sampler.stop()
     with dg.DagsterInstance.get() as instance:
@@ -458,8 +458,8 @@ def main() -> None:
     parser.add_argument("--with-100k", action="store_true", help=f"add {LARGE_BOOK} (long)")
     parser.add_argument(
         "--executor",
-        choices=[e.value for e in Executor],
-        default=Executor.AUTO.value,
+        choices=[e.value for e in ExecutorChoice if e is not ExecutorChoice.CELERY],
+        default=ExecutorChoice.AUTO.value,
         help="where the steps run, as `rebalance run --executor` (default: auto)",
     )
     parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)  # the child's mode

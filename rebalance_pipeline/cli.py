@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from rebalance_pipeline.executors import Executor
+from rebalance_pipeline.executor import ExecutorChoice
 from rebalance_pipeline.storage import DEFAULT_BOOK
 
 app = typer.Typer(
@@ -87,12 +87,14 @@ def run(
         ),
     ] = False,
     executor: Annotated[
-        Executor,
+        ExecutorChoice,
         typer.Option(
-            help="Where the steps run (same outputs): auto is this process when the "
-            "book's accounts make one optimization shard, else a process per step.",
+            help="Where the steps run, with the same outputs: in_process, multiprocess "
+            "(a process per step), celery (dagster-celery workers; broker from "
+            "$REBALANCE_CELERY_CONFIG), or auto: in_process when the book's accounts make "
+            "one optimization shard, else multiprocess.",
         ),
-    ] = Executor.AUTO,
+    ] = ExecutorChoice.AUTO,
 ) -> None:
     """Materialize one business date through every stage with Dagster."""
     import getpass

@@ -2,8 +2,10 @@
 
 Runs go to a persistent Dagster instance under ``$REBALANCE_HOME/dagster`` (the one
 ``dagster dev`` shows when ``DAGSTER_HOME`` points there) with the multiprocess executor,
-so the optimization shards of a date run in parallel, or in the calling process when
-there is a single shard (``executors``), with the same outputs.
+so the optimization shards of a date run in parallel (each step forked from a preloaded
+forkserver), or in the calling process when the accounts make a single shard; ``celery``
+sends the steps to dagster-celery workers (``$REBALANCE_CELERY_CONFIG``); all with the
+same outputs (``executor``).
 """
 
 from __future__ import annotations
@@ -18,11 +20,18 @@ from typing import TYPE_CHECKING
 import dagster as dg
 
 from rebalance_pipeline import storage
-from rebalance_pipeline.executors import Executor, available_workers, execution_config
+from rebalance_pipeline.executor import (
+    MULTIPROCESS_CONFIG,
+    ExecutorChoice,
+    available_workers,
+    resolve,
+)
 from rebalance_pipeline.partitions import JOB_NAME, PARTITION_TAG
 
 if TYPE_CHECKING:
     from rebalance_pipeline.policy import Policy
+
+CELERY_CONFIG_ENV = "REBALANCE_CELERY_CONFIG"
 
 
 def daily_job() -> dg.JobDefinition:
@@ -69,14 +78,14 @@ def materialize_date(
     operator: str = "",
     requested_at: str = "",
     log_level: str = "WARNING",
-    executor: Executor = Executor.AUTO,
+    executor: ExecutorChoice = ExecutorChoice.AUTO,
 ) -> DateOutcome:
     """Materialize every asset of ``day`` through Dagster and rebuild the catalog.
 
     ``release_mode`` (auto | release | replay) and the operator's name and time configure
     the ``release`` resource (resources.ReleaseMode). Every event is in the Dagster
     instance (``dagster dev`` shows the run); the console gets ``log_level`` and up.
-    ``executor`` (executors.Executor) says where the steps run.
+    ``executor`` says where the steps run (``execution_config``).
 
     The date's policy is read first: a bad policy file is a ``PolicyError`` before any
     run starts."""
@@ -123,6 +132,23 @@ def expected_shards(book: Path, day: dt.date, policy: Policy) -> int | None:
     except FirmFileError:
         return None
     return shard_count(accounts, policy, available_workers())
+
+
+def execution_config(executor: ExecutorChoice, shards: int | None = None) -> dict:
+    """The run config of the job's executor, ``auto`` resolved with the book's
+    ``shards``. The multiprocess executor forks its steps from a preloaded forkserver.
+    The celery executor's broker and backend are those the workers were started with:
+    the ``execution`` block of the YAML file named by ``$REBALANCE_CELERY_CONFIG`` (the
+    file given to ``dagster-celery worker start -y``); without it, dagster-celery's
+    defaults."""
+    choice = resolve(executor, shards)
+    settings = MULTIPROCESS_CONFIG if choice is ExecutorChoice.MULTIPROCESS else {}
+    if choice is ExecutorChoice.CELERY and os.environ.get(CELERY_CONFIG_ENV):
+        import yaml
+
+        worker_config = yaml.safe_load(Path(os.environ[CELERY_CONFIG_ENV]).read_text())
+        settings = worker_config["execution"]["config"]
+    return {"config": {choice.value: settings}}
 
 
 def resolve_account(account_id: str, day: dt.date) -> str:

@@ -44,7 +44,16 @@ SHARED_FROM_STAGES = frozenset(
     }
 )
 # the applications over every stage: Dagster definitions, CLI, audit, tools
-APPLICATIONS = ("definitions", "runner", "cli", "workflow", "operations", "audit", "scenario")
+APPLICATIONS = (
+    "definitions",
+    "executor",
+    "runner",
+    "cli",
+    "workflow",
+    "operations",
+    "audit",
+    "scenario",
+)
 TOOLS = ("generator",)
 
 

@@ -7,7 +7,7 @@ never straddle shards, so same-day wash sales are resolved inside one step.
 import dagster as dg
 import polars as pl
 
-from rebalance_pipeline.executors import available_workers
+from rebalance_pipeline.executor import available_workers
 from rebalance_pipeline.partitions import business_day_partitions, partition_date
 from rebalance_pipeline.resources import BookSource
 

@@ -48,7 +48,7 @@ def start_run(book: Path, home: Path, day: dt.date) -> subprocess.Popen:
     log = (home.parent / f"{home.name}.log").open("ab")
     command = [str(REBALANCE), "run", "--book", str(book), "--date", day.isoformat()]
     return subprocess.Popen(
-        [*command, "--executor", "in-process"],
+        [*command, "--executor", "in_process"],
         env={**os.environ, "REBALANCE_HOME": str(home)},
         stdout=log,
         stderr=subprocess.STDOUT,
