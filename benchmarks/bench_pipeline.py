@@ -376,13 +376,15 @@ def run_size(accounts: int, executor: str) -> dict:
     shutil.rmtree(home, ignore_errors=True)
     load = os.getloadavg()[0]  # other work on the machine skews every number
     env = {**os.environ, "REBALANCE_HOME": str(home), "DAGSTER_HOME": str(home / "dagster")}
+    # the measurement comes back in a file: step processes share the child's stdout
+    result = SCRATCH / f"measured-{accounts}-{executor}.json"
+    result.unlink(missing_ok=True)
     command = [sys.executable, __file__, "--measure", str(book_of(accounts))]
-    child = subprocess.Popen([*command, "--executor", executor], env=env, stdout=subprocess.PIPE)
-    output = child.stdout.read()
+    child = subprocess.Popen([*command, "--executor", executor, "--into", str(result)], env=env)
     _, status, usage = os.wait4(child.pid, 0)
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"{accounts} accounts: the measured run exited with {status}")
-    measured = json.loads(output)
+    measured = json.loads(result.read_text())
     steps = [StepStats(**step) for step in measured["steps"]]
     cpu = usage.ru_utime + usage.ru_stime + orphans_cpu_seconds()
     return {
@@ -463,9 +465,10 @@ def main() -> None:
         help="where the steps run, as `rebalance run --executor` (default: auto)",
     )
     parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)  # the child's mode
+    parser.add_argument("--into", type=Path, help=argparse.SUPPRESS)  # the child's result
     args = parser.parse_args()
     if args.measure is not None:
-        sys.stdout.write(json.dumps(measure(args.measure, args.executor)))
+        args.into.write_text(json.dumps(measure(args.measure, args.executor)))
         return
     sizes = [int(size) for size in args.sizes.split(",")]
     sizes += [LARGE_BOOK] if args.with_100k else []

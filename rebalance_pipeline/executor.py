@@ -12,7 +12,6 @@ parallel (``auto``).
 from __future__ import annotations
 
 import enum
-import os
 
 
 class ExecutorChoice(enum.StrEnum):
@@ -41,8 +40,3 @@ def resolve(choice: ExecutorChoice, shards: int | None) -> ExecutorChoice:
     if choice is not ExecutorChoice.AUTO:
         return choice
     return ExecutorChoice.IN_PROCESS if shards == 1 else ExecutorChoice.MULTIPROCESS
-
-
-def available_workers() -> int:
-    """The cores this process may run on."""
-    return max(1, len(os.sched_getaffinity(0)))

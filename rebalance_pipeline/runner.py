@@ -20,12 +20,7 @@ from typing import TYPE_CHECKING
 import dagster as dg
 
 from rebalance_pipeline import storage
-from rebalance_pipeline.executor import (
-    MULTIPROCESS_CONFIG,
-    ExecutorChoice,
-    available_workers,
-    resolve,
-)
+from rebalance_pipeline.executor import MULTIPROCESS_CONFIG, ExecutorChoice, resolve
 from rebalance_pipeline.partitions import JOB_NAME, PARTITION_TAG
 
 if TYPE_CHECKING:
@@ -125,7 +120,7 @@ def expected_shards(book: Path, day: dt.date, policy: Policy) -> int | None:
     """How many optimization shards the book's accounts make on this machine, at most
     (suspended accounts are not solved); None if the firm's account file does not read."""
     from rebalance_pipeline.ingest.firm import FirmFileError, firm_accounts
-    from rebalance_pipeline.optimization.shards import shard_count
+    from rebalance_pipeline.optimization.shards import available_workers, shard_count
 
     try:
         accounts = firm_accounts(book, day)

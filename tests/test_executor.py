@@ -10,7 +10,6 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from conftest import SAMPLE
 from test_sample_outputs_snapshot import SNAPSHOT, render
 
 from rebalance_pipeline.definitions import defs, pipeline_executor
@@ -26,6 +25,7 @@ from rebalance_pipeline.runner import (
 )
 from rebalance_pipeline.storage import latest_drop_date
 
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
 WORKER_CONFIG = """\
 execution:
   config:

@@ -7,7 +7,6 @@ never straddle shards, so same-day wash sales are resolved inside one step.
 import dagster as dg
 import polars as pl
 
-from rebalance_pipeline.executor import available_workers
 from rebalance_pipeline.partitions import business_day_partitions, partition_date
 from rebalance_pipeline.resources import BookSource
 
@@ -48,7 +47,11 @@ def optimization_problems(
 @dg.op(out=dg.DynamicOut(pl.DataFrame))
 def plan_shards(context: dg.OpExecutionContext, book: BookSource, problems: pl.DataFrame):
     """Split the accounts into shards of whole households (count from the policy)."""
-    from rebalance_pipeline.optimization.shards import shard_count, split_into_shards
+    from rebalance_pipeline.optimization.shards import (
+        available_workers,
+        shard_count,
+        split_into_shards,
+    )
 
     policy = book.policy(partition_date(context.partition_key))
     shards = shard_count(problems.height, policy, available_workers())

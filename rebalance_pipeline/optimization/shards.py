@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import heapq
+import os
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 
@@ -108,6 +109,11 @@ def assign_shards(problems: list[AccountProblem], n_shards: int) -> dict[int, li
     for problem in sorted(problems, key=lambda p: (p.household_id, _household_order(p))):
         shards[shard_of[problem.household_id]].append(problem)
     return shards
+
+
+def available_workers() -> int:
+    """The cores this process may run on: the shards' workers."""
+    return max(1, len(os.sched_getaffinity(0)))
 
 
 def shard_count(n_accounts: int, policy: Policy, workers: int) -> int:
