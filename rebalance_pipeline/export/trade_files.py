@@ -116,8 +116,9 @@ def write_trade_files(
     reviewed trades that adds to the date's run batch instead of replacing it.
     """
     rows = _trade_rows(released, accounts, securities)
-    batch_id = _batch_id(rows, as_of)
-    contents = _file_contents(rows, batch_id, as_of)
+    records = _records(rows)
+    batch_id = _batch_id(records, as_of)
+    contents = _file_contents(rows, records, batch_id, as_of)
     existing = _existing_batches(out_dir) if release else _existing_replays(out_dir)
     if batch_id in existing:
         manifest = _read_manifest(existing[batch_id])
@@ -201,12 +202,14 @@ def _csv_bytes(header: list[str], records: list[list[str]]) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
-def _records(rows: pl.DataFrame, batch_id: str) -> list[list[str]]:
-    return [_record(row, batch_id) for row in rows.iter_rows(named=True)]
+def _records(rows: pl.DataFrame) -> list[list[str]]:
+    """Each trade as written, but for its batch id."""
+    return [_record(row) for row in rows.iter_rows(named=True)]
 
 
-def _record(row: dict, batch_id: str) -> list[str]:
-    """One trade as written; a number that cannot be written exactly names its trade."""
+def _record(row: dict) -> list[str]:
+    """One trade as written (without the batch id); a number that cannot be written
+    exactly names its trade."""
     try:
         quantity = quantity_cell(row["quantity"])
         price = price_cell(row["price"])
@@ -225,25 +228,27 @@ def _record(row: dict, batch_id: str) -> list[str]:
         safe_text(row["lot_id"]),
         safe_text(row["reason"]),
         safe_text(row["review"]),
-        batch_id,
     ]
 
 
-def _batch_id(rows: pl.DataFrame, as_of: dt.date) -> str:
-    """A hash of the date and the released rows as written (without the batch id)."""
-    content = _csv_bytes(["as_of", as_of.isoformat()], _records(rows, ""))
+def _batch_id(records: list[list[str]], as_of: dt.date) -> str:
+    """A hash of the date and the released rows as written (with an empty batch id)."""
+    content = _csv_bytes(["as_of", as_of.isoformat()], [[*r, ""] for r in records])
     return hashlib.sha256(content).hexdigest()[:BATCH_ID_LENGTH]
 
 
 def _file_contents(
-    rows: pl.DataFrame, batch_id: str, as_of: dt.date
+    rows: pl.DataFrame, records: list[list[str]], batch_id: str, as_of: dt.date
 ) -> dict[str, tuple[str, int, bytes]]:
-    """File name -> (custodian, row count, bytes), one file per custodian, by name."""
+    """File name -> (custodian, row count, bytes), one file per custodian, by name
+    (``rows`` are in custodian order, ``records`` theirs)."""
     contents = {}
-    for (custodian,), part in rows.group_by("custodian", maintain_order=True):
+    spans = rows.with_row_index("row").group_by("custodian", maintain_order=True)
+    for (custodian,), part in spans:
+        first, count = part["row"][0], part.height
+        mine = [[*record, batch_id] for record in records[first : first + count]]
         name = f"{_file_safe(custodian)}_trades_{as_of:%Y%m%d}.csv"
-        data = _csv_bytes(TRADE_FILE_COLUMNS, _records(part, batch_id))
-        contents[name] = (custodian, part.height, data)
+        contents[name] = (custodian, count, _csv_bytes(TRADE_FILE_COLUMNS, mine))
     return dict(sorted(contents.items()))
 
 

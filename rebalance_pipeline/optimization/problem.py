@@ -101,6 +101,8 @@ class AccountProblem:
 
     def with_blocks(self, buy_groups: set[str], loss_sale_groups: set[str]) -> AccountProblem:
         """This problem with more identical groups blocked for buys / for loss sales."""
+        if not buy_groups and not loss_sale_groups:
+            return self
         groups = np.array(self.identical_groups, dtype=object)
         buy = self.buy_blocked | np.isin(groups, list(buy_groups))
         lot_groups = groups[self.lot_security] if len(self.lot_ids) else np.array([], object)
