@@ -70,7 +70,7 @@ def alder_records(body: str) -> pl.DataFrame:
     split by Polars; the CSV reader takes the others."""
     if any(special in body for special in ('"', "\r", "\x00")):
         return _csv_records(body)
-    lines = pl.Series("fields", body.removesuffix("\n").split("\n"))
+    lines = lines_of(body.removesuffix("\n"))
     blank = (pl.col("fields").list.len() == 1) & (pl.col("fields").list.first() == "")
     return split_lines(lines, ",", first_line=2).filter(~blank)
 
@@ -113,30 +113,51 @@ def read_birch(content: bytes, kind: str) -> tuple[pl.DataFrame, list[Ragged], E
     """Text columns (canonical names, sign applied later) with source_row, and the
     envelope: the header's date and whatever stands where the trailer should be."""
     code = f.BIRCH_KIND_CODES[kind]
-    lines = content.decode().split("\n")
-    if lines[-1] == "":  # the line end of the last line
-        lines.pop()
-    header = lines[0].split("|") if lines else []
+    text = content.decode().removesuffix("\n")  # the line end of the last line
+    header_line, _, rest = text.partition("\n")
+    header = header_line.split("|") if text else []
     if header[:3] != ["H", "BIRCH", code] or len(header) != 5:
         raise UnreadableFile(f"first record is not a 'H|BIRCH|{code}|MM/DD/YYYY|<firm>' header")
     try:
         header_date = dt.datetime.strptime(header[3], DATE_FORMATS["birch"]).date()
     except ValueError as error:
         raise UnreadableFile(f"header date {header[3]!r} is not MM/DD/YYYY") from error
-    end = next((i for i, line in enumerate(lines) if line.split("|")[0] == "T"), None)
-    block = lines[1:end]
+    last_line = text.count("\n") + 1
+    trailer_start = _first_trailer_start(text)
+    if trailer_start is None:
+        block, trailer, trailer_line = rest, None, last_line + 1
+    else:
+        block = text[len(header_line) + 1 : trailer_start - 1]
+        trailer = text[trailer_start:].partition("\n")[0]
+        trailer_line = text.count("\n", 0, trailer_start) + 1
     envelope = Envelope(
         header_date=header_date,
-        last_line=len(lines),
-        trailer=None if end is None else lines[end],
-        lines_after_trailer=0 if end is None else len(lines) - end - 1,
-        computed_checksum=f.trailer_checksum("\n".join(block).encode()),
+        last_line=last_line,
+        trailer=trailer,
+        lines_after_trailer=0 if trailer is None else last_line - trailer_line,
+        computed_checksum=f.trailer_checksum(block.encode()),
     )
-    records = split_lines(pl.Series(block, dtype=pl.String), "|", first_line=2)
+    block_lines = lines_of(block) if trailer_line > 2 else pl.Series(dtype=pl.String)
+    records = split_lines(block_lines, "|", first_line=2)
     fields = f.BIRCH_FIELDS[kind]
-    text, ragged = records_frame(records, fields, lead="D")
-    renamed = text.rename({k: v for k, v in f.BIRCH_TO_CANONICAL.items() if k in fields})
+    text_columns, ragged = records_frame(records, fields, lead="D")
+    renamed = text_columns.rename({k: v for k, v in f.BIRCH_TO_CANONICAL.items() if k in fields})
     return renamed, ragged, envelope
+
+
+def _first_trailer_start(text: str) -> int | None:
+    """Where the first record of type ``T`` (a line ``T`` or ``T|...``) after the header
+    begins; None when there is none."""
+    starts = [text.find(mark) for mark in ("\nT|", "\nT\n")]
+    if text.endswith("\nT"):
+        starts.append(len(text) - 2)
+    found = [start for start in starts if start >= 0]
+    return min(found) + 1 if found else None
+
+
+def lines_of(text: str) -> pl.Series:
+    """The lines of ``text`` (split at ``\\n``, in Polars: no Python string per line)."""
+    return pl.Series([text], dtype=pl.String).str.split("\n").explode()
 
 
 @dataclasses.dataclass(frozen=True)
