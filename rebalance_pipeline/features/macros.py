@@ -7,6 +7,8 @@ the same name to a Polars frame for the Python code that needs the rule.
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import os
 
 import duckdb
 import polars as pl
@@ -31,11 +33,20 @@ def active_on(
     """The rows of ``frame`` active on ``as_of`` (columns ``start`` and ``end``; ``end``
     None when the frame has no end column), in their order, by the ``active_on`` macro."""
     end_column = "null" if end is None else f'"{end}"'
-    with duckdb.connect(":memory:", config={"threads": 1}) as connection:
-        create_macros(connection)
+    with _macro_database(os.getpid()).cursor() as connection:
         connection.register("frame", frame.to_arrow())
         active = connection.sql(
             f'select * from frame where active_on("{start}", {end_column}, $as_of)',
             params={"as_of": as_of},
         ).pl()
     return active.cast(frame.schema)
+
+
+@functools.cache
+def _macro_database(pid: int) -> duckdb.DuckDBPyConnection:
+    """An in-memory database with the macros, made once per process (``pid``: a forked
+    child makes its own); each call of :func:`active_on` works in a cursor of its own, so
+    threads do not share one. Opening a database costs ~12 ms, more than the query."""
+    connection = duckdb.connect(":memory:", config={"threads": 1})
+    create_macros(connection)
+    return connection
