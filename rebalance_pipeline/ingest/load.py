@@ -16,7 +16,7 @@ from rebalance_pipeline.calendar import previous_business_days
 from rebalance_pipeline.ingest import formats as f
 from rebalance_pipeline.ingest.drop_files import is_drop_file
 from rebalance_pipeline.ingest.firm import firm_tables, security_master_history, symbol_maps
-from rebalance_pipeline.ingest.parse import KIND_SCHEMAS, ParsedFile, parse_file
+from rebalance_pipeline.ingest.parse import KIND_SCHEMAS, ParsedFile, parse_file, parse_files
 
 WASH_SALE_DAYS = 30  # transactions history a date needs to judge wash-sale windows
 HISTORY_KINDS = ("prices", "transactions")
@@ -48,10 +48,21 @@ def load_book(root: Path, as_of: dt.date, lookback_business_days: int = 60) -> B
     ]
     # Polars releases the GIL while it reads, so small files overlap well in threads
     with ThreadPoolExecutor(max_workers=PARSE_THREADS) as pool:
-        parsed = list(
-            pool.map(lambda job: parse_file(*job, root=root), today_files + history_files)
-        )
-        today, history = parsed[: len(today_files)], parsed[len(today_files) :]
+        batches = [[job] for job in today_files] + _by_custodian_and_kind(history_files)
+        parsed = {
+            path: file
+            for batch, files in zip(
+                batches,
+                pool.map(
+                    lambda jobs: parse_files([p for p, _, _ in jobs], *jobs[0][1:], root=root),
+                    batches,
+                ),
+                strict=True,
+            )
+            for (path, _, _), file in zip(batch, files, strict=True)
+        }
+        today = [parsed[path] for path, _, _ in today_files]
+        history = [parsed[path] for path, _, _ in history_files]
         wanted = _lots_of_sells_without_gain(today, history, as_of)
         sold = list(
             pool.map(
@@ -87,6 +98,17 @@ def load_book(root: Path, as_of: dt.date, lookback_business_days: int = 60) -> B
             firm["accounts"],
         ),
     )
+
+
+def _by_custodian_and_kind(
+    jobs: list[tuple[Path, str, str]],
+) -> list[list[tuple[Path, str, str]]]:
+    """The (path, custodian, kind) jobs grouped by custodian and kind: a history of small
+    files is parsed a group at a time."""
+    groups: dict[tuple[str, str], list[tuple[Path, str, str]]] = {}
+    for job in jobs:
+        groups.setdefault(job[1:], []).append(job)
+    return list(groups.values())
 
 
 def _rows(files: list[ParsedFile], kind: str, maps: pl.DataFrame) -> pl.DataFrame:

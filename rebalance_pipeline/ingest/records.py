@@ -54,13 +54,13 @@ class Envelope:
         return fields[2] if len(fields) > 2 else None
 
 
-def read_alder(content: bytes, kind: str) -> tuple[pl.DataFrame, list[Ragged], None]:
-    """Text columns (canonical names) with source_row; alder has no trailer to check."""
+def read_alder(content: bytes, kind: str) -> tuple[pl.DataFrame, None]:
+    """The records (source_row, fields) of an alder file; alder has no trailer to check."""
     columns = f.ALDER_COLUMNS[kind]
     header, _, body = content.partition(b"\n")
     if header.decode().strip() != ",".join(columns):
         raise UnreadableFile(f"header is not {','.join(columns)!r}")
-    return (*records_frame(alder_records(body.decode()), columns, lead=None), None)
+    return alder_records(body.decode()), None
 
 
 def alder_records(body: str) -> pl.DataFrame:
@@ -109,9 +109,9 @@ def split_lines(lines: pl.Series, separator: str, first_line: int) -> pl.DataFra
     ).cast({"source_row": pl.Int64})
 
 
-def read_birch(content: bytes, kind: str) -> tuple[pl.DataFrame, list[Ragged], Envelope]:
-    """Text columns (canonical names, sign applied later) with source_row, and the
-    envelope: the header's date and whatever stands where the trailer should be."""
+def read_birch(content: bytes, kind: str) -> tuple[pl.DataFrame, Envelope]:
+    """The detail records (source_row, fields) of a birch file, and the envelope: the
+    header's date and whatever stands where the trailer should be."""
     code = f.BIRCH_KIND_CODES[kind]
     text = content.decode().removesuffix("\n")  # the line end of the last line
     header_line, _, rest = text.partition("\n")
@@ -138,11 +138,7 @@ def read_birch(content: bytes, kind: str) -> tuple[pl.DataFrame, list[Ragged], E
         computed_checksum=f.trailer_checksum(block.encode()),
     )
     block_lines = lines_of(block) if trailer_line > 2 else pl.Series(dtype=pl.String)
-    records = split_lines(block_lines, "|", first_line=2)
-    fields = f.BIRCH_FIELDS[kind]
-    text_columns, ragged = records_frame(records, fields, lead="D")
-    renamed = text_columns.rename({k: v for k, v in f.BIRCH_TO_CANONICAL.items() if k in fields})
-    return renamed, ragged, envelope
+    return split_lines(block_lines, "|", first_line=2), envelope
 
 
 def _first_trailer_start(text: str) -> int | None:
@@ -160,19 +156,27 @@ def lines_of(text: str) -> pl.Series:
     return pl.Series([text], dtype=pl.String).str.split("\n").explode()
 
 
-@dataclasses.dataclass(frozen=True)
-class Ragged:
-    """A record whose fields do not fit its layout: none of its values can be trusted."""
+RAGGED = {"account_id": pl.String, "message": pl.String}
 
-    line: int
-    account_id: str | None
-    message: str
+
+def text_columns(
+    records: pl.DataFrame, custodian: str, kind: str
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Text columns (canonical names; birch's sign applied later) of a kind's records,
+    and the ragged records (account_id, message): those whose fields do not fit the
+    layout, none of whose values can be trusted. Columns of ``records`` besides
+    ``fields`` (its line, its file) are kept in both."""
+    if custodian == "alder":
+        return records_frame(records, f.ALDER_COLUMNS[kind], lead=None)
+    fields = f.BIRCH_FIELDS[kind]
+    text, ragged = records_frame(records, fields, lead="D")
+    return text.rename({k: v for k, v in f.BIRCH_TO_CANONICAL.items() if k in fields}), ragged
 
 
 def records_frame(
     records: pl.DataFrame, columns: tuple[str, ...], lead: str | None
-) -> tuple[pl.DataFrame, list[Ragged]]:
-    """Text columns of the records (source_row, fields; an empty field is null).
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Text columns of the records (an empty field is null) and the ragged records.
 
     A record of another width than the layout (or, with ``lead``, another record type)
     is kept with its account only and reported: cutting or padding it to fit would shift
@@ -184,23 +188,26 @@ def records_frame(
     right_type = pl.lit(True) if lead is None else fields.list.first() == lead
     fits = (fields.list.len() == width) & right_type
     account_column = ACCOUNT[lead]
+    kept = [name for name in records.columns if name != "fields"]
 
     def value(column: str, position: int) -> pl.Expr:
         readable = right_type if column == account_column else fits
         return pl.when(readable).then(field(position + offset)).alias(column)
 
-    text = records.select("source_row", *(value(c, i) for i, c in enumerate(columns)))
+    text = records.select(*kept, *(value(c, i) for i, c in enumerate(columns)), _fits=fits)
+    if text.get_column("_fits").all():
+        return text.drop("_fits"), pl.DataFrame(schema=records.select(kept).schema | RAGGED)
     account = (
         value(account_column, columns.index(account_column))
         if account_column in columns
         else pl.lit(None, pl.String)
     )
-    misfits = records.filter(~fits).select("source_row", "fields", account)
-    ragged = [
-        Ragged(line, account_id, ragged_message(values, width, lead))
-        for line, values, account_id in misfits.iter_rows()
-    ]
-    return text, ragged
+    misfits = records.filter(~fits)
+    messages = [ragged_message(values, width, lead) for values in misfits["fields"].to_list()]
+    ragged = misfits.select(
+        *kept, account.alias("account_id"), message=pl.Series(messages, dtype=pl.String)
+    )
+    return text.drop("_fits"), ragged
 
 
 def ragged_message(fields: list[str], width: int, lead: str | None) -> str:
