@@ -249,16 +249,14 @@ def _stale_findings(
         dated = envelope.header_date
         message = f"{name} is a stale file: its header is dated {dated}, the drop {drop_date}"
         return [_file_finding(base, "stale_file", message)]
-    dates = (
-        rows.get_column("price_date").drop_nulls().unique().sort()
-        if base["kind"] == "prices"
-        else None
-    )
-    if dates is not None and dates.len() and drop_date not in dates:
-        shown = ", ".join(str(d) for d in dates.head(3))
-        message = f"{name} is a stale file: its prices are dated {shown}, the drop {drop_date}"
-        return [_file_finding(base, "stale_file", message)]
-    return []
+    if base["kind"] != "prices":
+        return []
+    dates = rows.get_column("price_date").drop_nulls()
+    if dates.is_empty() or (dates == drop_date).any():
+        return []
+    shown = ", ".join(str(d) for d in dates.unique().sort().head(3))
+    message = f"{name} is a stale file: its prices are dated {shown}, the drop {drop_date}"
+    return [_file_finding(base, "stale_file", message)]
 
 
 def _typed_files(

@@ -26,7 +26,8 @@ class UnreadableFile(ValueError):
 def without_transport_artefacts(content: bytes) -> bytes:
     """The file as its custodian wrote it: a UTF-8 byte-order mark and CRLF line ends
     are added in transport (the birch checksum is computed without them)."""
-    return content.removeprefix(UTF8_BOM).replace(b"\r\n", b"\n")
+    content = content.removeprefix(UTF8_BOM)
+    return content.replace(b"\r\n", b"\n") if b"\r" in content else content
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,12 +102,10 @@ def field(position: int) -> pl.Expr:
 
 def split_lines(lines: pl.Series, separator: str, first_line: int) -> pl.DataFrame:
     """(source_row, fields) of text lines without quoting, numbered from ``first_line``."""
-    return pl.DataFrame(
-        {
-            "source_row": pl.int_range(first_line, first_line + len(lines), eager=True),
-            "fields": lines.cast(pl.String).str.split(separator),
-        }
-    ).cast({"source_row": pl.Int64})
+    return pl.DataFrame({"fields": lines}).select(
+        source_row=pl.int_range(first_line, first_line + pl.len(), dtype=pl.Int64),
+        fields=pl.col("fields").cast(pl.String).str.split(separator),
+    )
 
 
 def read_birch(content: bytes, kind: str) -> tuple[pl.DataFrame, Envelope]:
@@ -144,11 +143,10 @@ def read_birch(content: bytes, kind: str) -> tuple[pl.DataFrame, Envelope]:
 def _first_trailer_start(text: str) -> int | None:
     """Where the first record of type ``T`` (a line ``T`` or ``T|...``) after the header
     begins; None when there is none."""
-    starts = [text.find(mark) for mark in ("\nT|", "\nT\n")]
-    if text.endswith("\nT"):
-        starts.append(len(text) - 2)
-    found = [start for start in starts if start >= 0]
-    return min(found) + 1 if found else None
+    start = text.find("\nT")
+    while start >= 0 and text[start + 2 : start + 3] not in ("|", "\n", ""):
+        start = text.find("\nT", start + 2)
+    return start + 1 if start >= 0 else None
 
 
 def lines_of(text: str) -> pl.Series:
@@ -189,25 +187,27 @@ def records_frame(
     fits = (fields.list.len() == width) & right_type
     account_column = ACCOUNT[lead]
     kept = [name for name in records.columns if name != "fields"]
-
-    def value(column: str, position: int) -> pl.Expr:
-        readable = right_type if column == account_column else fits
-        return pl.when(readable).then(field(position + offset)).alias(column)
-
-    text = records.select(*kept, *(value(c, i) for i, c in enumerate(columns)), _fits=fits)
-    if text.get_column("_fits").all():
-        return text.drop("_fits"), pl.DataFrame(schema=records.select(kept).schema | RAGGED)
-    account = (
-        value(account_column, columns.index(account_column))
-        if account_column in columns
-        else pl.lit(None, pl.String)
+    sent = records.select(  # the fields as sent; blanked below (two passes are cheaper)
+        *kept,
+        *(fields.list.get(i + offset, null_on_oob=True).alias(c) for i, c in enumerate(columns)),
+        _fits=fits,
+        _right_type=right_type,
     )
-    misfits = records.filter(~fits)
-    messages = [ragged_message(values, width, lead) for values in misfits["fields"].to_list()]
-    ragged = misfits.select(
+
+    def readable(column: str) -> pl.Expr:
+        flag = pl.col("_right_type" if column == account_column else "_fits")
+        return pl.when(flag & (pl.col(column) != "")).then(pl.col(column)).alias(column)
+
+    text = sent.select(*kept, *(readable(c) for c in columns))
+    misfit = ~sent.get_column("_fits")
+    if not misfit.any():
+        return text, pl.DataFrame(schema=records.select(kept).schema | RAGGED)
+    account = pl.col(account_column) if account_column in columns else pl.lit(None, pl.String)
+    messages = [ragged_message(v, width, lead) for v in records.filter(misfit)["fields"].to_list()]
+    ragged = text.filter(misfit).select(
         *kept, account.alias("account_id"), message=pl.Series(messages, dtype=pl.String)
     )
-    return text.drop("_fits"), ragged
+    return text, ragged
 
 
 def ragged_message(fields: list[str], width: int, lead: str | None) -> str:
