@@ -20,10 +20,12 @@ from rebalance_pipeline.ingest import formats as f
 from rebalance_pipeline.ingest.drop_files import foreign_reason
 from rebalance_pipeline.ingest.records import (
     DATE_FORMATS,
+    Body,
     Envelope,
     UnreadableFile,
     read_alder,
     read_birch,
+    split_records,
     text_columns,
     without_transport_artefacts,
 )
@@ -119,7 +121,7 @@ class _Delivered:
 
     base: dict
     sha256: str
-    records: pl.DataFrame  # source_row, fields
+    body: Body
     envelope: Envelope | None
 
 
@@ -132,15 +134,12 @@ def _read(path: Path, custodian: str, kind: str, root: Path | None) -> ParsedFil
         "file_date": _file_date(path.name, custodian),
         "source_file": source_file,
     }
-    empty_rows = t.empty(KIND_SCHEMAS[kind])
     if not path.exists() and not path.is_symlink():
-        finding = _file_finding(base, "missing_file", f"{source_file} was not delivered")
-        return ParsedFile(**base, status="missing", sha256=None, rows=empty_rows, findings=finding)
+        return _not_read(base, "missing", None, "missing_file", f"{source_file} was not delivered")
     foreign = foreign_reason(path, root / "drops" if root else path.parent)
     if foreign is not None:
         message = f"{source_file} is not a regular file of the drop folder ({foreign}): not read"
-        finding = _file_finding(base, "foreign_file", message)
-        return ParsedFile(**base, status="foreign", sha256=None, rows=empty_rows, findings=finding)
+        return _not_read(base, "foreign", None, "foreign_file", message)
     content = path.read_bytes()
     sha256 = hashlib.sha256(content).hexdigest()
     try:
@@ -148,20 +147,26 @@ def _read(path: Path, custodian: str, kind: str, root: Path | None) -> ParsedFil
             content.decode("utf-8")
     except UnicodeDecodeError as error:
         message = f"{source_file} is not UTF-8 text ({error.reason} at byte {error.start})"
-        finding = _file_finding(base, "wrong_encoding", message)
-        return ParsedFile(
-            **base, status="unreadable", sha256=sha256, rows=empty_rows, findings=finding
-        )
+        return _not_read(base, "unreadable", sha256, "wrong_encoding", message)
     try:
-        records, envelope = (read_alder if custodian == "alder" else read_birch)(
+        body, envelope = (read_alder if custodian == "alder" else read_birch)(
             without_transport_artefacts(content), kind
         )
     except UnreadableFile as error:
-        finding = _file_finding(base, "unreadable_file", f"{source_file}: {error}")
-        return ParsedFile(
-            **base, status="unreadable", sha256=sha256, rows=empty_rows, findings=finding
-        )
-    return _Delivered(base, sha256, records, envelope)
+        message = f"{source_file}: {error}"
+        return _not_read(base, "unreadable", sha256, "unreadable_file", message)
+    return _Delivered(base, sha256, body, envelope)
+
+
+def _not_read(base: dict, status: str, sha256: str | None, check: str, message: str) -> ParsedFile:
+    """A file that is not read or not parsed: no rows, one finding about the file."""
+    return ParsedFile(
+        **base,
+        status=status,
+        sha256=sha256,
+        rows=t.empty(KIND_SCHEMAS[base["kind"]]),
+        findings=_file_finding(base, check, message),
+    )
 
 
 def _parsed(file: _Delivered, rows: pl.DataFrame, found: list[pl.DataFrame]) -> ParsedFile:
@@ -270,9 +275,7 @@ def _typed_files(
     """
     if not files:
         return []
-    records = pl.concat(
-        [file.records.with_columns(_file=pl.lit(i, pl.Int64)) for i, file in enumerate(files)]
-    )
+    records = split_records([file.body for file in files], custodian)
     text, ragged = text_columns(records, custodian, kind)
     conversions, problems = [], []
     for name in text.columns:

@@ -55,25 +55,70 @@ class Envelope:
         return fields[2] if len(fields) > 2 else None
 
 
-def read_alder(content: bytes, kind: str) -> tuple[pl.DataFrame, None]:
-    """The records (source_row, fields) of an alder file; alder has no trailer to check."""
+Body = str | pl.DataFrame | None
+"""A file's records before they are split: text whose lines are the records, records
+already split (source_row, fields), or None (no records)."""
+SEPARATORS = {"alder": ",", "birch": "|"}
+
+
+def read_alder(content: bytes, kind: str) -> tuple[Body, None]:
+    """The body of an alder file (the records after its header); alder has no trailer."""
     columns = f.ALDER_COLUMNS[kind]
     header, _, body = content.partition(b"\n")
     if header.decode().strip() != ",".join(columns):
         raise UnreadableFile(f"header is not {','.join(columns)!r}")
-    return alder_records(body.decode()), None
+    return alder_body(body.decode()), None
+
+
+def alder_body(body: str) -> Body:
+    """An alder file's body (the lines after the header), split by the CSV rules: a quoted
+    field may hold a comma. A body without quotes, carriage returns or NULs has one record
+    per line (split by Polars, :func:`split_records`); the CSV reader takes the others."""
+    if any(special in body for special in ('"', "\r", "\x00")):
+        return _csv_records(body)
+    return body.removesuffix("\n")
 
 
 def alder_records(body: str) -> pl.DataFrame:
-    """(source_row, fields) of each record of an alder file's body (the lines after the
-    header), split by the CSV rules: a quoted field may hold a comma. Blank lines are no
-    records. A body without quotes, carriage returns or NULs has one record per line,
-    split by Polars; the CSV reader takes the others."""
-    if any(special in body for special in ('"', "\r", "\x00")):
-        return _csv_records(body)
-    lines = lines_of(body.removesuffix("\n"))
-    blank = (pl.col("fields").list.len() == 1) & (pl.col("fields").list.first() == "")
-    return split_lines(lines, ",", first_line=2).filter(~blank)
+    """(source_row, fields) of each record of an alder file's body."""
+    return split_records([alder_body(body)], "alder").drop("_file")
+
+
+def split_records(bodies: list[Body], custodian: str, first_line: int = 2) -> pl.DataFrame:
+    """(_file, source_row, fields) of the records of every body (``_file``: its index).
+
+    The text bodies are split at line ends and separators in one Polars pass (no Python
+    string per line, one pass for many small files), their lines numbered from
+    ``first_line``; alder's blank lines are no records (a birch blank line is a record of
+    no type).
+    """
+    texts = pl.DataFrame(
+        {
+            "_file": range(len(bodies)),
+            "fields": [b if isinstance(b, str) else None for b in bodies],
+        },
+        schema={"_file": pl.Int64, "fields": pl.String},
+    ).with_columns(pl.col("fields").str.split("\n"))
+    lines_before = pl.col("fields").list.len().fill_null(0).cast(pl.Int64)
+    lines = (
+        texts.with_columns(_start=lines_before.cum_sum() - lines_before)
+        .explode("fields")
+        .drop_nulls("fields")
+    )
+    records = lines.select(
+        "_file",
+        source_row=pl.int_range(pl.len(), dtype=pl.Int64) - pl.col("_start") + first_line,
+        fields=pl.col("fields").str.split(SEPARATORS[custodian]),
+    )
+    if custodian == "alder":
+        blank = (pl.col("fields").list.len() == 1) & (pl.col("fields").list.first() == "")
+        records = records.filter(~blank)
+    split = [
+        body.select(pl.lit(i, pl.Int64).alias("_file"), "source_row", "fields")
+        for i, body in enumerate(bodies)
+        if isinstance(body, pl.DataFrame)
+    ]
+    return pl.concat([records, *split]) if split else records
 
 
 def _csv_records(body: str) -> pl.DataFrame:
@@ -100,17 +145,9 @@ def field(position: int) -> pl.Expr:
     return pl.when(text != "").then(text)
 
 
-def split_lines(lines: pl.Series, separator: str, first_line: int) -> pl.DataFrame:
-    """(source_row, fields) of text lines without quoting, numbered from ``first_line``."""
-    return pl.DataFrame({"fields": lines}).select(
-        source_row=pl.int_range(first_line, first_line + pl.len(), dtype=pl.Int64),
-        fields=pl.col("fields").cast(pl.String).str.split(separator),
-    )
-
-
-def read_birch(content: bytes, kind: str) -> tuple[pl.DataFrame, Envelope]:
-    """The detail records (source_row, fields) of a birch file, and the envelope: the
-    header's date and whatever stands where the trailer should be."""
+def read_birch(content: bytes, kind: str) -> tuple[Body, Envelope]:
+    """The detail records of a birch file (the lines between header and trailer), and
+    the envelope: the header's date and whatever stands where the trailer should be."""
     code = f.BIRCH_KIND_CODES[kind]
     text = content.decode().removesuffix("\n")  # the line end of the last line
     header_line, _, rest = text.partition("\n")
@@ -136,8 +173,7 @@ def read_birch(content: bytes, kind: str) -> tuple[pl.DataFrame, Envelope]:
         lines_after_trailer=0 if trailer is None else last_line - trailer_line,
         computed_checksum=f.trailer_checksum(block.encode()),
     )
-    block_lines = lines_of(block) if trailer_line > 2 else pl.Series(dtype=pl.String)
-    return split_lines(block_lines, "|", first_line=2), envelope
+    return (block if trailer_line > 2 else None), envelope
 
 
 def _first_trailer_start(text: str) -> int | None:
@@ -147,11 +183,6 @@ def _first_trailer_start(text: str) -> int | None:
     while start >= 0 and text[start + 2 : start + 3] not in ("|", "\n", ""):
         start = text.find("\nT", start + 2)
     return start + 1 if start >= 0 else None
-
-
-def lines_of(text: str) -> pl.Series:
-    """The lines of ``text`` (split at ``\\n``, in Polars: no Python string per line)."""
-    return pl.Series([text], dtype=pl.String).str.split("\n").explode()
 
 
 RAGGED = {"account_id": pl.String, "message": pl.String}
