@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -36,8 +37,6 @@ def load_book(root: Path, as_of: dt.date, lookback_business_days: int = 60) -> B
     without a gain name from the lots files of the days before those sales, only those
     files and only those lots (see ``_lots_of_sells_without_gain``).
     """
-    firm = firm_tables(root, as_of)
-    master = security_master_history(root)
     today_files = [(root / f.drop_path(c, k, as_of), c, k) for c in f.CUSTODIANS for k in f.KINDS]
     history_files = [
         (path, c, k)
@@ -46,23 +45,13 @@ def load_book(root: Path, as_of: dt.date, lookback_business_days: int = 60) -> B
         for k in HISTORY_KINDS
         if (path := root / f.drop_path(c, k, day)).is_file()
     ]
-    # Polars releases the GIL while it reads, so small files overlap well in threads
+    # Polars releases the GIL while it reads, so files overlap well in threads
     with ThreadPoolExecutor(max_workers=PARSE_THREADS) as pool:
-        batches = [[job] for job in today_files] + _by_custodian_and_kind(history_files)
-        parsed = {
-            path: file
-            for batch, files in zip(
-                batches,
-                pool.map(
-                    lambda jobs: parse_files([p for p, _, _ in jobs], *jobs[0][1:], root=root),
-                    batches,
-                ),
-                strict=True,
-            )
-            for (path, _, _), file in zip(batch, files, strict=True)
-        }
-        today = [parsed[path] for path, _, _ in today_files]
-        history = [parsed[path] for path, _, _ in history_files]
+        parsing = _parse_in_batches(pool, today_files + history_files, len(today_files), root)
+        firm = firm_tables(root, as_of)  # while the drop files are parsed
+        master = security_master_history(root)
+        parsed = parsing()
+        today, history = parsed[: len(today_files)], parsed[len(today_files) :]
         wanted = _lots_of_sells_without_gain(today, history, as_of)
         sold = list(
             pool.map(
@@ -100,15 +89,31 @@ def load_book(root: Path, as_of: dt.date, lookback_business_days: int = 60) -> B
     )
 
 
-def _by_custodian_and_kind(
-    jobs: list[tuple[Path, str, str]],
-) -> list[list[tuple[Path, str, str]]]:
-    """The (path, custodian, kind) jobs grouped by custodian and kind: a history of small
-    files is parsed a group at a time."""
+def _parse_in_batches(
+    pool: ThreadPoolExecutor, jobs: list[tuple[Path, str, str]], singles: int, root: Path
+) -> Callable[[], list[ParsedFile]]:
+    """Start parsing the (path, custodian, kind) ``jobs`` on ``pool``: the first
+    ``singles`` a file at a time (today's large files), the others a batch per custodian
+    and kind (a history of small files). Returns the wait for the parsed files, in the
+    order of ``jobs``."""
     groups: dict[tuple[str, str], list[tuple[Path, str, str]]] = {}
-    for job in jobs:
+    for job in jobs[singles:]:
         groups.setdefault(job[1:], []).append(job)
-    return list(groups.values())
+    batches = [[job] for job in jobs[:singles]] + list(groups.values())
+    futures = [
+        pool.submit(parse_files, [path for path, _, _ in batch], *batch[0][1:], root=root)
+        for batch in batches
+    ]
+
+    def parsed() -> list[ParsedFile]:
+        by_path = {
+            job[0]: file
+            for batch, future in zip(batches, futures, strict=True)
+            for job, file in zip(batch, future.result(), strict=True)
+        }
+        return [by_path[path] for path, _, _ in jobs]
+
+    return parsed
 
 
 def _rows(files: list[ParsedFile], kind: str, maps: pl.DataFrame) -> pl.DataFrame:
