@@ -174,3 +174,13 @@ def test_files_parsed_together_give_what_each_gives_alone(tmp_path, case):
     together = parse_files(paths, custodian, kind, root=tmp_path)
     alone = [parse_file(path, custodian, kind, root=tmp_path) for path in paths]
     assert all(_same_parse(*pair) for pair in zip(together, alone, strict=True))
+
+
+@BOUNDED
+@given(st.text(alphabet="A1.-, \n\x1f\x01é", max_size=200))
+def test_alder_lines_split_by_polars_as_the_csv_reader_splits_them(body):
+    """The Polars splitter (bodies without quotes, carriage returns or NULs) and the CSV
+    reader (the others) give the same records."""
+    from rebalance_pipeline.ingest.records import _csv_records, alder_records
+
+    assert alder_records(body).equals(_csv_records(body))
