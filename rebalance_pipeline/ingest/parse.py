@@ -115,6 +115,19 @@ def parse_files(
     return [file if isinstance(file, ParsedFile) else _parsed(file, *next(typed)) for file in read]
 
 
+def parse_rows(
+    path: Path, custodian: str, kind: str, keep: pl.DataFrame, *, root: Path | None = None
+) -> pl.DataFrame:
+    """The rows :func:`parse_file` gives ``path`` whose ``keep`` columns match a row of
+    ``keep``; only those are typed (a large file read for a few of its rows). No findings;
+    empty when the file is not read."""
+    file = _read(path, custodian, kind, root)
+    if isinstance(file, ParsedFile):
+        return file.rows
+    ((rows, _),) = _typed_files([file], custodian, kind, keep)
+    return rows
+
+
 @dataclasses.dataclass(frozen=True)
 class _Delivered:
     """A file read and split into records, not typed yet."""
@@ -265,10 +278,11 @@ def _stale_findings(
 
 
 def _typed_files(
-    files: list[_Delivered], custodian: str, kind: str
+    files: list[_Delivered], custodian: str, kind: str, keep: pl.DataFrame | None = None
 ) -> list[tuple[pl.DataFrame, list[pl.DataFrame]]]:
-    """(rows, row findings) of each file: the records of all ``files`` converted to the
-    canonical types in one pass; bad values -> null + a finding.
+    """(rows, row findings) of each file: the records of all ``files`` (with ``keep``,
+    only those whose ``keep`` columns match a row of it) converted to the canonical types
+    in one pass; bad values -> null + a finding.
 
     One pass computes every conversion and a flag column per checked column; findings
     are only built for the columns whose flag is set somewhere.
@@ -277,6 +291,8 @@ def _typed_files(
         return []
     records = split_records([file.body for file in files], custodian)
     text, ragged = text_columns(records, custodian, kind)
+    if keep is not None:
+        text = text.join(keep, on=keep.columns, how="semi", maintain_order="left")
     conversions, problems = [], []
     for name in text.columns:
         value = pl.col(name)

@@ -11,7 +11,7 @@ import pytest
 from rebalance_pipeline import tables as t
 from rebalance_pipeline.generator.render import MARK, detail_lines, file_bytes, to_text
 from rebalance_pipeline.ingest import formats as f
-from rebalance_pipeline.ingest.parse import parse_file, parse_files
+from rebalance_pipeline.ingest.parse import parse_file, parse_files, parse_rows
 
 DAY = dt.date(2026, 3, 16)
 
@@ -270,3 +270,17 @@ def test_files_parsed_together_give_what_each_gives_alone(tmp_path, custodian):
         ["malformed_date", "malformed_row"],
     ]
     assert [parsed.rows.height for parsed in together] == [1, 2, 0, 3]
+
+
+@pytest.mark.parametrize("custodian", f.CUSTODIANS)
+def test_the_rows_of_a_file_wanted_for_a_few_lots_are_those_the_whole_file_gives(
+    tmp_path, custodian
+):
+    path = write(tmp_path, custodian, "lots", LOTS)
+    keep = pl.DataFrame({"account_id": ["A1", "B2", "Z9"], "lot_id": ["A1-L2", "B2-L1", "A1-L1"]})
+
+    wanted = parse_rows(path, custodian, "lots", keep, root=tmp_path)
+
+    whole = parse_file(path, custodian, "lots", root=tmp_path).rows
+    assert wanted.equals(whole.join(keep, on=["account_id", "lot_id"], how="semi"))
+    assert wanted["lot_id"].to_list() == ["A1-L2", "B2-L1"]
