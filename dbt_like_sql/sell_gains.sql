@@ -7,7 +7,14 @@
 --    it (a partly sold lot keeps its per-share basis); lot rows without a usable
 --    quantity and basis do not count;
 -- 4. unknown: none of them (realized_gain null).
-with lot_files as (
+with sold as (
+    -- the lots sells name: only their rows can give a basis (a book's lots are many)
+    select distinct t.account_id, t.lot_id
+    from transactions as t
+    where t.type = 'sell'
+),
+
+lot_files as (
     -- the lot rows a basis may come from, each with the date of its lots file
     select
         sl.file_date,
@@ -18,6 +25,7 @@ with lot_files as (
         sl.source_file,
         sl.source_row
     from sold_lots as sl
+    join sold as s on sl.account_id = s.account_id and sl.lot_id = s.lot_id
     union all
     select
         ctx.as_of as file_date,
@@ -28,6 +36,7 @@ with lot_files as (
         l.source_file,
         l.source_row
     from lots as l
+    join sold as s on l.account_id = s.account_id and l.lot_id = s.lot_id
     cross join run_context as ctx
 ),
 

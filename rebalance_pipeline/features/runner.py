@@ -2,8 +2,8 @@
 
 Each model gets its own connection with its input frames registered as views (Polars ->
 Arrow, no copy) plus the context tables, so a model reads exactly what it declares; the
-macros of ``dbt_like_sql/macros/`` are created on it first.
-The connection runs on one thread: floating-point sums then always add in input order,
+macros of ``dbt_like_sql/macros/`` are in its database (``macros.macro_connection``).
+The database runs on one thread: floating-point sums then always add in input order,
 so a re-run on the same inputs gives the same bytes (a 10k-account date still takes
 about a second for all models).
 """
@@ -17,7 +17,7 @@ import duckdb
 import polars as pl
 
 from rebalance_pipeline import tables as t
-from rebalance_pipeline.features.macros import create_macros
+from rebalance_pipeline.features.macros import macro_connection
 from rebalance_pipeline.features.models import (
     CONTEXT_TABLES,
     FEATURE_SCHEMAS,
@@ -59,8 +59,7 @@ def run_model(
             "which the inputs do not provide"
         )
     frames = {dep: inputs[dep] for dep in model.deps} | context_tables(as_of, policy)
-    with duckdb.connect(":memory:", config={"threads": 1}) as connection:
-        create_macros(connection)
+    with macro_connection() as connection:
         for name, frame in frames.items():
             connection.register(name, frame.to_arrow())
         try:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import hashlib
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -16,7 +16,13 @@ from rebalance_pipeline.calendar import previous_business_days
 from rebalance_pipeline.ingest import formats as f
 from rebalance_pipeline.ingest.drop_files import is_drop_file
 from rebalance_pipeline.ingest.firm import firm_tables, security_master_history, symbol_maps
-from rebalance_pipeline.ingest.parse import KIND_SCHEMAS, ParsedFile, parse_file
+from rebalance_pipeline.ingest.parse import (
+    KIND_SCHEMAS,
+    ParsedFile,
+    parse_file,
+    parse_files,
+    parse_rows,
+)
 
 WASH_SALE_DAYS = 30  # transactions history a date needs to judge wash-sale windows
 HISTORY_KINDS = ("prices", "transactions")
@@ -36,8 +42,6 @@ def load_book(root: Path, as_of: dt.date, lookback_business_days: int = 60) -> B
     without a gain name from the lots files of the days before those sales, only those
     files and only those lots (see ``_lots_of_sells_without_gain``).
     """
-    firm = firm_tables(root, as_of)
-    master = security_master_history(root)
     today_files = [(root / f.drop_path(c, k, as_of), c, k) for c in f.CUSTODIANS for k in f.KINDS]
     history_files = [
         (path, c, k)
@@ -46,21 +50,22 @@ def load_book(root: Path, as_of: dt.date, lookback_business_days: int = 60) -> B
         for k in HISTORY_KINDS
         if (path := root / f.drop_path(c, k, day)).is_file()
     ]
-    # Polars releases the GIL while it reads, so small files overlap well in threads
+    # Polars releases the GIL while it reads, so files overlap well in threads
     with ThreadPoolExecutor(max_workers=PARSE_THREADS) as pool:
-        parsed = list(
-            pool.map(lambda job: parse_file(*job, root=root), today_files + history_files)
-        )
+        parsing = _parse_in_batches(pool, today_files + history_files, len(today_files), root)
+        firm = firm_tables(root, as_of)  # while the drop files are parsed
+        master = security_master_history(root)
+        parsed = parsing()
         today, history = parsed[: len(today_files)], parsed[len(today_files) :]
         wanted = _lots_of_sells_without_gain(today, history, as_of)
         sold = list(
             pool.map(
-                lambda job: _wanted_lots(parse_file(*job, root=root), wanted),
+                lambda job: _wanted_lots(*job, wanted, root),
                 _lots_files_before_sales(root, wanted),
             )
         )
     recent = _recent_files(root, as_of)
-    dates = [p.file_date for p in today + history + sold if p.file_date]
+    dates = [p.file_date for p in today + history if p.file_date] + [day for day, _ in sold]
     maps = symbol_maps(master, dates)
     tables = {kind: _rows(today, kind, maps) for kind in f.KINDS}
     return Book.from_frames(
@@ -89,15 +94,47 @@ def load_book(root: Path, as_of: dt.date, lookback_business_days: int = 60) -> B
     )
 
 
+def _parse_in_batches(
+    pool: ThreadPoolExecutor, jobs: list[tuple[Path, str, str]], singles: int, root: Path
+) -> Callable[[], list[ParsedFile]]:
+    """Start parsing the (path, custodian, kind) ``jobs`` on ``pool``: the first
+    ``singles`` a file at a time (today's large files), the others a batch per custodian
+    and kind (a history of small files). Returns the wait for the parsed files, in the
+    order of ``jobs``."""
+    groups: dict[tuple[str, str], list[tuple[Path, str, str]]] = {}
+    for job in jobs[singles:]:
+        groups.setdefault(job[1:], []).append(job)
+    batches = [[job] for job in jobs[:singles]] + list(groups.values())
+    futures = [
+        pool.submit(parse_files, [path for path, _, _ in batch], *batch[0][1:], root=root)
+        for batch in batches
+    ]
+
+    def parsed() -> list[ParsedFile]:
+        by_path = {
+            job[0]: file
+            for batch, future in zip(batches, futures, strict=True)
+            for job, file in zip(batch, future.result(), strict=True)
+        }
+        return [by_path[path] for path, _, _ in jobs]
+
+    return parsed
+
+
 def _rows(files: list[ParsedFile], kind: str, maps: pl.DataFrame) -> pl.DataFrame:
-    """The kind's rows of ``files`` in file order, symbols mapped as of each file's date.
+    """The kind's rows of ``files`` in file order, symbols mapped as of each file's date."""
+    return _mapped([(p.file_date, p.rows) for p in files if p.kind == kind], kind, maps)
+
+
+def _mapped(
+    dated_rows: list[tuple[dt.date | None, pl.DataFrame]], kind: str, maps: pl.DataFrame
+) -> pl.DataFrame:
+    """The kind's rows of each (file date, rows) in order, symbols mapped as of the date.
 
     Corporate actions map through every symbol a security has had, as the old symbol of
     a symbol change is no longer in force on its effective date.
     """
-    frames = [
-        p.rows.with_columns(file_date=pl.lit(p.file_date, pl.Date)) for p in files if p.kind == kind
-    ]
+    frames = [rows.with_columns(file_date=pl.lit(day, pl.Date)) for day, rows in dated_rows]
     if not frames:
         return t.empty(KIND_SCHEMAS[kind])
     rows = pl.concat(frames)
@@ -148,31 +185,33 @@ def _parsed_rows(files: list[ParsedFile], kind: str) -> pl.DataFrame:
     return pl.concat(frames) if frames else t.empty(KIND_SCHEMAS[kind])
 
 
-def _lots_files_before_sales(root: Path, wanted: pl.DataFrame) -> list[tuple[Path, str, str]]:
-    """The lots files of the days before the sales (only those that were delivered)."""
+def _lots_files_before_sales(root: Path, wanted: pl.DataFrame) -> list[tuple[Path, str, dt.date]]:
+    """(path, custodian, day) of the lots files of the days before the sales (only those
+    that were delivered)."""
     files = wanted.select("custodian", "file_date").unique().sort("file_date", "custodian")
     return [
-        (path, custodian, "lots")
+        (path, custodian, day)
         for custodian, day in files.iter_rows()
         if (path := root / f.drop_path(custodian, "lots", day)).is_file()
     ]
 
 
-def _wanted_lots(lots: ParsedFile, wanted: pl.DataFrame) -> ParsedFile:
-    """A lots file with only the wanted lots of its custodian and date kept: a large
-    book's whole lots file is not held for a few rows."""
-    keys = wanted.filter(
-        (pl.col("custodian") == lots.custodian) & (pl.col("file_date") == lots.file_date)
-    ).select("account_id", "lot_id")
-    return dataclasses.replace(
-        lots, rows=lots.rows.join(keys, on=["account_id", "lot_id"], how="semi")
+def _wanted_lots(
+    path: Path, custodian: str, day: dt.date, wanted: pl.DataFrame, root: Path
+) -> tuple[dt.date, pl.DataFrame]:
+    """(day, rows) of a lots file with only the wanted lots of its custodian and date:
+    a large book's whole lots file is not typed nor held for a few rows."""
+    keys = wanted.filter((pl.col("custodian") == custodian) & (pl.col("file_date") == day)).select(
+        "account_id", "lot_id"
     )
+    return day, parse_rows(path, custodian, "lots", keys, root=root)
 
 
-def _sold_lots(files: list[ParsedFile], maps: pl.DataFrame) -> pl.DataFrame:
+def _sold_lots(files: list[tuple[dt.date, pl.DataFrame]], maps: pl.DataFrame) -> pl.DataFrame:
     """The wanted lots of the earlier lots files, each with its file's date."""
     frames = [
-        _rows([p], "lots", maps).with_columns(file_date=pl.lit(p.file_date, pl.Date)) for p in files
+        _mapped([(day, rows)], "lots", maps).with_columns(file_date=pl.lit(day, pl.Date))
+        for day, rows in files
     ]
     return t.conform(pl.concat(frames), t.SOLD_LOTS) if frames else t.empty(t.SOLD_LOTS)
 

@@ -20,11 +20,13 @@ from rebalance_pipeline.ingest import formats as f
 from rebalance_pipeline.ingest.drop_files import foreign_reason
 from rebalance_pipeline.ingest.records import (
     DATE_FORMATS,
+    Body,
     Envelope,
-    Ragged,
     UnreadableFile,
     read_alder,
     read_birch,
+    split_records,
+    text_columns,
     without_transport_artefacts,
 )
 
@@ -98,23 +100,59 @@ def parse_file(path: Path, custodian: str, kind: str, *, root: Path | None = Non
     that makes the whole file untrusted; a path that is not a regular file of the drop
     folder is never read.
     """
+    return parse_files([path], custodian, kind, root=root)[0]
+
+
+def parse_files(
+    paths: list[Path], custodian: str, kind: str, *, root: Path | None = None
+) -> list[ParsedFile]:
+    """:func:`parse_file` of each of ``paths`` (files of one custodian and kind), their
+    records typed in one pass: many small files (a history of prices) cost little more
+    than one. Each file's rows and findings are those it gives parsed alone."""
+    read = [_read(path, custodian, kind, root) for path in paths]
+    delivered = [file for file in read if isinstance(file, _Delivered)]
+    typed = iter(_typed_files(delivered, custodian, kind))
+    return [file if isinstance(file, ParsedFile) else _parsed(file, *next(typed)) for file in read]
+
+
+def parse_rows(
+    path: Path, custodian: str, kind: str, keep: pl.DataFrame, *, root: Path | None = None
+) -> pl.DataFrame:
+    """The rows :func:`parse_file` gives ``path`` whose ``keep`` columns match a row of
+    ``keep``; only those are typed (a large file read for a few of its rows). No findings;
+    empty when the file is not read."""
+    file = _read(path, custodian, kind, root)
+    if isinstance(file, ParsedFile):
+        return file.rows
+    ((rows, _),) = _typed_files([file], custodian, kind, keep)
+    return rows
+
+
+@dataclasses.dataclass(frozen=True)
+class _Delivered:
+    """A file read and split into records, not typed yet."""
+
+    base: dict
+    sha256: str
+    body: Body
+    envelope: Envelope | None
+
+
+def _read(path: Path, custodian: str, kind: str, root: Path | None) -> ParsedFile | _Delivered:
+    """The file's records, or the file-level finding that stops it being read."""
     source_file = path.relative_to(root).as_posix() if root else path.as_posix()
-    file_date = _file_date(path.name, custodian)
     base = {
         "custodian": custodian,
         "kind": kind,
-        "file_date": file_date,
+        "file_date": _file_date(path.name, custodian),
         "source_file": source_file,
     }
-    empty_rows = t.empty(KIND_SCHEMAS[kind])
     if not path.exists() and not path.is_symlink():
-        finding = _file_finding(base, "missing_file", f"{source_file} was not delivered")
-        return ParsedFile(**base, status="missing", sha256=None, rows=empty_rows, findings=finding)
+        return _not_read(base, "missing", None, "missing_file", f"{source_file} was not delivered")
     foreign = foreign_reason(path, root / "drops" if root else path.parent)
     if foreign is not None:
         message = f"{source_file} is not a regular file of the drop folder ({foreign}): not read"
-        finding = _file_finding(base, "foreign_file", message)
-        return ParsedFile(**base, status="foreign", sha256=None, rows=empty_rows, findings=finding)
+        return _not_read(base, "foreign", None, "foreign_file", message)
     content = path.read_bytes()
     sha256 = hashlib.sha256(content).hexdigest()
     try:
@@ -122,30 +160,42 @@ def parse_file(path: Path, custodian: str, kind: str, *, root: Path | None = Non
             content.decode("utf-8")
     except UnicodeDecodeError as error:
         message = f"{source_file} is not UTF-8 text ({error.reason} at byte {error.start})"
-        finding = _file_finding(base, "wrong_encoding", message)
-        return ParsedFile(
-            **base, status="unreadable", sha256=sha256, rows=empty_rows, findings=finding
-        )
+        return _not_read(base, "unreadable", sha256, "wrong_encoding", message)
     try:
-        text, ragged, envelope = (read_alder if custodian == "alder" else read_birch)(
+        body, envelope = (read_alder if custodian == "alder" else read_birch)(
             without_transport_artefacts(content), kind
         )
     except UnreadableFile as error:
-        finding = _file_finding(base, "unreadable_file", f"{source_file}: {error}")
-        return ParsedFile(
-            **base, status="unreadable", sha256=sha256, rows=empty_rows, findings=finding
-        )
-    rows, findings = _typed(text, custodian, kind, base)
-    file_findings = [
+        message = f"{source_file}: {error}"
+        return _not_read(base, "unreadable", sha256, "unreadable_file", message)
+    return _Delivered(base, sha256, body, envelope)
+
+
+def _not_read(base: dict, status: str, sha256: str | None, check: str, message: str) -> ParsedFile:
+    """A file that is not read or not parsed: no rows, one finding about the file."""
+    return ParsedFile(
+        **base,
+        status=status,
+        sha256=sha256,
+        rows=t.empty(KIND_SCHEMAS[base["kind"]]),
+        findings=_file_finding(base, check, message),
+    )
+
+
+def _parsed(file: _Delivered, rows: pl.DataFrame, found: list[pl.DataFrame]) -> ParsedFile:
+    """The parsed file of ``file``'s typed rows and row findings, with its file checks."""
+    envelope, base = file.envelope, file.base
+    found = [
+        *found,
         *_integrity_findings(envelope, rows.height, base),
         *_stale_findings(rows, envelope, base),
     ]
     return ParsedFile(
         **base,
         status="ok",
-        sha256=sha256,
+        sha256=file.sha256,
         rows=rows,
-        findings=pl.concat([findings, _malformed_rows(ragged, base), *file_findings]),
+        findings=pl.concat(found) if found else NO_FINDINGS,
         detail_rows=rows.height,
         trailer_rows=envelope.trailer_rows if envelope else None,
         trailer_checksum=envelope.trailer_checksum if envelope else None,
@@ -164,15 +214,12 @@ def _file_date(name: str, custodian: str) -> dt.date | None:
         return None
 
 
-def _malformed_rows(ragged: list[Ragged], base: dict) -> pl.DataFrame:
-    found = pl.DataFrame(
-        {
-            "source_row": [r.line for r in ragged],
-            "account_ids": [[r.account_id] if r.account_id else [] for r in ragged],
-            "message": [r.message for r in ragged],
-            "column": [""] * len(ragged),
-        },
-        schema=FOUND_SCHEMA,
+def _malformed_rows(ragged: pl.DataFrame, base: dict) -> pl.DataFrame:
+    found = ragged.select(
+        "source_row",
+        account_ids=pl.concat_list("account_id").list.drop_nulls(),
+        message="message",
+        column=pl.lit(""),
     )
     return _findings(found, "malformed_row", base)
 
@@ -220,31 +267,35 @@ def _stale_findings(
         dated = envelope.header_date
         message = f"{name} is a stale file: its header is dated {dated}, the drop {drop_date}"
         return [_file_finding(base, "stale_file", message)]
-    dates = (
-        rows.get_column("price_date").drop_nulls().unique().sort()
-        if base["kind"] == "prices"
-        else None
-    )
-    if dates is not None and dates.len() and drop_date not in dates:
-        shown = ", ".join(str(d) for d in dates.head(3))
-        message = f"{name} is a stale file: its prices are dated {shown}, the drop {drop_date}"
-        return [_file_finding(base, "stale_file", message)]
-    return []
+    if base["kind"] != "prices":
+        return []
+    dates = rows.get_column("price_date").drop_nulls()
+    if dates.is_empty() or (dates == drop_date).any():
+        return []
+    shown = ", ".join(str(d) for d in dates.unique().sort().head(3))
+    message = f"{name} is a stale file: its prices are dated {shown}, the drop {drop_date}"
+    return [_file_finding(base, "stale_file", message)]
 
 
-def _typed(
-    text: pl.DataFrame, custodian: str, kind: str, base: dict
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Convert text columns to the canonical types; bad values -> null + a finding.
+def _typed_files(
+    files: list[_Delivered], custodian: str, kind: str, keep: pl.DataFrame | None = None
+) -> list[tuple[pl.DataFrame, list[pl.DataFrame]]]:
+    """(rows, row findings) of each file: the records of all ``files`` (with ``keep``,
+    only those whose ``keep`` columns match a row of it) converted to the canonical types
+    in one pass; bad values -> null + a finding.
 
     One pass computes every conversion and a flag column per checked column; findings
     are only built for the columns whose flag is set somewhere.
     """
+    if not files:
+        return []
+    records = split_records([file.body for file in files], custodian)
+    text, ragged = text_columns(records, custodian, kind)
+    if keep is not None:
+        text = text.join(keep, on=keep.columns, how="semi", maintain_order="left")
     conversions, problems = [], []
-    for name, dtype in text.schema.items():
+    for name in text.columns:
         value = pl.col(name)
-        if dtype != pl.String:
-            continue  # already typed by a fast reader
         if name in f.NUMBER_COLUMNS:
             parsed, valid = _number(value, custodian, signed=name in f.SIGNED_QUANTITY_COLUMNS)
             conversions.append(pl.when(valid).then(parsed).alias(name))
@@ -259,23 +310,40 @@ def _typed(
             codes = f.BIRCH_TRANSACTION_CODES if name == "type" else f.BIRCH_ACTION_CODES
             conversions.append(value.replace({v: k for k, v in codes.items()}))
     flags = [bad.fill_null(False).alias(f"_bad{i}") for i, (_, _, bad) in enumerate(problems)]
+    names = {i: file.base["source_file"] for i, file in enumerate(files)}
     typed = text.with_columns(
         *conversions,
         *flags,
-        custodian=pl.lit(base["custodian"]),
-        source_file=pl.lit(base["source_file"]),
+        custodian=pl.lit(custodian),
+        source_file=pl.col("_file").replace_strict(names, return_dtype=pl.String),
     )
-    hits = [
-        (check, name, typed[f"_bad{i}"])
-        for i, (check, name, _) in enumerate(problems)
-        if typed[f"_bad{i}"].any()
-    ]
-    findings = (
-        pl.concat([_value_findings(text, check, name, bad, base) for check, name, bad in hits])
-        if hits
-        else NO_FINDINGS
+    rows = _by_file(
+        t.conform(typed, KIND_SCHEMAS[kind]).with_columns(typed.get_column("_file")), len(files)
     )
-    return t.conform(typed, KIND_SCHEMAS[kind]), findings
+    found: list[list[pl.DataFrame]] = [[] for _ in files]
+    for i, (check, name, _) in enumerate(problems):
+        bad = typed.get_column(f"_bad{i}")
+        if bad.any():
+            value_rows = _by_file(_value_findings(text.filter(bad), check, name), len(files))
+            for file, (part, found_in_file) in enumerate(zip(value_rows, found, strict=True)):
+                if not part.is_empty():
+                    found_in_file.append(_findings(part, check, files[file].base))
+    if not ragged.is_empty():
+        for file, (part, found_in_file) in enumerate(
+            zip(_by_file(ragged, len(files)), found, strict=True)
+        ):
+            if not part.is_empty():
+                found_in_file.append(_malformed_rows(part, files[file].base))
+    return list(zip(rows, found, strict=True))
+
+
+def _by_file(frame: pl.DataFrame, files: int) -> list[pl.DataFrame]:
+    """``frame``'s rows of each file 0 .. files - 1 (column ``_file``), in their order."""
+    if files == 1:
+        return [frame.drop("_file")]
+    parts = frame.partition_by("_file", as_dict=True, include_key=False, maintain_order=True)
+    empty = frame.clear().drop("_file")
+    return [parts.get((i,), empty) for i in range(files)]
 
 
 def _number(value: pl.Expr, custodian: str, signed: bool) -> tuple[pl.Expr, pl.Expr]:
@@ -303,18 +371,17 @@ def _date(text: pl.DataFrame, name: str, custodian: str) -> pl.Expr:
     return pl.col(name).replace_strict(distinct, parsed, default=None, return_dtype=pl.Date)
 
 
-def _value_findings(
-    text: pl.DataFrame, check: str, column: str, bad: pl.Series, base: dict
-) -> pl.DataFrame:
+def _value_findings(text: pl.DataFrame, check: str, column: str) -> pl.DataFrame:
+    """(source_row, account_ids, message, column, _file) of the bad values in ``text``."""
     account = pl.col("account_id") if "account_id" in text.columns else pl.lit(None, pl.String)
     described = "number" if check == "malformed_number" else "date"
-    found = text.filter(bad).select(
+    return text.select(
+        "_file",
         "source_row",
         account_ids=pl.concat_list(account).list.drop_nulls(),
         message=pl.format(f"{column} '{{}}' is not a valid {described}", pl.col(column)),
         column=pl.lit(column),
     )
-    return _findings(found, check, base)
 
 
 def _file_finding(base: dict, check: str, message: str) -> pl.DataFrame:

@@ -16,7 +16,7 @@ import polars as pl
 
 from rebalance_pipeline.ingest import formats as f
 from rebalance_pipeline.ingest.drop_files import is_drop_file
-from rebalance_pipeline.ingest.records import alder_records, field, split_lines
+from rebalance_pipeline.ingest.records import alder_records, field, split_records
 
 SOURCE_COLUMNS = {"source_file": pl.String, "source_row": pl.Int64, "sha256": pl.String}
 EXTRA = "extra_fields"  # the fields of a record beyond its layout, as sent
@@ -48,8 +48,7 @@ def _records(content: bytes, custodian: str, kind: str) -> pl.DataFrame:
     if custodian == "alder":
         records = alder_records(text.partition("\n")[2])
     else:
-        lines = pl.Series(text.removesuffix("\n").split("\n"), dtype=pl.String)
-        records = split_lines(lines, "|", first_line=1)
+        records = split_records([text.removesuffix("\n")], "birch", first_line=1).drop("_file")
     separator = "," if custodian == "alder" else "|"
     extra = pl.col("fields").list.slice(len(columns)).list.join(separator)
     return records.select(

@@ -8,14 +8,21 @@ import polars as pl
 from rebalance_pipeline.book import Book
 
 ACCOUNT_LIST = pl.List(pl.String)
+NO_HOLDERS = pl.DataFrame(schema={"security_id": pl.String, "account_ids": ACCOUNT_LIST})
 
 
-def holdings(book: Book) -> pl.DataFrame:
-    """(account_id, security_id, symbol) held: positions, or lots where an account has none."""
-    with_positions = book.positions.select("account_id").unique()
-    from_lots = book.lots.join(with_positions, on="account_id", how="anti")
-    cols = ["account_id", "security_id", "symbol"]
-    return pl.concat([book.positions.select(cols), from_lots.select(cols)]).unique()
+def holdings(book: Book) -> pl.LazyFrame:
+    """(account_id, security_id) held, repeats left in: positions, or lots where an
+    account has none."""
+    with_positions = book.positions.lazy().select("account_id").unique()
+    from_lots = book.lots.lazy().join(with_positions, on="account_id", how="anti")
+    pairs = ["account_id", "security_id"]
+    return pl.concat([book.positions.lazy().select(pairs), from_lots.select(pairs)])
+
+
+def held_securities(book: Book) -> pl.DataFrame:
+    """The security_ids anyone holds."""
+    return holdings(book).select("security_id").drop_nulls().unique().collect()
 
 
 def holders(book: Book) -> pl.DataFrame:
@@ -23,8 +30,10 @@ def holders(book: Book) -> pl.DataFrame:
     return (
         holdings(book)
         .drop_nulls("security_id")
+        .unique()
         .group_by("security_id")
-        .agg(pl.col("account_id").unique().sort().alias("account_ids"))
+        .agg(pl.col("account_id").sort().alias("account_ids"))
+        .collect()
     )
 
 
@@ -43,7 +52,8 @@ def _join_accounts(df: pl.DataFrame, scopes: pl.DataFrame, on: str) -> pl.DataFr
 def by_security(df: pl.DataFrame, book: Book) -> pl.DataFrame:
     """Add account_ids = holders of each row's security_id: the finding is about the
     security itself, which then blocks it for every account (``blocks_security``)."""
-    scoped = _join_accounts(df, holders(book), "security_id")
+    scopes = NO_HOLDERS if df.is_empty() else holders(book)  # no rows: no holders needed
+    scoped = _join_accounts(df, scopes, "security_id")
     return scoped.with_columns(pl.lit(True).alias("blocks_security"))
 
 

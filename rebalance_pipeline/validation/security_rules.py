@@ -77,7 +77,7 @@ def missing_prices(book: Book) -> pl.DataFrame:
         (pl.col("price_date") == book.as_of) & pl.col("close").is_not_null()
     ).select("security_id")
     held = book.securities.select("security_id").join(
-        scope.holders(book).select("security_id"), on="security_id", how="semi"
+        scope.held_securities(book), on="security_id", how="semi"
     )
     missing = held.join(priced, on="security_id", how="anti")
     missing = with_check(

@@ -11,7 +11,7 @@ import pytest
 from rebalance_pipeline import tables as t
 from rebalance_pipeline.generator.render import MARK, detail_lines, file_bytes, to_text
 from rebalance_pipeline.ingest import formats as f
-from rebalance_pipeline.ingest.parse import parse_file
+from rebalance_pipeline.ingest.parse import parse_file, parse_files, parse_rows
 
 DAY = dt.date(2026, 3, 16)
 
@@ -213,3 +213,74 @@ def test_alder_lines_without_quotes_split_as_the_csv_reader_splits_them():
         ["", "SEC-B", ""],
         ["A2", "SEC-C", "1", "001", "403.67"],
     ]
+
+
+def _lots_content(custodian: str, day: dt.date, lines: list[str]) -> bytes:
+    if custodian == "alder":
+        return "\n".join([",".join(f.ALDER_COLUMNS["lots"]), *lines, ""]).encode()
+    trailer = f"T|{len(lines)}|{f.trailer_checksum(chr(10).join(lines).encode())}"
+    return "\n".join([f"H|BIRCH|LOTS|{day:%m/%d/%Y}|F", *lines, trailer, ""]).encode()
+
+
+@pytest.mark.parametrize("custodian", f.CUSTODIANS)
+def test_files_parsed_together_give_what_each_gives_alone(tmp_path, custodian):
+    """One typing pass over several files: every row, finding and file figure stays the
+    file's own (the clean file first, so a finding pinned on the wrong file shows)."""
+    lines = {
+        "alder": {
+            "good": "B2,B2-L1,TUSA,1.000,2.00,2024-01-02",
+            "bad_number": "A1,A1-L1,TUSA,10.000,1.2.3,2024-01-02",
+            "ragged": "A3,A3-L1,TUSA,10.000,1,001,403.67,2024-01-02",
+            "bad_date": "A4,A4-L1,TUSA,10.000,100.00,2026-02-30",
+        },
+        "birch": {
+            "good": "D|B2|TUSA|B2-L1|01/02/2024|+|1.000|2.00",
+            "bad_number": "D|A1|TUSA|A1-L1|01/02/2024|+|10.000|12,3.4x",
+            "ragged": "D|A3|TUSA|A3-L1|01/02/2024|+|10.000|100.00|X",
+            "bad_date": "D|A4|TUSA|A4-L1|13/45/2026|+|10.000|100.00",
+        },
+    }[custodian]
+    files = {
+        0: [lines["good"]],
+        1: [lines["good"], lines["bad_number"]],
+        2: None,  # not delivered
+        3: [lines["ragged"], lines["good"], lines["bad_date"]],
+    }
+    paths = []
+    for offset, file_lines in files.items():
+        day = DAY - dt.timedelta(days=offset)
+        path = tmp_path / f.drop_path(custodian, "lots", day)
+        if file_lines is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(_lots_content(custodian, day, file_lines))
+        paths.append(path)
+
+    together = parse_files(paths, custodian, "lots", root=tmp_path)
+
+    for joint, path in zip(together, paths, strict=True):
+        alone = parse_file(path, custodian, "lots", root=tmp_path)
+        assert joint.rows.equals(alone.rows) and joint.findings.equals(alone.findings)
+        assert joint.source_file_record(None) == alone.source_file_record(None)
+        assert set(joint.findings["source_file"]) <= {alone.source_file}
+    checks = [sorted(parsed.findings["check"]) for parsed in together]
+    assert checks == [
+        [],
+        ["malformed_number"],
+        ["missing_file"],
+        ["malformed_date", "malformed_row"],
+    ]
+    assert [parsed.rows.height for parsed in together] == [1, 2, 0, 3]
+
+
+@pytest.mark.parametrize("custodian", f.CUSTODIANS)
+def test_the_rows_of_a_file_wanted_for_a_few_lots_are_those_the_whole_file_gives(
+    tmp_path, custodian
+):
+    path = write(tmp_path, custodian, "lots", LOTS)
+    keep = pl.DataFrame({"account_id": ["A1", "B2", "Z9"], "lot_id": ["A1-L2", "B2-L1", "A1-L1"]})
+
+    wanted = parse_rows(path, custodian, "lots", keep, root=tmp_path)
+
+    whole = parse_file(path, custodian, "lots", root=tmp_path).rows
+    assert wanted.equals(whole.join(keep, on=["account_id", "lot_id"], how="semi"))
+    assert wanted["lot_id"].to_list() == ["A1-L2", "B2-L1"]

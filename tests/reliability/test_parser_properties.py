@@ -1,5 +1,6 @@
 """Properties of both custodian parsers (hypothesis): any bytes give rows or findings and
-never an exception; a valid file rendered by the generator parses back to its rows."""
+never an exception; a valid file rendered by the generator parses back to its rows; files
+parsed together give what each gives alone."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from hypothesis import strategies as st
 from rebalance_pipeline import tables as t
 from rebalance_pipeline.generator.render import DECIMALS, MARK, detail_lines, file_bytes, to_text
 from rebalance_pipeline.ingest import formats as f
-from rebalance_pipeline.ingest.parse import KIND_SCHEMAS, parse_file
+from rebalance_pipeline.ingest.parse import KIND_SCHEMAS, ParsedFile, parse_file, parse_files
 
 DAY = dt.date(2026, 3, 16)
 BOUNDED = settings(
@@ -31,8 +32,8 @@ NULLABLE = {"realized_gain", "lot_id", "new_symbol", "ratio", "symbol", "quantit
 NONNEGATIVE = {"price", "close", "ratio"}
 
 
-def _write(root: Path, custodian: str, kind: str, content: bytes) -> Path:
-    path = root / f.drop_path(custodian, kind, DAY)
+def _write(root: Path, custodian: str, kind: str, content: bytes, day: dt.date = DAY) -> Path:
+    path = root / f.drop_path(custodian, kind, day)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(content)
     return path
@@ -137,3 +138,49 @@ def test_a_rendered_file_parses_back_to_its_rows(tmp_path, case):
     assert parsed.findings.is_empty(), parsed.findings["message"].to_list()
     assert parsed.rows.select(frame.columns).equals(frame)
     assert parsed.rows["source_row"].to_list() == list(range(2, 2 + frame.height))
+
+
+@st.composite
+def batches(draw) -> tuple[str, str, list[bytes | None]]:
+    """Files of one custodian and kind, each valid, hostile or not delivered (None)."""
+    custodian, kind = draw(FILES)
+    valid = frames(kind).map(lambda frame: _rendered(custodian, kind, frame))
+    hostile = hostile_bytes().map(lambda case: case[2])
+    contents = st.one_of(valid, hostile, st.none())
+    return custodian, kind, draw(st.lists(contents, min_size=1, max_size=5))
+
+
+def _same_parse(together: ParsedFile, alone: ParsedFile) -> bool:
+    frames_equal = all(
+        getattr(together, name).equals(getattr(alone, name))
+        and getattr(together, name).schema == getattr(alone, name).schema
+        for name in ("rows", "findings")
+    )
+    others = [n for n in ParsedFile.__dataclass_fields__ if n not in ("rows", "findings")]
+    return frames_equal and all(getattr(together, n) == getattr(alone, n) for n in others)
+
+
+@BOUNDED
+@given(batches())
+def test_files_parsed_together_give_what_each_gives_alone(tmp_path, case):
+    custodian, kind, contents = case
+    paths = []
+    for offset, content in enumerate(contents):
+        day = DAY - dt.timedelta(days=offset)
+        if content is None:
+            paths.append(tmp_path / f.drop_path(custodian, kind, day))
+        else:
+            paths.append(_write(tmp_path, custodian, kind, content, day))
+    together = parse_files(paths, custodian, kind, root=tmp_path)
+    alone = [parse_file(path, custodian, kind, root=tmp_path) for path in paths]
+    assert all(_same_parse(*pair) for pair in zip(together, alone, strict=True))
+
+
+@BOUNDED
+@given(st.text(alphabet="A1.-, \n\x1f\x01é", max_size=200))
+def test_alder_lines_split_by_polars_as_the_csv_reader_splits_them(body):
+    """The Polars splitter (bodies without quotes, carriage returns or NULs) and the CSV
+    reader (the others) give the same records."""
+    from rebalance_pipeline.ingest.records import _csv_records, alder_records
+
+    assert alder_records(body).equals(_csv_records(body))
