@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -427,6 +428,31 @@ def report(run: dict) -> str:
     return "\n".join(lines)
 
 
+def scaling_report(runs: list[dict]) -> str:
+    """CPU ms per account of every stage at each size, side by side, with the growth
+    exponent of its CPU from the size before (1.0 is linear; above 1, superlinear)."""
+    sizes = [run["totals"]["accounts"] for run in runs]
+    per_stage = []
+    for run in runs:
+        cpu = {row["stage"]: row["cpu_seconds"] for row in run["stages"]}
+        per_stage.append({**cpu, "end to end": run["totals"]["cpu_seconds"]})
+    lines = [
+        "CPU ms per account by stage (growth exponent from the size before: 1.0 is linear)",
+        f"  {'stage':34}" + "".join(f"{size:>18,}" for size in sizes),
+    ]
+    for stage in per_stage[-1]:
+        cells = []
+        for i, (size, cpu) in enumerate(zip(sizes, per_stage, strict=True)):
+            seconds = cpu.get(stage, 0.0)
+            cell = f"{seconds / size * 1e3:9.3f}"
+            before = per_stage[i - 1].get(stage, 0.0) if i else 0.0
+            if i and seconds > 0 and before > 0:
+                cell += f" ({math.log(seconds / before) / math.log(size / sizes[i - 1]):4.2f})"
+            cells.append(f"{cell:>18}")
+        lines.append(f"  {stage:34}" + "".join(cells))
+    return "\n".join(lines)
+
+
 def stage_chart(runs: list[dict], out: Path) -> None:
     """Log-log PNG: each stage's wall seconds against the book's accounts."""
     import altair as alt
@@ -477,6 +503,8 @@ def main() -> None:
     for accounts in sizes:
         runs.append(run_size(accounts, args.executor))
         print(report(runs[-1]), flush=True)
+    if len(runs) > 1:
+        print(scaling_report(runs))
     executor = args.executor
     RESULTS.mkdir(exist_ok=True)
     result = RESULTS / f"pipeline-{executor}.json"

@@ -160,3 +160,32 @@ def test_the_stage_chart_is_a_png(tmp_path: Path) -> None:
     ]
     bench.stage_chart(runs, tmp_path / "stages.png")
     assert (tmp_path / "stages.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_the_scaling_report_gives_each_stage_its_growth_exponent() -> None:
+    def run(n: int) -> dict:
+        stages = [
+            {"stage": "linear", "cpu_seconds": n * 1e-3},
+            {"stage": "quadratic", "cpu_seconds": n * n * 1e-6},
+        ]
+        return {"totals": {"accounts": n, "cpu_seconds": 2.0 * n}, "stages": stages}
+
+    report = bench.scaling_report([run(1000), run(10_000)]).splitlines()
+    assert report[2].split() == ["linear", "1.000", "1.000", "(1.00)"]
+    assert report[3].split() == ["quadratic", "1.000", "10.000", "(2.00)"]
+
+
+def test_a_forkserver_that_outlives_the_run_is_counted() -> None:
+    """A process orphaned by the measured run (as the multiprocess executor's forkserver
+    is) is waited for by the benchmark, and its CPU counted."""
+    script = f"""
+import subprocess, sys
+sys.path.insert(0, {str(Path(bench.__file__).parent)!r})
+import bench_pipeline as bench
+bench.adopt_orphans()
+busy = "import time; end = time.process_time() + 0.3\\nwhile time.process_time() < end: pass"
+subprocess.run(["sh", "-c", f"{{sys.executable}} -c '{{busy}}' & exit 0"], check=True)
+print(bench.orphans_cpu_seconds())
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert float(done.stdout) >= 0.3, done.stderr
