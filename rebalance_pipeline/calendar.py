@@ -56,3 +56,21 @@ def holidays(start: dt.date, end: dt.date) -> list[dt.date]:
     sessions = set(business_days(start, end))
     days = (start + dt.timedelta(days=i) for i in range((end - start).days + 1))
     return [d for d in days if d.weekday() < 5 and d not in sessions]
+
+
+def not_a_business_day(day: dt.date) -> str | None:
+    """Why ``day`` is no business date, naming the business days either side of it; None
+    when it is one."""
+    calendar = exchange_calendar()
+    first, last = calendar.first_session.date(), calendar.last_session.date()
+    if not first < day < last:
+        return f"{day} is outside the exchange calendar ({first} to {last})"
+    if is_business_day(day):
+        return None
+    kind = day.strftime("a %A") if day.weekday() >= 5 else "an exchange holiday"
+    before = calendar.date_to_session(day.isoformat(), "previous").date()
+    after = calendar.date_to_session(day.isoformat(), "next").date()
+    return (
+        f"{day} is not a business day ({kind}): "
+        f"the previous business day is {before}, the next {after}"
+    )

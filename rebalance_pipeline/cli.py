@@ -101,19 +101,28 @@ def run(
 
     from rich.console import Console
 
-    from rebalance_pipeline.runner import materialize_date
+    from rebalance_pipeline import runner
     from rebalance_pipeline.storage import latest_drop_date
 
-    if date is None and not latest:
-        _fail("give --date YYYY-MM-DD or --latest")
-    day = latest_drop_date(book) if date is None else date.date()
+    if (date is None) == (not latest):
+        _fail("give --date YYYY-MM-DD or --latest" + (", not both" if latest else ""))
+    if problem := runner.unrunnable(book):
+        _fail(problem)
+    try:
+        day = latest_drop_date(book) if date is None else date.date()
+    except FileNotFoundError as error:  # --latest of a book without drop folders
+        _fail(str(error))
+    if problem := runner.unrunnable(book, day):
+        _fail(problem)
     explicit = {
         "release_mode": "release",
         "operator": getpass.getuser(),
         "requested_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
     with Console(stderr=True).status(f"materializing {day} through every stage"):
-        outcome = materialize_date(day, book, executor=executor, **(explicit if release else {}))
+        outcome = runner.materialize_date(
+            day, book, executor=executor, **(explicit if release else {})
+        )
     typer.echo(outcome.report())
     if not outcome.success:
         raise typer.Exit(code=1)
@@ -132,13 +141,17 @@ def backfill(
     what the date released, never over the released files."""
     from rich.progress import track
 
+    from rebalance_pipeline import runner
     from rebalance_pipeline.calendar import business_days
-    from rebalance_pipeline.runner import materialize_date
 
+    if start > end:
+        _fail(f"--start {start:%Y-%m-%d} is after --end {end:%Y-%m-%d}: no dates to run")
+    if problem := runner.unrunnable(book):
+        _fail(problem)
     days = business_days(start.date(), end.date())
     failed = []
     for day in track(list(reversed(days)) if reverse else days, description="backfill"):
-        outcome = materialize_date(day, book, release_mode="replay")
+        outcome = runner.materialize_date(day, book, release_mode="replay")
         typer.echo(outcome.report())
         if not outcome.success:
             failed.append(day)

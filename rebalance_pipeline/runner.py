@@ -116,6 +116,16 @@ def materialize_date(
     return outcome
 
 
+def unrunnable(book: Path, day: dt.date | None = None) -> str | None:
+    """Why a run of ``day`` (any date when None) of ``book`` cannot start, in one line:
+    no book there, or not a business day; None when it can."""
+    from rebalance_pipeline.calendar import not_a_business_day
+
+    if not ((book / "firm").is_dir() and (book / "drops").is_dir()):
+        return f"no book at {book}: a book folder has firm/ and drops/"
+    return None if day is None else not_a_business_day(day)
+
+
 def expected_shards(book: Path, day: dt.date, policy: Policy) -> int | None:
     """How many optimization shards the book's accounts make on this machine, at most
     (suspended accounts are not solved); None if the firm's account file does not read."""

@@ -1,0 +1,81 @@
+"""The command line refuses a date or a book it cannot run, in one line, before any run
+starts (no Dagster run is ever launched for them)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from rebalance_pipeline import runner
+from rebalance_pipeline.cli import app
+
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
+
+
+@pytest.fixture(autouse=True)
+def no_run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    def refuse(*args, **kwargs):
+        raise AssertionError("a run was started")
+
+    monkeypatch.setattr(runner, "materialize_date", refuse)
+    monkeypatch.setenv("REBALANCE_HOME", str(tmp_path / "home"))
+
+
+def refused(*args: str) -> str:
+    """The one line a refused command prints; it exits with 1."""
+    result = CliRunner().invoke(app, list(args))
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit), result.exception
+    (line,) = result.output.strip().splitlines()
+    return line
+
+
+def test_a_saturday_names_the_business_days_around_it():
+    line = refused("run", "--book", str(SAMPLE), "--date", "2026-03-14")
+    assert line == (
+        "2026-03-14 is not a business day (a Saturday): "
+        "the previous business day is 2026-03-13, the next 2026-03-16"
+    )
+
+
+def test_an_exchange_holiday_is_refused_the_same_way():
+    line = refused("run", "--book", str(SAMPLE), "--date", "2026-04-03")
+    assert line == (
+        "2026-04-03 is not a business day (an exchange holiday): "
+        "the previous business day is 2026-04-02, the next 2026-04-06"
+    )
+
+
+def test_a_missing_book_is_named(tmp_path: Path):
+    missing = tmp_path / "MISSING"
+    line = refused("run", "--book", str(missing), "--date", "2026-03-16")
+    assert line == f"no book at {missing}: a book folder has firm/ and drops/"
+
+
+def test_a_date_and_latest_together_are_refused():
+    line = refused("run", "--book", str(SAMPLE), "--date", "2026-03-16", "--latest")
+    assert line == "give --date YYYY-MM-DD or --latest, not both"
+
+
+def test_a_backfill_that_ends_before_it_starts_is_refused():
+    line = refused(
+        "backfill", "--book", str(SAMPLE), "--start", "2026-03-16", "--end", "2026-03-13"
+    )
+    assert line == "--start 2026-03-16 is after --end 2026-03-13: no dates to run"
+
+
+def test_a_backfill_of_a_missing_book_is_refused(tmp_path: Path):
+    missing = tmp_path / "MISSING"
+    line = refused(
+        "backfill", "--book", str(missing), "--start", "2026-03-12", "--end", "2026-03-13"
+    )
+    assert line == f"no book at {missing}: a book folder has firm/ and drops/"
+
+
+def test_the_latest_date_of_a_book_without_drops_is_refused(tmp_path: Path):
+    (tmp_path / "firm").mkdir()
+    (tmp_path / "drops").mkdir()
+    line = refused("run", "--book", str(tmp_path), "--latest")
+    assert line == f"no drop folders under {tmp_path / 'drops'}"
