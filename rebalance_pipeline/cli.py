@@ -33,6 +33,12 @@ BookOption = Annotated[
 ]
 
 
+def _option_error(error: dict, given: dict) -> str:
+    """A GeneratorConfig validation error as the ``generate`` option that caused it."""
+    option = "faults" if error["loc"][0] == "fault_rate" else str(error["loc"][0])
+    return f"--{option} {given[option]}: {error['msg']}"
+
+
 def _fail(message: str) -> None:
     typer.secho(message, fg=typer.colors.RED, err=True)
     raise typer.Exit(code=1)
@@ -49,17 +55,17 @@ def generate(
     sample: Annotated[bool, typer.Option(help="Write the shipped sample book.")] = False,
 ) -> None:
     """Write a deterministic synthetic book of custodian drops with injected faults."""
+    import pydantic
     from rich.progress import Progress
 
     from rebalance_pipeline.generator import GeneratorConfig, generate_book, sample_config
 
-    config = (
-        sample_config()
-        if sample
-        else GeneratorConfig(
-            accounts=accounts, households=households, days=days, seed=seed, fault_rate=faults
-        )
-    )
+    options = {"accounts": accounts, "households": households, "days": days, "seed": seed}
+    try:
+        config = sample_config() if sample else GeneratorConfig(**options, fault_rate=faults)
+    except pydantic.ValidationError as error:
+        given = options | {"faults": faults}
+        _fail("; ".join(_option_error(e, given) for e in error.errors()))
     with Progress(transient=True) as progress:
         task = progress.add_task("generating", total=None)
 

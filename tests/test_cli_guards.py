@@ -79,3 +79,11 @@ def test_the_latest_date_of_a_book_without_drops_is_refused(tmp_path: Path):
     (tmp_path / "drops").mkdir()
     line = refused("run", "--book", str(tmp_path), "--latest")
     assert line == f"no drop folders under {tmp_path / 'drops'}"
+
+
+def test_a_generator_option_out_of_range_names_the_option(tmp_path: Path):
+    line = refused("generate", "--accounts", "0", "--out", str(tmp_path / "book"))
+    assert line == "--accounts 0: Input should be greater than or equal to 2"
+    line = refused("generate", "--faults", "1.5", "--out", str(tmp_path / "book"))
+    assert line == "--faults 1.5: Input should be less than or equal to 1"
+    assert not (tmp_path / "book").exists()
