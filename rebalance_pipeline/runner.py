@@ -54,12 +54,13 @@ class DateOutcome:
     success: bool
     run_id: str
     home: Path
+    trade_folder: Path | None  # where the run wrote its batch (a release or a replay)
 
     def report(self) -> str:
         state = "ok" if self.success else "FAILED"
         lines = [
             f"{self.day.isoformat()}: {state} (dagster run {self.run_id})",
-            f"  trade files:  {self.home / 'trades' / self.day.isoformat()}",
+            f"  trade files:  {self.trade_folder or 'none written'}",
             f"  tables:       {storage.warehouse(self.home)}/<table>/trade_date={self.day}/",
             f"  catalog:      {storage.catalog_path(self.home)}",
         ]
@@ -111,9 +112,22 @@ def materialize_date(
                 },
             },
         )
-        outcome = DateOutcome(day, result.success, result.run_id, storage.home())
+        folder = written_trade_folder(day) if result.success else None
+        outcome = DateOutcome(day, result.success, result.run_id, storage.home(), folder)
     storage.build_catalog()
     return outcome
+
+
+def written_trade_folder(day: dt.date) -> Path | None:
+    """The folder of the batch the date's last run wrote (its manifest's folder)."""
+    from rebalance_pipeline.export.trade_files import MANIFEST
+
+    try:
+        files = storage.read_partition("trade_files", day)["file"]
+    except FileNotFoundError:
+        return None
+    manifests = [name for name in files.to_list() if name.endswith(MANIFEST)]
+    return (storage.home() / manifests[0]).parent if manifests else None
 
 
 def unrunnable(book: Path, day: dt.date | None = None) -> str | None:

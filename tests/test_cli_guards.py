@@ -3,6 +3,7 @@ starts (no Dagster run is ever launched for them)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -87,3 +88,20 @@ def test_a_generator_option_out_of_range_names_the_option(tmp_path: Path):
     line = refused("generate", "--faults", "1.5", "--out", str(tmp_path / "book"))
     assert line == "--faults 1.5: Input should be less than or equal to 1"
     assert not (tmp_path / "book").exists()
+
+
+def test_a_replay_reports_the_folder_its_trade_files_are_in(tmp_path, monkeypatch):
+    monkeypatch.undo()  # this one runs the date
+    for name, value in {
+        "REBALANCE_HOME": tmp_path / "home",
+        "REBALANCE_BOOK": SAMPLE,
+        "DAGSTER_HOME": tmp_path / "home" / "dagster",
+    }.items():
+        monkeypatch.setenv(name, str(value))
+    day = dt.date(2026, 3, 13)
+    outcome = runner.materialize_date(day, SAMPLE, release_mode="replay")
+    assert outcome.success
+    (line,) = [line for line in outcome.report().splitlines() if "trade files:" in line]
+    folder = Path(line.split("trade files:")[1].strip())
+    assert folder.name.startswith("replay-")
+    assert (folder / "manifest.json").is_file()

@@ -102,13 +102,13 @@ def _row_text(row: dict[str, str]) -> str:
 def diff(day: dt.date, against_batch: str | None = None, home: Path | None = None) -> BatchDiff:
     """Compare the date's current batch (and decisions) with ``against_batch``.
 
-    Without ``against_batch`` the batch written just before the current one is used
-    (the current one itself when the date has a single batch).
+    Without ``against_batch`` the batch written just before the current one is used; a
+    date with a single batch has nothing to compare it with (an ``AuditError``).
     """
     current = current_batch_id(day, home)
     if current is None:
         raise AuditError(f"no trade files for {day.isoformat()}; materialize the date first")
-    against = against_batch or _previous(batch_ids(day, home), current)
+    against = against_batch or _previous(batch_ids(day, home), current, day)
     before = read_batch(day, against, home).rows
     after = read_batch(day, current, home).rows
     decisions_path = storage.partition_file("routing_decisions", day, home)
@@ -122,9 +122,14 @@ def diff(day: dt.date, against_batch: str | None = None, home: Path | None = Non
     )
 
 
-def _previous(ids: list[str], current: str) -> str:
+def _previous(ids: list[str], current: str, day: dt.date) -> str:
     position = ids.index(current) if current in ids else len(ids)
-    return ids[max(0, position - 1)] if ids else current
+    if position == 0:
+        raise AuditError(
+            f"{day.isoformat()} has one batch ({current}): nothing earlier to compare it "
+            "with (--against BATCH compares it with a replay or a later batch)"
+        )
+    return ids[position - 1]
 
 
 def trade_differences(before: pl.DataFrame, after: pl.DataFrame) -> list[AccountTradeDiff]:

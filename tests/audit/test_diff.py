@@ -133,3 +133,9 @@ def test_cli_explain_and_diff(home: Path) -> None:
     )
     assert report.exit_code == 0, report.output
     assert json.loads(report.output)["trades"] == []
+
+
+def test_a_date_with_one_batch_has_nothing_to_compare_it_with(home: Path) -> None:
+    batch = first_batch(home)
+    with pytest.raises(AuditError, match=f"one batch \\({batch}\\): nothing earlier"):
+        diff(DAY, None, home)
