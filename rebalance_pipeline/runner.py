@@ -132,10 +132,11 @@ def written_trade_folder(day: dt.date) -> Path | None:
 
 def unrunnable(book: Path, day: dt.date | None = None) -> str | None:
     """Why a run of ``day`` (any date when None) of ``book`` cannot start, in one line:
-    no book there, or not a business day; None when it can."""
+    no book there (no firm folder: a book without drops/ is a date whose files are all
+    missing), or not a business day; None when it can."""
     from rebalance_pipeline.calendar import not_a_business_day
 
-    if not ((book / "firm").is_dir() and (book / "drops").is_dir()):
+    if not (book / "firm").is_dir():
         return f"no book at {book}: a book folder has firm/ and drops/"
     return None if day is None else not_a_business_day(day)
 
