@@ -184,6 +184,7 @@ def status(date: DateOption) -> None:
 def summary(date: DateOption) -> None:
     """One screen per date: accounts per route and review level, trades, turnover, taxes."""
     from rebalance_pipeline import storage
+    from rebalance_pipeline.continuity.ledger import released_batch_ids
     from rebalance_pipeline.reporting.summary import summary_report
 
     day = date.date()
@@ -192,6 +193,7 @@ def summary(date: DateOption) -> None:
             storage.read_partition("routing_decisions", day),
             storage.read_partition("released_trades", day),
             storage.read_partition("optimization_results", day),
+            was_released=bool(released_batch_ids(storage.home(), day)),
         )
     )
 

@@ -90,18 +90,35 @@ def test_a_generator_option_out_of_range_names_the_option(tmp_path: Path):
     assert not (tmp_path / "book").exists()
 
 
-def test_a_replay_reports_the_folder_its_trade_files_are_in(tmp_path, monkeypatch):
-    monkeypatch.undo()  # this one runs the date
-    for name, value in {
-        "REBALANCE_HOME": tmp_path / "home",
-        "REBALANCE_BOOK": SAMPLE,
-        "DAGSTER_HOME": tmp_path / "home" / "dagster",
-    }.items():
-        monkeypatch.setenv(name, str(value))
-    day = dt.date(2026, 3, 13)
-    outcome = runner.materialize_date(day, SAMPLE, release_mode="replay")
+@pytest.fixture(scope="module")
+def replayed(tmp_path_factory: pytest.TempPathFactory):
+    """The sample's 2026-03-13 run as a replay (as a backfill runs it) in a home of its
+    own: (the outcome, the home)."""
+    home = tmp_path_factory.mktemp("replayed") / "home"
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in {
+            "REBALANCE_HOME": home,
+            "REBALANCE_BOOK": SAMPLE,
+            "DAGSTER_HOME": home / "dagster",
+        }.items():
+            patch.setenv(name, str(value))
+        outcome = runner.materialize_date(dt.date(2026, 3, 13), SAMPLE, release_mode="replay")
     assert outcome.success
+    return outcome, home
+
+
+def test_a_replay_reports_the_folder_its_trade_files_are_in(replayed):
+    outcome, _ = replayed
     (line,) = [line for line in outcome.report().splitlines() if "trade files:" in line]
     folder = Path(line.split("trade files:")[1].strip())
     assert folder.name.startswith("replay-")
     assert (folder / "manifest.json").is_file()
+
+
+def test_the_summary_of_a_replayed_date_says_nothing_was_released(replayed, monkeypatch):
+    _, home = replayed
+    monkeypatch.setenv("REBALANCE_HOME", str(home))
+    result = CliRunner().invoke(app, ["summary", "--date", "2026-03-13"])
+    assert result.exit_code == 0, result.output
+    assert "released trades" not in result.output
+    assert "trades of the replay (nothing released):" in result.output
