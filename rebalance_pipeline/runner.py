@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import dagster as dg
+import polars as pl
 
 from rebalance_pipeline import storage
 from rebalance_pipeline.executor import MULTIPROCESS_CONFIG, ExecutorChoice, resolve
@@ -173,8 +174,6 @@ def execution_config(executor: ExecutorChoice, shards: int | None = None) -> dic
 
 def resolve_account(account_id: str, day: dt.date) -> str:
     """Re-solve one account from its stored problem and compare with the stored result."""
-    import polars as pl
-
     from rebalance_pipeline.optimization.problem import problems_from_frame
     from rebalance_pipeline.optimization.shards import solve_one
     from rebalance_pipeline.policy import book_policy
@@ -191,10 +190,41 @@ def resolve_account(account_id: str, day: dt.date) -> str:
         pl.col("account_id") == account_id
     )
     same = result.drop("solve_seconds").equals(before.drop("solve_seconds"))
+    verdict = "reproduces" if same else "DIFFERS FROM"
     return "\n".join(
         [
-            f"{account_id} on {day}: {'reproduces' if same else 'DIFFERS FROM'} the stored result",
-            str(result.drop("solve_seconds").transpose(include_header=True)),
-            str(trades),
+            f"{account_id} on {day}: {verdict} the stored result",
+            *_result_lines(result.drop("solve_seconds").row(0, named=True)),
+            f"trades: {trades.height}",
+            *_trade_lines(trades),
         ]
     )
+
+
+def _result_lines(result: dict) -> list[str]:
+    """Each result column by name: money to the cent, other numbers to 6 digits."""
+    return [f"  {name:<28} {_value_text(name, value)}" for name, value in result.items()]
+
+
+def _value_text(name: str, value: object) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        money = name.endswith("_usd") or any(w in name for w in ("cash", "value", "gain"))
+        return f"{value:,.2f}" if money else f"{value:.6g}"
+    return str(value)
+
+
+def _trade_lines(trades: pl.DataFrame) -> list[str]:
+    """The trades as the trade files write their quantity, price and amount."""
+    from rebalance_pipeline.reporting.cells import amount_cell, price_cell, quantity_cell
+
+    ordered = trades.sort("side", "security_id", "lot_id", nulls_last=True)
+    return [
+        f"  {row['side']:<4} {row['security_id']:<12} {quantity_cell(row['quantity']):>12}"
+        f" @ {price_cell(row['price']):>10} = {amount_cell(row['quantity'], row['price']):>12}"
+        f"  {row['lot_id'] or ''}"
+        for row in ordered.iter_rows(named=True)
+    ]

@@ -48,3 +48,36 @@ def test_the_current_batch_against_itself_is_empty(materialized: tuple[Path, dt.
     batch = current_batch_id(day, home)
     assert batch is not None
     assert diff(day, batch, home).is_empty
+
+
+def test_solve_prints_the_result_and_trades_as_written(
+    materialized: tuple[Path, dt.date], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Named values, amounts to the cent, whole shares as the trade files write them: no
+    frame dumps (``column_0``, ``3983.1899999999996``, ``215.0``)."""
+    from typer.testing import CliRunner
+
+    from rebalance_pipeline.cli import app
+    from rebalance_pipeline.reporting.cells import quantity_cell
+
+    home, day = materialized
+    monkeypatch.setenv("REBALANCE_HOME", str(home))
+    monkeypatch.setenv("REBALANCE_BOOK", str(SAMPLE))
+    trades = storage.read_partition("proposed_trades", day, home)
+    account = trades["account_id"].min()
+    result = CliRunner().invoke(app, ["solve", "--account", account, "--date", day.isoformat()])
+    assert result.exit_code == 0, result.output
+    text = result.output
+    assert f"{account} on {day}: reproduces the stored result" in text
+    assert "column_0" not in text and "shape:" not in text
+    stored = storage.read_partition("optimization_results", day, home)
+    turnover = stored.filter(pl.col("account_id") == account)["turnover_usd"][0]
+    assert f"turnover_usd {turnover:,.2f}" in " ".join(text.split())
+    first = (
+        trades.filter(pl.col("account_id") == account)
+        .sort("side", "security_id")
+        .row(0, named=True)
+    )
+    written = f"{first['side']} {first['security_id']} {quantity_cell(first['quantity'])} "
+    assert written in " ".join(text.split())
+    assert ".0 " not in text  # whole shares are written whole
