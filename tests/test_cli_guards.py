@@ -7,6 +7,7 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from run_home import use_home
 from typer.testing import CliRunner
 
 from rebalance_pipeline import runner
@@ -96,12 +97,7 @@ def replayed(tmp_path_factory: pytest.TempPathFactory):
     own: (the outcome, the home)."""
     home = tmp_path_factory.mktemp("replayed") / "home"
     with pytest.MonkeyPatch.context() as patch:
-        for name, value in {
-            "REBALANCE_HOME": home,
-            "REBALANCE_BOOK": SAMPLE,
-            "DAGSTER_HOME": home / "dagster",
-        }.items():
-            patch.setenv(name, str(value))
+        use_home(patch, home, SAMPLE)
         outcome = runner.materialize_date(dt.date(2026, 3, 13), SAMPLE, release_mode="replay")
     assert outcome.success
     return outcome, home

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+from run_home import use_home
 from test_sample_outputs_snapshot import SNAPSHOT, render
 
 from rebalance_pipeline.definitions import defs, pipeline_executor
@@ -118,12 +119,7 @@ def test_a_celery_run_without_dagster_celery_says_how_to_install_it(
 def fresh_home(tmp_path, monkeypatch):
     """A new home and Dagster instance; the variables the runner sets are restored."""
     home = tmp_path / "home"
-    for name, value in {
-        "REBALANCE_HOME": home,
-        "REBALANCE_BOOK": SAMPLE,
-        "DAGSTER_HOME": home / "dagster",
-    }.items():
-        monkeypatch.setenv(name, str(value))
+    use_home(monkeypatch, home, SAMPLE)
     return home
 
 
