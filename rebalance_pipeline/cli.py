@@ -108,17 +108,18 @@ def run(
     from rich.console import Console
 
     from rebalance_pipeline import runner
+    from rebalance_pipeline.calendar import not_a_business_day
     from rebalance_pipeline.storage import latest_drop_date
 
     if (date is None) == (not latest):
         _fail("give --date YYYY-MM-DD or --latest" + (", not both" if latest else ""))
-    if problem := runner.unrunnable(book):
+    if problem := runner.not_a_book(book):
         _fail(problem)
     try:
         day = latest_drop_date(book) if date is None else date.date()
     except FileNotFoundError as error:  # --latest of a book without drop folders
         _fail(str(error))
-    if problem := runner.unrunnable(book, day):
+    if problem := not_a_business_day(day):
         _fail(problem)
     explicit = {
         "release_mode": "release",
@@ -152,7 +153,7 @@ def backfill(
 
     if start > end:
         _fail(f"--start {start:%Y-%m-%d} is after --end {end:%Y-%m-%d}: no dates to run")
-    if problem := runner.unrunnable(book):
+    if problem := runner.not_a_book(book):
         _fail(problem)
     days = business_days(start.date(), end.date())
     failed = []

@@ -23,6 +23,7 @@ import polars as pl
 from rebalance_pipeline import storage
 from rebalance_pipeline.executor import MULTIPROCESS_CONFIG, ExecutorChoice, resolve
 from rebalance_pipeline.partitions import JOB_NAME, PARTITION_TAG
+from rebalance_pipeline.reporting.cells import amount_cell, dollars, price_cell, quantity_cell
 
 if TYPE_CHECKING:
     from rebalance_pipeline.policy import Policy
@@ -131,15 +132,12 @@ def written_trade_folder(day: dt.date) -> Path | None:
     return (storage.home() / manifests[0]).parent if manifests else None
 
 
-def unrunnable(book: Path, day: dt.date | None = None) -> str | None:
-    """Why a run of ``day`` (any date when None) of ``book`` cannot start, in one line:
-    no book there (no firm folder: a book without drops/ is a date whose files are all
-    missing), or not a business day; None when it can."""
-    from rebalance_pipeline.calendar import not_a_business_day
-
+def not_a_book(book: Path) -> str | None:
+    """Why ``book`` is no book, in one line (no firm folder: a book without drops/ is
+    dates whose files are all missing); None when it is one."""
     if not (book / "firm").is_dir():
         return f"no book at {book}: a book folder has firm/ and drops/"
-    return None if day is None else not_a_business_day(day)
+    return None
 
 
 def expected_shards(book: Path, day: dt.date, policy: Policy) -> int | None:
@@ -202,7 +200,7 @@ def resolve_account(account_id: str, day: dt.date) -> str:
 
 
 def _result_lines(result: dict) -> list[str]:
-    """Each result column by name: money to the cent, other numbers to 6 digits."""
+    """Each result column by name: money as screens show it, other numbers to 6 digits."""
     return [f"  {name:<28} {_value_text(name, value)}" for name, value in result.items()]
 
 
@@ -213,14 +211,12 @@ def _value_text(name: str, value: object) -> str:
         return str(value).lower()
     if isinstance(value, float):
         money = name.endswith("_usd") or any(w in name for w in ("cash", "value", "gain"))
-        return f"{value:,.2f}" if money else f"{value:.6g}"
+        return dollars(value) if money else f"{value:.6g}"
     return str(value)
 
 
 def _trade_lines(trades: pl.DataFrame) -> list[str]:
     """The trades as the trade files write their quantity, price and amount."""
-    from rebalance_pipeline.reporting.cells import amount_cell, price_cell, quantity_cell
-
     ordered = trades.sort("side", "security_id", "lot_id", nulls_last=True)
     return [
         f"  {row['side']:<4} {row['security_id']:<12} {quantity_cell(row['quantity']):>12}"

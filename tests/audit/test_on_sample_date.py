@@ -58,7 +58,7 @@ def test_solve_prints_the_result_and_trades_as_written(
     from typer.testing import CliRunner
 
     from rebalance_pipeline.cli import app
-    from rebalance_pipeline.reporting.cells import quantity_cell
+    from rebalance_pipeline.reporting.cells import dollars, quantity_cell
 
     home, day = materialized
     monkeypatch.setenv("REBALANCE_HOME", str(home))
@@ -72,7 +72,7 @@ def test_solve_prints_the_result_and_trades_as_written(
     assert "column_0" not in text and "shape:" not in text
     stored = storage.read_partition("optimization_results", day, home)
     turnover = stored.filter(pl.col("account_id") == account)["turnover_usd"][0]
-    assert f"turnover_usd {turnover:,.2f}" in " ".join(text.split())
+    assert f"turnover_usd {dollars(turnover)}" in " ".join(text.split())
     first = (
         trades.filter(pl.col("account_id") == account)
         .sort("side", "security_id")
