@@ -125,7 +125,6 @@ def _with_blocks(pairs: pl.DataFrame, features: Mapping[str, pl.DataFrame]) -> p
     account, blocked for buys by a wash-sale window of the household."""
     group = pl.col("identical_group")
     buy_windows = features["wash_sale_windows"].filter(pl.col("blocks") == "buy")
-    restricted = features["restricted_securities"].select(ACCOUNT).unique()
     values = pairs.with_columns(
         pl.when(group.is_null() | (group == ""))
         .then(pl.col("security_id"))
@@ -147,12 +146,9 @@ def _with_blocks(pairs: pl.DataFrame, features: Mapping[str, pl.DataFrame]) -> p
         .is_in(features["untradable_securities"]["security_id"].implode())
         .alias("untradable"),
     )
+    restricted = _flag_members(values, features["restricted_securities"], ACCOUNT, "restricted")
     return _flag_members(
-        _flag_members(values, restricted.with_columns(_flag("restricted")), ACCOUNT),
-        buy_windows.select("household_id", "identical_group")
-        .unique()
-        .with_columns(_flag("buy_blocked")),
-        ["household_id", "identical_group"],
+        restricted, buy_windows, ["household_id", "identical_group"], "buy_blocked"
     )
 
 
@@ -160,10 +156,12 @@ def _flag(name: str) -> pl.Expr:
     return pl.lit(True).alias(name)
 
 
-def _flag_members(frame: pl.DataFrame, members: pl.DataFrame, key: list[str]) -> pl.DataFrame:
-    """``frame`` with ``members``' flag column: true for its keys, false elsewhere."""
-    (flag,) = (name for name in members.columns if name not in key)
-    return frame.join(members, on=key, how="left").with_columns(pl.col(flag).fill_null(False))
+def _flag_members(
+    frame: pl.DataFrame, members: pl.DataFrame, key: list[str], flag: str
+) -> pl.DataFrame:
+    """``frame`` with a ``flag`` column: true where its ``key`` is one of ``members``'."""
+    marked = members.select(key).unique().with_columns(_flag(flag))
+    return frame.join(marked, on=key, how="left").with_columns(pl.col(flag).fill_null(False))
 
 
 def _or_default(name: str, default: float) -> pl.Expr:
@@ -214,11 +212,8 @@ def _lots(
             on=["household_id", "identical_group"],
         )
         .filter(~_window_created_by_lot())
-        .select("row")
-        .unique()
-        .with_columns(_flag("loss_sale_blocked"))
     )
-    return _flag_members(lots, blocked, ["row"])
+    return _flag_members(lots, blocked, ["row"], "loss_sale_blocked")
 
 
 def _window_created_by_lot() -> pl.Expr:
