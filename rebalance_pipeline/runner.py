@@ -60,13 +60,22 @@ class DateOutcome:
 
     def report(self) -> str:
         state = "ok" if self.success else "FAILED"
+        trades = shown_path(self.trade_folder) if self.trade_folder else "none written"
         lines = [
             f"{self.day.isoformat()}: {state} (dagster run {self.run_id})",
-            f"  trade files:  {self.trade_folder or 'none written'}",
-            f"  tables:       {storage.warehouse(self.home)}/<table>/trade_date={self.day}/",
-            f"  catalog:      {storage.catalog_path(self.home)}",
+            f"  trade files:  {trades}",
+            f"  tables:       {shown_path(storage.warehouse(self.home))}/<table>/"
+            f"trade_date={self.day}/",
+            f"  catalog:      {shown_path(storage.catalog_path(self.home))}",
         ]
         return "\n".join(lines)
+
+
+def shown_path(path: Path) -> str:
+    """``path`` as a person at the shell would type it: relative to the working folder
+    when it lies inside, absolute otherwise."""
+    absolute, here = path.absolute(), Path.cwd()
+    return str(absolute.relative_to(here)) if absolute.is_relative_to(here) else str(path)
 
 
 def materialize_date(
