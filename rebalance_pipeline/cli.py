@@ -167,18 +167,24 @@ def backfill(
 
 
 @app.command()
-def status(date: DateOption) -> None:
-    """Data-quality findings of a date: counts by check and the suspended accounts."""
+def status(
+    date: DateOption,
+    accounts: Annotated[
+        bool, typer.Option("--accounts", help="List every suspended account with its reasons.")
+    ] = False,
+) -> None:
+    """Data-quality findings of a date: one line per cause and file with the accounts it
+    touches, the files not trusted and why, how many accounts are suspended."""
     from rebalance_pipeline import storage
     from rebalance_pipeline.validation import status_report
 
     day = date.date()
-    typer.echo(
-        status_report(
-            storage.read_partition("data_quality_issues", day),
-            storage.read_partition("account_status", day),
-        )
+    report = status_report(
+        storage.read_partition("data_quality_issues", day),
+        storage.read_partition("account_status", day),
+        list_accounts=accounts,
     )
+    typer.echo(report, nl=False)
 
 
 @app.command()
