@@ -206,6 +206,21 @@ def summary(date: DateOption) -> None:
 
 
 @app.command()
+def report(date: DateOption) -> None:
+    """Build a date's daily report page again from its stored tables (review decisions
+    recorded since the run included) and print its path."""
+    from rebalance_pipeline import storage
+    from rebalance_pipeline.reporting.page import write_daily_report
+
+    try:
+        path, _ = write_daily_report(date.date(), storage.home())
+    except FileNotFoundError as error:
+        _fail(str(error))
+        return
+    typer.echo(path)
+
+
+@app.command()
 def solve(
     account: Annotated[str, typer.Option(help="Account id.")],
     date: DateOption,

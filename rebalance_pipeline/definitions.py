@@ -23,6 +23,7 @@ from rebalance_pipeline.ingest.assets import canonical_tables, custodian_drops, 
 from rebalance_pipeline.operations import OPERATIONS, SCHEDULES, SENSORS, with_desk_deadline
 from rebalance_pipeline.optimization.assets import optimization, optimization_problems
 from rebalance_pipeline.partitions import JOB_NAME
+from rebalance_pipeline.reporting.assets import daily_report
 from rebalance_pipeline.resources import BookSource, ReleaseMode, WarehouseIOManager
 from rebalance_pipeline.routing.assets import proposed_routes
 from rebalance_pipeline.validation.assets import validation
@@ -40,6 +41,7 @@ ASSETS = with_desk_deadline(
         proposed_routes,
         compliance,
         trade_files,
+        daily_report,
     ],
     OPERATIONS,
 )
