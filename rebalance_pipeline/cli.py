@@ -217,7 +217,7 @@ def report(date: DateOption) -> None:
     except FileNotFoundError as error:
         _fail(str(error))
         return
-    typer.echo(path)
+    typer.echo(path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path)
 
 
 @app.command()
