@@ -7,7 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import SampleRun
 
 from rebalance_pipeline import storage
 
@@ -23,9 +22,7 @@ pytestmark = [
 ]
 
 
-def test_the_report_renders_offline_with_its_sections_and_plots(
-    sample_run: SampleRun, tmp_path: Path
-):
+def test_the_report_renders_offline_with_its_sections_and_plots(sample_run, tmp_path: Path):
     from playwright.sync_api import sync_playwright
 
     page_file = storage.report_file(sample_run.day, sample_run.home)

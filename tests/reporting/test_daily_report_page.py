@@ -10,7 +10,6 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from conftest import SampleRun
 from typer.testing import CliRunner
 
 from rebalance_pipeline import storage
@@ -26,7 +25,7 @@ def report(home: Path, day, monkeypatch: pytest.MonkeyPatch):
     return CliRunner().invoke(app, ["report", "--date", day.isoformat()])
 
 
-def test_the_asset_writes_the_page_and_puts_the_markdown_in_its_metadata(sample_run: SampleRun):
+def test_the_asset_writes_the_page_and_puts_the_markdown_in_its_metadata(sample_run):
     path = Path(sample_run.report_metadata["path"].value)
     assert path == sample_run.home / "reports" / f"{sample_run.day.isoformat()}.html"
     markdown = sample_run.report_metadata["report"].value
@@ -35,7 +34,7 @@ def test_the_asset_writes_the_page_and_puts_the_markdown_in_its_metadata(sample_
     assert "| awaiting review |" in markdown
 
 
-def test_the_page_is_self_contained(sample_run: SampleRun):
+def test_the_page_is_self_contained(sample_run):
     html = storage.report_file(sample_run.day, sample_run.home).read_text()
     assert not re.search(r"https?:", html)
     references = re.findall(r'(?:src|href)="([^"]*)"', html)
@@ -45,7 +44,7 @@ def test_the_page_is_self_contained(sample_run: SampleRun):
     assert all(base64.b64decode(image).startswith(PNG_SIGNATURE) for image in images)
 
 
-def test_the_page_groups_suspensions_by_cause_and_file(sample_run: SampleRun):
+def test_the_page_groups_suspensions_by_cause_and_file(sample_run):
     html = storage.report_file(sample_run.day, sample_run.home).read_text()
     row = f"<td>wrong_encoding</td><td>{ALDER_CASH}</td><td>165</td>"
     assert html.count(row) == 1
@@ -69,7 +68,7 @@ def test_report_of_a_date_not_run_is_one_line(tmp_path, sample_run, monkeypatch)
 
 
 def test_report_counts_the_review_decisions_recorded_after_the_run(
-    sample_run: SampleRun, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    sample_run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
     home = tmp_path / "home"
     shutil.copytree(storage.warehouse(sample_run.home), storage.warehouse(home))
