@@ -11,9 +11,10 @@ from __future__ import annotations
 import base64
 import dataclasses
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
+import altair as alt
 import jinja2
 import polars as pl
 
@@ -153,16 +154,11 @@ def _suspensions(findings: pl.DataFrame) -> Section:
 
 def _manual(tables: daily.ReportTables) -> Section:
     manual = daily.manual_accounts(tables.routing_decisions, tables.manual_queue)
-    rows = [
-        (
-            row["account_id"],
-            ", ".join(row["reasons"]),
-            dollars(row["requested_amount"]) if row["requested_amount"] is not None else "",
-            row["due_date"] or "",
-            dollars(row["cash_available"]) if row["requested_amount"] is not None else "",
-        )
-        for row in manual.iter_rows(named=True)
-    ]
+    rows = []
+    for account, reasons, amount, due, cash in manual.iter_rows():
+        requested = amount is not None  # bad data and a due high-priority cash request
+        money = (dollars(amount), due, dollars(cash)) if requested else ("", "", "")
+        rows.append((account, ", ".join(reasons), *money))
     columns = ("account", "reasons", "amount to raise", "due", "cash on hand")
     lines = () if rows else ("No account awaits manual handling.",)
     return Section(
@@ -276,6 +272,8 @@ def _changes(
     return Section("changes", title, lines, (routes, moved) if moved.rows else (routes,))
 
 
-def _figure(alt_text: str, chart, frame: pl.DataFrame) -> Figure | None:
+def _figure(
+    alt_text: str, chart: Callable[[pl.DataFrame], alt.TopLevelMixin], frame: pl.DataFrame
+) -> Figure | None:
     """The chart of ``frame`` as a PNG figure, none for an empty frame."""
     return None if frame.is_empty() else Figure(alt_text, charts.png(chart(frame)))
