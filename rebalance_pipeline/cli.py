@@ -210,7 +210,7 @@ def report(date: DateOption) -> None:
     """Build a date's daily report page again from its stored tables (review decisions
     recorded since the run included) and print its path."""
     from rebalance_pipeline import storage
-    from rebalance_pipeline.reporting.page import write_daily_report
+    from rebalance_pipeline.daily_report.page import write_daily_report
 
     try:
         path, _ = write_daily_report(date.date(), storage.home())

@@ -16,6 +16,7 @@ from dagster._core.definitions.executor_definition import (
 
 from rebalance_pipeline.compliance.assets import compliance
 from rebalance_pipeline.continuity.assets import continuity
+from rebalance_pipeline.daily_report.assets import daily_report
 from rebalance_pipeline.executor import MULTIPROCESS_CONFIG, ExecutorChoice
 from rebalance_pipeline.export.assets import trade_files
 from rebalance_pipeline.features.assets import feature_assets
@@ -23,7 +24,6 @@ from rebalance_pipeline.ingest.assets import canonical_tables, custodian_drops, 
 from rebalance_pipeline.operations import OPERATIONS, SCHEDULES, SENSORS, with_desk_deadline
 from rebalance_pipeline.optimization.assets import optimization, optimization_problems
 from rebalance_pipeline.partitions import JOB_NAME
-from rebalance_pipeline.reporting.assets import daily_report
 from rebalance_pipeline.resources import BookSource, ReleaseMode, WarehouseIOManager
 from rebalance_pipeline.routing.assets import proposed_routes
 from rebalance_pipeline.validation.assets import validation

@@ -8,11 +8,11 @@ import sys
 
 import polars as pl
 
-from rebalance_pipeline.reporting import charts
+from rebalance_pipeline.daily_report import charts
 
 RENDER = """
 import hashlib, polars as pl
-from rebalance_pipeline.reporting import charts
+from rebalance_pipeline.daily_report import charts
 frame = pl.DataFrame({"custodian": ["alder", "birch"], "side": ["buy", "sell"], "trades": [3, 5]})
 print(hashlib.sha256(charts.png(charts.custodian_chart(frame))).hexdigest())
 """

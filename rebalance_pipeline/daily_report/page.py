@@ -1,4 +1,4 @@
-"""The daily report of a date: its sections (text, tables, plots) from ``daily``'s facts,
+"""The daily report of a date: its sections (text, tables, plots) from ``facts``,
 rendered by the Jinja2 templates beside this module as one self-contained HTML page
 (CSS inline, plots as base64 PNG, nothing fetched) and as Markdown with the same text
 and tables for the ``daily_report`` asset's metadata.
@@ -20,7 +20,7 @@ import polars as pl
 
 from rebalance_pipeline import storage
 from rebalance_pipeline.calendar import previous_business_days
-from rebalance_pipeline.reporting import charts, daily
+from rebalance_pipeline.daily_report import charts, facts
 from rebalance_pipeline.reporting.cells import dollars
 from rebalance_pipeline.reporting.summary import route_review_counts, trade_totals
 
@@ -73,7 +73,7 @@ class DailyReport:
 
 def _environment() -> jinja2.Environment:
     environment = jinja2.Environment(
-        loader=jinja2.PackageLoader("rebalance_pipeline.reporting", "templates"),
+        loader=jinja2.PackageLoader("rebalance_pipeline.daily_report", "templates"),
         autoescape=jinja2.select_autoescape(["html"]),
         trim_blocks=True,
         lstrip_blocks=True,
@@ -86,13 +86,13 @@ def _environment() -> jinja2.Environment:
 
 def build_report(
     day: dt.date,
-    today: daily.ReportTables,
-    previous: daily.ReportTables | None,
+    today: facts.ReportTables,
+    previous: facts.ReportTables | None,
     previous_day: dt.date,
 ) -> DailyReport:
     """The report of ``day``; ``previous``: the tables of ``previous_day`` (None when that
     date has not been run)."""
-    review = daily.review_state(today.released_trades, today.review_queue, today.review_outcomes)
+    review = facts.review_state(today.released_trades, today.review_queue, today.review_outcomes)
     return DailyReport(
         day,
         (
@@ -112,10 +112,10 @@ def build_report(
 def write_daily_report(day: dt.date, home: Path) -> tuple[Path, DailyReport]:
     """Build the report of ``day`` from the stored tables under ``home`` and write the
     page to ``storage.report_file``; FileNotFoundError when ``day`` was not run."""
-    today = daily.ReportTables.stored(day, home)
+    today = facts.ReportTables.stored(day, home)
     (previous_day,) = previous_business_days(day, 1)
     try:
-        previous = daily.ReportTables.stored(previous_day, home)
+        previous = facts.ReportTables.stored(previous_day, home)
     except FileNotFoundError:
         previous = None
     report = build_report(day, today, previous, previous_day)
@@ -129,7 +129,7 @@ def _first(accounts: list[str], total: int) -> str:
     return listed + (f" and {total - len(accounts)} more" if total > len(accounts) else "")
 
 
-def _accounts(tables: daily.ReportTables) -> Section:
+def _accounts(tables: facts.ReportTables) -> Section:
     status = tables.account_status
     suspended = status.filter(pl.col("status") == "suspended").height
     counts = route_review_counts(tables.routing_decisions)
@@ -142,7 +142,7 @@ def _accounts(tables: daily.ReportTables) -> Section:
 
 
 def _suspensions(findings: pl.DataFrame) -> Section:
-    groups = daily.suspension_groups(findings)
+    groups = facts.suspension_groups(findings)
     rows = [
         (check, source_file or "(no file)", accounts, _first(first, accounts))
         for check, source_file, accounts, first in groups.iter_rows()
@@ -152,8 +152,8 @@ def _suspensions(findings: pl.DataFrame) -> Section:
     return Section("suspensions", "Suspensions by cause and file", lines, tables)
 
 
-def _manual(tables: daily.ReportTables) -> Section:
-    manual = daily.manual_accounts(tables.routing_decisions, tables.manual_queue)
+def _manual(tables: facts.ReportTables) -> Section:
+    manual = facts.manual_accounts(tables.routing_decisions, tables.manual_queue)
     rows = []
     for account, reasons, amount, due, cash in manual.iter_rows():
         requested = amount is not None  # bad data and a due high-priority cash request
@@ -169,9 +169,9 @@ def _manual(tables: daily.ReportTables) -> Section:
     )
 
 
-def _trades(tables: daily.ReportTables, review: daily.ReviewState) -> Section:
+def _trades(tables: facts.ReportTables, review: facts.ReviewState) -> Section:
     totals = trade_totals(review.released, tables.optimization_results)
-    per_custodian = daily.trades_per_custodian(review.released, tables.account_valuations)
+    per_custodian = facts.trades_per_custodian(review.released, tables.account_valuations)
     money = [
         f"Turnover {dollars(totals.turnover)} (buys {dollars(totals.buys)}, "
         f"sells {dollars(totals.sells)}).",
@@ -195,9 +195,9 @@ def _trades(tables: daily.ReportTables, review: daily.ReviewState) -> Section:
     )
 
 
-def _drift(tables: daily.ReportTables, review: daily.ReviewState) -> Section:
+def _drift(tables: facts.ReportTables, review: facts.ReviewState) -> Section:
     trades = pl.concat([review.released, review.awaiting])
-    drift = daily.drift_before_after(tables.asset_class_drift, tables.account_valuations, trades)
+    drift = facts.drift_before_after(tables.asset_class_drift, tables.account_valuations, trades)
     rows = [
         (asset_class, accounts, f"{before:.2f}", f"{after:.2f}")
         for asset_class, accounts, before, after in drift.iter_rows()
@@ -216,10 +216,10 @@ def _drift(tables: daily.ReportTables, review: daily.ReviewState) -> Section:
 
 
 def _scores(decisions: pl.DataFrame) -> Section:
-    scored = daily.scored_accounts(decisions)
+    scored = facts.scored_accounts(decisions)
     rows = [
         (group, accounts, above, f"{score:.1f}", f"{threshold:.1f}")
-        for group, accounts, above, score, threshold in daily.score_by_group(scored).iter_rows()
+        for group, accounts, above, score, threshold in facts.score_by_group(scored).iter_rows()
     ]
     columns = ("account group", "scored", "above threshold", "median score", "median threshold")
     return Section(
@@ -234,14 +234,14 @@ def _scores(decisions: pl.DataFrame) -> Section:
 def _outliers(decisions: pl.DataFrame) -> Section:
     rows = [
         (flag, accounts, _first(first, accounts))
-        for flag, accounts, first in daily.outlier_groups(decisions).iter_rows()
+        for flag, accounts, first in facts.outlier_groups(decisions).iter_rows()
     ]
     lines = () if rows else ("No account is flagged.",)
     table = (Table.of(("flag", "accounts", "first accounts"), rows),) if rows else ()
     return Section("outliers", "Outlier flags", lines, table)
 
 
-def _holds_and_halts(tables: daily.ReportTables) -> Section:
+def _holds_and_halts(tables: facts.ReportTables) -> Section:
     holds = tables.active_holds.sort("account_id")
     halts = tables.active_halts.sort("security_id")
     lines = [f"{holds.height} account holds and {halts.height} security halts in force."]
@@ -254,12 +254,12 @@ def _holds_and_halts(tables: daily.ReportTables) -> Section:
 
 
 def _changes(
-    today: daily.ReportTables, previous: daily.ReportTables | None, previous_day: dt.date
+    today: facts.ReportTables, previous: facts.ReportTables | None, previous_day: dt.date
 ) -> Section:
     title = f"Changes since {previous_day.isoformat()}"
     if previous is None:
         return Section("changes", title, (f"{previous_day.isoformat()} has not been run.",))
-    changes = daily.changes_since(previous.routing_decisions, today.routing_decisions)
+    changes = facts.changes_since(previous.routing_decisions, today.routing_decisions)
     lines = (
         f"{changes.moved.height} accounts changed route: {changes.newly_suspended} newly "
         f"suspended, {changes.no_longer_suspended} no longer suspended.",

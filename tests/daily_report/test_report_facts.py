@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 from rebalance_pipeline import tables as t
-from rebalance_pipeline.reporting import daily
+from rebalance_pipeline.daily_report import facts
 from rebalance_pipeline.review.records import REVIEW_OUTCOMES
 from rebalance_pipeline.routing.route import RELEASED_TRADES, REVIEW_QUEUE
 
@@ -28,7 +28,7 @@ def test_suspensions_are_the_errors_by_cause_and_file_naming_the_first_accounts(
         source_file=["alder/cash.csv", "birch/tx.dat", "birch/lots.dat", "birch/lots.dat"],
         account_ids=[accounts, ["A08"], ["A09"], ["A09", "A10"]],
     )
-    groups = daily.suspension_groups(findings)
+    groups = facts.suspension_groups(findings)
     assert groups.rows() == [
         ("wrong_encoding", "alder/cash.csv", 7, ["A01", "A02", "A03", "A04", "A05"]),
         ("malformed_row", "birch/lots.dat", 2, ["A09", "A10"]),
@@ -55,7 +55,7 @@ AUTO = trades(RELEASED_TRADES, [("A", "S1", "buy", None, 1.0, 10.0)])
 
 
 def test_before_any_review_the_whole_queue_awaits():
-    state = daily.review_state(AUTO, QUEUE, pl.DataFrame(schema=REVIEW_OUTCOMES))
+    state = facts.review_state(AUTO, QUEUE, pl.DataFrame(schema=REVIEW_OUTCOMES))
     assert state.counts().rows() == [
         ("released automatically", 1, 1),
         ("released after review", 0, 0),
@@ -74,7 +74,7 @@ def test_after_a_review_the_decisions_are_counted_and_only_the_undecided_await()
         ],
         decision=["modify", "approve", "reject"],
     )
-    state = daily.review_state(AUTO, QUEUE, outcomes)
+    state = facts.review_state(AUTO, QUEUE, outcomes)
     assert state.counts().rows() == [
         ("released automatically", 1, 1),
         ("released after review", 2, 1),
@@ -102,7 +102,7 @@ def test_drift_after_adds_the_net_buying_over_the_account_value():
         side=["buy", "buy", "sell", "buy"],
         amount=[60.0, 40.0, 100.0, 10.0],
     )
-    result = daily.drift_before_after(drift, values, proposed)
+    result = facts.drift_before_after(drift, values, proposed)
     # A: bonds -0.10 + 100/1000 = 0, stocks 0.10 - 0.10 = 0; B: bonds 0.02, stocks -0.02
     assert result["asset_class"].to_list() == ["bonds", "stocks"]
     assert result["accounts"].to_list() == [2, 2]
@@ -118,7 +118,7 @@ def test_scores_count_the_accounts_above_their_threshold_per_group():
         score_bps=[30.0, 5.0, 12.0, None],  # D was not scored
         threshold_bps=[10.0, 10.0, 20.0, 15.0],
     )
-    groups = daily.score_by_group(daily.scored_accounts(decisions))
+    groups = facts.score_by_group(facts.scored_accounts(decisions))
     assert groups.rows() == [("small", 3, 1, 12.0, 10.0)]
 
 
@@ -130,7 +130,7 @@ def test_trades_per_custodian_by_side():
         side=["buy", "sell", "buy", "buy"],
         amount=[1.0, 2.0, 3.0, 4.0],
     )
-    assert daily.trades_per_custodian(released, values).rows() == [
+    assert facts.trades_per_custodian(released, values).rows() == [
         ("alder", "buy", 2, 5.0),
         ("alder", "sell", 1, 2.0),
         ("birch", "buy", 1, 3.0),
@@ -143,7 +143,7 @@ def test_outliers_group_the_accounts_per_flag():
         account_id=["A", "B", "C"],
         outlier_flags=[["turnover"], ["turnover", "peer_turnover"], []],
     )
-    assert daily.outlier_groups(decisions).rows() == [
+    assert facts.outlier_groups(decisions).rows() == [
         ("peer_turnover", 1, ["B"]),
         ("turnover", 2, ["A", "B"]),
     ]
@@ -158,7 +158,7 @@ def test_changes_count_routes_and_name_the_accounts_that_moved():
         account_id=["A", "B", "C", "D"],
         route=["SUSPENDED", "SCORE", "NO_TRADE", "SUSPENDED"],
     )
-    changes = daily.changes_since(previous, today)
+    changes = facts.changes_since(previous, today)
     assert changes.routes.rows() == [
         ("SUSPENDED", 1, 2, 1),
         ("SCORE", 1, 1, 0),

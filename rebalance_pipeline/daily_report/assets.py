@@ -4,8 +4,8 @@ import dataclasses
 
 import dagster as dg
 
+from rebalance_pipeline.daily_report.facts import ReportTables
 from rebalance_pipeline.partitions import business_day_partitions, partition_date
-from rebalance_pipeline.reporting.daily import ReportTables
 from rebalance_pipeline.resources import BookSource
 
 REPORT_DEPS = ("trade_files", *(field.name for field in dataclasses.fields(ReportTables)))
@@ -23,7 +23,7 @@ REPORT_DEPS = ("trade_files", *(field.name for field in dataclasses.fields(Repor
     "`rebalance report --date D` builds it again after a review.",
 )
 def daily_report(context: dg.AssetExecutionContext, book: BookSource) -> dg.MaterializeResult:
-    from rebalance_pipeline.reporting.page import write_daily_report
+    from rebalance_pipeline.daily_report.page import write_daily_report
 
     path, report = write_daily_report(partition_date(context.partition_key), book.home())
     return dg.MaterializeResult(
