@@ -167,18 +167,24 @@ def backfill(
 
 
 @app.command()
-def status(date: DateOption) -> None:
-    """Data-quality findings of a date: counts by check and the suspended accounts."""
+def status(
+    date: DateOption,
+    accounts: Annotated[
+        bool, typer.Option("--accounts", help="List every suspended account with its reasons.")
+    ] = False,
+) -> None:
+    """Data-quality findings of a date: one line per cause and file with the accounts it
+    touches, the files not trusted and why, how many accounts are suspended."""
     from rebalance_pipeline import storage
     from rebalance_pipeline.validation import status_report
 
     day = date.date()
-    typer.echo(
-        status_report(
-            storage.read_partition("data_quality_issues", day),
-            storage.read_partition("account_status", day),
-        )
+    report = status_report(
+        storage.read_partition("data_quality_issues", day),
+        storage.read_partition("account_status", day),
+        list_accounts=accounts,
     )
+    typer.echo(report, nl=False)
 
 
 @app.command()
@@ -197,6 +203,21 @@ def summary(date: DateOption) -> None:
             was_released=bool(released_batch_ids(storage.home(), day)),
         )
     )
+
+
+@app.command()
+def report(date: DateOption) -> None:
+    """Build a date's daily report page again from its stored tables (review decisions
+    recorded since the run included) and print its path."""
+    from rebalance_pipeline import storage
+    from rebalance_pipeline.daily_report.page import write_daily_report
+
+    try:
+        path, _ = write_daily_report(date.date(), storage.home())
+    except FileNotFoundError as error:
+        _fail(str(error))
+        return
+    typer.echo(path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path)
 
 
 @app.command()

@@ -16,6 +16,7 @@ from dagster._core.definitions.executor_definition import (
 
 from rebalance_pipeline.compliance.assets import compliance
 from rebalance_pipeline.continuity.assets import continuity
+from rebalance_pipeline.daily_report.assets import daily_report
 from rebalance_pipeline.executor import MULTIPROCESS_CONFIG, ExecutorChoice
 from rebalance_pipeline.export.assets import trade_files
 from rebalance_pipeline.features.assets import feature_assets
@@ -40,6 +41,7 @@ ASSETS = with_desk_deadline(
         proposed_routes,
         compliance,
         trade_files,
+        daily_report,
     ],
     OPERATIONS,
 )

@@ -6,6 +6,7 @@ Layout under the home folder (``REBALANCE_HOME``, default ``./var``)::
     trades/YYYY-MM-DD/                                      dated trade files + manifest
     problems/...                                            stored optimizer inputs
     data_docs/YYYY-MM-DD/                                   Great Expectations data docs
+    reports/YYYY-MM-DD.html                                 the daily report (self-contained)
     catalog.duckdb                                          views over the warehouse
 
 Each file is written to a hidden temporary name in the same folder and renamed, so a
@@ -57,6 +58,11 @@ def warehouse(root: Path | None = None) -> Path:
 
 def partition_file(table: str, day: dt.date, root: Path | None = None) -> Path:
     return warehouse(root) / table / f"{PARTITION_COLUMN}={day.isoformat()}" / "data.parquet"
+
+
+def report_file(day: dt.date, root: Path | None = None) -> Path:
+    """The daily report page of ``day``."""
+    return (root or home()) / "reports" / f"{day.isoformat()}.html"
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

@@ -24,6 +24,7 @@ class SampleRun:
     home: Path
     day: dt.date
     check_evaluations: list[dg.AssetCheckEvaluation]
+    report_metadata: dict[str, dg.MetadataValue]  # the daily_report asset's
 
 
 @pytest.fixture(scope="session")
@@ -50,7 +51,8 @@ def sample_run(tmp_path_factory: pytest.TempPathFactory) -> SampleRun:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-    return SampleRun(home, day, result.get_asset_check_evaluations())
+    (report,) = result.asset_materializations_for_node("daily_report")
+    return SampleRun(home, day, result.get_asset_check_evaluations(), dict(report.metadata))
 
 
 @pytest.fixture(scope="session")

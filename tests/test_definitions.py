@@ -69,6 +69,7 @@ def test_asset_graph_runs_from_custodian_files_to_trade_files() -> None:
         "pending_orders",
         "cash_request_status",
         "continuity_findings",
+        "daily_report",
     }
     assert keys == expected
     # every SQL model's upstream assets are exactly the tables its SQL selects from

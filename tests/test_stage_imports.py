@@ -52,6 +52,7 @@ APPLICATIONS = (
     "workflow",
     "operations",
     "audit",
+    "daily_report",
     "scenario",
 )
 TOOLS = ("generator",)

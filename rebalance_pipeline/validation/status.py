@@ -64,10 +64,48 @@ def manual_queue(
     return t.conform(queue, t.MANUAL_QUEUE).sort("account_id")
 
 
-def status_report(findings: pl.DataFrame, account_status: pl.DataFrame) -> str:
-    """The text ``rebalance status --date D`` prints: findings by check, the files not
-    trusted whole (each with its check and what is wrong with it, the file named), then
-    every suspended account with its reasons."""
+FINDING_GROUPS = pl.Schema(
+    {
+        "check": t.Utf8,
+        "severity": t.Utf8,
+        "source_file": t.Utf8,  # relative to the book; null when no file is at fault
+        "findings": t.I64,
+        "accounts": t.I64,  # distinct accounts the group's findings touch
+        "account_ids": pl.List(t.Utf8),  # those accounts, sorted
+    }
+)
+
+
+def findings_by_cause_and_file(findings: pl.DataFrame) -> pl.DataFrame:
+    """FINDING_GROUPS: one row per check (the cause) and source file, with the accounts
+    its findings touch. A whole file not trusted is one row whatever its accounts; a file
+    with many bad rows is one row per kind of fault. Errors first, then the groups that
+    touch most accounts."""
+    groups = findings.group_by("check", "severity", "source_file").agg(
+        pl.len().alias("findings"),
+        pl.col("account_ids")
+        .list.explode(keep_nulls=False, empty_as_null=False)
+        .drop_nulls()
+        .unique()
+        .sort()
+        .alias("account_ids"),
+    )
+    counted = groups.with_columns(pl.col("account_ids").list.len().alias("accounts"))
+    ordered = counted.sort(
+        ["severity", "accounts", "check", "source_file"],
+        descending=[False, True, False, False],
+        nulls_last=True,
+    )
+    return t.conform(ordered, FINDING_GROUPS)
+
+
+def status_report(
+    findings: pl.DataFrame, account_status: pl.DataFrame, list_accounts: bool = False
+) -> str:
+    """The text ``rebalance status --date D`` prints: findings by cause and file (one line
+    each, with the accounts they touch), the files not trusted whole (each with its check
+    and what is wrong with it), then how many accounts are suspended; ``list_accounts``
+    lists every suspended account with its reasons."""
     dates = findings.get_column("trade_date").drop_nulls().unique().sort()
     title = f"Validation status {dates[0]}" if len(dates) else "Validation status"
     suspended = account_status.filter(pl.col("status") == "suspended").sort("account_id")
@@ -76,24 +114,12 @@ def status_report(findings: pl.DataFrame, account_status: pl.DataFrame) -> str:
         f"accounts: {account_status.height}, ok: {account_status.height - suspended.height}, "
         f"suspended: {suspended.height}",
         "",
-        "findings by check:",
+        "findings by cause and file:",
     ]
-    counts = (
-        findings.group_by("check", "severity")
-        .agg(
-            pl.len().alias("findings"),
-            pl.col("account_ids")
-            .list.explode(keep_nulls=False, empty_as_null=False)
-            .drop_nulls()
-            .n_unique()
-            .alias("accounts"),
-        )
-        .sort("check", "severity")
-    )
     lines += [
         f"  {row['check']:<28} {row['severity']:<8} {row['findings']:>6} findings "
-        f"{row['accounts']:>6} accounts"
-        for row in counts.iter_rows(named=True)
+        f"{row['accounts']:>6} accounts  {row['source_file'] or '(no file)'}"
+        for row in findings_by_cause_and_file(findings).iter_rows(named=True)
     ] or ["  none"]
     untrusted = (
         findings.filter(pl.col("source_row").is_null() & pl.col("source_file").is_not_null())
@@ -104,6 +130,9 @@ def status_report(findings: pl.DataFrame, account_status: pl.DataFrame) -> str:
     lines += [
         f"  {row['check']:<28} {row['message']}" for row in untrusted.iter_rows(named=True)
     ] or ["  none"]
+    if not list_accounts:
+        listing = " (list them with --accounts)" if suspended.height else ""
+        return "\n".join([*lines, "", f"suspended accounts: {suspended.height}{listing}"]) + "\n"
     lines += ["", "suspended accounts:"]
     lines += [
         f"  {row['account_id']:<16} {', '.join(row['reason_codes'])}"

@@ -17,14 +17,14 @@ def test_report_counts_checks_and_lists_suspended_accounts(make_book: BookFactor
         ),
     )
     result = validate_book(book, Policy())
-    report = status_report(result.findings, result.account_status)
+    report = status_report(result.findings, result.account_status, list_accounts=True)
     assert report.splitlines() == [
         "Validation status 2026-03-16",
         "accounts: 3, ok: 0, suspended: 3",
         "",
-        "findings by check:",
-        "  missing_price                error         1 findings      2 accounts",
-        "  reconciliation_break         error         1 findings      1 accounts",
+        "findings by cause and file:",
+        "  missing_price                error         1 findings      2 accounts  (no file)",
+        "  reconciliation_break         error         1 findings      1 accounts  c2/positions.csv",
         "",
         "files:",
         "  none",
@@ -38,7 +38,7 @@ def test_report_counts_checks_and_lists_suspended_accounts(make_book: BookFactor
 
 def test_report_of_a_clean_date_says_none(make_book: BookFactory) -> None:
     result = validate_book(make_book(), Policy())
-    report = status_report(result.findings, result.account_status)
+    report = status_report(result.findings, result.account_status, list_accounts=True)
     assert "accounts: 3, ok: 3, suspended: 0" in report
     assert report.count("  none") == 3
 
