@@ -2,10 +2,39 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import polars as pl
 
+from rebalance_pipeline import tables as t
 from rebalance_pipeline.reporting.cells import dollars
+from rebalance_pipeline.routing.route import RELEASED_TRADES
 from rebalance_pipeline.tables import ROUTES
+
+
+@dataclasses.dataclass(frozen=True)
+class ReviewState:
+    """A date's review queue (REVIEW_QUEUE) and its settled decisions (REVIEW_OUTCOMES)."""
+
+    queue: pl.DataFrame
+    outcomes: pl.DataFrame
+
+    def released(self) -> pl.DataFrame:
+        """The trades review released, as released (RELEASED_TRADES)."""
+        kept = self.outcomes.filter(pl.col("decision") != "reject")
+        return t.conform(kept, RELEASED_TRADES)
+
+    def line(self) -> str:
+        """Accounts approved (or modified), rejected (every trade) and still undecided."""
+        settled = self.outcomes.group_by("account_id").agg(
+            (pl.col("decision") == "reject").all().alias("rejected")
+        )
+        rejected = settled["rejected"].sum()
+        waiting = self.queue.join(settled, on="account_id", how="anti")["account_id"].n_unique()
+        return (
+            f"review decisions: {settled.height - rejected} accounts approved or modified, "
+            f"{rejected} rejected, {waiting} awaiting review"
+        )
 
 
 def summary_report(
@@ -13,20 +42,26 @@ def summary_report(
     released: pl.DataFrame,
     results: pl.DataFrame,
     was_released: bool = True,
+    review: ReviewState | None = None,
 ) -> str:
-    """Accounts per route and review level, then the released trades' totals.
+    """Accounts per route and review level, what review decided, then the totals of the
+    trades released, review releases included.
 
-    ``decisions``: ROUTING_DECISIONS; ``released``: released trades (RELEASED_TRADES);
-    ``results``: OPTIMIZATION_RESULTS (taxes are those of accounts with released trades);
-    ``was_released``: false when the date's trades went only to replays (a backfill),
-    which the trades line then says.
+    ``decisions``: ROUTING_DECISIONS; ``released``: the trades the run released
+    (RELEASED_TRADES); ``results``: OPTIMIZATION_RESULTS (taxes are those of accounts with
+    released trades); ``was_released``: false when the date's trades went only to replays
+    (a backfill), which the trades line then says; ``review``: the queue and its settled
+    decisions, when the date has a review queue.
     """
     lines = [f"accounts: {decisions.height}", "route        auto  review  total"]
     for route in ROUTES:
         rows = decisions.filter(pl.col("route") == route)
         auto = rows.filter(pl.col("review") == "auto").height
-        review = rows.filter(pl.col("review") == "review").height
-        lines.append(f"{route:<11} {auto:>5} {review:>7} {rows.height:>6}")
+        reviewed = rows.filter(pl.col("review") == "review").height
+        lines.append(f"{route:<11} {auto:>5} {reviewed:>7} {rows.height:>6}")
+    if review is not None:
+        lines.append(review.line())
+        released = pl.concat([released, review.released()])
     traded = released["account_id"].unique().implode()
     taxed = results.filter(pl.col("account_id").is_in(traded))
     sells = released.filter(pl.col("side") == "sell")
