@@ -53,6 +53,7 @@ APPLICATIONS = (
     "operations",
     "audit",
     "scenario",
+    "review_screen",
 )
 TOOLS = ("generator",)
 

@@ -8,7 +8,6 @@ import polars as pl
 
 from rebalance_pipeline import tables as t
 from rebalance_pipeline.reporting.cells import dollars
-from rebalance_pipeline.routing.route import RELEASED_TRADES
 from rebalance_pipeline.tables import ROUTES
 
 
@@ -20,9 +19,8 @@ class ReviewState:
     outcomes: pl.DataFrame
 
     def released(self) -> pl.DataFrame:
-        """The trades review released, as released (RELEASED_TRADES)."""
-        kept = self.outcomes.filter(pl.col("decision") != "reject")
-        return t.conform(kept, RELEASED_TRADES)
+        """The trades review released, at the quantity and amount released."""
+        return self.outcomes.filter(pl.col("decision") != "reject")
 
     def line(self) -> str:
         """Accounts approved (or modified), rejected (every trade) and still undecided."""
@@ -61,7 +59,7 @@ def summary_report(
         lines.append(f"{route:<11} {auto:>5} {reviewed:>7} {rows.height:>6}")
     if review is not None:
         lines.append(review.line())
-        released = pl.concat([released, review.released()])
+        released = pl.concat([released, t.conform(review.released(), released.schema)])
     traded = released["account_id"].unique().implode()
     taxed = results.filter(pl.col("account_id").is_in(traded))
     sells = released.filter(pl.col("side") == "sell")
