@@ -1,6 +1,6 @@
 """The materialized sample date copied into a test's own book and home, and reviewed the
-way ``rebalance review`` does it (imported by the review tests; pytest puts this folder on
-sys.path)."""
+way ``rebalance review`` does it (imported by the review and browser tests; pytest puts this
+folder on sys.path)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from rebalance_pipeline.cli import app
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample"
 
 
