@@ -21,17 +21,13 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+import test_ui
 from sample_review import SampleCopy, sample_copy
 from test_ui import CHROMIUM, CHROMIUM_ARGS, PAGE_SECONDS, free_port, stop
 
 START_SECONDS = 60
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM}: run `make browser-test`"
-    ),
-]
+pytestmark = test_ui.pytestmark  # marked browser, skipped without Chromium
 
 
 @pytest.fixture
