@@ -321,7 +321,7 @@ def _trades(artifacts: Artifacts, account_id: str, decision: dict, _p: Policy) -
         lines += [
             f"  {q['side']} {_shares(q['quantity'])} {q['security_id']}"
             f"{' lot ' + q['lot_id'] if q['lot_id'] else ''} "
-            f"({_decision_text(decided.get(_trade_key(q)))})"
+            f"({decision_text(decided.get(_trade_key(q)))})"
             for q in queued
         ]
         for review in review_batches(artifacts.day, artifacts.home):
@@ -358,7 +358,7 @@ def _review_decisions(artifacts: Artifacts, account_id: str) -> dict[tuple[Any, 
     return {_trade_key(row): row for row in outcomes}
 
 
-def _decision_text(outcome: dict[str, Any] | None) -> str:
+def decision_text(outcome: dict[str, Any] | None) -> str:
     """A settled decision as ``approve by Dana at 2026-03-16T21:30:00Z``, a modified
     quantity and the note added; ``decision pending`` without one."""
     if outcome is None:

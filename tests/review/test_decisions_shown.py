@@ -54,3 +54,14 @@ def test_summary_counts_the_trades_review_released(reviewed) -> None:
     accounts = run_released["account_id"].n_unique() + 1
     assert f"released trades: {trades} in {accounts} accounts" in text
     assert "review decisions: 1 accounts approved or modified, 1 rejected, " in text
+
+
+def test_diff_shows_what_the_review_changed(reviewed) -> None:
+    copy, approved, rejected = reviewed
+    text = copy.cli("diff", "--date", copy.day.isoformat())
+    lines = text.splitlines()
+    assert "review batch" in lines[0]
+    assert any(line.startswith(f"  {approved}: +") for line in lines)  # its trades added
+    assert f"  {approved}: not released -> score_above_threshold/review" in lines
+    rejections = [line for line in lines if line.startswith(f"  {rejected}: reject ")]
+    assert rejections and all("by Dana at 2026-03-16T21:30:00Z" in line for line in rejections)
