@@ -22,17 +22,32 @@ class ReviewState:
         """The trades review released, at the quantity and amount released."""
         return self.outcomes.filter(pl.col("decision") != "reject")
 
-    def line(self) -> str:
+    def counts(self) -> tuple[int, int, int]:
         """Accounts approved (or modified), rejected (every trade) and still undecided."""
         settled = self.outcomes.group_by("account_id").agg(
             (pl.col("decision") == "reject").all().alias("rejected")
         )
-        rejected = settled["rejected"].sum()
+        rejected = int(settled["rejected"].sum())
         waiting = self.queue.join(settled, on="account_id", how="anti")["account_id"].n_unique()
+        return settled.height - rejected, rejected, waiting
+
+    def line(self) -> str:
+        approved, rejected, waiting = self.counts()
         return (
-            f"review decisions: {settled.height - rejected} accounts approved or modified, "
+            f"review decisions: {approved} accounts approved or modified, "
             f"{rejected} rejected, {waiting} awaiting review"
         )
+
+    def decisions_markdown(self) -> str:
+        """Every settled decision as a Markdown table (account, trade, who, when, note)."""
+        header = "| account | trade | decision | quantity | reviewer | decided at | note |"
+        rows = [
+            f"| {r['account_id']} | {r['side']} {r['security_id']}"
+            f"{' lot ' + r['lot_id'] if r['lot_id'] else ''} | {r['decision']} | "
+            f"{r['quantity']:g} | {r['reviewer']} | {r['decided_at']} | {r['note'] or ''} |"
+            for r in self.outcomes.sort("account_id", "security_id", "side").iter_rows(named=True)
+        ]
+        return "\n".join([header, "|---|---|---|---:|---|---|---|", *rows])
 
 
 def summary_report(

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import os
 from pathlib import Path
 
 import polars as pl
 
 from rebalance_pipeline import storage
+from rebalance_pipeline.export.assets import report_review_session
 from rebalance_pipeline.export.release import released_trades_of
 from rebalance_pipeline.export.run import DateTables, ExportOutcome, review_session
 from rebalance_pipeline.policy import book_policy
@@ -58,7 +60,14 @@ class ReviewDesk:
             policy_date=tables.review_context.policy.effective_date,
         )
         storage.write_partition(outcome.review_outcomes, "review_outcomes", self.day, self.home)
+        report_review_session(
+            self.dagster_home(), self.day, tables.review_queue, outcome.review_outcomes
+        )
         return outcome
+
+    def dagster_home(self) -> Path:
+        """The Dagster instance of the home (``$DAGSTER_HOME`` when set, as a run uses)."""
+        return Path(os.environ.get("DAGSTER_HOME") or self.home / "dagster")
 
 
 def still_queued_lines(outcome: ExportOutcome) -> list[str]:

@@ -19,6 +19,9 @@ def reviewed(
 ) -> tuple[SampleCopy, str, str]:
     """The sample date with its first queued account approved and its second rejected."""
     copy = sample_copy(materialized_sample, tmp_path, monkeypatch)
+    instance = copy.home / "dagster"  # as `rebalance run` leaves it
+    instance.mkdir()
+    (instance / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     queue = copy.queue()
     approved, rejected = queue["account_id"].unique(maintain_order=True).to_list()[:2]
     decided = decide(queue, {approved: "approve", rejected: "reject"})
@@ -65,3 +68,20 @@ def test_diff_shows_what_the_review_changed(reviewed) -> None:
     assert f"  {approved}: not released -> score_above_threshold/review" in lines
     rejections = [line for line in lines if line.startswith(f"  {rejected}: reject ")]
     assert rejections and all("by Dana at 2026-03-16T21:30:00Z" in line for line in rejections)
+
+
+def test_the_dagster_asset_shows_the_decisions(reviewed) -> None:
+    """The session is a materialization of the date's review_outcomes in the instance."""
+    import dagster as dg
+
+    copy, approved, rejected = reviewed
+    with dg.DagsterInstance.from_config(str(copy.home / "dagster")) as instance:
+        event = instance.get_latest_materialization_event(dg.AssetKey("review_outcomes"))
+    assert event is not None
+    materialization = event.asset_materialization
+    assert materialization.partition == copy.day.isoformat()
+    metadata = {key: value.value for key, value in materialization.metadata.items()}
+    assert metadata["accounts_approved"] == 1 and metadata["accounts_rejected"] == 1
+    assert metadata["accounts_awaiting_review"] == copy.queue()["account_id"].n_unique()
+    table = metadata["decisions"]
+    assert f"| {approved} |" in table and f"| {rejected} |" in table and "| Dana |" in table
