@@ -1,7 +1,8 @@
 """The review screen's web app: Starlette, Jinja2 templates, htmx (served from ``static/``).
 
-Bound to 127.0.0.1 unless told otherwise; on any other address a token is required and
-checked on every request (``TokenMiddleware``). Every POST carries the CSRF token of
+Bound to 127.0.0.1 unless told otherwise, answering only requests addressed to a local
+name; on any other address a token is required and checked on every request
+(``TokenMiddleware``). Every POST carries the CSRF token of
 ``starlette_csrf`` (a signed double-submit cookie, sent back by ``static/review.js`` in
 the ``x-csrftoken`` header of each htmx request).
 """
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
@@ -77,9 +79,15 @@ class TokenMiddleware:
 
 
 def create_app(
-    desk: ReviewDesk, *, token: str | None = None, csrf_secret: str | None = None
+    desk: ReviewDesk,
+    *,
+    token: str | None = None,
+    allowed_hosts: list[str] | None = None,
+    csrf_secret: str | None = None,
 ) -> Starlette:
-    """The review app of ``desk``'s date; ``token`` required on every request when given."""
+    """The review app of ``desk``'s date; ``token`` required on every request when given,
+    and when ``allowed_hosts`` are given a request naming another host is refused (a
+    page of another site whose name resolves to 127.0.0.1 cannot use the app)."""
     screen = ReviewScreen(desk)
 
     def page(request: Request, template: str, **context: object) -> HTMLResponse:
@@ -186,6 +194,8 @@ def create_app(
     ]
     if token is not None:
         middleware.insert(0, Middleware(TokenMiddleware, token=token))
+    if allowed_hosts is not None:
+        middleware.insert(0, Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts))
     return Starlette(routes=routes, middleware=middleware)
 
 
@@ -198,7 +208,8 @@ def serve(desk: ReviewDesk, *, host: str, port: int, token: str | None) -> None:
             f"--host {host} is reachable from other machines: give --token (or "
             "$REBALANCE_REVIEW_TOKEN), or keep the default 127.0.0.1"
         )
-    app = create_app(desk, token=token)
+    local = None if token else sorted(LOCAL_HOSTS | {host})
+    app = create_app(desk, token=token, allowed_hosts=local)
     shown = f"[{host}]" if ":" in host else host
     address = f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
     print(f"reviewing {desk.day} at {address} (Ctrl-C stops)", flush=True)

@@ -85,6 +85,14 @@ def test_a_token_is_required_on_every_request_when_given(copy) -> None:
     assert decided.status_code == 200
 
 
+def test_a_local_app_refuses_requests_for_another_host(copy) -> None:
+    """A page of another site whose name resolves to 127.0.0.1 cannot use the app."""
+    desk = ReviewDesk(copy.book, copy.home, copy.day)
+    app = create_app(desk, allowed_hosts=["127.0.0.1", "localhost"])
+    assert TestClient(app, base_url="http://127.0.0.1:8765").get("/").status_code == 200
+    assert TestClient(app, base_url="http://rebound.example:8765").get("/").status_code == 400
+
+
 def test_serving_off_localhost_without_a_token_is_refused(copy) -> None:
     result = CliRunner().invoke(
         cli_app,
