@@ -192,15 +192,19 @@ def summary(date: DateOption) -> None:
     """One screen per date: accounts per route and review level, trades, turnover, taxes."""
     from rebalance_pipeline import storage
     from rebalance_pipeline.continuity.ledger import released_batch_ids
-    from rebalance_pipeline.reporting.summary import summary_report
+    from rebalance_pipeline.reporting.summary import ReviewState, summary_report
 
     day = date.date()
+    review = ReviewState(
+        storage.read_partition("review_queue", day), storage.read_partition("review_outcomes", day)
+    )
     typer.echo(
         summary_report(
             storage.read_partition("routing_decisions", day),
             storage.read_partition("released_trades", day),
             storage.read_partition("optimization_results", day),
             was_released=bool(released_batch_ids(storage.home(), day)),
+            review=review,
         )
     )
 
@@ -309,9 +313,19 @@ def diff(
         typer.echo(changes.to_text(), nl=False)
 
 
-@app.command()
+review_app = typer.Typer(
+    help="A date's review queue: shown, decided from a file, or in the browser (serve)."
+)
+app.add_typer(review_app, name="review")
+
+
+@review_app.callback(invoke_without_command=True)
 def review(
-    date: DateOption,
+    ctx: typer.Context,
+    date: Annotated[
+        dt.datetime | None,
+        typer.Option("--date", formats=["%Y-%m-%d"], help="Business date YYYY-MM-DD."),
+    ] = None,
     book: BookOption = Path(DEFAULT_BOOK),
     decisions: Annotated[
         Path | None,
@@ -330,38 +344,30 @@ def review(
     edited) and approved or modified trades go out in a new review batch of the date.
     Once a later date has been run, the accounts it decided again are superseded: they
     leave the queue and decisions on them are refused (review the later date's queue).
+    ``rebalance review serve`` does the same in the browser.
     """
+    if ctx.invoked_subcommand is not None:
+        return
+    if date is None:
+        _fail("give --date YYYY-MM-DD")
+        return
 
     import polars as pl
 
     from rebalance_pipeline import storage
-    from rebalance_pipeline.export.release import released_trades_of
-    from rebalance_pipeline.export.run import DateTables, review_session
-    from rebalance_pipeline.policy import book_policy
     from rebalance_pipeline.review.queue import (
         ReviewFileError,
         read_review_decisions,
         review_queue_csv,
         write_review_queue,
     )
-    from rebalance_pipeline.review.records import (
-        DecisionRecordError,
-        open_queue,
-        superseded_notes,
-    )
+    from rebalance_pipeline.review.records import DecisionRecordError, superseded_notes
+    from rebalance_pipeline.review_screen.desk import ReviewDesk, still_queued_lines
 
     day = date.date()
-    policy = book_policy(book, day)
-    tables = DateTables.stored(day, storage.home(), policy)
+    desk = ReviewDesk(book, storage.home(), day)
     if decisions is None:
-        queue = open_queue(
-            tables.review_queue,
-            tables.review_context,
-            released_trades_of(storage.home(), day),
-            book_root=book,
-            home=storage.home(),
-            as_of=day,
-        )
+        queue = desk.open_queue()
         if not queue.superseded.is_empty():
             notes = superseded_notes(queue.superseded, day)
             typer.echo("\n".join(["left out of the queue, superseded:", *notes]), err=True)
@@ -376,27 +382,39 @@ def review(
         return
     decided_at = (at or dt.datetime.now(dt.UTC).replace(tzinfo=None)).replace(tzinfo=dt.UTC)
     try:
-        outcome = review_session(
-            tables,
-            read_review_decisions(decisions),
-            reviewer=reviewer,
-            decided_at=decided_at,
-            book_root=book,
-            home=storage.home(),
-            as_of=day,
-            policy_date=policy.effective_date,
-        )
+        outcome = desk.record(read_review_decisions(decisions), reviewer, decided_at)
     except (ReviewFileError, DecisionRecordError) as exc:
         _fail(str(exc))
         return
-    storage.write_partition(outcome.review_outcomes, "review_outcomes", day)
     released = outcome.review_outcomes.filter(pl.col("decision") != "reject")
     typer.echo(f"recorded {reviewer}'s decisions for {day}; {released.height} trades settled")
-    queued = [
-        f"{' '.join(filter(None, (account, security)))}: {check}: {message}"
-        for account, security, _, check, message in outcome.review_findings.iter_rows()
-    ]
-    if queued:
+    if queued := still_queued_lines(outcome):
         typer.echo("\n".join(["still in the queue:", *queued]), err=True)
     if outcome.manifest is not None:
         typer.echo(f"released batch {outcome.manifest.batch_id} in {outcome.manifest.folder}")
+
+
+@review_app.command("serve")
+def review_serve(
+    date: DateOption,
+    book: BookOption = Path(DEFAULT_BOOK),
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8765,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="REBALANCE_REVIEW_TOKEN",
+            help="Access token, required on every request; needed to listen on any "
+            "address but the local one (open the printed address once, it sets a cookie).",
+        ),
+    ] = None,
+) -> None:
+    """Review a date's queue in the browser: decide per account or trade, then release."""
+    from rebalance_pipeline import storage
+    from rebalance_pipeline.review_screen.desk import ReviewDesk
+    from rebalance_pipeline.review_screen.web import ServeError, serve
+
+    try:
+        serve(ReviewDesk(book, storage.home(), date.date()), host=host, port=port, token=token)
+    except ServeError as exc:
+        _fail(str(exc))

@@ -54,6 +54,7 @@ APPLICATIONS = (
     "audit",
     "daily_report",
     "scenario",
+    "review_screen",
 )
 TOOLS = ("generator",)
 

@@ -29,6 +29,7 @@ class Batch:
     batch_id: str
     folder: Path
     supersedes: str | None
+    kind: str  # run | review (trades a reviewer approved later, added to the run's)
     rows: pl.DataFrame  # TRADE_FILE_COLUMNS as written (strings) plus ``file``
     mismatched_files: list[str]  # files whose bytes no longer match the manifest
 
@@ -70,6 +71,12 @@ def current_batch_id(day: dt.date, home: Path | None = None) -> str | None:
     return ids[-1] if ids else None
 
 
+def review_batches(day: dt.date, home: Path | None = None) -> list[Batch]:
+    """The date's released review batches, in the order written."""
+    batches = [read_batch(day, batch_id, home) for batch_id in batch_ids(day, home)]
+    return [batch for batch in batches if batch.kind == "review"]
+
+
 def read_batch(day: dt.date, batch_id: str, home: Path | None = None) -> Batch:
     """The rows of one batch of the date, checked against its manifest."""
     known = batch_folders(day, home)
@@ -93,6 +100,7 @@ def read_batch(day: dt.date, batch_id: str, home: Path | None = None) -> Batch:
         batch_id=batch_id,
         folder=batch_folder,
         supersedes=manifest.get("supersedes"),
+        kind=manifest.get("kind", "run"),
         rows=rows.sort("account_id", "side", "security_id", "lot_id"),
         mismatched_files=mismatched,
     )

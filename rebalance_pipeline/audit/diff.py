@@ -5,6 +5,11 @@ account, side, security and lot, so a changed quantity shows as one changed row 
 than a removal and an addition. Decisions are compared as a batch records them: an
 account's released rows carry the first reason code of its route and its review level;
 the current side of that comparison is the date's stored routing decisions.
+
+Once review released trades of the date (review batches, which add to the run's batch),
+the current side is the current batch plus the review batches, compared by default
+with the current batch alone, and the settled review decisions (``review_outcomes``:
+rejections too, which change no file) are listed with who decided and when.
 """
 
 from __future__ import annotations
@@ -18,7 +23,14 @@ from typing import Any
 import polars as pl
 
 from rebalance_pipeline import storage
-from rebalance_pipeline.audit.batches import AuditError, batch_ids, current_batch_id, read_batch
+from rebalance_pipeline.audit.batches import (
+    AuditError,
+    batch_ids,
+    current_batch_id,
+    read_batch,
+    review_batches,
+)
+from rebalance_pipeline.audit.sections import decision_text
 
 TRADE_KEY = ("side", "security_id", "lot_id")
 COMPARED = (
@@ -47,16 +59,25 @@ class DecisionChange:
 
 
 @dataclasses.dataclass(frozen=True)
+class ReviewDecision:
+    account_id: str
+    decision: str  # "approve by Dana at 2026-03-16T21:30:00Z" (audit.sections.decision_text)
+    trade: str  # "sell 476 SEC-HLTH lot A000014-L0003": as released (a reject: as proposed)
+
+
+@dataclasses.dataclass(frozen=True)
 class BatchDiff:
     day: dt.date
     against: str
     current: str
     trades: list[AccountTradeDiff]
     decisions: list[DecisionChange] | None  # None: the date has no stored decisions
+    review_batches: list[str] = dataclasses.field(default_factory=list)  # added to current
+    review_decisions: list[ReviewDecision] = dataclasses.field(default_factory=list)
 
     @property
     def is_empty(self) -> bool:
-        return not self.trades and not self.decisions
+        return not self.trades and not self.decisions and not self.review_decisions
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -67,10 +88,17 @@ class BatchDiff:
             "decisions": None
             if self.decisions is None
             else [dataclasses.asdict(change) for change in self.decisions],
+            "review_batches": self.review_batches,
+            "review_decisions": [dataclasses.asdict(d) for d in self.review_decisions],
         }
 
     def to_text(self) -> str:
-        lines = [f"{self.day.isoformat()}: batch {self.against} -> current batch {self.current}"]
+        reviews = (
+            f" + review batches {', '.join(self.review_batches)}" if self.review_batches else ""
+        )
+        lines = [
+            f"{self.day.isoformat()}: batch {self.against} -> current batch {self.current}{reviews}"
+        ]
         if self.is_empty:
             return "\n".join([*lines, "no differences"]) + "\n"
         lines.append(f"{len(self.trades)} accounts with different trades")
@@ -88,6 +116,9 @@ class BatchDiff:
         else:
             lines.append(f"{len(self.decisions)} accounts with a different decision")
             lines += [f"  {c.account_id}: {c.before} -> {c.after}" for c in self.decisions]
+        if self.review_decisions:
+            lines.append(f"{len(self.review_decisions)} review decisions")
+            lines += [f"  {d.account_id}: {d.decision}: {d.trade}" for d in self.review_decisions]
         return "\n".join(lines) + "\n"
 
 
@@ -102,24 +133,51 @@ def _row_text(row: dict[str, str]) -> str:
 def diff(day: dt.date, against_batch: str | None = None, home: Path | None = None) -> BatchDiff:
     """Compare the date's current batch (and decisions) with ``against_batch``.
 
-    Without ``against_batch`` the batch written just before the current one is used; a
-    date with a single batch has nothing to compare it with (an ``AuditError``).
+    Without ``against_batch`` the batch written just before the current one is used, or
+    the current batch itself once review batches add to it; a date with a single batch
+    and no review has nothing to compare it with (an ``AuditError``).
     """
     current = current_batch_id(day, home)
     if current is None:
         raise AuditError(f"no trade files for {day.isoformat()}; materialize the date first")
-    against = against_batch or _previous(batch_ids(day, home), current, day)
+    reviews = review_batches(day, home)
+    ids = [
+        batch_id
+        for batch_id in batch_ids(day, home)
+        if batch_id not in {r.batch_id for r in reviews}
+    ]
+    against = against_batch or (current if reviews else _previous(ids, current, day))
     before = read_batch(day, against, home).rows
-    after = read_batch(day, current, home).rows
-    decisions_path = storage.partition_file("routing_decisions", day, home)
-    decisions = pl.read_parquet(decisions_path) if decisions_path.exists() else None
+    after = pl.concat([read_batch(day, current, home).rows, *(r.rows for r in reviews)])
+    decisions = _stored("routing_decisions", day, home)
+    outcomes = _stored("review_outcomes", day, home)
     return BatchDiff(
         day=day,
         against=against,
         current=current,
         trades=trade_differences(before, after),
         decisions=None if decisions is None else decision_changes(before, after, decisions),
+        review_batches=[review.batch_id for review in reviews],
+        review_decisions=[] if outcomes is None else review_decisions(outcomes),
     )
+
+
+def _stored(table: str, day: dt.date, home: Path | None) -> pl.DataFrame | None:
+    path = storage.partition_file(table, day, home)
+    return pl.read_parquet(path) if path.exists() else None
+
+
+def review_decisions(outcomes: pl.DataFrame) -> list[ReviewDecision]:
+    """The settled review decisions (REVIEW_OUTCOMES), one per trade, by account."""
+    return [
+        ReviewDecision(
+            row["account_id"],
+            decision_text(row),
+            f"{row['side']} {row['quantity']:g} {row['security_id']}"
+            + (f" lot {row['lot_id']}" if row["lot_id"] else ""),
+        )
+        for row in outcomes.sort("account_id", "security_id", "side").iter_rows(named=True)
+    ]
 
 
 def _previous(ids: list[str], current: str, day: dt.date) -> str:

@@ -11,7 +11,7 @@ from typing import Any
 import polars as pl
 
 from rebalance_pipeline.audit.artifacts import Artifacts
-from rebalance_pipeline.audit.batches import current_batch_id, read_batch
+from rebalance_pipeline.audit.batches import current_batch_id, read_batch, review_batches
 from rebalance_pipeline.policy import Policy
 from rebalance_pipeline.reporting.cells import dollars
 from rebalance_pipeline.routing.counterfactual import counterfactual
@@ -313,21 +313,23 @@ def _trades(artifacts: Artifacts, account_id: str, decision: dict, _p: Policy) -
         lines.append(f"batch {batch_id}: {len(rows)} rows of the account in the trade files")
         if batch.mismatched_files:
             lines.append(f"WARNING: files changed since written: {batch.mismatched_files}")
-        lines += [
-            f"  {r['file']}: {r['side']} {r['quantity']} {r['security_id']} @ "
-            f"{r['estimated_price']}{' lot ' + r['lot_id'] if r['lot_id'] else ''} "
-            f"({r['reason_code']}, {r['review_level']})"
-            for r in rows
-        ]
+        lines += [_trade_file_line(r) for r in rows]
     queued = artifacts.rows("review_queue", "account_id", account_id)
     if queued:
-        lines.append(f"{len(queued)} trades wait in the review queue")
+        decided = _review_decisions(artifacts, account_id)
+        lines.append(f"{len(queued)} trades went to the review queue")
         lines += [
             f"  {q['side']} {_shares(q['quantity'])} {q['security_id']}"
             f"{' lot ' + q['lot_id'] if q['lot_id'] else ''} "
-            f"(decision {q['decision'] or 'pending'})"
+            f"({decision_text(decided.get(_trade_key(q)))})"
             for q in queued
         ]
+        for review in review_batches(artifacts.day, artifacts.home):
+            reviewed = review.rows.filter(pl.col("account_id") == account_id).to_dicts()
+            if reviewed:
+                lines.append(f"review batch {review.batch_id}: {len(reviewed)} rows of the account")
+                lines += [_trade_file_line(r) for r in reviewed]
+                rows += reviewed
     if not rows and not queued:
         lines.append(f"no trades: route {decision['route']}")
     return Section(
@@ -335,6 +337,36 @@ def _trades(artifacts: Artifacts, account_id: str, decision: dict, _p: Policy) -
         title,
         lines,
         {"batch_id": batch_id, "trade_file_rows": rows, "review_queue": queued},
+    )
+
+
+def _trade_file_line(row: dict[str, str]) -> str:
+    return (
+        f"  {row['file']}: {row['side']} {row['quantity']} {row['security_id']} @ "
+        f"{row['estimated_price']}{' lot ' + row['lot_id'] if row['lot_id'] else ''} "
+        f"({row['reason_code']}, {row['review_level']})"
+    )
+
+
+def _trade_key(row: dict[str, Any]) -> tuple[Any, ...]:
+    return (row["security_id"], row["side"], row["lot_id"])
+
+
+def _review_decisions(artifacts: Artifacts, account_id: str) -> dict[tuple[Any, ...], dict]:
+    """The account's settled review decisions (``review_outcomes``) by trade."""
+    outcomes = artifacts.rows("review_outcomes", "account_id", account_id)
+    return {_trade_key(row): row for row in outcomes}
+
+
+def decision_text(outcome: dict[str, Any] | None) -> str:
+    """A settled decision as ``approve by Dana at 2026-03-16T21:30:00Z``, a modified
+    quantity and the note added; ``decision pending`` without one."""
+    if outcome is None:
+        return "decision pending"
+    modified = f" to {_shares(outcome['quantity'])}" if outcome["decision"] == "modify" else ""
+    note = f": {outcome['note']}" if outcome["note"] else ""
+    return (
+        f"{outcome['decision']}{modified} by {outcome['reviewer']} at {outcome['decided_at']}{note}"
     )
 
 

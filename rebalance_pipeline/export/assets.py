@@ -1,5 +1,6 @@
 """Export wiring: the date's trade files and manifest, released or replayed."""
 
+import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import polars as pl
 from rebalance_pipeline.export.run import DateTables, export_run
 from rebalance_pipeline.export.trade_files import MANIFEST, Manifest
 from rebalance_pipeline.partitions import business_day_partitions, partition_date
+from rebalance_pipeline.reporting.summary import ReviewState
 from rebalance_pipeline.resources import BookSource, ReleaseMode
 from rebalance_pipeline.storage import file_sha256
 
@@ -22,6 +24,38 @@ TRADE_FILES = pl.Schema(
         "sha256": pl.String,
     }
 )
+
+
+def review_metadata(review_queue: pl.DataFrame, outcomes: pl.DataFrame) -> dict[str, object]:
+    """The metadata of a date's ``review_outcomes``: accounts approved, rejected and
+    awaiting review, and every settled decision with who decided and when."""
+    review = ReviewState(review_queue, outcomes)
+    approved, rejected, waiting = review.counts()
+    return {
+        "accounts_approved": approved,
+        "accounts_rejected": rejected,
+        "accounts_awaiting_review": waiting,
+        "decisions": dg.MetadataValue.md(review.decisions_markdown()),
+    }
+
+
+def report_review_session(
+    dagster_home: Path, as_of: dt.date, review_queue: pl.DataFrame, outcomes: pl.DataFrame
+) -> None:
+    """Record a review session held outside a run (``rebalance review``) as a
+    materialization of the date's ``review_outcomes`` in the Dagster instance, so the UI
+    shows the decisions; nothing when no instance lives there (no run used it)."""
+    if not (dagster_home / "dagster.yaml").exists():
+        return
+    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization(
+                asset_key="review_outcomes",
+                partition=as_of.isoformat(),
+                description="recorded by a review session",
+                metadata=review_metadata(review_queue, outcomes),
+            )
+        )
 
 
 def batch_files(manifest: Manifest, home: Path) -> pl.DataFrame:
@@ -96,4 +130,8 @@ def trade_files(
             "folder": dg.MetadataValue.path(str(manifest.folder)),
         },
     )
-    yield dg.Output(outcome.review_outcomes, output_name="review_outcomes")
+    yield dg.Output(
+        outcome.review_outcomes,
+        output_name="review_outcomes",
+        metadata=review_metadata(inputs["review_queue"], outcome.review_outcomes),
+    )

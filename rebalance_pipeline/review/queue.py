@@ -215,7 +215,9 @@ def apply_review_decisions(
     settled = decided.filter(~pl.col("account_id").is_in(held.implode()))
     kept = settled.filter(pl.col("final_quantity") > 0)
     released_now = kept.with_columns(
-        pl.col("final_quantity").alias("quantity"), _written_amounts(kept).alias("amount")
+        pl.col("final_quantity").alias("quantity"),
+        _written_amounts(kept).alias("amount"),
+        _released_gains(),
     )
     rejected = settled.filter(pl.col("final_quantity") == 0)
     return ReviewOutcome(
@@ -225,6 +227,13 @@ def apply_review_decisions(
             REVIEW_FINDINGS.names(), nulls_last=True
         ),
     )
+
+
+def _released_gains() -> pl.Expr:
+    """A sell's realized gain for the quantity released: a lot's gain is per share, so a
+    cut sell realizes that share of the proposed gain."""
+    share = pl.col("final_quantity") / pl.col("quantity")
+    return (pl.col("realized_gain") * share).alias("realized_gain")
 
 
 def _written_amounts(trades: pl.DataFrame) -> pl.Series:

@@ -141,7 +141,7 @@ def test_reviewed_account_shows_its_review_queue_rows(home: Path, batch_id: str)
     _, text = text_of(home, REVIEWED)
     assert "review policy outliers -> review review (outlier flags: turnover)" in text["routing"]
     assert f"batch {batch_id}: 0 rows of the account" in text["trades"]
-    assert "1 trades wait in the review queue" in text["trades"]
+    assert "1 trades went to the review queue" in text["trades"]
     assert "buy 40 SEC-A (decision pending)" in text["trades"]
 
 

@@ -271,6 +271,21 @@ def test_a_modified_trade_is_released_at_the_quantity_times_the_written_price(co
     assert released == [("sell", 100.0, 5000.0), ("buy", 7.0, 7.04)]  # 7 x 1.0050 half up
 
 
+def test_a_cut_sell_realizes_the_gain_of_the_shares_it_sells(context, tmp_path):
+    """A lot's gain is per share: selling 90 of the proposed 100 realizes 90% of it."""
+    rows = proposal("APPROVE")
+    rows[0] |= {"realized_gain": -1500.0}
+    queue = t.conform(pl.DataFrame(rows), REVIEW_QUEUE)
+    path = tmp_path / "queue.csv"
+    path.write_text(
+        HEADER + "APPROVE,SEC-A,sell,APPROVE-L1,100,modify,90,kim,\n"
+        "APPROVE,SEC-B,buy,,20,approve,,kim,\n"
+    )
+    outcome = apply_review_decisions(queue, read_review_decisions(path), NOTHING_RELEASED, context)
+    sold = outcome.released.filter(pl.col("side") == "sell")
+    assert sold.select("quantity", "realized_gain").rows() == [(90.0, -1350.0)]
+
+
 # SOLD, in APPROVE's household, holds 50 SEC-B bought at $200 a share: selling it at the
 # close of 100 is a taxable loss, and a household buy of SEC-B the same day a wash sale.
 SOLD = account_rows("SOLD", "H-APPROVE", "SEC-B", 50.0, 10_000.0, 0.0)
