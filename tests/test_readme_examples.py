@@ -3,7 +3,9 @@
 what README shows.
 
 In README's expected output a line ``...`` stands for any number of lines and ``...``
-inside a line for any text (a run id, an elapsed time).
+inside a line for any text (a run id, an elapsed time). A command whose output ends with
+``(Ctrl-C stops)`` serves until interrupted: once it has printed its lines it gets SIGINT
+and must stop.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -21,6 +24,8 @@ README = ROOT / "README.md"
 BIN = Path(sys.executable).parent
 ELLIPSIS = "..."
 COMMAND_SECONDS = 600
+SERVING = "(Ctrl-C stops)"
+STOP_SECONDS = 30
 
 
 @dataclass(frozen=True)
@@ -71,17 +76,22 @@ def run_example(example: Example, folder: Path) -> str:
     }
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
     env["COLUMNS"] = "100"
-    done = subprocess.run(
-        ["bash", "-o", "pipefail", "-c", example.command],
+    with subprocess.Popen(
+        ["bash", "-o", "pipefail", "-c", f"exec {example.command}"],
         cwd=folder,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        timeout=COMMAND_SECONDS,
-        check=False,
-    )
-    return done.stdout
+    ) as process:
+        assert process.stdout is not None
+        if example.expected and example.expected[-1].endswith(SERVING):
+            printed = "".join(process.stdout.readline() for _ in example.expected)
+            process.send_signal(signal.SIGINT)
+            process.wait(timeout=STOP_SECONDS)
+            return printed
+        printed, _ = process.communicate(timeout=COMMAND_SECONDS)
+        return printed
 
 
 def test_the_parser_reads_commands_and_their_lines() -> None:
