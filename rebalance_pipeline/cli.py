@@ -223,9 +223,22 @@ def catalog() -> None:
 def scenario_run(
     scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.", exists=True)],
     out: Annotated[Path | None, typer.Option(help="Result JSON (default: stdout).")] = None,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="Compare the result with the scenario's expect: block; exit 1 listing "
+            "every expectation not met.",
+        ),
+    ] = False,
 ) -> None:
     """Run one acceptance scenario through the daily stages and write the result JSON."""
-    from rebalance_pipeline.scenario import ScenarioError, run_scenario
+    from rebalance_pipeline.scenario import (
+        ScenarioError,
+        expectation_mismatches,
+        load_scenario,
+        run_scenario,
+    )
 
     try:
         result = run_scenario(scenario)
@@ -238,6 +251,14 @@ def scenario_run(
     else:
         out.write_text(text + "\n")
         typer.echo(f"wrote {out}")
+    if check:
+        name, mismatches = (
+            result["scenario"],
+            expectation_mismatches(load_scenario(scenario), result),
+        )
+        if mismatches:
+            _fail("\n".join([f"{name}: {len(mismatches)} expectations not met", *mismatches]))
+        typer.echo(f"{name}: every expectation met", err=True)
 
 
 def main() -> None:
