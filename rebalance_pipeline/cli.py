@@ -109,7 +109,7 @@ def run(
 
     from rebalance_pipeline import runner
     from rebalance_pipeline.calendar import not_a_business_day
-    from rebalance_pipeline.storage import latest_drop_date
+    from rebalance_pipeline.storage import another_book_in_home, latest_drop_date
 
     if (date is None) == (not latest):
         _fail("give --date YYYY-MM-DD or --latest" + (", not both" if latest else ""))
@@ -120,6 +120,8 @@ def run(
     except FileNotFoundError as error:  # --latest of a book without drop folders
         _fail(str(error))
     if problem := not_a_business_day(day):
+        _fail(problem)
+    if problem := another_book_in_home(book):
         _fail(problem)
     explicit = {
         "release_mode": "release",
@@ -150,10 +152,11 @@ def backfill(
 
     from rebalance_pipeline import runner
     from rebalance_pipeline.calendar import business_days
+    from rebalance_pipeline.storage import another_book_in_home
 
     if start > end:
         _fail(f"--start {start:%Y-%m-%d} is after --end {end:%Y-%m-%d}: no dates to run")
-    if problem := runner.not_a_book(book):
+    if problem := runner.not_a_book(book) or another_book_in_home(book):
         _fail(problem)
     days = business_days(start.date(), end.date())
     failed = []
@@ -374,6 +377,8 @@ def review(
     if not reviewer:
         _fail("--decisions needs --reviewer NAME")
         return
+    if problem := storage.another_book_in_home(book):
+        _fail(problem)
     decided_at = (at or dt.datetime.now(dt.UTC).replace(tzinfo=None)).replace(tzinfo=dt.UTC)
     try:
         outcome = review_session(

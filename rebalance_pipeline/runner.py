@@ -86,10 +86,11 @@ def materialize_date(
     ``executor`` says where the steps run (``execution_config``).
 
     The date's policy is read first: a bad policy file is a ``PolicyError`` before any
-    run starts."""
+    run starts, and so is a home holding another book's tables (``storage.claim_home``)."""
     from rebalance_pipeline.policy import book_policy
 
     policy = book_policy(book, day)
+    storage.claim_home(book)
     os.environ[storage.BOOK_ENV] = str(book.resolve())
     os.environ.setdefault(storage.HOME_ENV, str(storage.home()))
     home = dagster_home()

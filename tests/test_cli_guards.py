@@ -118,3 +118,21 @@ def test_the_summary_of_a_replayed_date_says_nothing_was_released(replayed, monk
     assert result.exit_code == 0, result.output
     assert "released trades" not in result.output
     assert "trades of the replay (nothing released):" in result.output
+
+
+@pytest.mark.parametrize("command", ["run", "backfill"])
+def test_a_second_book_into_the_same_home_is_refused(replayed, monkeypatch, tmp_path, command):
+    _, home = replayed
+    monkeypatch.setenv("REBALANCE_HOME", str(home))
+    other = tmp_path / "other"
+    (other / "firm").mkdir(parents=True)
+    (other / "drops").mkdir()
+    dates = {
+        "run": ["--date", "2026-03-13"],
+        "backfill": ["--start", "2026-03-13", "--end", "2026-03-13"],
+    }
+    line = refused(command, "--book", str(other), *dates[command])
+    assert line == (
+        f"{home} holds the tables of book {SAMPLE}; run book {other} with a home of its "
+        f"own (REBALANCE_HOME={home}-other)"
+    )
