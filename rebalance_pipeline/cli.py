@@ -128,9 +128,14 @@ def run(
         "operator": getpass.getuser(),
         "requested_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
-    with Console(stderr=True).status(f"materializing {day} through every stage"):
+    console = Console(stderr=True, highlight=False, markup=False)
+    with console.status(f"materializing {day} through every stage"):
         outcome = runner.materialize_date(
-            day, book, executor=executor, **(explicit if release else {})
+            day,
+            book,
+            executor=executor,
+            on_step=lambda done: console.print(done.line()),
+            **(explicit if release else {}),
         )
     typer.echo(outcome.report())
     if not outcome.success:
@@ -148,10 +153,11 @@ def backfill(
 
     A backfill always replays: its trade files go to replay-<batch>/ with a diff against
     what the date released, never over the released files."""
-    from rich.progress import track
+    import time
 
     from rebalance_pipeline import runner
     from rebalance_pipeline.calendar import business_days
+    from rebalance_pipeline.run_progress import date_progress
     from rebalance_pipeline.storage import another_book_in_home
 
     if start > end:
@@ -159,10 +165,13 @@ def backfill(
     if problem := runner.not_a_book(book) or another_book_in_home(book):
         _fail(problem)
     days = business_days(start.date(), end.date())
-    failed = []
-    for day in track(list(reversed(days)) if reverse else days, description="backfill"):
+    failed, seconds = [], []
+    for day in list(reversed(days)) if reverse else days:
+        started = time.monotonic()
         outcome = runner.materialize_date(day, book, release_mode="replay")
+        seconds.append(time.monotonic() - started)
         typer.echo(outcome.report())
+        typer.echo(f"  took {seconds[-1]:.0f} s; {date_progress(seconds, len(days))}", err=True)
         if not outcome.success:
             failed.append(day)
     if failed:
