@@ -346,7 +346,7 @@ def review(
 
     import polars as pl
 
-    from rebalance_pipeline import storage
+    from rebalance_pipeline import runner, storage
     from rebalance_pipeline.export.release import released_trades_of
     from rebalance_pipeline.export.run import DateTables, review_session
     from rebalance_pipeline.policy import book_policy
@@ -362,6 +362,8 @@ def review(
         superseded_notes,
     )
 
+    if problem := runner.not_a_book(book) or storage.another_book_in_home(book):
+        _fail(problem)
     day = date.date()
     policy = book_policy(book, day)
     tables = DateTables.stored(day, storage.home(), policy)
@@ -386,8 +388,6 @@ def review(
     if not reviewer:
         _fail("--decisions needs --reviewer NAME")
         return
-    if problem := storage.another_book_in_home(book):
-        _fail(problem)
     decided_at = (at or dt.datetime.now(dt.UTC).replace(tzinfo=None)).replace(tzinfo=dt.UTC)
     try:
         outcome = review_session(

@@ -198,10 +198,15 @@ def write_partition(df: pl.DataFrame, table: str, day: dt.date, root: Path | Non
 
 
 def read_partition(table: str, day: dt.date, root: Path | None = None) -> pl.DataFrame:
+    """The table's rows of ``day``; ``FileNotFoundError`` saying why there are none (the
+    date is no business day, or it was not run)."""
+    from rebalance_pipeline.calendar import not_a_business_day
+
     path = partition_file(table, day, root)
     if not path.exists():
         raise FileNotFoundError(
-            f"{table} has no partition for {day.isoformat()} (looked for {path}); "
+            not_a_business_day(day)
+            or f"{table} has no partition for {day.isoformat()} (looked for {path}); "
             f"materialize that date first: rebalance run --date {day.isoformat()}"
         )
     return pl.read_parquet(path)
