@@ -346,7 +346,7 @@ def review(
 
     import polars as pl
 
-    from rebalance_pipeline import runner, storage
+    from rebalance_pipeline import storage
     from rebalance_pipeline.export.release import released_trades_of
     from rebalance_pipeline.export.run import DateTables, review_session
     from rebalance_pipeline.policy import book_policy
@@ -362,7 +362,7 @@ def review(
         superseded_notes,
     )
 
-    if problem := runner.not_a_book(book) or storage.another_book_in_home(book):
+    if problem := storage.another_book_in_home(book):
         _fail(problem)
     day = date.date()
     policy = book_policy(book, day)

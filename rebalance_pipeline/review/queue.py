@@ -137,8 +137,9 @@ def _cell(column: str, value: Any) -> str:
 def read_review_decisions(path: Path) -> pl.DataFrame:
     """Read a reviewed queue file into ``REVIEW_DECISIONS`` rows (empty decision = pending).
 
-    The file may come back from a spreadsheet: a UTF-8 byte order mark, CRLF line ends
-    and ``;`` or tab as the delimiter (told by the header) are read as the queue's own CSV.
+    The file may come back from a spreadsheet: a UTF-8 byte order mark, CRLF line ends,
+    ``;`` or tab as the delimiter (told by the header) and rows of empty cells are read as
+    the queue's own CSV would be.
     Raises ``ReviewFileError`` naming the line and column of the first malformed cell, or
     what makes the file unreadable.
     """
@@ -156,8 +157,17 @@ def read_review_decisions(path: Path) -> pl.DataFrame:
         raise ReviewFileError(
             f"{path}: line 1: missing columns {missing} (the header reads {reader.fieldnames})"
         )
-    rows = [_decision_row(path, line, row) for line, row in enumerate(reader, start=2)]
+    rows = [
+        _decision_row(path, line, row)
+        for line, row in enumerate(reader, start=2)
+        if not _blank(row)
+    ]
     return pl.DataFrame(rows, schema=REVIEW_DECISIONS, orient="row")
+
+
+def _blank(row: dict[str, str | None]) -> bool:
+    """A row of empty cells (a spreadsheet keeps rows someone cleared): no decision."""
+    return not any((row[column] or "").strip() for column in REVIEW_FILE_COLUMNS if column in row)
 
 
 def _delimiter(text: str) -> str:

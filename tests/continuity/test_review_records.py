@@ -281,9 +281,11 @@ def review_file_run(reviewed_day, tmp_path, monkeypatch, content: bytes):
 
 
 def excel_csv(frame: pl.DataFrame, delimiter: str = ",") -> bytes:
-    """The file as a spreadsheet saves it: a UTF-8 byte order mark and CRLF line ends."""
+    """The file as a spreadsheet saves it: a UTF-8 byte order mark, CRLF line ends and a
+    row someone cleared."""
     text = frame.write_csv(separator=delimiter, line_terminator="\r\n")
-    return "\ufeff".encode() + text.encode()
+    cleared = delimiter * (frame.width - 1) + "\r\n"
+    return "\ufeff".encode() + (text + cleared).encode()
 
 
 @pytest.mark.parametrize("delimiter", [",", ";"])
