@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -264,18 +265,28 @@ def scenario_run(
         out.write_text(text + "\n")
         typer.echo(f"wrote {out}")
     if check:
-        name, mismatches = (
-            result["scenario"],
-            expectation_mismatches(load_scenario(scenario), result),
-        )
+        name = result["scenario"]
+        mismatches = expectation_mismatches(load_scenario(scenario), result)
         if mismatches:
             _fail("\n".join([f"{name}: {len(mismatches)} expectations not met", *mismatches]))
         typer.echo(f"{name}: every expectation met", err=True)
 
 
+def _log_warnings_only() -> None:
+    """Library log records reach the terminal from WARNING up. Some libraries log INFO on
+    loggers of their own (Great Expectations); without a handler on the root logger, the
+    first module-level ``logging.info`` anywhere would install Python's default one,
+    which prints them."""
+    handler = logging.StreamHandler()
+    handler.setLevel(logging.WARNING)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logging.getLogger().addHandler(handler)
+
+
 def main() -> None:
     """Entry point: expected failures (a date not materialized, bad input) are one clear
     line on stderr and exit code 1, never a traceback."""
+    _log_warnings_only()
     try:
         app()
     except (FileNotFoundError, ValueError, KeyError) as exc:

@@ -139,12 +139,13 @@ def _watching(
     if on_step is None:
         yield
         return
-    watcher = StepWatcher(dg.DagsterInstance.from_ref(instance.get_ref()), request, on_step)
-    watcher.start()
-    try:
-        yield
-    finally:
-        watcher.stop()
+    with dg.DagsterInstance.from_ref(instance.get_ref()) as own:  # one per thread
+        watcher = StepWatcher(own, request, on_step)
+        watcher.start()
+        try:
+            yield
+        finally:
+            watcher.stop()
 
 
 def written_trade_folder(day: dt.date) -> Path | None:

@@ -4,6 +4,9 @@ done (``run``'s line per step: tests/test_executor.py)."""
 from __future__ import annotations
 
 import datetime as dt
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -37,3 +40,29 @@ def test_a_backfill_prints_each_date_with_the_time_left(monkeypatch, tmp_path: P
         "  took 20 s; 2/3 dates, about 0:00:15 left",
         "  took 30 s; 3/3 dates, about 0:00:00 left",
     ]
+
+
+def test_library_info_logs_stay_off_the_terminal_and_warnings_show(tmp_path: Path):
+    """Great Expectations logs INFO on loggers of its own; once any module-level logging
+    call had installed Python's default handler, they reached the terminal."""
+    script = """
+import logging, sys
+from rebalance_pipeline import cli, storage
+
+def catalog(root=None):
+    logging.info("a stray module-level call")
+    logging.getLogger("great_expectations.base").setLevel(logging.INFO)
+    logging.getLogger("great_expectations.base").info("Created temporary directory")
+    logging.getLogger("somewhere").warning("a warning a person should read")
+    return []
+
+storage.build_catalog = catalog
+sys.argv = ["rebalance", "catalog"]
+cli.main()
+"""
+    env = os.environ | {"REBALANCE_HOME": str(tmp_path / "home")}
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+    )
+    assert "INFO" not in done.stderr and "stray" not in done.stderr
+    assert "a warning a person should read" in done.stderr
