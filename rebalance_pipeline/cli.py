@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -109,7 +110,7 @@ def run(
 
     from rebalance_pipeline import runner
     from rebalance_pipeline.calendar import not_a_business_day
-    from rebalance_pipeline.storage import latest_drop_date
+    from rebalance_pipeline.storage import another_book_in_home, latest_drop_date
 
     if (date is None) == (not latest):
         _fail("give --date YYYY-MM-DD or --latest" + (", not both" if latest else ""))
@@ -121,14 +122,21 @@ def run(
         _fail(str(error))
     if problem := not_a_business_day(day):
         _fail(problem)
+    if problem := another_book_in_home(book):
+        _fail(problem)
     explicit = {
         "release_mode": "release",
         "operator": getpass.getuser(),
         "requested_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
-    with Console(stderr=True).status(f"materializing {day} through every stage"):
+    console = Console(stderr=True, highlight=False, markup=False)
+    with console.status(f"materializing {day} through every stage"):
         outcome = runner.materialize_date(
-            day, book, executor=executor, **(explicit if release else {})
+            day,
+            book,
+            executor=executor,
+            on_step=lambda done: console.print(done.line()),
+            **(explicit if release else {}),
         )
     typer.echo(outcome.report())
     if not outcome.success:
@@ -146,20 +154,25 @@ def backfill(
 
     A backfill always replays: its trade files go to replay-<batch>/ with a diff against
     what the date released, never over the released files."""
-    from rich.progress import track
+    import time
 
     from rebalance_pipeline import runner
     from rebalance_pipeline.calendar import business_days
+    from rebalance_pipeline.run_progress import date_progress
+    from rebalance_pipeline.storage import another_book_in_home
 
     if start > end:
         _fail(f"--start {start:%Y-%m-%d} is after --end {end:%Y-%m-%d}: no dates to run")
-    if problem := runner.not_a_book(book):
+    if problem := runner.not_a_book(book) or another_book_in_home(book):
         _fail(problem)
     days = business_days(start.date(), end.date())
-    failed = []
-    for day in track(list(reversed(days)) if reverse else days, description="backfill"):
+    failed, seconds = [], []
+    for day in list(reversed(days)) if reverse else days:
+        started = time.monotonic()
         outcome = runner.materialize_date(day, book, release_mode="replay")
+        seconds.append(time.monotonic() - started)
         typer.echo(outcome.report())
+        typer.echo(f"  took {seconds[-1]:.0f} s; {date_progress(seconds, len(days))}", err=True)
         if not outcome.success:
             failed.append(day)
     if failed:
@@ -248,9 +261,22 @@ def catalog() -> None:
 def scenario_run(
     scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.", exists=True)],
     out: Annotated[Path | None, typer.Option(help="Result JSON (default: stdout).")] = None,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="Compare the result with the scenario's expect: block; exit 1 listing "
+            "every expectation not met.",
+        ),
+    ] = False,
 ) -> None:
     """Run one acceptance scenario through the daily stages and write the result JSON."""
-    from rebalance_pipeline.scenario import ScenarioError, run_scenario
+    from rebalance_pipeline.scenario import (
+        ScenarioError,
+        expectation_mismatches,
+        load_scenario,
+        run_scenario,
+    )
 
     try:
         result = run_scenario(scenario)
@@ -263,11 +289,29 @@ def scenario_run(
     else:
         out.write_text(text + "\n")
         typer.echo(f"wrote {out}")
+    if check:
+        name = result["scenario"]
+        mismatches = expectation_mismatches(load_scenario(scenario), result)
+        if mismatches:
+            _fail("\n".join([f"{name}: {len(mismatches)} expectations not met", *mismatches]))
+        typer.echo(f"{name}: every expectation met", err=True)
+
+
+def _log_warnings_only() -> None:
+    """Library log records reach the terminal from WARNING up. Some libraries log INFO on
+    loggers of their own (Great Expectations); without a handler on the root logger, the
+    first module-level ``logging.info`` anywhere would install Python's default one,
+    which prints them."""
+    handler = logging.StreamHandler()
+    handler.setLevel(logging.WARNING)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logging.getLogger().addHandler(handler)
 
 
 def main() -> None:
     """Entry point: expected failures (a date not materialized, bad input) are one clear
     line on stderr and exit code 1, never a traceback."""
+    _log_warnings_only()
     try:
         app()
     except (FileNotFoundError, ValueError, KeyError) as exc:
@@ -364,6 +408,8 @@ def review(
     from rebalance_pipeline.review.records import DecisionRecordError, superseded_notes
     from rebalance_pipeline.review_screen.desk import ReviewDesk, still_queued_lines
 
+    if problem := storage.another_book_in_home(book):
+        _fail(problem)
     day = date.date()
     desk = ReviewDesk(book, storage.home(), day)
     if decisions is None:

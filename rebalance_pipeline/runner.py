@@ -10,10 +10,13 @@ same outputs (``executor``).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import logging
 import os
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,6 +27,7 @@ from rebalance_pipeline import storage
 from rebalance_pipeline.executor import MULTIPROCESS_CONFIG, ExecutorChoice, resolve
 from rebalance_pipeline.partitions import JOB_NAME, PARTITION_TAG
 from rebalance_pipeline.reporting.cells import amount_cell, dollars, price_cell, quantity_cell
+from rebalance_pipeline.run_progress import REQUEST_TAG, StepDone, StepWatcher
 
 if TYPE_CHECKING:
     from rebalance_pipeline.policy import Policy
@@ -45,7 +49,10 @@ def dagster_home() -> Path:
     if not config.exists():
         # atomic: a run started at the same moment never reads half of it
         storage.atomic_write_bytes(
-            config, b"telemetry:\n  enabled: false\nfreshness:\n  enabled: true\n"
+            config,
+            b"telemetry:\n  enabled: false\nfreshness:\n  enabled: true\n"
+            # step processes print warnings and up (no DEBUG engine lines on the terminal)
+            b"python_logs:\n  python_log_level: WARNING\n",
         )
     return path
 
@@ -86,29 +93,33 @@ def materialize_date(
     requested_at: str = "",
     log_level: str = "WARNING",
     executor: ExecutorChoice = ExecutorChoice.AUTO,
+    on_step: Callable[[StepDone], None] | None = None,
 ) -> DateOutcome:
     """Materialize every asset of ``day`` through Dagster and rebuild the catalog.
 
     ``release_mode`` (auto | release | replay) and the operator's name and time configure
     the ``release`` resource (resources.ReleaseMode). Every event is in the Dagster
     instance (``dagster dev`` shows the run); the console gets ``log_level`` and up.
-    ``executor`` says where the steps run (``execution_config``).
+    ``executor`` says where the steps run (``execution_config``); ``on_step`` is called
+    as each step ends (``run_progress.StepWatcher``).
 
     The date's policy is read first: a bad policy file is a ``PolicyError`` before any
-    run starts."""
+    run starts, and so is a home holding another book's tables (``storage.claim_home``)."""
     from rebalance_pipeline.policy import book_policy
 
     policy = book_policy(book, day)
+    storage.claim_home(book)
     os.environ[storage.BOOK_ENV] = str(book.resolve())
     os.environ.setdefault(storage.HOME_ENV, str(storage.home()))
     home = dagster_home()
     os.environ["DAGSTER_HOME"] = str(home)
     logging.getLogger("dagster").setLevel(log_level)  # the executor's own engine events
-    with dg.DagsterInstance.get() as instance:
+    request = uuid.uuid4().hex
+    with dg.DagsterInstance.get() as instance, _watching(instance, request, on_step):
         result = dg.execute_job(
             dg.reconstructable(daily_job),
             instance=instance,
-            tags={PARTITION_TAG: day.isoformat()},
+            tags={PARTITION_TAG: day.isoformat(), REQUEST_TAG: request},
             run_config={
                 "execution": execution_config(executor, expected_shards(book, day, policy)),
                 "loggers": {"console": {"config": {"log_level": log_level}}},
@@ -127,6 +138,23 @@ def materialize_date(
         outcome = DateOutcome(day, result.success, result.run_id, storage.home(), folder)
     storage.build_catalog()
     return outcome
+
+
+@contextlib.contextmanager
+def _watching(
+    instance: dg.DagsterInstance, request: str, on_step: Callable[[StepDone], None] | None
+) -> Iterator[None]:
+    """Report the steps of the run tagged ``request`` while the block runs."""
+    if on_step is None:
+        yield
+        return
+    with dg.DagsterInstance.from_ref(instance.get_ref()) as own:  # one per thread
+        watcher = StepWatcher(own, request, on_step)
+        watcher.start()
+        try:
+            yield
+        finally:
+            watcher.stop()
 
 
 def written_trade_folder(day: dt.date) -> Path | None:

@@ -44,6 +44,49 @@ def book_root() -> Path:
     return Path(os.environ.get(BOOK_ENV, DEFAULT_BOOK)).resolve()
 
 
+HOME_BOOK = "book.txt"  # the book whose tables the home holds, written by its first run
+
+
+class HomeOfAnotherBookError(ValueError):
+    """A run of one book into a home that holds another book's tables."""
+
+
+def home_book(root: Path | None = None) -> Path | None:
+    """The book whose tables the home holds; None before its first run."""
+    marker = (root or home()) / HOME_BOOK
+    return Path(marker.read_text(encoding="utf-8").strip()) if marker.is_file() else None
+
+
+def another_book_in_home(book: Path, root: Path | None = None) -> str | None:
+    """Why ``book`` may not run into the home, in one line: the home holds another book's
+    tables (same dates, same table names: one would replace the other's). None when it may."""
+    root, book = root or home(), book.resolve()
+    owner = home_book(root)
+    if owner is None or owner == book:
+        return None
+    own_home = root.with_name(f"{root.name}-{book.name}")
+    return (
+        f"{root} holds the tables of book {owner}; run book {book} with a home of its own "
+        f"(REBALANCE_HOME={own_home})"
+    )
+
+
+def claim_home(book: Path, root: Path | None = None) -> None:
+    """Tie the home to ``book`` on its first run; raise ``HomeOfAnotherBookError`` when it
+    holds another book's tables. The tie is written once and never replaced: of two first
+    runs of different books, one ties the home and the other is refused."""
+    root = root or home()
+    marker = root / HOME_BOOK
+    if not marker.exists():
+        with _temporary(marker) as tmp:
+            tmp.write_text(f"{book.resolve()}\n", encoding="utf-8")
+            with contextlib.suppress(FileExistsError):
+                os.link(tmp, marker)  # unlike a rename, never replaces an existing tie
+            tmp.unlink()
+    if problem := another_book_in_home(book, root):
+        raise HomeOfAnotherBookError(problem)
+
+
 def latest_drop_date(book: Path) -> dt.date:
     """The latest date with a custodian drop folder in the book."""
     days = sorted(p.name for p in (book / "drops").glob("????-??-??") if p.is_dir())
@@ -161,10 +204,15 @@ def write_partition(df: pl.DataFrame, table: str, day: dt.date, root: Path | Non
 
 
 def read_partition(table: str, day: dt.date, root: Path | None = None) -> pl.DataFrame:
+    """The table's rows of ``day``; ``FileNotFoundError`` saying why there are none (the
+    date is no business day, or it was not run)."""
+    from rebalance_pipeline.calendar import not_a_business_day
+
     path = partition_file(table, day, root)
     if not path.exists():
         raise FileNotFoundError(
-            f"{table} has no partition for {day.isoformat()} (looked for {path}); "
+            not_a_business_day(day)
+            or f"{table} has no partition for {day.isoformat()} (looked for {path}); "
             f"materialize that date first: rebalance run --date {day.isoformat()}"
         )
     return pl.read_parquet(path)

@@ -118,3 +118,33 @@ def test_the_summary_of_a_replayed_date_says_nothing_was_released(replayed, monk
     assert result.exit_code == 0, result.output
     assert "released trades" not in result.output
     assert "trades of the replay (nothing released):" in result.output
+
+
+@pytest.mark.parametrize("command", ["run", "backfill", "review"])
+def test_a_second_book_into_the_same_home_is_refused(replayed, monkeypatch, tmp_path, command):
+    _, home = replayed
+    monkeypatch.setenv("REBALANCE_HOME", str(home))
+    other = tmp_path / "other"
+    (other / "firm").mkdir(parents=True)
+    (other / "drops").mkdir()
+    dates = {
+        "run": ["--date", "2026-03-13"],
+        "backfill": ["--start", "2026-03-13", "--end", "2026-03-13"],
+        "review": ["--date", "2026-03-13"],
+    }
+    line = refused(command, "--book", str(other), *dates[command])
+    assert line == (
+        f"{home} holds the tables of book {SAMPLE}; run book {other} with a home of its "
+        f"own (REBALANCE_HOME={home}-other)"
+    )
+
+
+def test_the_tables_of_a_day_that_is_no_business_day_say_so(replayed, monkeypatch):
+    _, home = replayed
+    monkeypatch.setenv("REBALANCE_HOME", str(home))
+    result = CliRunner().invoke(app, ["status", "--date", "2026-03-14"])
+    assert isinstance(result.exception, FileNotFoundError)
+    assert str(result.exception) == (
+        "2026-03-14 is not a business day (a Saturday): "
+        "the previous business day is 2026-03-13, the next 2026-03-16"
+    )

@@ -4,6 +4,7 @@ optional dagster-celery."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -27,6 +28,7 @@ from rebalance_pipeline.runner import (
 from rebalance_pipeline.storage import latest_drop_date
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
+STEP_LINE = re.compile(r"^  (\S+) +done in +\d+\.\d s$")  # a step as `rebalance run` prints it
 WORKER_CONFIG = """\
 execution:
   config:
@@ -123,20 +125,40 @@ def fresh_home(tmp_path, monkeypatch):
     return home
 
 
-def step_processes(run_id: str) -> list[int]:
-    """The process id of each step of the run (from its STEP_START events)."""
+def step_starts(run_id: str) -> list[dg.DagsterEvent]:
+    """The STEP_START events of the run."""
     with dg.DagsterInstance.get() as instance:
         events = [record.dagster_event for record in instance.all_logs(run_id)]
-    return [e.pid for e in events if e is not None and e.event_type_value == "STEP_START"]
+    return [e for e in events if e is not None and e.event_type_value == "STEP_START"]
+
+
+def step_processes(run_id: str) -> list[int]:
+    """The process id of each step of the run."""
+    return [event.pid for event in step_starts(run_id)]
+
+
+def step_keys(run_id: str) -> list[str]:
+    return [event.step_key for event in step_starts(run_id)]
 
 
 def test_steps_forked_from_the_forkserver_write_the_snapshot_bytes(fresh_home):
+    """Through the command, which prints each step as it ends, not Dagster's DEBUG lines."""
     day = latest_drop_date(SAMPLE)
-    outcome = materialize_date(day, SAMPLE, executor=ExecutorChoice.MULTIPROCESS)
-    assert outcome.success
+    command = [str(Path(sys.executable).with_name("rebalance")), "run", "--book", str(SAMPLE)]
+    run = subprocess.run(
+        [*command, "--date", day.isoformat(), "--executor", "multiprocess"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert render(fresh_home, day) == SNAPSHOT.read_text()
-    pids = step_processes(outcome.run_id)
+    (run_id,) = re.findall(r"dagster run (\S+)\)", run.stdout)
+    pids = step_processes(run_id)
     assert len(set(pids)) == len(pids) > 10  # a process per step
+    assert "DEBUG" not in run.stderr
+    printed = [STEP_LINE.match(line) for line in run.stderr.splitlines()]
+    assert all(printed), run.stderr
+    assert sorted(match[1] for match in printed) == sorted(step_keys(run_id))
 
 
 def test_auto_runs_a_one_shard_book_in_one_process(fresh_home):

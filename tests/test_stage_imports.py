@@ -48,6 +48,7 @@ APPLICATIONS = (
     "definitions",
     "executor",
     "runner",
+    "run_progress",
     "cli",
     "workflow",
     "operations",

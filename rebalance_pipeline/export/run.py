@@ -41,6 +41,7 @@ from rebalance_pipeline.policy import Policy
 from rebalance_pipeline.review.queue import ReviewContext
 from rebalance_pipeline.review.records import (
     record_decisions,
+    refuse_off_the_queue,
     refuse_superseded,
     reviewed_date,
     superseded_accounts,
@@ -145,12 +146,14 @@ def review_session(
     Accounts already released on the date (by its run or an earlier session) are never
     released again, nor are accounts a later date superseded (an approval recorded but
     never released stays unsent); the new batch holds only the accounts this session
-    settled. A session deciding a superseded proposal is refused, nothing recorded. The
+    settled. A session deciding a superseded proposal or a trade the queue does not hold
+    is refused, nothing recorded. The
     session holds the date's release lock, as a run's export does.
     """
     with release_lock(home, as_of):
         superseded = superseded_accounts(home, as_of)
         refuse_superseded(decisions, superseded, as_of)
+        refuse_off_the_queue(decisions, tables.review_queue)
         already = released_trades_of(home, as_of)
         reviewed_batches = ",".join(released_batch_ids(home, as_of)) or None
         record_decisions(book_root, as_of, decisions, reviewer, decided_at, reviewed_batches)

@@ -36,6 +36,7 @@ from rebalance_pipeline.routing.route import RELEASED_TRADES, REVIEW_QUEUE, Rout
 from rebalance_pipeline.storage import atomic_write_bytes
 
 DECISIONS = ("approve", "reject", "modify")
+DELIMITERS = (",", ";", "\t")
 TRADE_KEY = ["account_id", "security_id", "side", "lot_id"]
 REVIEW_FILE_COLUMNS = [
     *TRADE_KEY,
@@ -136,15 +137,44 @@ def _cell(column: str, value: Any) -> str:
 def read_review_decisions(path: Path) -> pl.DataFrame:
     """Read a reviewed queue file into ``REVIEW_DECISIONS`` rows (empty decision = pending).
 
-    Raises ``ReviewFileError`` naming the line and column of the first malformed cell.
+    The file may come back from a spreadsheet: a UTF-8 byte order mark, CRLF line ends,
+    ``;`` or tab as the delimiter (told by the header) and rows of empty cells are read as
+    the queue's own CSV would be.
+    Raises ``ReviewFileError`` naming the line and column of the first malformed cell, or
+    what makes the file unreadable.
     """
-    with path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        missing = [c for c in REVIEW_DECISIONS.names() if c not in (reader.fieldnames or [])]
-        if missing:
-            raise ReviewFileError(f"{path}: line 1: missing columns {missing}")
-        rows = [_decision_row(path, line, row) for line, row in enumerate(reader, start=2)]
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            text = handle.read()
+    except UnicodeDecodeError as exc:
+        raise ReviewFileError(
+            f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); save it as "
+            "CSV UTF-8 (comma delimited)"
+        ) from None
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
+    missing = [c for c in REVIEW_DECISIONS.names() if c not in (reader.fieldnames or [])]
+    if missing:
+        raise ReviewFileError(
+            f"{path}: line 1: missing columns {missing} (the header reads {reader.fieldnames})"
+        )
+    rows = [
+        _decision_row(path, line, row)
+        for line, row in enumerate(reader, start=2)
+        if not _blank(row)
+    ]
     return pl.DataFrame(rows, schema=REVIEW_DECISIONS, orient="row")
+
+
+def _blank(row: dict[str, str | None]) -> bool:
+    """A row of empty cells (a spreadsheet keeps rows someone cleared): no decision."""
+    return not any((row[column] or "").strip() for column in REVIEW_FILE_COLUMNS if column in row)
+
+
+def _delimiter(text: str) -> str:
+    """The delimiter of the header line: a comma, or the ``;`` or tab a spreadsheet
+    saved instead (whichever separates the most cells)."""
+    header = text.splitlines()[0] if text else ""
+    return max(DELIMITERS, key=header.count)
 
 
 def _decision_row(path: Path, line: int, row: dict[str, str | None]) -> tuple:
@@ -280,12 +310,17 @@ def _pending_accounts(decided: pl.DataFrame) -> pl.Series:
     return decided.filter(pl.col("decision").is_null())["account_id"]
 
 
-def _unknown_decisions(review_queue: pl.DataFrame, decisions: pl.DataFrame) -> pl.DataFrame:
-    """A decision for a trade the queue does not hold (a stale or edited file)."""
-    unknown = decisions.filter(pl.col("decision").is_not_null()).join(
+def decisions_off_the_queue(review_queue: pl.DataFrame, decisions: pl.DataFrame) -> pl.DataFrame:
+    """The ``decisions`` rows with a decision for a trade the queue does not hold (a stale
+    or edited file)."""
+    return decisions.filter(pl.col("decision").is_not_null()).join(
         review_queue.select(TRADE_KEY), on=TRADE_KEY, how="anti", nulls_equal=True
     )
-    return unknown.select(
+
+
+def _unknown_decisions(review_queue: pl.DataFrame, decisions: pl.DataFrame) -> pl.DataFrame:
+    """Recorded decisions a replay's queue does not hold keep their account queued."""
+    return decisions_off_the_queue(review_queue, decisions).select(
         "account_id",
         "security_id",
         "lot_id",

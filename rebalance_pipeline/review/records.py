@@ -31,6 +31,7 @@ from rebalance_pipeline.review.queue import (
     TRADE_KEY,
     ReviewContext,
     apply_review_decisions,
+    decisions_off_the_queue,
 )
 from rebalance_pipeline.routing.route import RELEASED_TRADES
 from rebalance_pipeline.storage import atomic_write_bytes
@@ -83,6 +84,21 @@ def record_decisions(
     frame = t.conform(rows, DECISION_RECORDS).sort(TRADE_KEY)
     atomic_write_bytes(path, frame.write_csv().encode())
     return path
+
+
+def refuse_off_the_queue(decisions: pl.DataFrame, review_queue: pl.DataFrame) -> None:
+    """Raise ``DecisionRecordError`` naming every trade ``decisions`` (REVIEW_DECISIONS)
+    decide that ``review_queue`` does not hold: a record is only ever of a queued trade."""
+    unknown = decisions_off_the_queue(review_queue, decisions)
+    if not unknown.is_empty():
+        notes = [
+            f"{account} {security} {side} lot {lot or '-'}: {decision}"
+            for account, security, side, lot, decision in unknown.select(
+                *TRADE_KEY, "decision"
+            ).iter_rows()
+        ]
+        heading = "refused, nothing recorded: decisions for trades not in the queue"
+        raise DecisionRecordError("\n".join([heading, *notes]))
 
 
 def refuse_superseded(decisions: pl.DataFrame, supersessions: pl.DataFrame, as_of: dt.date) -> None:

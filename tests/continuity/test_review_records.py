@@ -263,3 +263,69 @@ def test_the_review_command_says_why_an_account_stays_in_the_queue(
         "A03: negative_cash: cash 2000.0 + sells 0.0 - buys 110400.0 - estimated costs 55.2 "
         "- due withdrawals 60000.0 = -168455.2 < 0 (buy 1104.0 SEC-BND2)",
     ]
+
+
+def review_file_run(reviewed_day, tmp_path, monkeypatch, content: bytes):
+    """``rebalance review --decisions FILE`` of Monday with ``content`` as the file."""
+    from typer.testing import CliRunner
+
+    from rebalance_pipeline.cli import app
+
+    tables, book_root, home = reviewed_day
+    monkeypatch.setenv("REBALANCE_HOME", str(home))
+    store_date_tables(tables, MONDAY, home)
+    path = tmp_path / "decided.csv"
+    path.write_bytes(content)
+    base = ["review", "--date", "2026-03-16", "--book", str(book_root)]
+    return CliRunner().invoke(app, [*base, "--decisions", str(path), "--reviewer", "Dana"])
+
+
+def excel_csv(frame: pl.DataFrame, delimiter: str = ",") -> bytes:
+    """The file as a spreadsheet saves it: a UTF-8 byte order mark, CRLF line ends and a
+    row someone cleared."""
+    text = frame.write_csv(separator=delimiter, line_terminator="\r\n")
+    cleared = delimiter * (frame.width - 1) + "\r\n"
+    return "\ufeff".encode() + (text + cleared).encode()
+
+
+@pytest.mark.parametrize("delimiter", [",", ";"])
+def test_a_decisions_file_saved_by_a_spreadsheet_is_read(
+    reviewed_day, tmp_path, monkeypatch, delimiter
+):
+    tables, book_root, _ = reviewed_day
+    content = excel_csv(decisions_for(tables.review_queue), delimiter)
+    result = review_file_run(reviewed_day, tmp_path, monkeypatch, content)
+    assert result.exit_code == 0, result.output
+    assert "released batch" in result.stdout
+    (recorded,) = decisions_dir(book_root, MONDAY).glob("*.csv")
+    bond = pl.read_csv(recorded).filter(pl.col("security_id") == "SEC-BOND")
+    assert bond["new_quantity"].to_list() == [2000.0]
+
+
+def test_a_decisions_file_not_in_utf8_is_refused_naming_the_encoding(
+    reviewed_day, tmp_path, monkeypatch
+):
+    tables, book_root, _ = reviewed_day
+    content = decisions_for(tables.review_queue).write_csv().encode("utf-16")
+    result = review_file_run(reviewed_day, tmp_path, monkeypatch, content)
+    assert result.exit_code == 1
+    assert "decided.csv: not UTF-8 text (invalid start byte at byte 0)" in result.output
+    assert not decisions_dir(book_root, MONDAY).exists()
+
+
+def test_a_decision_for_a_trade_not_in_the_queue_is_refused_nothing_recorded(
+    reviewed_day, tmp_path, monkeypatch
+):
+    tables, book_root, _ = reviewed_day
+    decisions = decisions_for(tables.review_queue)
+    stranger = decisions.head(1).with_columns(
+        security_id=pl.lit("SEC-TOBA"), side=pl.lit("sell"), lot_id=pl.lit("A03-L-TOBA")
+    )
+    content = pl.concat([decisions, stranger]).write_csv().encode()
+    result = review_file_run(reviewed_day, tmp_path, monkeypatch, content)
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [
+        "refused, nothing recorded: decisions for trades not in the queue",
+        f"A03 SEC-TOBA sell lot A03-L-TOBA: {stranger['decision'][0]}",
+    ]
+    assert not decisions_dir(book_root, MONDAY).exists()

@@ -130,15 +130,17 @@ def test_a_reject_of_a_superseded_item_is_refused_too(days):
 def test_an_approval_recorded_but_never_released_stays_unreleased_once_superseded(days):
     """A Monday session interrupted between its record and its release leaves A03's
     approval on file; once Tuesday decided A03, a later Monday session (here one for an
-    account Tuesday did not decide) must not send it."""
+    account Tuesday did not decide, queued beside A03) must not send it."""
     approval = decided(days.monday.review_queue, "approve")
     interrupted = dt.datetime(2026, 3, 16, 17, 0, tzinfo=dt.UTC)
     record_decisions(days.book_root, MONDAY, approval, "Dana", interrupted, None)
     days.run_tuesday()
-    other_account = approval.head(1).with_columns(
-        pl.lit("A99").alias("account_id"), pl.lit("reject").alias("decision")
+    a99 = days.monday.review_queue.head(1).with_columns(pl.lit("A99").alias("account_id"))
+    monday = dataclasses.replace(
+        days.monday, review_queue=pl.concat([days.monday.review_queue, a99])
     )
-    assert session(days, days.monday, other_account, MONDAY).manifest is None
+    other_account = decided(a99, "reject")
+    assert session(days, monday, other_account, MONDAY).manifest is None
     assert ledger_trades(days.home) == []
 
 
