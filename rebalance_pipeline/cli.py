@@ -203,21 +203,25 @@ def status(
 @app.command()
 def summary(date: DateOption) -> None:
     """One screen per date: accounts per route and review level, trades, turnover, taxes."""
+    import polars as pl
+
     from rebalance_pipeline import storage
     from rebalance_pipeline.continuity.ledger import released_batch_ids
-    from rebalance_pipeline.reporting.summary import ReviewState, summary_report
+    from rebalance_pipeline.reporting.summary import summary_report
+    from rebalance_pipeline.review.state import ReviewState
 
     day = date.date()
     review = ReviewState(
         storage.read_partition("review_queue", day), storage.read_partition("review_outcomes", day)
     )
+    released = pl.concat([storage.read_partition("released_trades", day), review.released()])
     typer.echo(
         summary_report(
             storage.read_partition("routing_decisions", day),
-            storage.read_partition("released_trades", day),
+            released,
             storage.read_partition("optimization_results", day),
             was_released=bool(released_batch_ids(storage.home(), day)),
-            review=review,
+            review_line=review.line(),
         )
     )
 

@@ -16,8 +16,6 @@ from pathlib import Path
 import polars as pl
 
 from rebalance_pipeline import storage
-from rebalance_pipeline.review.queue import TRADE_KEY
-from rebalance_pipeline.routing.route import RELEASED_TRADES
 from rebalance_pipeline.tables import ROUTES
 from rebalance_pipeline.validation.status import findings_by_cause_and_file
 
@@ -71,52 +69,6 @@ def manual_accounts(decisions: pl.DataFrame, manual_queue: pl.DataFrame) -> pl.D
     manual = decisions.filter(pl.col("route") == "MANUAL").select("account_id", "reasons")
     amounts = manual_queue.select("account_id", "requested_amount", "due_date", "cash_available")
     return manual.join(amounts, on="account_id", how="left").sort("account_id")
-
-
-@dataclasses.dataclass(frozen=True)
-class ReviewState:
-    """The date's trades by where review left them (RELEASED_TRADES columns each)."""
-
-    released_auto: pl.DataFrame
-    released_by_review: pl.DataFrame  # approved or modified, at the quantity released
-    awaiting: pl.DataFrame
-    rejected: pl.DataFrame
-
-    @property
-    def released(self) -> pl.DataFrame:
-        return pl.concat([self.released_auto, self.released_by_review])
-
-    def counts(self) -> pl.DataFrame:
-        """state, trades, accounts: one row per state, in the order a trade moves."""
-        states = {
-            "released automatically": self.released_auto,
-            "released after review": self.released_by_review,
-            "awaiting review": self.awaiting,
-            "rejected in review": self.rejected,
-        }
-        return pl.DataFrame(
-            [(name, f.height, f["account_id"].n_unique()) for name, f in states.items()],
-            schema={"state": pl.String, "trades": pl.Int64, "accounts": pl.Int64},
-            orient="row",
-        )
-
-
-def review_state(
-    released_trades: pl.DataFrame, review_queue: pl.DataFrame, review_outcomes: pl.DataFrame
-) -> ReviewState:
-    """Split the queue by the recorded decisions: a queued trade without a settled
-    decision is still awaiting review."""
-    decided = review_outcomes.select(TRADE_KEY).unique()
-    awaiting = review_queue.join(decided, on=TRADE_KEY, how="anti", nulls_equal=True)
-    rejected = review_outcomes.filter(pl.col("decision") == "reject")
-    settled = review_outcomes.filter(pl.col("decision") != "reject")
-    conform = [pl.col(name).cast(dtype) for name, dtype in RELEASED_TRADES.items()]
-    return ReviewState(
-        released_auto=released_trades.select(conform),
-        released_by_review=settled.select(conform),
-        awaiting=awaiting.select(conform),
-        rejected=rejected.select(conform),
-    )
 
 
 def drift_before_after(

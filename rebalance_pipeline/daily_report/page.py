@@ -23,6 +23,7 @@ from rebalance_pipeline.calendar import previous_business_days
 from rebalance_pipeline.daily_report import charts, facts
 from rebalance_pipeline.reporting.cells import dollars
 from rebalance_pipeline.reporting.summary import route_review_counts, trade_totals
+from rebalance_pipeline.review.state import ReviewState
 
 MOVED_ROWS = 10  # accounts whose route changed, listed; the rest counted
 
@@ -92,7 +93,7 @@ def build_report(
 ) -> DailyReport:
     """The report of ``day``; ``previous``: the tables of ``previous_day`` (None when that
     date has not been run)."""
-    review = facts.review_state(today.released_trades, today.review_queue, today.review_outcomes)
+    review = ReviewState(today.review_queue, today.review_outcomes)
     return DailyReport(
         day,
         (
@@ -169,9 +170,10 @@ def _manual(tables: facts.ReportTables) -> Section:
     )
 
 
-def _trades(tables: facts.ReportTables, review: facts.ReviewState) -> Section:
-    totals = trade_totals(review.released, tables.optimization_results)
-    per_custodian = facts.trades_per_custodian(review.released, tables.account_valuations)
+def _trades(tables: facts.ReportTables, review: ReviewState) -> Section:
+    released = pl.concat([tables.released_trades, review.released()])
+    totals = trade_totals(released, tables.optimization_results)
+    per_custodian = facts.trades_per_custodian(released, tables.account_valuations)
     money = [
         f"Turnover {dollars(totals.turnover)} (buys {dollars(totals.buys)}, "
         f"sells {dollars(totals.sells)}).",
@@ -188,15 +190,18 @@ def _trades(tables: facts.ReportTables, review: facts.ReviewState) -> Section:
         "Released, awaiting review, rejected",
         tuple(money),
         (
-            Table.of(("trades", "count", "accounts"), review.counts().iter_rows()),
+            Table.of(
+                ("trades", "count", "accounts"),
+                review.trade_states(tables.released_trades).iter_rows(),
+            ),
             Table.of(("custodian", "side", "trades", "amount"), custodian_rows),
         ),
         _figure("Released trades per custodian", charts.custodian_chart, per_custodian),
     )
 
 
-def _drift(tables: facts.ReportTables, review: facts.ReviewState) -> Section:
-    trades = pl.concat([review.released, review.awaiting])
+def _drift(tables: facts.ReportTables, review: ReviewState) -> Section:
+    trades = pl.concat([tables.released_trades, review.released(), review.awaiting()])
     drift = facts.drift_before_after(tables.asset_class_drift, tables.account_valuations, trades)
     rows = [
         (asset_class, accounts, f"{before:.2f}", f"{after:.2f}")

@@ -10,8 +10,8 @@ import polars as pl
 from rebalance_pipeline.export.run import DateTables, export_run
 from rebalance_pipeline.export.trade_files import MANIFEST, Manifest
 from rebalance_pipeline.partitions import business_day_partitions, partition_date
-from rebalance_pipeline.reporting.summary import ReviewState
 from rebalance_pipeline.resources import BookSource, ReleaseMode
+from rebalance_pipeline.review.state import ReviewState
 from rebalance_pipeline.storage import file_sha256
 
 EXPORT_INS = DateTables.table_names()
@@ -30,7 +30,7 @@ def review_metadata(review_queue: pl.DataFrame, outcomes: pl.DataFrame) -> dict[
     """The metadata of a date's ``review_outcomes``: accounts approved, rejected and
     awaiting review, and every settled decision with who decided and when."""
     review = ReviewState(review_queue, outcomes)
-    approved, rejected, waiting = review.counts()
+    approved, rejected, waiting = review.account_counts()
     return {
         "accounts_approved": approved,
         "accounts_rejected": rejected,

@@ -7,7 +7,6 @@ import dataclasses
 
 import polars as pl
 
-from rebalance_pipeline import tables as t
 from rebalance_pipeline.reporting.cells import dollars
 from rebalance_pipeline.tables import ROUTES
 
@@ -62,69 +61,29 @@ def trade_totals(released: pl.DataFrame, results: pl.DataFrame) -> TradeTotals:
     )
 
 
-@dataclasses.dataclass(frozen=True)
-class ReviewState:
-    """A date's review queue (REVIEW_QUEUE) and its settled decisions (REVIEW_OUTCOMES)."""
-
-    queue: pl.DataFrame
-    outcomes: pl.DataFrame
-
-    def released(self) -> pl.DataFrame:
-        """The trades review released, at the quantity and amount released."""
-        return self.outcomes.filter(pl.col("decision") != "reject")
-
-    def counts(self) -> tuple[int, int, int]:
-        """Accounts approved (or modified), rejected (every trade) and still undecided."""
-        settled = self.outcomes.group_by("account_id").agg(
-            (pl.col("decision") == "reject").all().alias("rejected")
-        )
-        rejected = int(settled["rejected"].sum())
-        waiting = self.queue.join(settled, on="account_id", how="anti")["account_id"].n_unique()
-        return settled.height - rejected, rejected, waiting
-
-    def line(self) -> str:
-        approved, rejected, waiting = self.counts()
-        return (
-            f"review decisions: {approved} accounts approved or modified, "
-            f"{rejected} rejected, {waiting} awaiting review"
-        )
-
-    def decisions_markdown(self) -> str:
-        """Every settled decision as a Markdown table (account, trade, who, when, note)."""
-        header = "| account | trade | decision | quantity | reviewer | decided at | note |"
-        rows = [
-            f"| {r['account_id']} | {r['side']} {r['security_id']}"
-            f"{' lot ' + r['lot_id'] if r['lot_id'] else ''} | {r['decision']} | "
-            f"{r['quantity']:g} | {r['reviewer']} | {r['decided_at']} | {r['note'] or ''} |"
-            for r in self.outcomes.sort("account_id", "security_id", "side").iter_rows(named=True)
-        ]
-        return "\n".join([header, "|---|---|---|---:|---|---|---|", *rows])
-
-
 def summary_report(
     decisions: pl.DataFrame,
     released: pl.DataFrame,
     results: pl.DataFrame,
     was_released: bool = True,
-    review: ReviewState | None = None,
+    review_line: str | None = None,
 ) -> str:
     """Accounts per route and review level, what review decided, then the totals of the
     trades released, review releases included.
 
-    ``decisions``: ROUTING_DECISIONS; ``released``: the trades the run released
-    (RELEASED_TRADES); ``results``: OPTIMIZATION_RESULTS (taxes are those of accounts with
-    released trades); ``was_released``: false when the date's trades went only to replays
-    (a backfill), which the trades line then says; ``review``: the queue and its settled
-    decisions, when the date has a review queue.
+    ``decisions``: ROUTING_DECISIONS; ``released``: the trades released by the run and by
+    review (RELEASED_TRADES); ``results``: OPTIMIZATION_RESULTS (taxes are those of accounts
+    with released trades); ``was_released``: false when the date's trades went only to
+    replays (a backfill), which the trades line then says; ``review_line``: what review
+    decided, when the date has a review queue.
     """
     lines = [f"accounts: {decisions.height}", "route        auto  review  total"]
     lines += [
         f"{route:<11} {auto:>5} {reviewed:>7} {total:>6}"
         for route, auto, reviewed, total in route_review_counts(decisions).iter_rows()
     ]
-    if review is not None:
-        lines.append(review.line())
-        released = pl.concat([released, t.conform(review.released(), released.schema)])
+    if review_line is not None:
+        lines.append(review_line)
     totals = trade_totals(released, results)
     lines += [
         f"{'released trades' if was_released else 'trades of the replay (nothing released)'}:"

@@ -10,6 +10,7 @@ import pytest
 from rebalance_pipeline import tables as t
 from rebalance_pipeline.daily_report import facts
 from rebalance_pipeline.review.records import REVIEW_OUTCOMES
+from rebalance_pipeline.review.state import ReviewState
 from rebalance_pipeline.routing.route import RELEASED_TRADES, REVIEW_QUEUE
 
 DAY = dt.date(2026, 3, 16)
@@ -55,8 +56,8 @@ AUTO = trades(RELEASED_TRADES, [("A", "S1", "buy", None, 1.0, 10.0)])
 
 
 def test_before_any_review_the_whole_queue_awaits():
-    state = facts.review_state(AUTO, QUEUE, pl.DataFrame(schema=REVIEW_OUTCOMES))
-    assert state.counts().rows() == [
+    state = ReviewState(QUEUE, pl.DataFrame(schema=REVIEW_OUTCOMES))
+    assert state.trade_states(AUTO).rows() == [
         ("released automatically", 1, 1),
         ("released after review", 0, 0),
         ("awaiting review", 4, 3),
@@ -74,15 +75,15 @@ def test_after_a_review_the_decisions_are_counted_and_only_the_undecided_await()
         ],
         decision=["modify", "approve", "reject"],
     )
-    state = facts.review_state(AUTO, QUEUE, outcomes)
-    assert state.counts().rows() == [
+    state = ReviewState(QUEUE, outcomes)
+    assert state.trade_states(AUTO).rows() == [
         ("released automatically", 1, 1),
         ("released after review", 2, 1),
         ("awaiting review", 1, 1),
         ("rejected in review", 1, 1),
     ]
-    assert state.released["quantity"].to_list() == [1.0, 6.0, 5.0]
-    assert state.awaiting["account_id"].to_list() == ["D"]
+    assert state.released()["quantity"].to_list() == [6.0, 5.0]
+    assert state.awaiting()["account_id"].to_list() == ["D"]
 
 
 def test_drift_after_adds_the_net_buying_over_the_account_value():
