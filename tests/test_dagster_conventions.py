@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from conftest import SampleRun
+
 DEFAULT_GROUP = "default"  # where Dagster puts an asset whose definition names no group
 
 
@@ -16,3 +21,14 @@ def test_no_asset_sits_in_the_default_group() -> None:
         if graph.get(key).group_name == DEFAULT_GROUP
     )
     assert in_default == []
+
+
+def test_every_asset_check_is_evaluated_for_the_date_of_its_run(sample_run: SampleRun) -> None:
+    """The checks run per business day like their assets: each evaluation names the date,
+    so the UI shows a check's result per partition (the Great Expectations suites too)."""
+    by_check = {
+        evaluation.asset_check_key.to_user_string(): evaluation.partition
+        for evaluation in sample_run.check_evaluations
+    }
+    assert "data_quality_issues:great_expectations" in by_check
+    assert by_check == dict.fromkeys(by_check, sample_run.day.isoformat())

@@ -19,25 +19,26 @@ import dagster as dg
 import polars as pl
 
 from rebalance_pipeline.book import Book, ingested
+from rebalance_pipeline.partitions import daily_check
 from rebalance_pipeline.policy import Policy
 from rebalance_pipeline.validation.contracts import CONTRACT_TABLES
 from rebalance_pipeline.validation.validate import ValidationResult
 
 CANONICAL_CHECKS = [
-    dg.AssetCheckSpec(
+    daily_check(
         "accounts_present",
         asset=ingested("accounts"),
         blocking=True,
         description="The date has accounts.",
     ),
-    dg.AssetCheckSpec(
+    daily_check(
         "security_master_present",
         asset="securities",
         blocking=True,
         description="The security master is not empty.",
     ),
     *(
-        dg.AssetCheckSpec(
+        daily_check(
             "pandera_contract",
             asset=ingested(table),
             description=f"{table} against its pandera contract.",
@@ -46,13 +47,13 @@ CANONICAL_CHECKS = [
     ),
 ]
 VALIDATION_CHECKS = [
-    dg.AssetCheckSpec(
+    daily_check(
         "every_account_has_a_status",
         asset="account_status",
         blocking=True,
         description="Every account of the date has exactly one status row.",
     ),
-    dg.AssetCheckSpec(
+    daily_check(
         "great_expectations",
         asset="data_quality_issues",
         description="Great Expectations suites per custodian batch (trailer counts and "
