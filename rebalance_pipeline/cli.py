@@ -109,6 +109,7 @@ def run(
 
     from rebalance_pipeline import runner
     from rebalance_pipeline.calendar import not_a_business_day
+    from rebalance_pipeline.partitions import before_first_partition
     from rebalance_pipeline.storage import latest_drop_date
 
     if (date is None) == (not latest):
@@ -119,7 +120,7 @@ def run(
         day = latest_drop_date(book) if date is None else date.date()
     except FileNotFoundError as error:  # --latest of a book without drop folders
         _fail(str(error))
-    if problem := not_a_business_day(day):
+    if problem := not_a_business_day(day) or before_first_partition(day, book):
         _fail(problem)
     explicit = {
         "release_mode": "release",
@@ -150,10 +151,11 @@ def backfill(
 
     from rebalance_pipeline import runner
     from rebalance_pipeline.calendar import business_days
+    from rebalance_pipeline.partitions import before_first_partition
 
     if start > end:
         _fail(f"--start {start:%Y-%m-%d} is after --end {end:%Y-%m-%d}: no dates to run")
-    if problem := runner.not_a_book(book):
+    if problem := runner.not_a_book(book) or before_first_partition(start.date(), book):
         _fail(problem)
     days = business_days(start.date(), end.date())
     failed = []

@@ -118,3 +118,12 @@ def test_the_summary_of_a_replayed_date_says_nothing_was_released(replayed, monk
     assert result.exit_code == 0, result.output
     assert "released trades" not in result.output
     assert "trades of the replay (nothing released):" in result.output
+
+
+def test_a_date_before_the_books_first_drop_is_refused(tmp_path: Path):
+    """The book's dates (the Dagster partitions) start at its first drop folder."""
+    book = tmp_path / "book"
+    (book / "firm").mkdir(parents=True)
+    (book / "drops" / "2026-03-10").mkdir(parents=True)
+    line = refused("run", "--book", str(book), "--date", "2026-03-09")
+    assert line == f"2026-03-09 is before the first drop date of {book}, 2026-03-10"
