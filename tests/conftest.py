@@ -24,12 +24,15 @@ class SampleRun:
     home: Path
     day: dt.date
     check_evaluations: list[dg.AssetCheckEvaluation]
+    tags: dict[str, str]  # the run's tags once it finished
 
 
 @pytest.fixture(scope="session")
 def sample_run(tmp_path_factory: pytest.TempPathFactory) -> SampleRun:
     """The sample book's latest date materialized in-process through the daily job, once
     per test process."""
+    import dagster as dg
+
     from rebalance_pipeline.storage import latest_drop_date
 
     home = tmp_path_factory.mktemp("home")
@@ -40,17 +43,19 @@ def sample_run(tmp_path_factory: pytest.TempPathFactory) -> SampleRun:
     try:
         from rebalance_pipeline.definitions import defs
 
-        result = defs.resolve_job_def("daily_rebalance").execute_in_process(
-            partition_key=day.isoformat()
-        )
-        assert result.success
+        with dg.DagsterInstance.ephemeral() as instance:
+            result = defs.resolve_job_def("daily_rebalance").execute_in_process(
+                partition_key=day.isoformat(), instance=instance
+            )
+            assert result.success
+            tags = dict(instance.get_run_by_id(result.run_id).tags)
     finally:
         for key, value in old.items():
             if value is None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-    return SampleRun(home, day, result.get_asset_check_evaluations())
+    return SampleRun(home, day, result.get_asset_check_evaluations(), tags)
 
 
 @pytest.fixture(scope="session")

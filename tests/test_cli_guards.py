@@ -111,6 +111,17 @@ def test_a_replay_reports_the_folder_its_trade_files_are_in(replayed):
     assert (folder / "manifest.json").is_file()
 
 
+def test_a_replay_run_is_tagged_replay_in_the_dagster_instance(replayed, monkeypatch):
+    import dagster as dg
+
+    from rebalance_pipeline.export.release_tag import RELEASE_MODE_TAG
+
+    outcome, home = replayed
+    monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster"))
+    with dg.DagsterInstance.get() as instance:
+        assert instance.get_run_by_id(outcome.run_id).tags[RELEASE_MODE_TAG] == "replay"
+
+
 def test_the_summary_of_a_replayed_date_says_nothing_was_released(replayed, monkeypatch):
     _, home = replayed
     monkeypatch.setenv("REBALANCE_HOME", str(home))

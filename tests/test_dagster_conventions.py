@@ -32,3 +32,17 @@ def test_every_asset_check_is_evaluated_for_the_date_of_its_run(sample_run: Samp
     }
     assert "data_quality_issues:great_expectations" in by_check
     assert by_check == dict.fromkeys(by_check, sample_run.day.isoformat())
+
+
+def test_a_run_launched_without_a_tag_is_tagged_with_what_it_did(sample_run: SampleRun) -> None:
+    """A run started from the UI or a Dagster backfill carries no tag at launch: the step
+    that releases or replays sets it."""
+    import json
+
+    from rebalance_pipeline import storage
+    from rebalance_pipeline.export.release_tag import RELEASE_MODE_TAG
+
+    files = storage.read_partition("trade_files", sample_run.day, sample_run.home)["file"]
+    [manifest] = [name for name in files if name.endswith("manifest.json")]
+    released = json.loads((sample_run.home / manifest).read_text())["release"]
+    assert sample_run.tags[RELEASE_MODE_TAG] == ("release" if released else "replay")
