@@ -137,6 +137,21 @@ def run(
 
 
 @app.command()
+def ui(
+    port: Annotated[int, typer.Option(help="Port of the Dagster UI.")] = 3000,
+    docs_port: Annotated[int, typer.Option(help="Port of the data docs.")] = 3001,
+    workspace: Annotated[
+        Path, typer.Option(help="Dagster workspace file.", exists=True, dir_okay=False)
+    ] = Path("workspace.yaml"),
+) -> None:
+    """The Dagster UI on the instance runs write to ($REBALANCE_HOME/dagster), with the data
+    docs it links served beside it, both on 127.0.0.1; Ctrl-C stops both."""
+    from rebalance_pipeline import ui as console
+
+    raise typer.Exit(code=console.serve(workspace, port, docs_port))
+
+
+@app.command()
 def backfill(
     start: Annotated[dt.datetime, typer.Option(formats=["%Y-%m-%d"], help="First date.")],
     end: Annotated[dt.datetime, typer.Option(formats=["%Y-%m-%d"], help="Last date.")],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -46,3 +47,34 @@ def test_a_run_launched_without_a_tag_is_tagged_with_what_it_did(sample_run: Sam
     [manifest] = [name for name in files if name.endswith("manifest.json")]
     released = json.loads((sample_run.home / manifest).read_text())["release"]
     assert sample_run.tags[RELEASE_MODE_TAG] == ("release" if released else "replay")
+
+
+def test_the_data_docs_link_of_the_expectations_check_opens_over_http(
+    sample_run: SampleRun,
+) -> None:
+    """Browsers do not follow a file:// link from the UI: the check links the page as the
+    data docs server of ``make dagster-dev`` serves the home's data_docs/."""
+    import socket
+    import urllib.parse
+    import urllib.request
+
+    from rebalance_pipeline.ui import DocsServer
+
+    [gx] = [e for e in sample_run.check_evaluations if e.check_name == "great_expectations"]
+    link = urllib.parse.urlsplit(gx.metadata["data_docs"].value)
+    assert (link.scheme, link.hostname) == ("http", "127.0.0.1")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = DocsServer(sample_run.home / "data_docs", port)
+    server.start()
+    try:
+        for _ in range(50):
+            try:
+                page = urllib.request.urlopen(f"http://127.0.0.1:{port}{link.path}", timeout=5)
+                break
+            except OSError:
+                time.sleep(0.1)
+        assert "Validation Results" in page.read().decode()
+    finally:
+        server.stop()

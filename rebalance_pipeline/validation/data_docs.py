@@ -8,16 +8,28 @@ of profiling results, which these suites never render) and the optional dark the
 dropped. The GX logo, which the navbar loads from GX's web-assets bucket with the build
 time in its query string, comes from the site's own ``static/images``: pages need no
 network and a rebuild of a date writes the same bytes.
+
+The Dagster UI links a date's data docs over HTTP (``docs_url``): browsers do not open a
+``file://`` link from an ``http://`` page. ``make dagster-dev`` serves the home's
+``data_docs/`` there (``docs_app``) beside the UI.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rebalance_pipeline.storage import atomic_write_bytes
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+
+DOCS_URL_ENV = "REBALANCE_DATA_DOCS_URL"  # where the data docs are served
+DOCS_PORT = 3001
 
 ASSETS = Path(__file__).parent / "data_docs_assets"
 VENDOR = "vendor"  # under the site's static/
@@ -100,3 +112,20 @@ def _local_tag(match: re.Match[str], to_static: str) -> str:
     if match["tag"] == "script":
         return f'<script src="{local}"></script>'
     return f'<link rel="stylesheet" href="{local}">'
+
+
+def docs_url(day: dt.date) -> str:
+    """The address of the date's data docs index as ``make dagster-dev`` serves it."""
+    base = os.environ.get(DOCS_URL_ENV) or f"http://127.0.0.1:{DOCS_PORT}"
+    return f"{base.rstrip('/')}/{day.isoformat()}/index.html"
+
+
+def docs_app(folder: Path) -> Starlette:
+    """The files under ``folder`` (the home's data_docs/), read-only; Starlette's static
+    files serve nothing outside it."""
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+    from starlette.staticfiles import StaticFiles
+
+    folder.mkdir(parents=True, exist_ok=True)
+    return Starlette(routes=[Mount("/", app=StaticFiles(directory=folder, html=True))])
