@@ -1,7 +1,4 @@
 import datetime as dt
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -50,24 +47,3 @@ def test_partitions_start_at_the_first_drop_date_of_the_book(
     monkeypatch.setenv("REBALANCE_BOOK", str(SAMPLE))
     first_sample_drop = min(p.name for p in (SAMPLE / "drops").iterdir() if p.is_dir())
     assert business_day_partitions().start.date().isoformat() == first_sample_drop
-
-
-def test_the_definitions_load_without_a_book(tmp_path: Path) -> None:
-    """A code location started where no book is (a fresh checkout elsewhere) still loads,
-    with its schedule and sensor; the partitions then start at a fixed early date."""
-    root = Path(__file__).resolve().parents[1]
-    check = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "dagster"),
-            "definitions",
-            "validate",
-            "-w",
-            str(root / "workspace.yaml"),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=root,
-        env={**os.environ, "REBALANCE_BOOK": str(tmp_path / "no-book")},
-        check=False,
-    )
-    assert check.returncode == 0, check.stdout + check.stderr
