@@ -53,6 +53,7 @@ APPLICATIONS = (
     "operations",
     "audit",
     "scenario",
+    "ui",
 )
 TOOLS = ("generator",)
 

@@ -95,9 +95,11 @@ def daily_schedule(config: OperationsConfig) -> dg.ScheduleDefinition:
             "XNYS session D, materialize D; weekends and holidays skip with the reason."
         ),
     )
-    def daily_rebalance_schedule(context: dg.ScheduleEvaluationContext, book: BookSource):
+    def daily_rebalance_schedule(context: dg.ScheduleEvaluationContext):
         when = context.scheduled_execution_time or dt.datetime.now(dt.UTC)
         aware = when if when.tzinfo else when.replace(tzinfo=config.zone)
-        return schedule_decision(aware, config, context.instance, book)
+        # the book of $REBALANCE_BOOK, as the schedule's time came from (no resource: a
+        # schedule with one has Dagster build an instance per tick)
+        return schedule_decision(aware, config, context.instance, BookSource())
 
     return daily_rebalance_schedule

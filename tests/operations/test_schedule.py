@@ -14,7 +14,6 @@ import pytest
 from rebalance_pipeline.operations import SCHEDULES
 from rebalance_pipeline.operations.config import OperationsConfig, load_operations_config
 from rebalance_pipeline.operations.schedules import SCHEDULE_NAME, daily_schedule
-from rebalance_pipeline.resources import BookSource
 
 NEW_YORK = zoneinfo.ZoneInfo("America/New_York")
 
@@ -32,7 +31,6 @@ def evaluate(instance: dg.DagsterInstance, make_defs: Callable[..., dg.Definitio
             instance=instance,
             repository_def=defs.get_repository_def(),
             scheduled_execution_time=when,
-            resources={"book": BookSource()},
         )
         return defs.resolve_schedule_def(SCHEDULE_NAME).evaluate_tick(context)
 
@@ -166,22 +164,16 @@ def test_a_bad_operations_file_is_a_clear_error(tmp_path: Path, text: str, messa
 
 
 def test_the_run_is_tagged_release_for_the_latest_drop_and_replay_before_it(
-    tmp_path: Path, instance: dg.DagsterInstance, make_defs: Callable[..., dg.Definitions]
+    tmp_path: Path, evaluate: Evaluate, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from rebalance_pipeline.export.release_tag import RELEASE_MODE_TAG
 
     (tmp_path / "drops" / "2026-11-17").mkdir(parents=True)  # the book's latest drop
-    book = BookSource(root=str(tmp_path))
-    defs = make_defs(book=book)
+    monkeypatch.setenv("REBALANCE_BOOK", str(tmp_path))
+    monkeypatch.setenv("REBALANCE_HOME", str(tmp_path / "home"))
 
     def tag(when: dt.datetime) -> str:
-        context = dg.build_schedule_context(
-            instance=instance,
-            repository_def=defs.get_repository_def(),
-            scheduled_execution_time=when,
-            resources={"book": book},
-        )
-        [request] = defs.resolve_schedule_def(SCHEDULE_NAME).evaluate_tick(context).run_requests
+        [request] = evaluate(when).run_requests
         return request.tags[RELEASE_MODE_TAG]
 
     assert tag(morning("2026-11-18")) == "release"  # 2026-11-17's run releases it
