@@ -43,17 +43,12 @@ def sample_run(tmp_path_factory: pytest.TempPathFactory) -> SampleRun:
     try:
         from rebalance_pipeline.definitions import defs
 
-        # not entered with `with`: the run enters the instance itself, and a second entry
-        # would leave the instance's state storage set as current after it is gone
-        instance = dg.DagsterInstance.ephemeral()
-        try:
+        with dg.DagsterInstance.ephemeral() as instance:
             result = defs.resolve_job_def("daily_rebalance").execute_in_process(
                 partition_key=day.isoformat(), instance=instance
             )
             assert result.success
             tags = dict(instance.get_run_by_id(result.run_id).tags)
-        finally:
-            instance.dispose()
     finally:
         for key, value in old.items():
             if value is None:
