@@ -78,10 +78,12 @@ bench-optimize: setup
 bench-pipeline: setup
 	$(BIN)/python benchmarks/bench_pipeline.py $(BENCH_ARGS)
 
-## The Dagster UI on the instance `rebalance run` writes to ($REBALANCE_HOME/dagster).
+## The Dagster UI on the instance `rebalance run` writes to ($REBALANCE_HOME/dagster, default
+## var/dagster) on port DAGSTER_PORT, the data docs it links on DOCS_PORT; Ctrl-C stops both.
+DAGSTER_PORT ?= 3000
+DOCS_PORT ?= 3001
 dagster-dev: setup
-	mkdir -p var/dagster
-	DAGSTER_HOME=$(CURDIR)/var/dagster $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+	$(BIN)/rebalance ui --port $(DAGSTER_PORT) --docs-port $(DOCS_PORT)
 
 clean:
 	rm -rf var $(VENV) $(TOOLS)

@@ -110,6 +110,7 @@ def run(
 
     from rebalance_pipeline import runner
     from rebalance_pipeline.calendar import not_a_business_day
+    from rebalance_pipeline.partitions import before_first_partition
     from rebalance_pipeline.storage import another_book_in_home, latest_drop_date
 
     if (date is None) == (not latest):
@@ -120,7 +121,7 @@ def run(
         day = latest_drop_date(book) if date is None else date.date()
     except FileNotFoundError as error:  # --latest of a book without drop folders
         _fail(str(error))
-    if problem := not_a_business_day(day):
+    if problem := not_a_business_day(day) or before_first_partition(day, book):
         _fail(problem)
     if problem := another_book_in_home(book):
         _fail(problem)
@@ -144,6 +145,21 @@ def run(
 
 
 @app.command()
+def ui(
+    port: Annotated[int, typer.Option(help="Port of the Dagster UI.")] = 3000,
+    docs_port: Annotated[int, typer.Option(help="Port of the data docs.")] = 3001,
+    workspace: Annotated[
+        Path, typer.Option(help="Dagster workspace file.", exists=True, dir_okay=False)
+    ] = Path("workspace.yaml"),
+) -> None:
+    """The Dagster UI on the instance runs write to ($REBALANCE_HOME/dagster), with the data
+    docs it links served beside it, both on 127.0.0.1; Ctrl-C stops both."""
+    from rebalance_pipeline import ui as console
+
+    raise typer.Exit(code=console.serve(workspace, port, docs_port))
+
+
+@app.command()
 def backfill(
     start: Annotated[dt.datetime, typer.Option(formats=["%Y-%m-%d"], help="First date.")],
     end: Annotated[dt.datetime, typer.Option(formats=["%Y-%m-%d"], help="Last date.")],
@@ -158,12 +174,17 @@ def backfill(
 
     from rebalance_pipeline import runner
     from rebalance_pipeline.calendar import business_days
+    from rebalance_pipeline.partitions import before_first_partition
     from rebalance_pipeline.run_progress import date_progress
     from rebalance_pipeline.storage import another_book_in_home
 
     if start > end:
         _fail(f"--start {start:%Y-%m-%d} is after --end {end:%Y-%m-%d}: no dates to run")
-    if problem := runner.not_a_book(book) or another_book_in_home(book):
+    if problem := (
+        runner.not_a_book(book)
+        or before_first_partition(start.date(), book)
+        or another_book_in_home(book)
+    ):
         _fail(problem)
     days = business_days(start.date(), end.date())
     failed, seconds = [], []

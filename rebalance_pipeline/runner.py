@@ -25,6 +25,7 @@ import polars as pl
 
 from rebalance_pipeline import storage
 from rebalance_pipeline.executor import MULTIPROCESS_CONFIG, ExecutorChoice, resolve
+from rebalance_pipeline.export.release_tag import launch_tags
 from rebalance_pipeline.partitions import JOB_NAME, PARTITION_TAG
 from rebalance_pipeline.reporting.cells import amount_cell, dollars, price_cell, quantity_cell
 from rebalance_pipeline.run_progress import REQUEST_TAG, StepDone, StepWatcher
@@ -119,7 +120,11 @@ def materialize_date(
         result = dg.execute_job(
             dg.reconstructable(daily_job),
             instance=instance,
-            tags={PARTITION_TAG: day.isoformat(), REQUEST_TAG: request},
+            tags={
+                PARTITION_TAG: day.isoformat(),
+                REQUEST_TAG: request,
+                **launch_tags(release_mode, day, book, storage.home()),
+            },
             run_config={
                 "execution": execution_config(executor, expected_shards(book, day, policy)),
                 "loggers": {"console": {"config": {"log_level": log_level}}},

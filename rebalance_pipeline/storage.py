@@ -87,12 +87,17 @@ def claim_home(book: Path, root: Path | None = None) -> None:
         raise HomeOfAnotherBookError(problem)
 
 
-def latest_drop_date(book: Path) -> dt.date:
-    """The latest date with a custodian drop folder in the book."""
+def drop_dates(book: Path) -> list[dt.date]:
+    """The dates with a custodian drop folder in the book, oldest first."""
     days = sorted(p.name for p in (book / "drops").glob("????-??-??") if p.is_dir())
     if not days:
         raise FileNotFoundError(f"no drop folders under {book / 'drops'}")
-    return dt.date.fromisoformat(days[-1])
+    return [dt.date.fromisoformat(day) for day in days]
+
+
+def latest_drop_date(book: Path) -> dt.date:
+    """The latest date with a custodian drop folder in the book."""
+    return drop_dates(book)[-1]
 
 
 def warehouse(root: Path | None = None) -> Path:

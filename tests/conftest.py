@@ -25,12 +25,15 @@ class SampleRun:
     day: dt.date
     check_evaluations: list[dg.AssetCheckEvaluation]
     report_metadata: dict[str, dg.MetadataValue]  # the daily_report asset's
+    tags: dict[str, str]  # the run's tags once it finished
 
 
 @pytest.fixture(scope="session")
 def sample_run(tmp_path_factory: pytest.TempPathFactory) -> SampleRun:
     """The sample book's latest date materialized in-process through the daily job, once
     per test process."""
+    import dagster as dg
+
     from rebalance_pipeline.storage import latest_drop_date
 
     home = tmp_path_factory.mktemp("home")
@@ -41,10 +44,12 @@ def sample_run(tmp_path_factory: pytest.TempPathFactory) -> SampleRun:
     try:
         from rebalance_pipeline.definitions import defs
 
-        result = defs.resolve_job_def("daily_rebalance").execute_in_process(
-            partition_key=day.isoformat()
-        )
-        assert result.success
+        with dg.DagsterInstance.ephemeral() as instance:
+            result = defs.resolve_job_def("daily_rebalance").execute_in_process(
+                partition_key=day.isoformat(), instance=instance
+            )
+            assert result.success
+            tags = dict(instance.get_run_by_id(result.run_id).tags)
     finally:
         for key, value in old.items():
             if value is None:
@@ -52,7 +57,7 @@ def sample_run(tmp_path_factory: pytest.TempPathFactory) -> SampleRun:
             else:
                 os.environ[key] = value
     (report,) = result.asset_materializations_for_node("daily_report")
-    return SampleRun(home, day, result.get_asset_check_evaluations(), dict(report.metadata))
+    return SampleRun(home, day, result.get_asset_check_evaluations(), dict(report.metadata), tags)
 
 
 @pytest.fixture(scope="session")

@@ -111,6 +111,17 @@ def test_a_replay_reports_the_folder_its_trade_files_are_in(replayed):
     assert (folder / "manifest.json").is_file()
 
 
+def test_a_replay_run_is_tagged_replay_in_the_dagster_instance(replayed, monkeypatch):
+    import dagster as dg
+
+    from rebalance_pipeline.export.release_tag import RELEASE_MODE_TAG
+
+    outcome, home = replayed
+    monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster"))
+    with dg.DagsterInstance.get() as instance:
+        assert instance.get_run_by_id(outcome.run_id).tags[RELEASE_MODE_TAG] == "replay"
+
+
 def test_the_summary_of_a_replayed_date_says_nothing_was_released(replayed, monkeypatch):
     _, home = replayed
     monkeypatch.setenv("REBALANCE_HOME", str(home))
@@ -148,3 +159,12 @@ def test_the_tables_of_a_day_that_is_no_business_day_say_so(replayed, monkeypatc
         "2026-03-14 is not a business day (a Saturday): "
         "the previous business day is 2026-03-13, the next 2026-03-16"
     )
+
+
+def test_a_date_before_the_books_first_drop_is_refused(tmp_path: Path):
+    """The book's dates (the Dagster partitions) start at its first drop folder."""
+    book = tmp_path / "book"
+    (book / "firm").mkdir(parents=True)
+    (book / "drops" / "2026-03-10").mkdir(parents=True)
+    line = refused("run", "--book", str(book), "--date", "2026-03-09")
+    assert line == f"2026-03-09 is before the first drop date of {book}, 2026-03-10"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -23,7 +24,11 @@ ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample"
 
 
-def test_dagster_validates_the_code_location() -> None:
+@pytest.mark.parametrize("book", ["sample", "none"])
+def test_dagster_validates_the_code_location(book: str, tmp_path: Path) -> None:
+    """Also where no book is (a code location started elsewhere): it still loads, with its
+    schedule and sensor, its partitions then starting at a fixed early date."""
+    root = SAMPLE if book == "sample" else tmp_path / "no-book"
     check = subprocess.run(
         [
             str(Path(sys.executable).parent / "dagster"),
@@ -35,6 +40,7 @@ def test_dagster_validates_the_code_location() -> None:
         capture_output=True,
         text=True,
         cwd=ROOT,
+        env={**os.environ, "REBALANCE_BOOK": str(root)},
         check=False,
     )
     assert check.returncode == 0, check.stdout + check.stderr

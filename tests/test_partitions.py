@@ -1,4 +1,7 @@
 import datetime as dt
+from pathlib import Path
+
+import pytest
 
 from rebalance_pipeline.calendar import (
     business_days_between,
@@ -6,6 +9,8 @@ from rebalance_pipeline.calendar import (
     previous_business_days,
 )
 from rebalance_pipeline.partitions import business_day_partitions
+
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
 
 
 def test_partitions_are_exactly_the_exchange_sessions():
@@ -23,3 +28,22 @@ def test_business_day_arithmetic_skips_weekends_and_holidays():
         dt.date(2026, 1, 15),
         dt.date(2026, 1, 16),
     ]
+
+
+def _book_with_drops(root: Path, *days: str) -> Path:
+    for day in days:
+        (root / "drops" / day).mkdir(parents=True)
+    (root / "firm").mkdir()
+    return root
+
+
+def test_partitions_start_at_the_first_drop_date_of_the_book(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    book = _book_with_drops(tmp_path, "2026-03-03", "2026-03-02", "2026-03-04")
+    monkeypatch.setenv("REBALANCE_BOOK", str(book))
+    keys = business_day_partitions().get_partition_keys(current_time=dt.datetime(2026, 3, 10))
+    assert keys[0] == "2026-03-02"
+    monkeypatch.setenv("REBALANCE_BOOK", str(SAMPLE))
+    first_sample_drop = min(p.name for p in (SAMPLE / "drops").iterdir() if p.is_dir())
+    assert business_day_partitions().start.date().isoformat() == first_sample_drop

@@ -56,6 +56,7 @@ APPLICATIONS = (
     "daily_report",
     "scenario",
     "review_screen",
+    "ui",
 )
 TOOLS = ("generator",)
 

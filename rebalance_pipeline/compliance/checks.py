@@ -13,19 +13,20 @@ import polars as pl
 
 from rebalance_pipeline.compliance.facts import ComplianceInputs
 from rebalance_pipeline.compliance.stage import violations_of
+from rebalance_pipeline.partitions import daily_check
 from rebalance_pipeline.policy import Policy
 from rebalance_pipeline.routing.route import RoutingOutput
 
 ACCOUNTS_LISTED = 50  # accounts named in the metadata; the count is always complete
 
 COMPLIANCE_CHECKS = [
-    dg.AssetCheckSpec(
+    daily_check(
         "proposal_compliance",
         asset="compliance_violations",
         description="The engine's released and queued trades break no pre-release rule; "
         "metadata: violations per rule and the accounts withheld.",
     ),
-    dg.AssetCheckSpec(
+    daily_check(
         "release_compliance",
         asset="released_trades",
         blocking=True,

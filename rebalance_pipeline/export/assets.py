@@ -100,6 +100,7 @@ def trade_files(
     **inputs: pl.DataFrame,
 ) -> Iterator[dg.Output]:
     from rebalance_pipeline.export.release import OperatorRecord, ReleaseOrderError
+    from rebalance_pipeline.export.release_tag import release_mode_tag
     from rebalance_pipeline.storage import latest_drop_date
 
     as_of = partition_date(context.partition_key)
@@ -117,6 +118,7 @@ def trade_files(
         )
     except ReleaseOrderError as error:
         raise dg.Failure(description=str(error), allow_retries=False) from None
+    context.instance.add_run_tags(context.run.run_id, release_mode_tag(outcome.released))
     manifest = outcome.manifest
     files = batch_files(manifest, book.home())
     yield dg.Output(

@@ -16,8 +16,10 @@ import datetime as dt
 import dagster as dg
 
 from rebalance_pipeline.calendar import exchange_calendar, is_business_day
+from rebalance_pipeline.export.release_tag import launch_tags
 from rebalance_pipeline.operations.config import OperationsConfig
 from rebalance_pipeline.partitions import JOB_NAME, PARTITION_TAG, business_day_partitions
+from rebalance_pipeline.resources import BookSource
 
 SCHEDULE_NAME = "daily_rebalance_schedule"
 LIVE_OR_DONE = [
@@ -51,7 +53,7 @@ def partition_for_morning(run_date: dt.date) -> dt.date:
 
 
 def schedule_decision(
-    when: dt.datetime, config: OperationsConfig, instance: dg.DagsterInstance
+    when: dt.datetime, config: OperationsConfig, instance: dg.DagsterInstance, book: BookSource
 ) -> dg.RunRequest | dg.SkipReason:
     """The tick at ``when``: a run of the previous day's partition, or why there is none."""
     run_date = when.astimezone(config.zone).date()
@@ -76,7 +78,8 @@ def schedule_decision(
             f"partition {key} already has run {run.run_id} ({run.status.value}); "
             "not starting another"
         )
-    return dg.RunRequest(run_key=key, partition_key=key)
+    tags = launch_tags("auto", day, book.path(), book.home())
+    return dg.RunRequest(run_key=key, partition_key=key, tags=tags)
 
 
 def daily_schedule(config: OperationsConfig) -> dg.ScheduleDefinition:
@@ -95,6 +98,8 @@ def daily_schedule(config: OperationsConfig) -> dg.ScheduleDefinition:
     def daily_rebalance_schedule(context: dg.ScheduleEvaluationContext):
         when = context.scheduled_execution_time or dt.datetime.now(dt.UTC)
         aware = when if when.tzinfo else when.replace(tzinfo=config.zone)
-        return schedule_decision(aware, config, context.instance)
+        # the book of $REBALANCE_BOOK, as the schedule's time came from (no resource: a
+        # schedule with one has Dagster build an instance per tick)
+        return schedule_decision(aware, config, context.instance, BookSource())
 
     return daily_rebalance_schedule

@@ -23,7 +23,9 @@ from pathlib import Path
 
 import dagster as dg
 
+from rebalance_pipeline import storage
 from rebalance_pipeline.calendar import previous_business_days
+from rebalance_pipeline.export.release_tag import launch_tags
 from rebalance_pipeline.ingest import formats
 from rebalance_pipeline.operations.config import OperationsConfig, load_operations_config
 from rebalance_pipeline.partitions import JOB_NAME, business_day_partitions
@@ -78,8 +80,9 @@ class DropFolder:
     def run_key(self) -> str:
         return f"{self.day.isoformat()}:{self.digest()}"
 
-    def run_request(self) -> dg.RunRequest:
-        tags = {DIGEST_TAG: self.digest()}
+    def run_request(self, tags: dict[str, str]) -> dg.RunRequest:
+        """The run of the folder's date with ``tags`` and the folder's own."""
+        tags = {**tags, DIGEST_TAG: self.digest()}
         if self.missing:
             tags[MISSING_TAG] = str(len(self.missing))
         return dg.RunRequest(run_key=self.run_key(), partition_key=self.day.isoformat(), tags=tags)
@@ -126,7 +129,7 @@ def drop_run_requests(
     for day in days:
         folder = read_drop_folder(book, day, hasher)
         if folder.complete or (folder.hashes and now >= config.cutoff(day)):
-            requests.append(folder.run_request())
+            requests.append(folder.run_request(launch_tags("auto", day, book, storage.home())))
         else:
             owed = len(folder.hashes) + len(folder.missing)
             waiting.append(f"{day.isoformat()} ({len(folder.hashes)}/{owed} files)")

@@ -98,12 +98,13 @@ def collect_shards(results: list[pl.DataFrame], trades: list[pl.DataFrame]):
 
 @dg.graph_multi_asset(
     outs={
-        "optimization_results": dg.AssetOut(io_manager_key="warehouse", group_name=GROUP),
-        "proposed_trades": dg.AssetOut(io_manager_key="warehouse", group_name=GROUP),
+        "optimization_results": dg.AssetOut(io_manager_key="warehouse"),
+        "proposed_trades": dg.AssetOut(io_manager_key="warehouse"),
     },
     ins={"optimization_problems": dg.AssetIn()},
     partitions_def=business_day_partitions(),
     can_subset=False,
+    group_name=GROUP,  # a graph multi-asset takes its group here, not from its outs
 )
 def optimization(optimization_problems):
     results, trades = plan_shards(optimization_problems).map(solve_shard)

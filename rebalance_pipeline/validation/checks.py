@@ -8,8 +8,8 @@ Blocking checks stop downstream use of a whole table (no accounts or no security
 nothing can be valued; an account without a status must never reach trading).
 Non-blocking checks report what is scoped to accounts: the pandera contract of each
 table and the Great Expectations suites per custodian batch, with counts and a link to
-the date's data docs. Those faults already suspend exactly the accounts they touch, so
-the rest of the book goes on.
+the date's data docs (served over HTTP by ``make dagster-dev``, see ``data_docs``). Those
+faults already suspend exactly the accounts they touch, so the rest of the book goes on.
 """
 
 from collections.abc import Iterator
@@ -19,25 +19,26 @@ import dagster as dg
 import polars as pl
 
 from rebalance_pipeline.book import Book, ingested
+from rebalance_pipeline.partitions import daily_check
 from rebalance_pipeline.policy import Policy
 from rebalance_pipeline.validation.contracts import CONTRACT_TABLES
 from rebalance_pipeline.validation.validate import ValidationResult
 
 CANONICAL_CHECKS = [
-    dg.AssetCheckSpec(
+    daily_check(
         "accounts_present",
         asset=ingested("accounts"),
         blocking=True,
         description="The date has accounts.",
     ),
-    dg.AssetCheckSpec(
+    daily_check(
         "security_master_present",
         asset="securities",
         blocking=True,
         description="The security master is not empty.",
     ),
     *(
-        dg.AssetCheckSpec(
+        daily_check(
             "pandera_contract",
             asset=ingested(table),
             description=f"{table} against its pandera contract.",
@@ -46,13 +47,13 @@ CANONICAL_CHECKS = [
     ),
 ]
 VALIDATION_CHECKS = [
-    dg.AssetCheckSpec(
+    daily_check(
         "every_account_has_a_status",
         asset="account_status",
         blocking=True,
         description="Every account of the date has exactly one status row.",
     ),
-    dg.AssetCheckSpec(
+    daily_check(
         "great_expectations",
         asset="data_quality_issues",
         description="Great Expectations suites per custodian batch (trailer counts and "
@@ -98,6 +99,7 @@ def status_check_result(book: Book, result: ValidationResult) -> dg.AssetCheckRe
 
 
 def expectations_check_result(book: Book, policy: Policy, docs_dir: Path) -> dg.AssetCheckResult:
+    from rebalance_pipeline.validation.data_docs import docs_url
     from rebalance_pipeline.validation.expectations import run_expectations
 
     report = run_expectations(book, policy, docs_dir)
@@ -110,6 +112,7 @@ def expectations_check_result(book: Book, policy: Policy, docs_dir: Path) -> dg.
             "suites": len(report.suites),
             "failed_suites": [suite.batch for suite in report.suites if not suite.success],
             "unexpected_rows": sum(suite.unexpected_rows for suite in report.suites),
-            "data_docs": dg.MetadataValue.url(report.docs_index.resolve().as_uri()),
+            "data_docs": dg.MetadataValue.url(docs_url(book.as_of)),
+            "data_docs_file": dg.MetadataValue.path(str(report.docs_index.resolve())),
         },
     )

@@ -20,6 +20,7 @@ import polars as pl
 
 from rebalance_pipeline.book import Book
 from rebalance_pipeline.policy import Policy
+from rebalance_pipeline.validation.data_docs import make_offline
 from rebalance_pipeline.validation.file_rules import file_deadline
 from rebalance_pipeline.validation.security_rules import splits_effective_today
 
@@ -214,4 +215,5 @@ def run_expectations(book: Book, policy: Policy, docs_dir: Path) -> ExpectationR
         )
         results += [_summarise(batch, r) for r in outcome.run_results.values()]
     context.build_data_docs(site_names=[SITE_NAME])  # once for every suite, not per checkpoint
+    make_offline(base)
     return ExpectationReport(suites=results, docs_index=base / "index.html")

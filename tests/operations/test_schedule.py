@@ -161,3 +161,20 @@ def test_a_bad_operations_file_is_a_clear_error(tmp_path: Path, text: str, messa
     with pytest.raises(ValueError, match=message) as error:
         load_operations_config(tmp_path)
     assert "operations.yaml" in str(error.value)
+
+
+def test_the_run_is_tagged_release_for_the_latest_drop_and_replay_before_it(
+    tmp_path: Path, evaluate: Evaluate, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rebalance_pipeline.export.release_tag import RELEASE_MODE_TAG
+
+    (tmp_path / "drops" / "2026-11-17").mkdir(parents=True)  # the book's latest drop
+    monkeypatch.setenv("REBALANCE_BOOK", str(tmp_path))
+    monkeypatch.setenv("REBALANCE_HOME", str(tmp_path / "home"))
+
+    def tag(when: dt.datetime) -> str:
+        [request] = evaluate(when).run_requests
+        return request.tags[RELEASE_MODE_TAG]
+
+    assert tag(morning("2026-11-18")) == "release"  # 2026-11-17's run releases it
+    assert tag(morning("2026-11-17")) == "replay"  # 2026-11-16 is behind the latest drop

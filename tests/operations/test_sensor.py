@@ -11,6 +11,7 @@ from pathlib import Path
 import dagster as dg
 
 from rebalance_pipeline.calendar import previous_business_days
+from rebalance_pipeline.export.release_tag import RELEASE_MODE_TAG
 from rebalance_pipeline.operations.config import OperationsConfig
 from rebalance_pipeline.operations.sensors import (
     DIGEST_TAG,
@@ -160,6 +161,16 @@ def test_the_sensor_definition_reads_the_book_resource(
     [request] = tick.run_requests
     assert request.partition_key == latest.isoformat()
     assert request.run_key == run_key(tmp_path, dt.datetime.now(NEW_YORK))
+    assert request.tags[RELEASE_MODE_TAG] == "release"  # the book's latest drop
+
+
+def test_a_complete_drop_behind_the_latest_one_is_tagged_replay(tmp_path: Path) -> None:
+    earlier = previous_business_days(DAY, 1)[0]
+    drop(tmp_path, earlier)
+    drop(tmp_path, DAY)
+    result = drop_run_requests(tmp_path, AT_CUTOFF, CONFIG, FileHasher())
+    tags = {r.partition_key: r.tags[RELEASE_MODE_TAG] for r in requests(result)}
+    assert tags == {earlier.isoformat(): "replay", DAY.isoformat(): "release"}
 
 
 def test_a_folder_in_place_of_a_file_counts_as_missing(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import polars as pl
@@ -95,3 +96,28 @@ def test_data_docs_index_is_written_per_date(failing_report) -> None:
     assert report.docs_index.is_file()
     html = report.docs_index.read_text()
     assert "prices" in html and "lots" in html
+
+
+def _loaded_references(html: str) -> list[str]:
+    """What a browser fetches to show the page: script and image sources, linked sheets."""
+    tags = re.findall(r"<(?:script|link|img)\b[^>]*>", html)
+    return [url for tag in tags for url in re.findall(r'(?:src|href)="([^"]*)"', tag)]
+
+
+def test_data_docs_pages_load_nothing_from_the_network(failing_report) -> None:
+    """Opened offline, every page is styled: stylesheets, scripts and images are local."""
+    _, report, _ = failing_report
+    pages = sorted(report.docs_index.parent.rglob("*.html"))
+    assert len(pages) > 5, "validation result pages missing"
+    for page in pages:
+        for url in _loaded_references(page.read_text()):
+            assert not re.match(r"(https?:)?//", url), f"{page.name} loads {url}"
+            local = (page.parent / url.split("?")[0]).resolve()
+            assert local.is_file(), f"{page.name} refers to {url}, which is not in the site"
+
+
+def test_data_docs_pages_use_the_bootstrap_styles_they_are_written_for(failing_report) -> None:
+    _, report, _ = failing_report
+    sheets = [url for url in _loaded_references(report.docs_index.read_text()) if "://" not in url]
+    assert any("bootstrap" in Path(url).name and url.endswith(".css") for url in sheets)
+    assert any("fontawesome" in url for url in sheets)  # the pass/fail icons
