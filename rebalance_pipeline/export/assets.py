@@ -45,17 +45,24 @@ def report_review_session(
     """Record a review session held outside a run (``rebalance review``) as a
     materialization of the date's ``review_outcomes`` in the Dagster instance, so the UI
     shows the decisions; nothing when no instance lives there (no run used it)."""
+    report_outside_run(
+        dagster_home,
+        dg.AssetMaterialization(
+            asset_key="review_outcomes",
+            partition=as_of.isoformat(),
+            description="recorded by a review session",
+            metadata=review_metadata(review_queue, outcomes),
+        ),
+    )
+
+
+def report_outside_run(dagster_home: Path, materialization: dg.AssetMaterialization) -> None:
+    """Record ``materialization`` in the instance at ``dagster_home`` as an event outside
+    any run; nothing when no instance lives there (no run used it)."""
     if not (dagster_home / "dagster.yaml").exists():
         return
     with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
-        instance.report_runless_asset_event(
-            dg.AssetMaterialization(
-                asset_key="review_outcomes",
-                partition=as_of.isoformat(),
-                description="recorded by a review session",
-                metadata=review_metadata(review_queue, outcomes),
-            )
-        )
+        instance.report_runless_asset_event(materialization)
 
 
 def batch_files(manifest: Manifest, home: Path) -> pl.DataFrame:

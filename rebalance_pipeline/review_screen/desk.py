@@ -12,6 +12,7 @@ from pathlib import Path
 import polars as pl
 
 from rebalance_pipeline import storage
+from rebalance_pipeline.daily_report.assets import report_after_review
 from rebalance_pipeline.export.assets import report_review_session
 from rebalance_pipeline.export.release import released_trades_of
 from rebalance_pipeline.export.run import DateTables, ExportOutcome, review_session
@@ -45,9 +46,9 @@ class ReviewDesk:
     def record(
         self, decisions: pl.DataFrame, reviewer: str, decided_at: dt.datetime
     ) -> ExportOutcome:
-        """Record one session (REVIEW_DECISIONS), release what it settles and store the
-        date's ``review_outcomes``; raises ``DecisionRecordError`` when it cannot be
-        recorded (nothing is then written)."""
+        """Record one session (REVIEW_DECISIONS), release what it settles, store the
+        date's ``review_outcomes`` and build its daily report again; raises
+        ``DecisionRecordError`` when it cannot be recorded (nothing is then written)."""
         tables = self.tables()
         outcome = review_session(
             tables,
@@ -63,6 +64,7 @@ class ReviewDesk:
         report_review_session(
             self.dagster_home(), self.day, tables.review_queue, outcome.review_outcomes
         )
+        report_after_review(self.dagster_home(), self.day, self.home)
         return outcome
 
     def dagster_home(self) -> Path:

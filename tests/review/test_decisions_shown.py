@@ -85,3 +85,22 @@ def test_the_dagster_asset_shows_the_decisions(reviewed) -> None:
     assert metadata["accounts_awaiting_review"] == copy.queue()["account_id"].n_unique()
     table = metadata["decisions"]
     assert f"| {approved} |" in table and f"| {rejected} |" in table and "| Dana |" in table
+
+
+def test_the_daily_report_counts_the_session_without_being_built_again(reviewed) -> None:
+    """The page and the daily_report asset's metadata in the instance count the session."""
+    import dagster as dg
+
+    from rebalance_pipeline import storage
+
+    copy = reviewed[0]
+    outcomes = storage.read_partition("review_outcomes", copy.day, copy.home)
+    released = outcomes.filter(pl.col("decision") != "reject").height
+    row = f"<td>released after review</td><td>{released}</td><td>1</td>"
+    assert row in storage.report_file(copy.day, copy.home).read_text()
+    with dg.DagsterInstance.from_config(str(copy.home / "dagster")) as instance:
+        event = instance.get_latest_materialization_event(dg.AssetKey("daily_report"))
+    assert event is not None
+    materialization = event.asset_materialization
+    assert materialization.partition == copy.day.isoformat()
+    assert f"| released after review | {released} | 1 |" in materialization.metadata["report"].value
