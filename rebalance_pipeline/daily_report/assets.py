@@ -7,6 +7,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from rebalance_pipeline import storage
 from rebalance_pipeline.daily_report.facts import ReportTables
 from rebalance_pipeline.export.assets import report_outside_run
 from rebalance_pipeline.partitions import business_day_partitions, partition_date
@@ -46,7 +47,10 @@ def report_metadata(day: dt.date, home: Path) -> dict[str, dg.MetadataValue]:
 
 def report_after_review(dagster_home: Path, day: dt.date, home: Path) -> None:
     """Build the page of ``day`` again with the decisions just recorded, and record it in
-    the instance as a materialization of ``daily_report`` outside any run."""
+    the instance as a materialization of ``daily_report`` outside any run; nothing when
+    the date's run wrote no page (tables of a date stored without the report)."""
+    if not storage.report_file(day, home).exists():
+        return
     report_outside_run(
         dagster_home,
         dg.AssetMaterialization(
