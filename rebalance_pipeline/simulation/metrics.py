@@ -58,7 +58,7 @@ def simulation_metrics(
     """One row per variant and account group, plus one per variant for all groups."""
     per_account = _per_account(account_days, settings)
     per_day = _share_trading_per_day(account_days, settings)
-    grouped = pl.concat([per_account, per_account.with_columns(account_group=pl.lit(ALL_GROUPS))])
+    grouped = pl.concat([per_account, _as_one_group(per_account)])
     shares = pl.concat([per_day, _share_trading_per_day(_as_one_group(account_days), settings)])
     keys = ["variant", "policy", "tax_aversion", "account_group"]
     metrics = (
