@@ -61,15 +61,33 @@ class Section:
 
 
 @dataclasses.dataclass(frozen=True)
+class Page:
+    """A titled list of sections, rendered by the templates beside this module (the
+    daily report and the simulation report share them)."""
+
+    title: str
+    sections: tuple[Section, ...]
+
+    def html(self) -> str:
+        return _environment().get_template("page.html").render(report=self)
+
+    def markdown(self) -> str:
+        return _environment().get_template("page.md").render(report=self)
+
+
+@dataclasses.dataclass(frozen=True)
 class DailyReport:
     day: dt.date
     sections: tuple[Section, ...]
 
+    def page(self) -> Page:
+        return Page(f"Daily report {self.day.isoformat()}", self.sections)
+
     def html(self) -> str:
-        return _environment().get_template("daily_report.html").render(report=self)
+        return self.page().html()
 
     def markdown(self) -> str:
-        return _environment().get_template("daily_report.md").render(report=self)
+        return self.page().markdown()
 
 
 def _environment() -> jinja2.Environment:

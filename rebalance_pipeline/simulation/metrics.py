@@ -34,6 +34,7 @@ METRICS = pl.Schema(
         "taxes_paid": pl.Float64,  # dollars, summed over the group
         "harvested_losses": pl.Float64,  # dollars, summed over the group
         "harvested_value": pl.Float64,  # harvested losses x the stated tax rate, dollars
+        "harvested_value_pct": pl.Float64,  # the same a year, as % of the average value
         "transaction_costs": pl.Float64,  # dollars, summed over the group
         "taxes_and_costs_pct": pl.Float64,  # a year, as % of the average value
         # active return a year net of costs, less taxes paid (no liquidation at the end)
@@ -71,6 +72,7 @@ def simulation_metrics(
             taxes_paid=pl.col("taxes_paid").sum(),
             harvested_losses=pl.col("harvested_losses").sum(),
             harvested_value=pl.col("harvested_losses").sum() * settings.loss_tax_rate,
+            harvested_value_pct=pl.col("harvested_losses_pct").mean() * settings.loss_tax_rate,
             transaction_costs=pl.col("transaction_costs").sum(),
             taxes_and_costs_pct=pl.col("taxes_and_costs_pct").mean(),
             after_tax_active_return_pct=pl.col("after_tax_active_return_pct").mean(),
@@ -111,6 +113,7 @@ def _per_account(account_days: pl.DataFrame, settings: MetricSettings) -> pl.Dat
             ),
             taxes_paid=pl.col("taxes_paid").sum(),
             harvested_losses=pl.col("harvested_losses").sum(),
+            harvested_losses_pct=pl.col("harvested_losses").sum() / average_value * annualize * 100,
             transaction_costs=pl.col("transaction_costs").sum(),
             taxes_and_costs_pct=(pl.col("taxes_paid").sum() + pl.col("transaction_costs").sum())
             / average_value

@@ -96,6 +96,8 @@ def test_taxes_costs_and_harvested_losses_are_summed_and_valued_at_the_stated_ra
     assert found["transaction_costs"] == 200.0
     assert found["harvested_losses"] == 4_000.0
     assert found["harvested_value"] == pytest.approx(800.0)
+    # 2,000 harvested a year per 100k account, worth 20% of it: 0.4% a year
+    assert found["harvested_value_pct"] == pytest.approx(0.4)
     # a year on 100k: 700 of taxes and costs per account = 0.7%
     assert found["taxes_and_costs_pct"] == pytest.approx(0.7)
     # taxes paid come off the active return
