@@ -214,7 +214,7 @@ def _trades(tables: facts.ReportTables, review: ReviewState) -> Section:
             ),
             Table.of(("custodian", "side", "trades", "amount"), custodian_rows),
         ),
-        _figure("Released trades per custodian", charts.custodian_chart, per_custodian),
+        figure("Released trades per custodian", charts.custodian_chart, per_custodian),
     )
 
 
@@ -234,7 +234,7 @@ def _drift(tables: facts.ReportTables, review: ReviewState) -> Section:
             "trades' amounts).",
         ),
         (Table.of(("asset class", "accounts", "before", "after"), rows),),
-        _figure("Drift before vs after by asset class", charts.drift_chart, drift),
+        figure("Drift before vs after by asset class", charts.drift_chart, drift),
     )
 
 
@@ -250,7 +250,7 @@ def _scores(decisions: pl.DataFrame) -> Section:
         "Score vs threshold per account group",
         ("Scores and thresholds in basis points of the account's value.",),
         (Table.of(columns, rows),),
-        _figure("Score vs threshold per account", charts.score_chart, scored),
+        figure("Score vs threshold per account", charts.score_chart, scored),
     )
 
 
@@ -295,7 +295,7 @@ def _changes(
     return Section("changes", title, lines, (routes, moved) if moved.rows else (routes,))
 
 
-def _figure(
+def figure(
     alt_text: str, chart: Callable[[pl.DataFrame], alt.TopLevelMixin], frame: pl.DataFrame
 ) -> Figure | None:
     """The chart of ``frame`` as a PNG figure, none for an empty frame."""

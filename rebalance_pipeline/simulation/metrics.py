@@ -53,8 +53,11 @@ class MetricSettings:
     loss_tax_rate: float = 0.35
 
 
+DEFAULT_SETTINGS = MetricSettings()
+
+
 def simulation_metrics(
-    account_days: pl.DataFrame, settings: MetricSettings = MetricSettings()
+    account_days: pl.DataFrame, settings: MetricSettings = DEFAULT_SETTINGS
 ) -> pl.DataFrame:
     """One row per variant and account group, plus one per variant for all groups."""
     per_account = _per_account(account_days, settings)
