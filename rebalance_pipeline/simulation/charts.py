@@ -4,6 +4,8 @@ policy, shape: the tax aversion), over all account groups."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import altair as alt
 import polars as pl
 
@@ -12,39 +14,39 @@ from rebalance_pipeline.daily_report.charts import HEIGHT, WIDTH
 TAX_AVERSIONS = ["low", "medium", "high"]
 
 
-def _variant_points(metrics: pl.DataFrame, title: str, x: alt.X, y: alt.Y) -> alt.Chart:
-    return (
-        alt.Chart(metrics, title=title)
-        .mark_point(filled=True, size=80, opacity=0.8)
-        .encode(
-            x=x,
-            y=y,
-            color=alt.Color("policy:N", title="policy"),
-            shape=alt.Shape("tax_aversion:N", sort=TAX_AVERSIONS, title="tax aversion"),
+def _against_tracking_error(
+    title: str, column: str, axis_title: str
+) -> Callable[[pl.DataFrame], alt.Chart]:
+    """A chart of the variants' tracking error against ``column`` (``metrics``: the
+    "all" rows of ``simulation_metrics``)."""
+
+    def chart(metrics: pl.DataFrame) -> alt.Chart:
+        return (
+            alt.Chart(metrics, title=title)
+            .mark_point(filled=True, size=80, opacity=0.8)
+            .encode(
+                x=alt.X(f"{column}:Q", title=axis_title),
+                y=alt.Y("tracking_error_pct:Q", title="tracking error (% a year)"),
+                color=alt.Color("policy:N", title="policy"),
+                shape=alt.Shape("tax_aversion:N", sort=TAX_AVERSIONS, title="tax aversion"),
+            )
+            .properties(width=WIDTH, height=HEIGHT)
         )
-        .properties(width=WIDTH, height=HEIGHT)
-    )
+
+    return chart
 
 
-def frontier_chart(metrics: pl.DataFrame) -> alt.Chart:
-    """Tracking error against taxes + costs, both a year; the frontier runs from the
-    bottom left (``metrics``: the "all" rows of ``simulation_metrics``)."""
-    return _variant_points(
-        metrics,
-        "Tracking error vs taxes + costs, one point per variant",
-        alt.X("taxes_and_costs_pct:Q", title="taxes + costs (% of value a year)"),
-        alt.Y("tracking_error_pct:Q", title="tracking error (% a year)"),
-    )
-
-
-def trading_days_chart(metrics: pl.DataFrame) -> alt.Chart:
-    """Tracking error against the steady-state trading days per account a year."""
-    return _variant_points(
-        metrics,
-        "Trading days vs tracking error, one point per variant",
-        alt.X("trading_days_per_year:Q", title="trading days per account a year"),
-        alt.Y("tracking_error_pct:Q", title="tracking error (% a year)"),
-    )
+# the frontier runs from the bottom left
+frontier_chart = _against_tracking_error(
+    "Tracking error vs taxes + costs, one point per variant",
+    "taxes_and_costs_pct",
+    "taxes + costs (% of value a year)",
+)
+trading_days_chart = _against_tracking_error(
+    "Trading days vs tracking error, one point per variant",
+    "trading_days_per_year",
+    "steady-state trading days per account a year",
+)
 
 
 def harvested_chart(harvested: pl.DataFrame) -> alt.Chart:
