@@ -57,6 +57,7 @@ APPLICATIONS = (
     "scenario",
     "review_screen",
     "ui",
+    "simulation",
 )
 TOOLS = ("generator",)
 

@@ -61,15 +61,33 @@ class Section:
 
 
 @dataclasses.dataclass(frozen=True)
+class Page:
+    """A titled list of sections, rendered by the templates beside this module (the
+    daily report and the simulation report share them)."""
+
+    title: str
+    sections: tuple[Section, ...]
+
+    def html(self) -> str:
+        return _environment().get_template("page.html").render(report=self)
+
+    def markdown(self) -> str:
+        return _environment().get_template("page.md").render(report=self)
+
+
+@dataclasses.dataclass(frozen=True)
 class DailyReport:
     day: dt.date
     sections: tuple[Section, ...]
 
+    def page(self) -> Page:
+        return Page(f"Daily report {self.day.isoformat()}", self.sections)
+
     def html(self) -> str:
-        return _environment().get_template("daily_report.html").render(report=self)
+        return self.page().html()
 
     def markdown(self) -> str:
-        return _environment().get_template("daily_report.md").render(report=self)
+        return self.page().markdown()
 
 
 def _environment() -> jinja2.Environment:
@@ -196,7 +214,7 @@ def _trades(tables: facts.ReportTables, review: ReviewState) -> Section:
             ),
             Table.of(("custodian", "side", "trades", "amount"), custodian_rows),
         ),
-        _figure("Released trades per custodian", charts.custodian_chart, per_custodian),
+        figure("Released trades per custodian", charts.custodian_chart, per_custodian),
     )
 
 
@@ -216,7 +234,7 @@ def _drift(tables: facts.ReportTables, review: ReviewState) -> Section:
             "trades' amounts).",
         ),
         (Table.of(("asset class", "accounts", "before", "after"), rows),),
-        _figure("Drift before vs after by asset class", charts.drift_chart, drift),
+        figure("Drift before vs after by asset class", charts.drift_chart, drift),
     )
 
 
@@ -232,7 +250,7 @@ def _scores(decisions: pl.DataFrame) -> Section:
         "Score vs threshold per account group",
         ("Scores and thresholds in basis points of the account's value.",),
         (Table.of(columns, rows),),
-        _figure("Score vs threshold per account", charts.score_chart, scored),
+        figure("Score vs threshold per account", charts.score_chart, scored),
     )
 
 
@@ -277,7 +295,7 @@ def _changes(
     return Section("changes", title, lines, (routes, moved) if moved.rows else (routes,))
 
 
-def _figure(
+def figure(
     alt_text: str, chart: Callable[[pl.DataFrame], alt.TopLevelMixin], frame: pl.DataFrame
 ) -> Figure | None:
     """The chart of ``frame`` as a PNG figure, none for an empty frame."""
