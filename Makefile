@@ -96,3 +96,8 @@ browser-test: setup
 		apt-get update && apt-get install -y chromium; \
 	fi
 	$(BIN)/pytest -q -m browser tests/browser
+
+## The simulation invariants over the whole small configuration (minutes; not in `make test`).
+.PHONY: test-simulation
+test-simulation: setup
+	$(BIN)/pytest -q -n 2 -m simulation tests/simulation
