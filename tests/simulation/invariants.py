@@ -100,15 +100,19 @@ def untradable_accounts(yesterday: SimulatedDay, today: SimulatedDay) -> list[st
     return found
 
 
-def wash_sales(history: pl.DataFrame, today: SimulatedDay) -> list[str]:
+def wash_sales(history: pl.DataFrame, today: SimulatedDay, today_fills: pl.DataFrame) -> list[str]:
     """No loss sale in a taxable account with a buy of a substantially identical security
     in any account of the household within 30 days either side, among fills so far;
-    ``history`` is every earlier fill with household, registration and identical_group."""
+    ``history`` is every earlier fill as ``annotated``.
+
+    A loss sale is one the stages decided as a loss (its gain at the decision day's
+    close): a sale decided at a small gain can fill at a loss at the next close, which
+    no rule of the decision day could see."""
     book = today.book
-    fills = pl.concat([history, annotated(today)], how="diagonal_relaxed")
+    fills = pl.concat([history, today_fills], how="diagonal_relaxed")
     losses = fills.filter(
         (pl.col("side") == "sell")
-        & (pl.col("realized_gain") < 0)
+        & (pl.col("decided_gain") < 0)
         & (pl.col("registration") == "taxable")
     )
     buys = fills.filter(pl.col("side") == "buy")
@@ -147,7 +151,8 @@ def day_violations(
     world: World, yesterday: SimulatedDay | None, today: SimulatedDay, history: pl.DataFrame
 ) -> list[str]:
     before = start_of(world) if yesterday is None else of_book(yesterday)
-    found = reconciliation(before, today) + wash_sales(history, today)
+    found = reconciliation(before, today)
+    found += wash_sales(history, today, annotated(yesterday, today))
     found += days_since_trade(yesterday, today)
     if yesterday is not None:
         found += untradable_accounts(yesterday, today)
@@ -156,9 +161,21 @@ def day_violations(
     return [f"{today.book.as_of}: {v}" for v in found]
 
 
-def annotated(today: SimulatedDay) -> pl.DataFrame:
-    """Today's fills with the facts the wash-sale check joins on."""
+def annotated(yesterday: SimulatedDay | None, today: SimulatedDay) -> pl.DataFrame:
+    """Today's fills with the facts the wash-sale check joins on, and each sell's gain
+    as the stages decided it yesterday (``decided_gain``)."""
     book = today.book
-    return today.fills.join(
-        book.accounts.select("account_id", "household_id", "registration"), on="account_id"
-    ).join(book.securities.select("security_id", "identical_group"), on="security_id")
+    decided = (
+        pl.DataFrame(schema={"lot_id": pl.String, "decided_gain": pl.Float64})
+        if yesterday is None
+        else yesterday.outputs.routing.released_trades.filter(pl.col("side") == "sell").select(
+            "lot_id", decided_gain="realized_gain"
+        )
+    )
+    return (
+        today.fills.join(
+            book.accounts.select("account_id", "household_id", "registration"), on="account_id"
+        )
+        .join(book.securities.select("security_id", "identical_group"), on="security_id")
+        .join(decided, on="lot_id", how="left")
+    )

@@ -34,7 +34,7 @@ def violations(config: SimulationConfig, variant: Variant) -> tuple[list[str], i
     yesterday = None
     for today in simulated_days(config, variant, world):
         found += day_violations(world, yesterday, today, history)
-        history = pl.concat([history, annotated(today)], how="diagonal_relaxed")
+        history = pl.concat([history, annotated(yesterday, today)], how="diagonal_relaxed")
         yesterday = today
     return found, history.height
 
