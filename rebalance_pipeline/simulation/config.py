@@ -11,6 +11,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from rebalance_pipeline.generator.config import check_household_sizes
+
 PolicyName = Literal[
     "calendar-monthly",
     "calendar-quarterly",
@@ -81,8 +83,7 @@ class SimulationConfig(Strict):
 
     @model_validator(mode="after")
     def _check(self) -> SimulationConfig:
-        if not self.households <= self.accounts <= 4 * self.households:
-            raise ValueError("households hold 1 to 4 accounts: need households <= accounts <= 4x")
+        check_household_sizes(self.accounts, self.households)
         return self
 
     def variants(self) -> list[Variant]:

@@ -45,7 +45,7 @@ class SimulatedDay:
 
     book: Book
     outputs: DateOutputs
-    fills: pl.DataFrame  # records.FILLS
+    fills: pl.DataFrame  # records.FILLS, and the cost_basis and acquired_date of each sale
     cash_flows: pl.DataFrame  # account_id, amount: deposits (+) and withdrawals (-) settled
     account_days: pl.DataFrame  # records.ACCOUNT_DAYS
 
@@ -60,6 +60,10 @@ class Ledger:
     last_fill_day: dict[str, dt.date]
     previous_value: dict[str, float]
     orders: pl.DataFrame  # released trades waiting for tomorrow's fill
+    index: dict[str, int] = dataclasses.field(init=False)  # account -> position in cash
+
+    def __post_init__(self) -> None:
+        self.index = {a: i for i, a in enumerate(self.state.accounts["account_id"])}
 
     def cash_of(self, account_id: str) -> float:
         return float(self.state.cash[self.index[account_id]])
@@ -67,10 +71,6 @@ class Ledger:
     def add_cash(self, account_id: str, amount: float) -> None:
         index = self.index[account_id]
         self.state.cash[index] = round(float(self.state.cash[index]) + amount, 2)
-
-    @property
-    def index(self) -> dict[str, int]:
-        return {a: i for i, a in enumerate(self.state.accounts["account_id"])}
 
 
 def simulate(

@@ -102,7 +102,8 @@ def untradable_accounts(yesterday: SimulatedDay, today: SimulatedDay) -> list[st
 
 def wash_sales(history: pl.DataFrame, today: SimulatedDay, today_fills: pl.DataFrame) -> list[str]:
     """No loss sale in a taxable account with a buy of a substantially identical security
-    in any account of the household within 30 days either side, among fills so far;
+    in any account of the household within 30 days either side (other than the buy that
+    opened the lot sold: shares are not their own replacement), among fills so far;
     ``history`` is every earlier fill as ``annotated``.
 
     A loss sale is one the stages decided as a loss (its gain at the decision day's
@@ -117,7 +118,8 @@ def wash_sales(history: pl.DataFrame, today: SimulatedDay, today_fills: pl.DataF
     )
     buys = fills.filter(pl.col("side") == "buy")
     pairs = losses.join(buys, on=["household_id", "identical_group"], suffix="_buy").filter(
-        ((pl.col("day") - pl.col("day_buy")).dt.total_days().abs() <= WASH_DAYS)
+        (pl.col("lot_id") != pl.col("lot_id_buy"))
+        & ((pl.col("day") - pl.col("day_buy")).dt.total_days().abs() <= WASH_DAYS)
         & ((pl.col("day") == book.as_of) | (pl.col("day_buy") == book.as_of))
     )
     return [
