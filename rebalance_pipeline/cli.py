@@ -322,6 +322,31 @@ def scenario_run(
         typer.echo(f"{name}: every expectation met", err=True)
 
 
+@app.command()
+def simulate(
+    config: Annotated[
+        Path, typer.Option("--config", help="Simulation YAML.", exists=True, dir_okay=False)
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Folder for the records.")] = Path(
+        "var/simulation"
+    ),
+) -> None:
+    """Run every policy variant of a simulation config through the daily stages, day after
+    day; write account_days.parquet and fills.parquet per variant under OUT."""
+    import pydantic
+
+    from rebalance_pipeline.simulation.config import load_config
+    from rebalance_pipeline.simulation.run import run_simulation
+
+    try:
+        settings = load_config(config)
+    except pydantic.ValidationError as error:
+        _fail(f"simulation config {config}: {error}")
+        return
+    written = run_simulation(settings, out, done=lambda v: typer.echo(f"simulated {v.name}"))
+    typer.echo(f"wrote {len(written)} variants under {out}")
+
+
 def _log_warnings_only() -> None:
     """Library log records reach the terminal from WARNING up. Some libraries log INFO on
     loggers of their own (Great Expectations); without a handler on the root logger, the

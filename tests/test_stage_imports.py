@@ -55,6 +55,7 @@ APPLICATIONS = (
     "audit",
     "daily_report",
     "scenario",
+    "simulation",
     "review_screen",
     "ui",
     "simulation",

@@ -8,7 +8,7 @@ import datetime as dt
 import numpy as np
 import polars as pl
 
-from rebalance_pipeline.generator.market import Market, model_targets
+from rebalance_pipeline.generator.market import model_targets
 
 MIN_VALUE, MAX_VALUE = 50_000.0, 60_000_000.0
 TAX_RATES = [(0.37, 0.20), (0.32, 0.15), (0.24, 0.15)]
@@ -59,12 +59,12 @@ def _extra_members(rng: np.random.Generator, extra: int, households: int) -> np.
 def initial_lots(
     rng: np.random.Generator,
     accounts: pl.DataFrame,
-    market: Market,
+    closes: pl.DataFrame,
     first_drop: dt.date,
     max_lots: int,
 ) -> tuple[pl.DataFrame, np.ndarray]:
-    """Lots (about the model's weights, 1..max_lots per holding) and cash of each account."""
-    closes = market.closes_on(first_drop)
+    """Lots (about the model's weights, 1..max_lots per holding) and cash of each account,
+    valued at ``closes`` (security_id, close) of ``first_drop``."""
     cash_share = rng.uniform(0.005, 0.03, accounts.height)
     holdings = (
         accounts.select("account_id", "model_id", "value")
@@ -186,7 +186,7 @@ class BookState:
                 quantity = float(np.floor(self.cash[index] * 0.8 / price[security]))
                 if quantity < 1:
                     continue
-                lot_id = self._new_lot_id(account_id)
+                lot_id = self.new_lot_id(account_id)
                 amount = round(quantity * price[security], 2)
                 bought.append((account_id, lot_id, security, quantity, amount, day))
                 tx |= {
@@ -231,7 +231,7 @@ class BookState:
         ).sort("account_id", "lot_id")
         return pl.DataFrame(rows, schema=TRANSACTION_SCHEMA)
 
-    def _new_lot_id(self, account_id: str) -> str:
+    def new_lot_id(self, account_id: str) -> str:
         self.next_lot[account_id] = self.next_lot.get(account_id, 0) + 1
         return f"{account_id}-L{self.next_lot[account_id]:04d}"
 

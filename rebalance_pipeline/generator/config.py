@@ -96,6 +96,11 @@ class GeneratorConfig(BaseModel):
         unknown = set(self.fault_kinds) - set(FAULT_KINDS)
         if unknown:
             raise ValueError(f"unknown fault kinds: {sorted(unknown)}")
-        if not self.households <= self.accounts <= 4 * self.households:
-            raise ValueError("households hold 1 to 4 accounts: need households <= accounts <= 4x")
+        check_household_sizes(self.accounts, self.households)
         return self
+
+
+def check_household_sizes(accounts: int, households: int) -> None:
+    """Households hold 1 to 4 accounts (``accounts.build_accounts`` relies on it)."""
+    if not households <= accounts <= 4 * households:
+        raise ValueError("households hold 1 to 4 accounts: need households <= accounts <= 4x")

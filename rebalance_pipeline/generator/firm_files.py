@@ -9,18 +9,17 @@ import datetime as dt
 import numpy as np
 import polars as pl
 
-from rebalance_pipeline.generator.market import (
-    Market,
-    model_bands,
-    model_targets,
-)
+from rebalance_pipeline.generator.market import model_bands, model_targets
 
 FIRM_EFFECTIVE_FROM = dt.date(2020, 1, 1)
 HALTED_SECURITY = "SEC-HLTH"  # held through the M-GLOBAL model
 
 
 def firm_files(
-    rng: np.random.Generator, accounts: pl.DataFrame, market: Market, drop_days: list[dt.date]
+    rng: np.random.Generator,
+    accounts: pl.DataFrame,
+    securities: pl.DataFrame,
+    drop_days: list[dt.date],
 ) -> dict[str, pl.DataFrame]:
     ids = accounts["account_id"]
     restricted = ids.gather(np.sort(rng.choice(ids.len(), max(1, ids.len() // 10), replace=False)))
@@ -91,9 +90,9 @@ def firm_files(
             "opened_date",
             effective_from=pl.col("opened_date"),
         ),
-        "securities": market.securities,
+        "securities": securities,
         "model_targets": model_targets().with_columns(effective_from=pl.lit(FIRM_EFFECTIVE_FROM)),
-        "model_bands": model_bands(market.securities).with_columns(
+        "model_bands": model_bands(securities).with_columns(
             effective_from=pl.lit(FIRM_EFFECTIVE_FROM)
         ),
         "restrictions": restrictions,

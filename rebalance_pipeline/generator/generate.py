@@ -74,12 +74,14 @@ def generate_book(
     drop_days = sessions[config.warmup_days :]
     market = build_market(rng, sessions, config.warmup_days)
     accounts = build_accounts(rng, config.accounts, config.households, drop_days[0])
-    lots, cash = initial_lots(rng, accounts, market, drop_days[0], config.max_lots_per_holding)
+    lots, cash = initial_lots(
+        rng, accounts, market.closes_on(drop_days[0]), drop_days[0], config.max_lots_per_holding
+    )
     state = start_state(accounts, lots, cash)
     feed_rng = np.random.default_rng([config.seed, fl.FEED_FAULT_STREAM])
     plan = fl.plan_faults(rng, feed_rng, config, market, drop_days)
     fl.apply_price_faults(plan, market)
-    firm = firm_files(rng, accounts, market, drop_days)
+    firm = firm_files(rng, accounts, market.securities, drop_days)
     firm["restrictions"], firm_faults = fl.unresolvable_restrictions(
         config, drop_days, firm["accounts"], market.securities, firm["restrictions"]
     )

@@ -133,12 +133,9 @@ class Market:
         )
 
 
-def build_market(rng: np.random.Generator, sessions: list[dt.date], first_drop: int) -> Market:
-    """Security master and closes; the split and symbol change fall inside the drop days."""
-    drop_days = len(sessions) - first_drop
-    split_day = sessions[first_drop + drop_days // 2]
-    symbol_change_day = sessions[first_drop + (2 * drop_days) // 3]
-    master = pl.DataFrame(
+def security_master() -> pl.DataFrame:
+    """The securities as of ``MASTER_EFFECTIVE_FROM``, before any symbol change."""
+    return pl.DataFrame(
         [row[:7] for row in _SECURITIES],
         schema=[
             "security_id",
@@ -156,6 +153,19 @@ def build_market(rng: np.random.Generator, sessions: list[dt.date], first_drop: 
         // 5,
         effective_from=pl.lit(MASTER_EFFECTIVE_FROM),
     )
+
+
+def first_closes() -> np.ndarray:
+    """Each security's close on the first session, in ``_SECURITIES`` order."""
+    return np.array([row[7] for row in _SECURITIES])
+
+
+def build_market(rng: np.random.Generator, sessions: list[dt.date], first_drop: int) -> Market:
+    """Security master and closes; the split and symbol change fall inside the drop days."""
+    drop_days = len(sessions) - first_drop
+    split_day = sessions[first_drop + drop_days // 2]
+    symbol_change_day = sessions[first_drop + (2 * drop_days) // 3]
+    master = security_master()
     renamed = master.filter(pl.col("security_id") == SYMBOL_CHANGE[0]).with_columns(
         symbol=pl.lit(SYMBOL_CHANGE[2]), effective_from=pl.lit(symbol_change_day)
     )
@@ -176,11 +186,17 @@ def _price_paths(rng: np.random.Generator, sessions: list[dt.date], split_index:
     shocks = np.clip(rng.standard_normal((len(sessions), len(_SECURITIES))), -4, 4)
     log_returns = drift - vol**2 / 2 + vol * shocks
     log_returns[0] = 0.0
-    raw = np.array([row[7] for row in _SECURITIES]) * np.exp(np.cumsum(log_returns, axis=0))
+    raw = first_closes() * np.exp(np.cumsum(log_returns, axis=0))
     split_column = [row[0] for row in _SECURITIES].index(SPLIT_SECURITY[0])
     raw[split_index:, split_column] /= SPLIT_SECURITY[1]
+    return to_cents(raw)
+
+
+def to_cents(raw: np.ndarray) -> np.ndarray:
+    """Closes (sessions x securities) rounded to cents, a close that would round to the
+    previous one moved by a cent (an unchanged close is a stale-price fault)."""
     closes = np.round(raw, 2)
-    for day in range(1, len(sessions)):
+    for day in range(1, closes.shape[0]):
         unchanged = closes[day] == closes[day - 1]
         closes[day, unchanged] += 0.01
     return closes
@@ -193,14 +209,21 @@ def model_targets() -> pl.DataFrame:
     ).sort("model_id", "security_id")
 
 
-def model_bands(securities: pl.DataFrame) -> pl.DataFrame:
-    """Per model and asset class: the class target +- BAND_HALF_WIDTH."""
+def class_targets(securities: pl.DataFrame) -> pl.DataFrame:
+    """Per model and asset class: the sum of the model's target weights (``target``)."""
     classes = securities.select("security_id", "asset_class").unique()
     return (
         model_targets()
         .join(classes, on="security_id")
         .group_by("model_id", "asset_class")
         .agg(target=pl.col("target_weight").sum())
+    )
+
+
+def model_bands(securities: pl.DataFrame) -> pl.DataFrame:
+    """Per model and asset class: the class target +- BAND_HALF_WIDTH."""
+    return (
+        class_targets(securities)
         .with_columns(
             min_weight=(pl.col("target") - BAND_HALF_WIDTH).clip(0, 1).round(4),
             max_weight=(pl.col("target") + BAND_HALF_WIDTH).clip(0, 1).round(4),
