@@ -330,21 +330,58 @@ def simulate(
     out: Annotated[Path, typer.Option("--out", help="Folder for the records.")] = Path(
         "var/simulation"
     ),
+    sweep: Annotated[
+        str | None,
+        typer.Option(
+            help="GROUP=DAYS: instead of the variants, find the threshold curve of the "
+            "account group (cost/benefit with decay) that trades DAYS a year per account.",
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(help="Variants simulated at a time (default: the cores available)."),
+    ] = None,
 ) -> None:
     """Run every policy variant of a simulation config through the daily stages, day after
-    day; write account_days.parquet and fills.parquet per variant under OUT."""
+    day; write account_days.parquet and fills.parquet per variant under OUT, then the
+    metrics (metrics.csv, metrics.md), the plots and report.html."""
     import pydantic
 
+    from rebalance_pipeline.optimization.shards import available_workers
     from rebalance_pipeline.simulation.config import load_config
-    from rebalance_pipeline.simulation.run import run_simulation
+    from rebalance_pipeline.simulation.run import report_simulation, run_simulation, sweep_group
 
     try:
         settings = load_config(config)
     except pydantic.ValidationError as error:
         _fail(f"simulation config {config}: {error}")
         return
-    written = run_simulation(settings, out, done=lambda v: typer.echo(f"simulated {v.name}"))
+    if sweep is not None:
+        group, _, days = sweep.partition("=")
+        try:
+            target = float(days)
+        except ValueError:
+            _fail(f"--sweep {sweep}: give GROUP=DAYS, e.g. small=8")
+            return
+        found = sweep_group(settings, group, target)
+        curve = found.threshold
+        typer.echo(
+            f"{group}: start {curve.start_bps:.1f} bps, floor {curve.floor_bps:.1f} bps, "
+            f"time constant {curve.time_constant_days:g} days -> "
+            f"{found.trading_days:.1f} trading days a year (target {target:g}"
+            f"{'' if found.reached else ', not reached'}), tracking error "
+            f"{found.tracking_error_pct:.2f}% ({found.runs} runs)"
+        )
+        return
+    written = run_simulation(
+        settings,
+        out,
+        done=lambda v: typer.echo(f"simulated {v.name}"),
+        workers=workers or available_workers(),
+    )
     typer.echo(f"wrote {len(written)} variants under {out}")
+    for path in report_simulation(settings, out):
+        typer.echo(f"wrote {path}")
 
 
 def _log_warnings_only() -> None:

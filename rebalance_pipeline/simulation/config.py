@@ -12,6 +12,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from rebalance_pipeline.generator.config import check_household_sizes
+from rebalance_pipeline.policy import ThresholdCurve
 
 PolicyName = Literal[
     "calendar-monthly",
@@ -92,8 +93,12 @@ class SimulationConfig(Strict):
 
 @dataclasses.dataclass(frozen=True)
 class Variant:
+    """A policy at a tax aversion; ``thresholds``: account group name and the threshold
+    curve that replaces the group's own (the sweep's runs)."""
+
     policy: PolicyName
     tax_aversion: TaxAversion
+    thresholds: tuple[tuple[str, ThresholdCurve], ...] = ()
 
     @property
     def name(self) -> str:

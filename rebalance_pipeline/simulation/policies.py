@@ -37,6 +37,11 @@ def variant_policy(config: SimulationConfig, variant: Variant) -> Policy:
         )
     elif variant.policy.startswith("band-"):
         workflow = workflow.model_copy(update={"trigger": "bands"})
+    swept = dict(variant.thresholds)
+    groups = [
+        group.model_copy(update={"threshold": swept[group.name]}) if group.name in swept else group
+        for group in groups
+    ]
     optimization = base.optimization.model_copy(update={"tax_aversion": variant.tax_aversion})
     return base.model_copy(
         update={"account_groups": groups, "workflow": workflow, "optimization": optimization}

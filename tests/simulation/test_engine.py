@@ -88,6 +88,28 @@ def test_simulate_command_writes_the_records_of_every_variant(tmp_path):
         assert days["variant"].unique().to_list() == [name]
         assert days.height == 3 * 6
         assert pl.read_parquet(tmp_path / name / "fills.parquet").schema == FILLS
+    metrics = pl.read_csv(tmp_path / "metrics.csv")
+    assert sorted(metrics["variant"].unique()) == [
+        "band-absolute/tax-low",
+        "cost-benefit-decay/tax-low",
+    ]
+    page = (tmp_path / "report.html").read_text()
+    assert "http://" not in page and "https://" not in page
+    assert page.count("data:image/png;base64,") == 3
+    assert f"wrote {tmp_path / 'report.html'}" in result.output
+
+
+def test_sweep_names_its_form_when_given_another(tmp_path):
+    from typer.testing import CliRunner
+
+    from rebalance_pipeline.cli import app
+
+    config = tmp_path / "sim.yaml"
+    config.write_text("accounts: 6\nhouseholds: 3\ndays: 3\n")
+    arguments = ["simulate", "--config", str(config), "--sweep", "small"]
+    result = CliRunner().invoke(app, arguments)
+    assert result.exit_code == 1
+    assert "--sweep small: give GROUP=DAYS, e.g. small=8" in result.output
 
 
 def test_simulate_command_names_a_wrong_config_field(tmp_path):
@@ -100,3 +122,23 @@ def test_simulate_command_names_a_wrong_config_field(tmp_path):
     result = CliRunner().invoke(app, ["simulate", "--config", str(config), "--out", str(tmp_path)])
     assert result.exit_code == 1
     assert "policies" in result.output and "calendar-weekly" in result.output
+
+
+def test_variants_simulated_in_parallel_write_the_same_records(tmp_path):
+    from rebalance_pipeline.simulation.run import ACCOUNT_DAYS_FILE, FILLS_FILE, run_simulation
+
+    config = SimulationConfig(
+        accounts=6,
+        households=3,
+        days=3,
+        policies=["cost-benefit-decay", "band-absolute"],
+        tax_aversions=["low"],
+    )
+    one = run_simulation(config, tmp_path / "one", workers=1)
+    two = run_simulation(config, tmp_path / "two", workers=2)
+    assert [p.relative_to(tmp_path / "one") for p in one] == [
+        p.relative_to(tmp_path / "two") for p in two
+    ]
+    for first, second in zip(one, two, strict=True):
+        for name in (ACCOUNT_DAYS_FILE, FILLS_FILE):
+            assert pl.read_parquet(first / name).equals(pl.read_parquet(second / name))
