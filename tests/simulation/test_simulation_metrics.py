@@ -6,9 +6,9 @@ import math
 
 import polars as pl
 import pytest
-from simulated_days import account_days
 
 from rebalance_pipeline.simulation.metrics import METRICS, MetricSettings, simulation_metrics
+from tests.simulation.simulated_days import account_days
 
 YEAR = 252
 

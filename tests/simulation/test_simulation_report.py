@@ -9,7 +9,6 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from simulated_days import account_days
 
 from rebalance_pipeline.simulation.metrics import DEFAULT_SETTINGS, simulation_metrics
 from rebalance_pipeline.simulation.report import (
@@ -19,6 +18,7 @@ from rebalance_pipeline.simulation.report import (
     published_section,
     write_report,
 )
+from tests.simulation.simulated_days import account_days
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
