@@ -24,3 +24,15 @@ def test_the_fixed_variant_flattens_every_group_at_the_configured_threshold():
     config = SimulationConfig(fixed_threshold_bps=35.0)
     policy = variant_policy(config, Variant("cost-benefit-fixed", "low"))
     assert {(c.start_bps, c.floor_bps) for c in _curves(policy).values()} == {(35.0, 35.0)}
+
+
+def test_every_shipped_configuration_loads():
+    from pathlib import Path
+
+    from rebalance_pipeline.simulation.config import load_config
+
+    folder = Path(__file__).resolve().parents[2] / "rebalance_pipeline/simulation/configs"
+    loaded = {path.name: load_config(path) for path in sorted(folder.glob("*.yaml"))}
+    assert set(loaded) == {"compare-small.yaml", "full.yaml", "small.yaml"}
+    assert loaded["compare-small.yaml"].tax_aversions == ["medium"]
+    assert loaded["full.yaml"].days >= 252
