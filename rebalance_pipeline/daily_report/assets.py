@@ -29,13 +29,13 @@ REPORT_DEPS = ("trade_files", *(field.name for field in dataclasses.fields(Repor
 )
 def daily_report(context: dg.AssetExecutionContext, book: BookSource) -> dg.MaterializeResult:
     return dg.MaterializeResult(
-        metadata=report_metadata(partition_date(context.partition_key), book.home())
+        metadata=write_report_page(partition_date(context.partition_key), book.home())
     )
 
 
-def report_metadata(day: dt.date, home: Path) -> dict[str, dg.MetadataValue]:
-    """Write the page of ``day`` from the stored tables under ``home``; its path and its
-    Markdown."""
+def write_report_page(day: dt.date, home: Path) -> dict[str, dg.MetadataValue]:
+    """Write the page of ``day`` from the stored tables under ``home``; the asset metadata
+    of what was written (its path and its Markdown)."""
     from rebalance_pipeline.daily_report.page import write_daily_report
 
     path, report = write_daily_report(day, home)
@@ -57,6 +57,6 @@ def report_after_review(dagster_home: Path, day: dt.date, home: Path) -> None:
             asset_key="daily_report",
             partition=day.isoformat(),
             description="built again after a review session",
-            metadata=report_metadata(day, home),
+            metadata=write_report_page(day, home),
         ),
     )
