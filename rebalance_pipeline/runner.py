@@ -175,10 +175,17 @@ def written_trade_folder(day: dt.date) -> Path | None:
 
 
 def not_a_book(book: Path) -> str | None:
-    """Why ``book`` is no book, in one line (no firm folder: a book without drops/ is
-    dates whose files are all missing); None when it is one."""
+    """Why ``book`` is no book, in one line (no firm folder, or a custodians file that
+    cannot be used; a book without drops/ is dates whose files are all missing); None
+    when it is one."""
+    from rebalance_pipeline.ingest.custodians import CustodiansError, book_custodians
+
     if not (book / "firm").is_dir():
         return f"no book at {book}: a book folder has firm/ and drops/"
+    try:
+        book_custodians(book)
+    except CustodiansError as error:
+        return str(error)
     return None
 
 

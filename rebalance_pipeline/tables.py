@@ -106,6 +106,7 @@ LOTS = pl.Schema(
         **SOURCE,
     }
 )
+TRANSACTION_TYPES = ("buy", "sell", "deposit", "withdrawal", "dividend", "fee")
 TRANSACTIONS = pl.Schema(
     {
         "transaction_id": Utf8,

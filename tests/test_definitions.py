@@ -15,7 +15,7 @@ import pytest
 from rebalance_pipeline import storage
 from rebalance_pipeline.book import CANONICAL_TABLES, CARRIED_TABLES, ingested
 from rebalance_pipeline.features import discover_models
-from rebalance_pipeline.ingest.raw import RAW_TABLES
+from rebalance_pipeline.ingest.assets import RAW_TABLES
 
 if TYPE_CHECKING:
     from conftest import SampleRun

@@ -7,9 +7,10 @@
     out/drops/arrivals.csv                            the transfer server's arrival log
     out/ground_truth/faults.csv                       every injected fault and its accounts
 
-File layouts are in ``rebalance_pipeline.ingest.formats``. Faults fall only on the drop
-days and are kept apart so that each ground-truth row lists exactly the accounts a
-detector can see it touch (see ``generator.faults``).
+File layouts are those of the custodians' adapters (``ingest.custodians``), written by
+``generator.render``. Faults fall only on the drop days and are kept apart so that each
+ground-truth row lists exactly the accounts a detector can see it touch (see
+``generator.faults``).
 """
 
 from rebalance_pipeline.generator.config import FAULT_KINDS, GeneratorConfig, finding_check

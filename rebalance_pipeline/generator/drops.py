@@ -27,9 +27,9 @@ from rebalance_pipeline.generator.market import (
     SYMBOL_CHANGE,
     Market,
 )
-from rebalance_pipeline.generator.render import MARK, detail_lines, file_bytes
+from rebalance_pipeline.generator.render import CUSTODIANS, MARK, detail_lines, file_bytes
 from rebalance_pipeline.generator.row_faults import DayFiles, inject_row_fault
-from rebalance_pipeline.ingest import formats as f
+from rebalance_pipeline.ingest.custodians import birch
 
 # like many real custodians, birch never fills the realized gain of a sell (GAIN_AMT)
 CUSTODIANS_WITHOUT_GAINS = ("birch",)
@@ -107,7 +107,7 @@ def day_files(
         for kind, frame in by_account.items()
     }
     files = {}
-    for custodian in f.CUSTODIANS:
+    for custodian in CUSTODIANS:
         frames = {
             kind: frame.join(custodian_of, on="account_id")
             .filter(pl.col("custodian") == custodian)
@@ -196,7 +196,7 @@ def locate_row_faults(
         file_kind = fault.file_kind
         text = texts[fault.custodian][file_kind]
         fault.row = fl.first_marked_line(text, fault.fault_id)
-        fault.file_name = f.file_name(fault.custodian, file_kind, fault.file_date)
+        fault.file_name = CUSTODIANS[fault.custodian].adapter.file_name(file_kind, fault.file_date)
         if fault.fault_id in files[fault.custodian].text_overrides:
             column, value = files[fault.custodian].text_overrides[fault.fault_id]
             field = column if fault.custodian == "alder" else _birch_field(column)
@@ -209,7 +209,7 @@ def locate_row_faults(
 
 
 def _birch_field(column: str) -> str:
-    return next(k for k, v in f.BIRCH_TO_CANONICAL.items() if v == column)
+    return next(k for k, v in birch.TO_CANONICAL.items() if v == column)
 
 
 def file_plan(day_plan: list[fl.PlannedFault]) -> dict[tuple[str, str], fl.PlannedFault]:
@@ -237,7 +237,7 @@ def write_day(
     truth = []
     for custodian, kinds in texts.items():
         for kind, text in kinds.items():
-            name = f.file_name(custodian, kind, day)
+            name = CUSTODIANS[custodian].adapter.file_name(kind, day)
             content = file_bytes(custodian, kind, day, detail_lines(custodian, text, unquoted))
             minutes = int(rng.integers(60, 360))
             fault = file_faults.get((custodian, kind))
@@ -248,7 +248,7 @@ def write_day(
                 fault = None
             scope = _custodian_accounts(accounts, custodian) if fault else []
             row = None
-            path = out / f.drop_path(custodian, kind, day)
+            path = out / CUSTODIANS[custodian].drop_path(kind, day)
             if fault is not None and fault.kind == "missing_file":
                 content = None
             elif fault is not None and fault.kind == "late_file":
@@ -259,8 +259,9 @@ def write_day(
                     last_account = text["account_id"][row - 2]
                     scope = [a for a in scope if a >= last_account]
             elif fault is not None and fault.kind == "symlinked_file":
-                write_file(out / "outside" / f.drop_path(custodian, kind, day), content)
-                _symlink(path, out / "outside" / f.drop_path(custodian, kind, day))
+                outside = out / "outside" / CUSTODIANS[custodian].drop_path(kind, day)
+                write_file(outside, content)
+                _symlink(path, outside)
                 content = None
             elif fault is not None:
                 content = _spoil(fault.kind, content, day, previous)

@@ -32,8 +32,7 @@ from rebalance_pipeline.generator.market import (
     Market,
     model_targets,
 )
-from rebalance_pipeline.generator.render import MARK
-from rebalance_pipeline.ingest import formats as f
+from rebalance_pipeline.generator.render import CUSTODIANS, MARK
 
 JUMP_FACTOR = 1.4
 TRAILING_JUNK = ("", "# resent by operations")  # a blank line or a comment
@@ -144,11 +143,12 @@ def _free_custodian(
     rng: np.random.Generator, kind: str, occupied: dict[str, str], day_plan: list[PlannedFault]
 ) -> str | None:
     """A custodian this fault can go to without blurring another fault's scope."""
-    start = int(rng.integers(0, len(f.CUSTODIANS)))
-    order = f.CUSTODIANS[start:] + f.CUSTODIANS[:start]
+    custodians = tuple(CUSTODIANS)
+    start = int(rng.integers(0, len(custodians)))
+    order = custodians[start:] + custodians[:start]
     has_price_fault = any(p.kind in PRICE_FAULTS for p in day_plan)
     for custodian in order:
-        if custodian not in FAULT_CUSTODIANS.get(kind, f.CUSTODIANS):
+        if custodian not in FAULT_CUSTODIANS.get(kind, custodians):
             continue
         taken = occupied.get(custodian)
         if kind in FILE_FAULTS and taken is None and not has_price_fault:

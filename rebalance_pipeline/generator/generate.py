@@ -37,8 +37,7 @@ from rebalance_pipeline.generator.market import (
     Market,
     build_market,
 )
-from rebalance_pipeline.generator.render import to_text
-from rebalance_pipeline.ingest import formats as f
+from rebalance_pipeline.generator.render import CUSTODIANS, to_text
 
 POLICY_TEXT = "# firm policy: the defaults of rebalance_pipeline.policy\n{}\n"
 
@@ -94,7 +93,7 @@ def generate_book(
     truth: list[fl.Fault] = list(firm_faults)
     for day in sessions[: config.warmup_days]:
         texts = {
-            c: {"prices": to_text(c, "prices", day_prices(market, day, c))} for c in f.CUSTODIANS
+            c: {"prices": to_text(c, "prices", day_prices(market, day, c))} for c in CUSTODIANS
         }
         write_day(out, rng, day, texts, arrivals, {}, sent=sent)
     frozen_by_day = _frozen_securities(firm["halts"], market)
@@ -106,12 +105,11 @@ def generate_book(
         files = day_files(state, market, day, transactions, accounts)
         row_faults = inject_day(rng, feed_rng, day_plan, files, state)
         texts = {
-            c: {k: to_text(c, k, frame) for k, frame in files[c].frames.items()}
-            for c in f.CUSTODIANS
+            c: {k: to_text(c, k, frame) for k, frame in files[c].frames.items()} for c in CUSTODIANS
         }
         locate_row_faults(row_faults, files, texts)
         truth += row_faults
-        unquoted = frozenset().union(*(files[c].unquoted for c in f.CUSTODIANS))
+        unquoted = frozenset().union(*(files[c].unquoted for c in CUSTODIANS))
         truth += write_day(
             out, rng, day, texts, arrivals, file_plan(day_plan), accounts, unquoted, sent
         )

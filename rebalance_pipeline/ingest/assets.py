@@ -4,8 +4,10 @@ from collections.abc import Iterator
 
 import dagster as dg
 
+from rebalance_pipeline import storage
 from rebalance_pipeline.book import CANONICAL_TABLES, ingested
-from rebalance_pipeline.ingest.raw import RAW_TABLES
+from rebalance_pipeline.ingest.custodians import book_custodians
+from rebalance_pipeline.ingest.raw import raw_table_names
 from rebalance_pipeline.partitions import business_day_partitions, partition_date
 from rebalance_pipeline.resources import BookSource
 from rebalance_pipeline.validation.checks import CANONICAL_CHECKS, canonical_check_results
@@ -28,6 +30,9 @@ firm_files = dg.AssetSpec(
 )
 
 
+# One raw table per custodian and kind of the book the code location serves
+# ($REBALANCE_BOOK, as the partitions): the custodians come from its firm/custodians.yaml.
+RAW_TABLES = raw_table_names(book_custodians(storage.book_root()))
 FIRM_TABLES = (
     "accounts",
     "securities",
@@ -86,7 +91,15 @@ def canonical_tables(
 
     as_of = partition_date(context.partition_key)
     policy = book.policy(as_of)
-    for name, frame in raw_tables(book.path(), as_of).items():
+    raw = raw_tables(book.path(), as_of)
+    if tuple(raw) != RAW_TABLES:
+        raise dg.Failure(
+            description=f"the custodians of {book.path()} are not those the definitions were "
+            f"loaded with (raw tables {', '.join(raw)} for {', '.join(RAW_TABLES)}): "
+            "reload the code location",
+            allow_retries=False,
+        )
+    for name, frame in raw.items():
         yield dg.Output(frame, output_name=name)
     loaded = load_book(book.path(), as_of, policy.validation.lookback_business_days)
     for name, frame in loaded.tables().items():

@@ -13,11 +13,11 @@ import polars as pl
 from rebalance_pipeline import tables as t
 from rebalance_pipeline.book import Book
 from rebalance_pipeline.calendar import previous_business_days
-from rebalance_pipeline.ingest import formats as f
+from rebalance_pipeline.ingest.custodians import Custodian, book_custodians
+from rebalance_pipeline.ingest.custodians.adapter import KIND_SCHEMAS, KINDS
 from rebalance_pipeline.ingest.drop_files import is_drop_file
 from rebalance_pipeline.ingest.firm import firm_tables, security_master_history, symbol_maps
 from rebalance_pipeline.ingest.parse import (
-    KIND_SCHEMAS,
     ParsedFile,
     parse_file,
     parse_files,
@@ -42,13 +42,16 @@ def load_book(root: Path, as_of: dt.date, lookback_business_days: int = 60) -> B
     without a gain name from the lots files of the days before those sales, only those
     files and only those lots (see ``_lots_of_sells_without_gain``).
     """
-    today_files = [(root / f.drop_path(c, k, as_of), c, k) for c in f.CUSTODIANS for k in f.KINDS]
+    custodians = book_custodians(root)
+    today_files = [
+        (root / c.drop_path(k, as_of), c, k) for c in custodians for k in c.adapter.kinds
+    ]
     history_files = [
         (path, c, k)
         for day in previous_business_days(as_of, lookback_business_days)
-        for c in f.CUSTODIANS
+        for c in custodians
         for k in HISTORY_KINDS
-        if (path := root / f.drop_path(c, k, day)).is_file()
+        if k in c.adapter.kinds and (path := root / c.drop_path(k, day)).is_file()
     ]
     # Polars releases the GIL while it reads, so files overlap well in threads
     with ThreadPoolExecutor(max_workers=PARSE_THREADS) as pool:
@@ -61,13 +64,13 @@ def load_book(root: Path, as_of: dt.date, lookback_business_days: int = 60) -> B
         sold = list(
             pool.map(
                 lambda job: _wanted_lots(*job, wanted, root),
-                _lots_files_before_sales(root, wanted),
+                _lots_files_before_sales(root, custodians, wanted),
             )
         )
-    recent = _recent_files(root, as_of)
+    recent = _recent_files(root, custodians, as_of)
     dates = [p.file_date for p in today + history if p.file_date] + [day for day, _ in sold]
     maps = symbol_maps(master, dates)
-    tables = {kind: _rows(today, kind, maps) for kind in f.KINDS}
+    tables = {kind: _rows(today, kind, maps) for kind in KINDS}
     return Book.from_frames(
         as_of,
         **firm,
@@ -87,7 +90,7 @@ def load_book(root: Path, as_of: dt.date, lookback_business_days: int = 60) -> B
             [
                 *(p.findings for p in today),
                 *_resent_files(today, recent),
-                *_missing_history(root, as_of),
+                *_missing_history(root, custodians, as_of),
             ],
             firm["accounts"],
         ),
@@ -95,13 +98,13 @@ def load_book(root: Path, as_of: dt.date, lookback_business_days: int = 60) -> B
 
 
 def _parse_in_batches(
-    pool: ThreadPoolExecutor, jobs: list[tuple[Path, str, str]], singles: int, root: Path
+    pool: ThreadPoolExecutor, jobs: list[tuple[Path, Custodian, str]], singles: int, root: Path
 ) -> Callable[[], list[ParsedFile]]:
     """Start parsing the (path, custodian, kind) ``jobs`` on ``pool``: the first
     ``singles`` a file at a time (today's large files), the others a batch per custodian
     and kind (a history of small files). Returns the wait for the parsed files, in the
     order of ``jobs``."""
-    groups: dict[tuple[str, str], list[tuple[Path, str, str]]] = {}
+    groups: dict[tuple[Custodian, str], list[tuple[Path, Custodian, str]]] = {}
     for job in jobs[singles:]:
         groups.setdefault(job[1:], []).append(job)
     batches = [[job] for job in jobs[:singles]] + list(groups.values())
@@ -111,12 +114,12 @@ def _parse_in_batches(
     ]
 
     def parsed() -> list[ParsedFile]:
-        by_path = {
-            job[0]: file
+        by_file = {  # a file may hold several kinds
+            (job[0], job[2]): file
             for batch, future in zip(batches, futures, strict=True)
             for job, file in zip(batch, future.result(), strict=True)
         }
-        return [by_path[path] for path, _, _ in jobs]
+        return [by_file[path, kind] for path, _, kind in jobs]
 
     return parsed
 
@@ -185,25 +188,28 @@ def _parsed_rows(files: list[ParsedFile], kind: str) -> pl.DataFrame:
     return pl.concat(frames) if frames else t.empty(KIND_SCHEMAS[kind])
 
 
-def _lots_files_before_sales(root: Path, wanted: pl.DataFrame) -> list[tuple[Path, str, dt.date]]:
+def _lots_files_before_sales(
+    root: Path, custodians: tuple[Custodian, ...], wanted: pl.DataFrame
+) -> list[tuple[Path, Custodian, dt.date]]:
     """(path, custodian, day) of the lots files of the days before the sales (only those
     that were delivered)."""
     files = wanted.select("custodian", "file_date").unique().sort("file_date", "custodian")
+    by_name = {c.name: c for c in custodians}
     return [
-        (path, custodian, day)
-        for custodian, day in files.iter_rows()
-        if (path := root / f.drop_path(custodian, "lots", day)).is_file()
+        (path, by_name[name], day)
+        for name, day in files.iter_rows()
+        if (path := root / by_name[name].drop_path("lots", day)).is_file()
     ]
 
 
 def _wanted_lots(
-    path: Path, custodian: str, day: dt.date, wanted: pl.DataFrame, root: Path
+    path: Path, custodian: Custodian, day: dt.date, wanted: pl.DataFrame, root: Path
 ) -> tuple[dt.date, pl.DataFrame]:
     """(day, rows) of a lots file with only the wanted lots of its custodian and date:
     a large book's whole lots file is not typed nor held for a few rows."""
-    keys = wanted.filter((pl.col("custodian") == custodian) & (pl.col("file_date") == day)).select(
-        "account_id", "lot_id"
-    )
+    keys = wanted.filter(
+        (pl.col("custodian") == custodian.name) & (pl.col("file_date") == day)
+    ).select("account_id", "lot_id")
     return day, parse_rows(path, custodian, "lots", keys, root=root)
 
 
@@ -229,29 +235,20 @@ def _source_files(root: Path, files: list[ParsedFile]) -> pl.DataFrame:
     )
 
 
-def _detail_rows(content: bytes, custodian: str) -> int:
-    """Detail records of a file counted from its bytes (no parsing: history is only a
-    yardstick for today's row count)."""
-    if custodian == "alder":
-        return max(content.count(b"\n") - 1, 0)
-    return content.count(b"\nD|") + content.startswith(b"D|")
-
-
-def _recent_files(root: Path, as_of: dt.date) -> pl.DataFrame:
+def _recent_files(root: Path, custodians: tuple[Custodian, ...], as_of: dt.date) -> pl.DataFrame:
     """(custodian, kind, file_date, source_file, rows, sha256) of the drop files of the
-    ``ROW_HISTORY_DAYS`` business days before ``as_of``."""
+    ``ROW_HISTORY_DAYS`` business days before ``as_of``; rows are counted by the
+    adapter from the bytes (no parsing: history is only a yardstick for today's count)."""
     records = []
     for day in previous_business_days(as_of, ROW_HISTORY_DAYS):
-        for custodian in f.CUSTODIANS:
-            for kind in f.KINDS:
-                path = root / f.drop_path(custodian, kind, day)
-                if is_drop_file(path, root):
+        for custodian in custodians:
+            for kind in custodian.adapter.kinds:
+                source_file = custodian.drop_path(kind, day)
+                if is_drop_file(path := root / source_file, root):
                     content = path.read_bytes()
                     digest = hashlib.sha256(content).hexdigest()
-                    rows = _detail_rows(content, custodian)
-                    records.append(
-                        (custodian, kind, day, f.drop_path(custodian, kind, day), rows, digest)
-                    )
+                    rows = custodian.adapter.detail_rows(content, kind)
+                    records.append((custodian.name, kind, day, source_file, rows, digest))
     schema = {
         "custodian": pl.String,
         "kind": pl.String,
@@ -304,7 +301,7 @@ DATED_KINDS = ("prices", "transactions")  # rows carry their date: no two days a
 MOVED_BY = {  # account file kind -> the transaction types that change what it lists
     "positions": ("buy", "sell"),
     "lots": ("buy", "sell"),
-    "cash": tuple(f.BIRCH_TRANSACTION_CODES),
+    "cash": t.TRANSACTION_TYPES,
 }
 
 
@@ -340,7 +337,9 @@ def _arrivals(root: Path) -> pl.DataFrame:
     ).unique(["custodian", "file_date", "file_name"], keep="last", maintain_order=True)
 
 
-def _missing_history(root: Path, as_of: dt.date) -> list[pl.DataFrame]:
+def _missing_history(
+    root: Path, custodians: tuple[Custodian, ...], as_of: dt.date
+) -> list[pl.DataFrame]:
     """Findings for the transactions files of the wash-sale window that are not there
     (days before a custodian's first transactions file are before its feed began)."""
     drop_days = sorted(
@@ -349,8 +348,8 @@ def _missing_history(root: Path, as_of: dt.date) -> list[pl.DataFrame]:
     since = as_of - dt.timedelta(days=WASH_SALE_DAYS)
     window = [d for d in previous_business_days(as_of, WASH_SALE_DAYS) if d >= since]
     findings = []
-    for custodian in f.CUSTODIANS:
-        files = {d: root / f.drop_path(custodian, "transactions", d) for d in {*drop_days, *window}}
+    for custodian in (c for c in custodians if "transactions" in c.adapter.kinds):
+        files = {d: root / custodian.drop_path("transactions", d) for d in {*drop_days, *window}}
         fed = [d for d in drop_days if files[d].is_file()]
         absent = [d for d in window if fed and d >= fed[0] and not files[d].is_file()]
         findings += [

@@ -1,8 +1,10 @@
 """Parse one custodian file into its canonical table, keeping every row.
 
-Values are read as text and converted with explicit checks: a value that does not parse
-becomes null and a parse finding names its file, line and account. A file that is
-absent or cannot be decoded yields a file-level finding and an empty table.
+Ingest reads the file safely (a regular file of the drop folder, UTF-8 text) and the
+custodian's adapter reads its bytes (custodians/adapter.py): a value that does not parse
+becomes null and a parse finding names its file, line and account. A file that is absent
+or cannot be decoded yields a file-level finding and an empty table; a file whose own
+date is not the drop date is stale, whatever its format.
 """
 
 from __future__ import annotations
@@ -10,47 +12,17 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
-import re
 from pathlib import Path
 
 import polars as pl
 
 from rebalance_pipeline import tables as t
-from rebalance_pipeline.ingest import formats as f
+from rebalance_pipeline.ingest.custodians import Custodian, FileReading, UnreadableFile
+from rebalance_pipeline.ingest.custodians.adapter import KIND_SCHEMAS, ROW_FINDINGS
 from rebalance_pipeline.ingest.drop_files import foreign_reason
-from rebalance_pipeline.ingest.records import (
-    DATE_FORMATS,
-    Body,
-    Envelope,
-    UnreadableFile,
-    read_alder,
-    read_birch,
-    split_records,
-    text_columns,
-    without_transport_artefacts,
-)
 
-KIND_SCHEMAS: dict[str, pl.Schema] = {
-    "positions": t.POSITIONS,
-    "lots": t.LOTS,
-    "transactions": t.TRANSACTIONS,
-    "cash": t.CASH_BALANCES,
-    "prices": t.PRICES,
-    "corporate_actions": t.CORPORATE_ACTIONS,
-}
 NO_FINDINGS = t.empty(t.FINDINGS)
-GROUPED_NUMBER = r"^-?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?$"
-TRAILER = re.compile(r"T\|\d+\|[0-9a-f]{16}")
-FOUND_SCHEMA = {
-    "source_row": pl.Int64,
-    "account_ids": pl.List(pl.String),
-    "message": pl.String,
-    "column": pl.String,
-}
-FILE_DATE_PATTERNS = {
-    "alder": (r"_(\d{8})\.csv$", "%Y%m%d"),
-    "birch": (r"\.(\d{6})\.dat$", "%y%m%d"),
-}
+UTF8_BOM = b"\xef\xbb\xbf"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,7 +64,9 @@ class ParsedFile:
         return {name: getattr(self, name) for name in fields} | {"arrived_at": arrived_at}
 
 
-def parse_file(path: Path, custodian: str, kind: str, *, root: Path | None = None) -> ParsedFile:
+def parse_file(
+    path: Path, custodian: Custodian, kind: str, *, root: Path | None = None
+) -> ParsedFile:
     """Parse ``path``, a ``kind`` file of ``custodian``; never raises on bad content.
 
     ``source_file`` is ``path`` relative to ``root`` (the book root) when given. A file
@@ -104,47 +78,53 @@ def parse_file(path: Path, custodian: str, kind: str, *, root: Path | None = Non
 
 
 def parse_files(
-    paths: list[Path], custodian: str, kind: str, *, root: Path | None = None
+    paths: list[Path], custodian: Custodian, kind: str, *, root: Path | None = None
 ) -> list[ParsedFile]:
-    """:func:`parse_file` of each of ``paths`` (files of one custodian and kind), their
-    records typed in one pass: many small files (a history of prices) cost little more
-    than one. Each file's rows and findings are those it gives parsed alone."""
+    """:func:`parse_file` of each of ``paths`` (files of one custodian and kind), read by
+    the adapter at once: many small files (a history of prices) cost little more than
+    one. Each file's rows and findings are those it gives parsed alone."""
     read = [_read(path, custodian, kind, root) for path in paths]
     delivered = [file for file in read if isinstance(file, _Delivered)]
-    typed = iter(_typed_files(delivered, custodian, kind))
-    return [file if isinstance(file, ParsedFile) else _parsed(file, *next(typed)) for file in read]
+    readings = iter(custodian.adapter.read_files([file.content for file in delivered], kind))
+    return [
+        file if isinstance(file, ParsedFile) else _parsed(file, next(readings)) for file in read
+    ]
 
 
 def parse_rows(
-    path: Path, custodian: str, kind: str, keep: pl.DataFrame, *, root: Path | None = None
+    path: Path, custodian: Custodian, kind: str, keep: pl.DataFrame, *, root: Path | None = None
 ) -> pl.DataFrame:
     """The rows :func:`parse_file` gives ``path`` whose ``keep`` columns match a row of
-    ``keep``; only those are typed (a large file read for a few of its rows). No findings;
-    empty when the file is not read."""
+    ``keep`` (the adapter may type only those: a large file read for a few of its rows).
+    No findings; empty when the file is not read."""
     file = _read(path, custodian, kind, root)
     if isinstance(file, ParsedFile):
         return file.rows
-    ((rows, _),) = _typed_files([file], custodian, kind, keep)
-    return rows
+    (reading,) = custodian.adapter.read_files([file.content], kind, keep=keep)
+    if isinstance(reading, UnreadableFile):
+        return t.empty(KIND_SCHEMAS[kind])
+    rows = _canonical_rows(reading.rows, file.base)
+    return rows.join(keep, on=keep.columns, how="semi", maintain_order="left")
 
 
 @dataclasses.dataclass(frozen=True)
 class _Delivered:
-    """A file read and split into records, not typed yet."""
+    """A file read from the drop folder, its bytes as its custodian wrote them."""
 
     base: dict
     sha256: str
-    body: Body
-    envelope: Envelope | None
+    content: bytes
 
 
-def _read(path: Path, custodian: str, kind: str, root: Path | None) -> ParsedFile | _Delivered:
-    """The file's records, or the file-level finding that stops it being read."""
+def _read(
+    path: Path, custodian: Custodian, kind: str, root: Path | None
+) -> ParsedFile | _Delivered:
+    """The file's bytes, or the file-level finding that stops it being read."""
     source_file = path.relative_to(root).as_posix() if root else path.as_posix()
     base = {
-        "custodian": custodian,
+        "custodian": custodian.name,
         "kind": kind,
-        "file_date": _file_date(path.name, custodian),
+        "file_date": custodian.adapter.file_date(path.name),
         "source_file": source_file,
     }
     if not path.exists() and not path.is_symlink():
@@ -161,14 +141,14 @@ def _read(path: Path, custodian: str, kind: str, root: Path | None) -> ParsedFil
     except UnicodeDecodeError as error:
         message = f"{source_file} is not UTF-8 text ({error.reason} at byte {error.start})"
         return _not_read(base, "unreadable", sha256, "wrong_encoding", message)
-    try:
-        body, envelope = (read_alder if custodian == "alder" else read_birch)(
-            without_transport_artefacts(content), kind
-        )
-    except UnreadableFile as error:
-        message = f"{source_file}: {error}"
-        return _not_read(base, "unreadable", sha256, "unreadable_file", message)
-    return _Delivered(base, sha256, body, envelope)
+    return _Delivered(base, sha256, without_transport_artefacts(content))
+
+
+def without_transport_artefacts(content: bytes) -> bytes:
+    """The file as its custodian wrote it: a UTF-8 byte-order mark and CRLF line ends
+    are added in transport (a trailer's checksum is computed without them)."""
+    content = content.removeprefix(UTF8_BOM)
+    return content.replace(b"\r\n", b"\n") if b"\r" in content else content
 
 
 def _not_read(base: dict, status: str, sha256: str | None, check: str, message: str) -> ParsedFile:
@@ -182,13 +162,20 @@ def _not_read(base: dict, status: str, sha256: str | None, check: str, message: 
     )
 
 
-def _parsed(file: _Delivered, rows: pl.DataFrame, found: list[pl.DataFrame]) -> ParsedFile:
-    """The parsed file of ``file``'s typed rows and row findings, with its file checks."""
-    envelope, base = file.envelope, file.base
+def _parsed(file: _Delivered, reading: FileReading | UnreadableFile) -> ParsedFile:
+    """The parsed file of the adapter's reading of ``file``, with its file checks."""
+    base = file.base
+    if isinstance(reading, UnreadableFile):
+        message = f"{base['source_file']}: {reading}"
+        return _not_read(base, "unreadable", file.sha256, "unreadable_file", message)
+    rows = _canonical_rows(reading.rows, base)
     found = [
-        *found,
-        *_integrity_findings(envelope, rows.height, base),
-        *_stale_findings(rows, envelope, base),
+        *([_findings(reading.row_findings, base)] if not reading.row_findings.is_empty() else []),
+        *(
+            _file_finding(base, check, message.replace("{file}", base["source_file"]))
+            for check, message in reading.file_findings
+        ),
+        *_stale_findings(rows, reading.declared_date, base),
     ]
     return ParsedFile(
         **base,
@@ -196,76 +183,34 @@ def _parsed(file: _Delivered, rows: pl.DataFrame, found: list[pl.DataFrame]) -> 
         sha256=file.sha256,
         rows=rows,
         findings=pl.concat(found) if found else NO_FINDINGS,
-        detail_rows=rows.height,
-        trailer_rows=envelope.trailer_rows if envelope else None,
-        trailer_checksum=envelope.trailer_checksum if envelope else None,
-        computed_checksum=envelope.computed_checksum if envelope else None,
+        detail_rows=rows.height if reading.detail_rows is None else reading.detail_rows,
+        trailer_rows=reading.trailer_rows,
+        trailer_checksum=reading.trailer_checksum,
+        computed_checksum=reading.computed_checksum,
     )
 
 
-def _file_date(name: str, custodian: str) -> dt.date | None:
-    pattern, date_format = FILE_DATE_PATTERNS[custodian]
-    match = re.search(pattern, name)
-    if match is None:
-        return None
-    try:
-        return dt.datetime.strptime(match.group(1), date_format).date()
-    except ValueError:
-        return None
-
-
-def _malformed_rows(ragged: pl.DataFrame, base: dict) -> pl.DataFrame:
-    found = ragged.select(
-        "source_row",
-        account_ids=pl.concat_list("account_id").list.drop_nulls(),
-        message="message",
-        column=pl.lit(""),
+def _canonical_rows(rows: pl.DataFrame, base: dict) -> pl.DataFrame:
+    """An adapter's rows in the kind's canonical schema, with their custodian and file."""
+    named = rows.with_columns(
+        custodian=pl.lit(base["custodian"]), source_file=pl.lit(base["source_file"])
     )
-    return _findings(found, "malformed_row", base)
-
-
-def _integrity_findings(envelope: Envelope | None, details: int, base: dict) -> list[pl.DataFrame]:
-    """A birch file is whole when its last line is a trailer ``T|<records>|<checksum>``
-    that counts and sums the records between it and the header."""
-    if envelope is None:
-        return []
-    name = base["source_file"]
-    if envelope.trailer is None:
-        message = (
-            f"{name} has no trailer record (it ends at line {envelope.last_line}): truncated file"
-        )
-        return [_file_finding(base, "truncated_file", message)]
-    found = []
-    if TRAILER.fullmatch(envelope.trailer) is None:
-        message = f"{name}: trailer {envelope.trailer!r} is not T|<record count>|<checksum>"
-        found.append(_file_finding(base, "malformed_trailer", message))
-    elif envelope.trailer_rows != details:
-        claimed = envelope.trailer_rows
-        message = f"{name}: trailer claims {claimed} records, {details} read: truncated file"
-        found.append(_file_finding(base, "truncated_file", message))
-    elif envelope.trailer_checksum != envelope.computed_checksum:
-        message = (
-            f"{name}: checksum mismatch, the trailer says {envelope.trailer_checksum}, "
-            f"the records read sum to {envelope.computed_checksum}"
-        )
-        found.append(_file_finding(base, "checksum_mismatch", message))
-    if envelope.lines_after_trailer:
-        message = f"{name} has {envelope.lines_after_trailer} line(s) after its trailer"
-        found.append(_file_finding(base, "content_after_trailer", message))
-    return found
+    return t.conform(named, KIND_SCHEMAS[base["kind"]])
 
 
 def _stale_findings(
-    rows: pl.DataFrame, envelope: Envelope | None, base: dict
+    rows: pl.DataFrame, declared_date: dt.date | None, base: dict
 ) -> list[pl.DataFrame]:
-    """stale_file when the file's own as-of is not its drop date: the birch header, or
-    every price date of a prices file (single rows of another date are row findings)."""
+    """stale_file when the file's own as-of is not its drop date: the date it declares
+    (a header), or every price date of a prices file (single rows of another date are
+    row findings)."""
     drop_date, name = base["file_date"], base["source_file"]
     if drop_date is None:
         return []
-    if envelope is not None and envelope.header_date != drop_date:
-        dated = envelope.header_date
-        message = f"{name} is a stale file: its header is dated {dated}, the drop {drop_date}"
+    if declared_date is not None and declared_date != drop_date:
+        message = (
+            f"{name} is a stale file: its header is dated {declared_date}, the drop {drop_date}"
+        )
         return [_file_finding(base, "stale_file", message)]
     if base["kind"] != "prices":
         return []
@@ -277,133 +222,34 @@ def _stale_findings(
     return [_file_finding(base, "stale_file", message)]
 
 
-def _typed_files(
-    files: list[_Delivered], custodian: str, kind: str, keep: pl.DataFrame | None = None
-) -> list[tuple[pl.DataFrame, list[pl.DataFrame]]]:
-    """(rows, row findings) of each file: the records of all ``files`` (with ``keep``,
-    only those whose ``keep`` columns match a row of it) converted to the canonical types
-    in one pass; bad values -> null + a finding.
-
-    One pass computes every conversion and a flag column per checked column; findings
-    are only built for the columns whose flag is set somewhere.
-    """
-    if not files:
-        return []
-    records = split_records([file.body for file in files], custodian)
-    text, ragged = text_columns(records, custodian, kind)
-    if keep is not None:
-        text = text.join(keep, on=keep.columns, how="semi", maintain_order="left")
-    conversions, problems = [], []
-    for name in text.columns:
-        value = pl.col(name)
-        if name in f.NUMBER_COLUMNS:
-            parsed, valid = _number(value, custodian, signed=name in f.SIGNED_QUANTITY_COLUMNS)
-            conversions.append(pl.when(valid).then(parsed).alias(name))
-            problems.append(("malformed_number", name, value.is_not_null() & ~valid))
-        elif name in f.DATE_COLUMNS:
-            parsed = _date(text, name, custodian)
-            conversions.append(parsed.alias(name))
-            problems.append(("malformed_date", name, value.is_not_null() & parsed.is_null()))
-        elif custodian == "birch" and name in ("symbol", "new_symbol"):
-            conversions.append(value.str.replace_all("/", ".", literal=True))
-        elif custodian == "birch" and name in ("type", "action"):
-            codes = f.BIRCH_TRANSACTION_CODES if name == "type" else f.BIRCH_ACTION_CODES
-            conversions.append(value.replace({v: k for k, v in codes.items()}))
-    flags = [bad.fill_null(False).alias(f"_bad{i}") for i, (_, _, bad) in enumerate(problems)]
-    names = {i: file.base["source_file"] for i, file in enumerate(files)}
-    typed = text.with_columns(
-        *conversions,
-        *flags,
-        custodian=pl.lit(custodian),
-        source_file=pl.col("_file").replace_strict(names, return_dtype=pl.String),
-    )
-    rows = _by_file(
-        t.conform(typed, KIND_SCHEMAS[kind]).with_columns(typed.get_column("_file")), len(files)
-    )
-    found: list[list[pl.DataFrame]] = [[] for _ in files]
-    for i, (check, name, _) in enumerate(problems):
-        bad = typed.get_column(f"_bad{i}")
-        if bad.any():
-            value_rows = _by_file(_value_findings(text.filter(bad), check, name), len(files))
-            for file, (part, found_in_file) in enumerate(zip(value_rows, found, strict=True)):
-                if not part.is_empty():
-                    found_in_file.append(_findings(part, check, files[file].base))
-    if not ragged.is_empty():
-        for file, (part, found_in_file) in enumerate(
-            zip(_by_file(ragged, len(files)), found, strict=True)
-        ):
-            if not part.is_empty():
-                found_in_file.append(_malformed_rows(part, files[file].base))
-    return list(zip(rows, found, strict=True))
-
-
-def _by_file(frame: pl.DataFrame, files: int) -> list[pl.DataFrame]:
-    """``frame``'s rows of each file 0 .. files - 1 (column ``_file``), in their order."""
-    if files == 1:
-        return [frame.drop("_file")]
-    parts = frame.partition_by("_file", as_dict=True, include_key=False, maintain_order=True)
-    empty = frame.clear().drop("_file")
-    return [parts.get((i,), empty) for i in range(files)]
-
-
-def _number(value: pl.Expr, custodian: str, signed: bool) -> tuple[pl.Expr, pl.Expr]:
-    """(parsed value, is valid) of a number column in the custodian's notation.
-
-    alder: plain decimals, anything a float parse rejects is malformed. birch: thousands
-    separators must group by three; a quantity is unsigned with its sign in QTY_SIGN.
-    """
-    if custodian == "alder":
-        parsed = value.cast(pl.Float64, strict=False)
-        return parsed, parsed.is_not_null()
-    parsed = value.str.replace_all(",", "", literal=True).cast(pl.Float64, strict=False)
-    valid = value.str.contains(GROUPED_NUMBER).fill_null(False)
-    if signed:
-        sign = pl.col("QTY_SIGN")
-        valid = valid & sign.is_in(["+", "-"]).fill_null(False) & ~value.str.starts_with("-")
-        parsed = pl.when(sign == "-").then(-parsed).otherwise(parsed)
-    return parsed, valid
-
-
-def _date(text: pl.DataFrame, name: str, custodian: str) -> pl.Expr:
-    """Parsed dates; each distinct text is parsed once (a file repeats few dates)."""
-    distinct = text.get_column(name).drop_nulls().unique()
-    parsed = distinct.str.strptime(pl.Date, DATE_FORMATS[custodian], strict=False)
-    return pl.col(name).replace_strict(distinct, parsed, default=None, return_dtype=pl.Date)
-
-
-def _value_findings(text: pl.DataFrame, check: str, column: str) -> pl.DataFrame:
-    """(source_row, account_ids, message, column, _file) of the bad values in ``text``."""
-    account = pl.col("account_id") if "account_id" in text.columns else pl.lit(None, pl.String)
-    described = "number" if check == "malformed_number" else "date"
-    return text.select(
-        "_file",
-        "source_row",
-        account_ids=pl.concat_list(account).list.drop_nulls(),
-        message=pl.format(f"{column} '{{}}' is not a valid {described}", pl.col(column)),
-        column=pl.lit(column),
-    )
-
-
 def _file_finding(base: dict, check: str, message: str) -> pl.DataFrame:
     """A finding about a whole file; load_book scopes it to the custodian's accounts."""
     found = pl.DataFrame(
-        {"source_row": [None], "account_ids": [[]], "message": [message], "column": [""]},
-        schema=FOUND_SCHEMA,
+        {
+            "source_row": [None],
+            "account_ids": [[]],
+            "check": [check],
+            "message": [message],
+            "column": [""],
+        },
+        schema=ROW_FINDINGS,
     )
-    return _findings(found, check, base)
+    return _findings(found, base)
 
 
-def _findings(found: pl.DataFrame, check: str, base: dict) -> pl.DataFrame:
+def _findings(found: pl.DataFrame, base: dict) -> pl.DataFrame:
+    """tables.FINDINGS of a file's (source_row, account_ids, check, message, column)."""
     keys = [
         f"{check}|{base['source_file']}|{row}|{column}"
-        for row, column in zip(found["source_row"], found["column"], strict=True)
+        for check, row, column in zip(
+            found["check"], found["source_row"], found["column"], strict=True
+        )
     ]
     frame = found.with_columns(
         finding_id=pl.Series(
             [hashlib.sha256(k.encode()).hexdigest()[:16] for k in keys], dtype=pl.String
         ),
         trade_date=pl.lit(base["file_date"], pl.Date),
-        check=pl.lit(check),
         severity=pl.lit("error"),
         custodian=pl.lit(base["custodian"]),
         source_file=pl.lit(base["source_file"]),

@@ -1,8 +1,8 @@
 """The drop-folder sensor: start a date's run as soon as its custodian files are all in.
 
-For each of the last few business days it lists the files the custodians owe
-(``ingest.formats``: every kind of every custodian). When all are present it requests the
-date's run with ``run_key = "<date>:<SHA-256 of the files' SHA-256s>"``: an unchanged
+For each of the last few business days it lists the files the custodians owe (every
+kind of every custodian of the book, named by its adapter). When all are present it
+requests the date's run with ``run_key = "<date>:<SHA-256 of the files' SHA-256s>"``: an unchanged
 folder gives the same key, which Dagster never launches twice, and a corrected re-drop
 gives a new key and so a new run. After the cutoff (``drop_cutoff`` on the calendar day
 after the date, in the configured time zone) a date with at least one file starts anyway;
@@ -26,7 +26,7 @@ import dagster as dg
 from rebalance_pipeline import storage
 from rebalance_pipeline.calendar import previous_business_days
 from rebalance_pipeline.export.release_tag import launch_tags
-from rebalance_pipeline.ingest import formats
+from rebalance_pipeline.ingest.custodians import CustodiansError, book_custodians
 from rebalance_pipeline.operations.config import OperationsConfig, load_operations_config
 from rebalance_pipeline.partitions import JOB_NAME, business_day_partitions
 from rebalance_pipeline.resources import BookSource
@@ -88,14 +88,15 @@ class DropFolder:
         return dg.RunRequest(run_key=self.run_key(), partition_key=self.day.isoformat(), tags=tags)
 
 
-def owed_files(day: dt.date) -> list[str]:
-    """Paths, relative to the book, of every file the custodians owe for ``day``."""
-    return sorted(formats.drop_path(c, k, day) for c in formats.CUSTODIANS for k in formats.KINDS)
+def owed_files(book: Path, day: dt.date) -> list[str]:
+    """Paths, relative to the book, of every file the custodians owe for ``day`` (a file
+    of several kinds once)."""
+    return sorted({c.drop_path(k, day) for c in book_custodians(book) for k in c.adapter.kinds})
 
 
 def read_drop_folder(book: Path, day: dt.date, hasher: FileHasher) -> DropFolder:
     present, missing = [], []
-    for relative in owed_files(day):
+    for relative in owed_files(book, day):
         try:
             present.append((relative, hasher.sha256(book / relative)))
         except OSError:  # not there (yet), or vanished or unreadable while the server writes
@@ -123,7 +124,12 @@ def watched_days(now: dt.datetime, config: OperationsConfig) -> list[dt.date]:
 def drop_run_requests(
     book: Path, now: dt.datetime, config: OperationsConfig, hasher: FileHasher
 ) -> dg.SensorResult | dg.SkipReason:
-    """Run requests for the watched dates whose drops are complete or past the cutoff."""
+    """Run requests for the watched dates whose drops are complete or past the cutoff;
+    none while the book's custodians file cannot be used (its error is the skip reason)."""
+    try:
+        book_custodians(book)
+    except CustodiansError as error:
+        return dg.SkipReason(str(error))
     requests, waiting = [], []
     days = watched_days(now, config)
     for day in days:
@@ -133,7 +139,7 @@ def drop_run_requests(
         else:
             owed = len(folder.hashes) + len(folder.missing)
             waiting.append(f"{day.isoformat()} ({len(folder.hashes)}/{owed} files)")
-    hasher.keep_only({book / p for day in days for p in owed_files(day)})
+    hasher.keep_only({book / p for day in days for p in owed_files(book, day)})
     if requests:
         return dg.SensorResult(run_requests=requests)
     return dg.SkipReason(f"waiting for custodian files: {', '.join(waiting)}")

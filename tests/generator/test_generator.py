@@ -7,6 +7,7 @@ import hashlib
 import itertools
 from pathlib import Path
 
+import builtin_custodians as f
 import polars as pl
 import pytest
 
@@ -18,7 +19,7 @@ from rebalance_pipeline.generator import (
     sample_config,
 )
 from rebalance_pipeline.generator.market import SPLIT_SECURITY, SYMBOL_CHANGE
-from rebalance_pipeline.ingest import formats as f
+from rebalance_pipeline.ingest.custodians import adapter
 from rebalance_pipeline.ingest.parse import parse_file
 
 SMALL = dict(accounts=40, households=15, days=3, warmup_days=5, seed=7)
@@ -33,7 +34,9 @@ def tree_digest(root: Path) -> dict[str, str]:
 
 
 def parsed(root: Path, custodian: str, kind: str, day: dt.date):
-    return parse_file(root / f.drop_path(custodian, kind, day), custodian, kind, root=root)
+    return parse_file(
+        root / f.drop_path(custodian, kind, day), f.CUSTODIAN[custodian], kind, root=root
+    )
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +86,7 @@ def test_clean_book_is_consistent(clean_book):
     root = clean_book.root
     for day in clean_book.drop_days:
         for custodian in f.CUSTODIANS:
-            files = {k: parsed(root, custodian, k, day) for k in f.KINDS}
+            files = {k: parsed(root, custodian, k, day) for k in adapter.KINDS}
             assert all(p.findings.is_empty() and p.status == "ok" for p in files.values())
             assert files["lots"].rows["quantity"].min() > 0
             lots = files["lots"].rows.group_by("account_id", "symbol").agg(pl.col("quantity").sum())

@@ -10,12 +10,15 @@ import datetime as dt
 import shutil
 from pathlib import Path
 
+import builtin_custodians as f
 import polars as pl
 import pytest
 
 from rebalance_pipeline.generator import GeneratorConfig, generate_book
-from rebalance_pipeline.ingest import formats as f
 from rebalance_pipeline.ingest import load_book
+from rebalance_pipeline.ingest.custodians import adapter
+from rebalance_pipeline.ingest.custodians import alder as alder_csv
+from rebalance_pipeline.ingest.custodians import birch as birch_pipe
 from rebalance_pipeline.ingest.raw import raw_file
 from rebalance_pipeline.policy import Policy
 from rebalance_pipeline.validation import validate_book
@@ -111,7 +114,7 @@ def test_crlf_line_ends_and_a_utf8_bom_are_transport_artefacts(
     clean_book: Path, book: Path, custodian: str
 ) -> None:
     """Stripped before the checksum, as the custodian computed it: same rows, no finding."""
-    for kind in f.KINDS:
+    for kind in adapter.KINDS:
         path = drop_file(book, custodian, kind)
         path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes().replace(b"\n", b"\r\n"))
     transported, clean = load_book(book, DAY, 5), load_book(clean_book, DAY, 5)
@@ -144,7 +147,10 @@ def test_a_row_of_the_wrong_width_is_a_malformed_row_of_its_account(
     lines[1] = ragged % account
     if custodian == "birch":  # a custodian that counted and summed the row it sent
         details = lines[1:-2]
-        lines[-2] = b"T|%d|%s" % (len(details), f.trailer_checksum(b"\n".join(details)).encode())
+        lines[-2] = b"T|%d|%s" % (
+            len(details),
+            birch_pipe.trailer_checksum(b"\n".join(details)).encode(),
+        )
     path.write_bytes(b"\n".join(lines))
     loaded = load_book(book, DAY, 5)
     row = loaded.cash_balances.filter(pl.col("source_file") == f.drop_path(custodian, "cash", DAY))
@@ -208,7 +214,7 @@ def test_a_resent_previous_day_is_a_stale_file(book: Path) -> None:
 
 def test_files_that_are_legitimately_the_same_every_day_are_not_stale(book: Path) -> None:
     """An empty corporate-actions file; an account file on a day nothing moved it."""
-    header = ",".join(f.ALDER_COLUMNS["corporate_actions"]).encode() + b"\n"
+    header = ",".join(alder_csv.COLUMNS["corporate_actions"]).encode() + b"\n"
     for day in (PREVIOUS_DAY, DAY):
         drop_file(book, "alder", "corporate_actions", day).write_bytes(header)
     transactions = drop_file(book, "alder", "transactions")
@@ -240,7 +246,7 @@ def test_a_drop_file_that_is_not_a_regular_file_of_the_folder_is_never_read(
     assert loaded.cash_balances.filter(pl.col("custodian") == "birch").is_empty()
     record = loaded.source_files.filter(pl.col("source_file") == f.drop_path("birch", "cash", DAY))
     assert record["status"].to_list() == ["foreign"] and record["sha256"].to_list() == [None]
-    assert raw_file(book, "birch", "cash", DAY).is_empty()
+    assert raw_file(book, f.CUSTODIAN["birch"], "cash", DAY).is_empty()
     assert_whole_file_untrusted(book, "foreign_file", "birch", "not a regular file")
 
 
@@ -254,7 +260,7 @@ def test_raw_records_keep_the_fields_beyond_the_layout(
     path = drop_file(book, custodian, "cash")
     lines = path.read_bytes().split(b"\n")
     path.write_bytes(b"\n".join([lines[0], line, *lines[1:]]))
-    raw = raw_file(book, custodian, "cash", DAY)
+    raw = raw_file(book, f.CUSTODIAN[custodian], "cash", DAY)
     by_line = dict(zip(raw["source_row"], raw["extra_fields"], strict=True))
     assert (by_line[2], by_line[3]) == (extra, None)
 

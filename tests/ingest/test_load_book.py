@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 
+import builtin_custodians as f
 import polars as pl
 import pytest
 
 from rebalance_pipeline import tables as t
 from rebalance_pipeline.book import CANONICAL_TABLES
 from rebalance_pipeline.generator import SAMPLE_DIR
-from rebalance_pipeline.ingest import formats as f
 from rebalance_pipeline.ingest import load_book
 
 # faults of the sample book on these dates (from data/sample/ground_truth/faults.csv)

@@ -5,12 +5,15 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import builtin_custodians as f
 import polars as pl
 import pytest
 
 from rebalance_pipeline import tables as t
 from rebalance_pipeline.generator.render import MARK, detail_lines, file_bytes, to_text
-from rebalance_pipeline.ingest import formats as f
+from rebalance_pipeline.ingest.custodians import adapter
+from rebalance_pipeline.ingest.custodians import alder as alder_csv
+from rebalance_pipeline.ingest.custodians import birch as birch_pipe
 from rebalance_pipeline.ingest.parse import parse_file, parse_files, parse_rows
 
 DAY = dt.date(2026, 3, 16)
@@ -81,7 +84,7 @@ def test_birch_record_values(tmp_path):
         b"H|BIRCH|LOTS|03/16/2026|FIRM\nD|A1|BRK/B|A1-L1|02/29/2024|-|1,234.500|12,345.67\nT|1|x\n"
     )
     parsed = parse_file(
-        write_raw(tmp_path, "birch", "lots", content), "birch", "lots", root=tmp_path
+        write_raw(tmp_path, "birch", "lots", content), f.CUSTODIAN["birch"], "lots", root=tmp_path
     )
     row = parsed.rows.row(0, named=True)
     assert row == {
@@ -98,16 +101,18 @@ def test_birch_record_values(tmp_path):
     }
     assert (parsed.file_date, parsed.detail_rows, parsed.trailer_rows) == (DAY, 1, 1)
     assert parsed.trailer_checksum == "x" != parsed.computed_checksum
-    assert parsed.computed_checksum == f.trailer_checksum(
+    assert parsed.computed_checksum == birch_pipe.trailer_checksum(
         b"D|A1|BRK/B|A1-L1|02/29/2024|-|1,234.500|12,345.67"
     )
 
 
-@pytest.mark.parametrize("kind", f.KINDS)
+@pytest.mark.parametrize("kind", adapter.KINDS)
 def test_both_formats_parse_to_the_same_canonical_rows(tmp_path, kind):
     frames = {}
     for custodian in f.CUSTODIANS:
-        parsed = parse_file(write(tmp_path, custodian, kind, ECONOMIC[kind]), custodian, kind)
+        parsed = parse_file(
+            write(tmp_path, custodian, kind, ECONOMIC[kind]), f.CUSTODIAN[custodian], kind
+        )
         assert parsed.status == "ok" and parsed.findings.is_empty()
         assert parsed.rows.schema == t.conform(parsed.rows, parsed.rows.schema).schema
         frames[custodian] = parsed.rows.drop("custodian", "source_file")
@@ -149,12 +154,12 @@ def test_malformed_value_is_null_and_a_finding_naming_file_row_and_account(
         "alder": "B2,B2-L1,TUSA,1.000,2.00,2024-01-02",
         "birch": "D|B2|TUSA|B2-L1|01/02/2024|+|1.000|2.00",
     }[custodian]
-    head = {"alder": ",".join(f.ALDER_COLUMNS["lots"]), "birch": "H|BIRCH|LOTS|03/16/2026|F"}
-    checksum = f.trailer_checksum(f"{line}\n{good}".encode())
+    head = {"alder": ",".join(alder_csv.COLUMNS["lots"]), "birch": "H|BIRCH|LOTS|03/16/2026|F"}
+    checksum = birch_pipe.trailer_checksum(f"{line}\n{good}".encode())
     tail = {"alder": [], "birch": [f"T|2|{checksum}"]}
     content = "\n".join([head[custodian], line, good, *tail[custodian]]) + "\n"
     path = write_raw(tmp_path, custodian, "lots", content.encode())
-    parsed = parse_file(path, custodian, "lots", root=tmp_path)
+    parsed = parse_file(path, f.CUSTODIAN[custodian], "lots", root=tmp_path)
     assert parsed.rows.height == 2 and parsed.rows["account_id"].to_list() == ["A1", "B2"]
     assert parsed.rows[column][0] is None and parsed.rows[column][1] is not None
     (finding,) = parsed.findings.iter_rows(named=True)
@@ -166,18 +171,18 @@ def test_malformed_value_is_null_and_a_finding_naming_file_row_and_account(
 
 def test_missing_undecodable_and_foreign_files_are_file_findings(tmp_path):
     missing = parse_file(
-        tmp_path / f.drop_path("alder", "cash", DAY), "alder", "cash", root=tmp_path
+        tmp_path / f.drop_path("alder", "cash", DAY), f.CUSTODIAN["alder"], "cash", root=tmp_path
     )
     assert missing.status == "missing" and missing.rows.is_empty()
     assert missing.findings["check"].to_list() == ["missing_file"]
 
     utf16 = "account_id,cash\nA1,10.00\n".encode("utf-16")
-    garbled = parse_file(write_raw(tmp_path, "alder", "cash", utf16), "alder", "cash")
+    garbled = parse_file(write_raw(tmp_path, "alder", "cash", utf16), f.CUSTODIAN["alder"], "cash")
     assert garbled.status == "unreadable" and garbled.sha256 is not None
     assert garbled.findings["check"].to_list() == ["wrong_encoding"]
 
     foreign = write_raw(tmp_path, "birch", "cash", b"H|BIRCH|LOTS|03/16/2026|F\nT|0|x\n")
-    wrong_kind = parse_file(foreign, "birch", "cash")
+    wrong_kind = parse_file(foreign, f.CUSTODIAN["birch"], "cash")
     assert wrong_kind.status == "unreadable"
     assert wrong_kind.findings["check"].to_list() == ["unreadable_file"]
     assert wrong_kind.findings.schema == t.FINDINGS
@@ -185,15 +190,15 @@ def test_missing_undecodable_and_foreign_files_are_file_findings(tmp_path):
 
 def test_truncated_files_keep_the_rows_read(tmp_path):
     birch = b"H|BIRCH|CASH|03/16/2026|F\nD|A1|1.00\nD|A2|2.00\n"
-    parsed = parse_file(write_raw(tmp_path, "birch", "cash", birch), "birch", "cash")
+    parsed = parse_file(write_raw(tmp_path, "birch", "cash", birch), f.CUSTODIAN["birch"], "cash")
     assert (parsed.detail_rows, parsed.trailer_rows, parsed.trailer_checksum) == (2, None, None)
-    assert parsed.computed_checksum == f.trailer_checksum(b"D|A1|1.00\nD|A2|2.00")
+    assert parsed.computed_checksum == birch_pipe.trailer_checksum(b"D|A1|1.00\nD|A2|2.00")
 
     alder = (
         b"account_id,lot_id,symbol,quantity,cost_basis,acquired_date\n"
         b"A1,A1-L1,TUSA,1.000,1.00,2024-01-02\nA2,A"
     )
-    parsed = parse_file(write_raw(tmp_path, "alder", "lots", alder), "alder", "lots")
+    parsed = parse_file(write_raw(tmp_path, "alder", "lots", alder), f.CUSTODIAN["alder"], "lots")
     assert parsed.rows["account_id"].to_list() == ["A1", "A2"]
     assert parsed.rows.row(1, named=True)["quantity"] is None
     assert parsed.rows["source_row"].to_list() == [2, 3]
@@ -203,11 +208,11 @@ def test_alder_lines_without_quotes_split_as_the_csv_reader_splits_them():
     """Polars splits an unquoted body; the CSV reader (taken when a quote, carriage return
     or NUL appears) must give the same records: blank lines skipped, an empty first field
     kept, ragged rows whole."""
-    from rebalance_pipeline.ingest.records import _csv_records, alder_records
+    from rebalance_pipeline.ingest.custodians.alder import AlderCsv, csv_records
 
     body = "A1,SEC-A,10\n\n,SEC-B,\nA2,SEC-C,1,001,403.67\nA3\n\n"
-    fast = alder_records(body)
-    assert fast.equals(_csv_records(body))
+    fast = AlderCsv().raw_lines("header\n" + body)
+    assert fast.equals(csv_records(body))
     assert fast["source_row"].to_list() == [2, 4, 5, 6]
     assert fast["fields"].to_list()[1:3] == [
         ["", "SEC-B", ""],
@@ -217,8 +222,8 @@ def test_alder_lines_without_quotes_split_as_the_csv_reader_splits_them():
 
 def _lots_content(custodian: str, day: dt.date, lines: list[str]) -> bytes:
     if custodian == "alder":
-        return "\n".join([",".join(f.ALDER_COLUMNS["lots"]), *lines, ""]).encode()
-    trailer = f"T|{len(lines)}|{f.trailer_checksum(chr(10).join(lines).encode())}"
+        return "\n".join([",".join(alder_csv.COLUMNS["lots"]), *lines, ""]).encode()
+    trailer = f"T|{len(lines)}|{birch_pipe.trailer_checksum(chr(10).join(lines).encode())}"
     return "\n".join([f"H|BIRCH|LOTS|{day:%m/%d/%Y}|F", *lines, trailer, ""]).encode()
 
 
@@ -255,10 +260,10 @@ def test_files_parsed_together_give_what_each_gives_alone(tmp_path, custodian):
             path.write_bytes(_lots_content(custodian, day, file_lines))
         paths.append(path)
 
-    together = parse_files(paths, custodian, "lots", root=tmp_path)
+    together = parse_files(paths, f.CUSTODIAN[custodian], "lots", root=tmp_path)
 
     for joint, path in zip(together, paths, strict=True):
-        alone = parse_file(path, custodian, "lots", root=tmp_path)
+        alone = parse_file(path, f.CUSTODIAN[custodian], "lots", root=tmp_path)
         assert joint.rows.equals(alone.rows) and joint.findings.equals(alone.findings)
         assert joint.source_file_record(None) == alone.source_file_record(None)
         assert set(joint.findings["source_file"]) <= {alone.source_file}
@@ -279,8 +284,8 @@ def test_the_rows_of_a_file_wanted_for_a_few_lots_are_those_the_whole_file_gives
     path = write(tmp_path, custodian, "lots", LOTS)
     keep = pl.DataFrame({"account_id": ["A1", "B2", "Z9"], "lot_id": ["A1-L2", "B2-L1", "A1-L1"]})
 
-    wanted = parse_rows(path, custodian, "lots", keep, root=tmp_path)
+    wanted = parse_rows(path, f.CUSTODIAN[custodian], "lots", keep, root=tmp_path)
 
-    whole = parse_file(path, custodian, "lots", root=tmp_path).rows
+    whole = parse_file(path, f.CUSTODIAN[custodian], "lots", root=tmp_path).rows
     assert wanted.equals(whole.join(keep, on=["account_id", "lot_id"], how="semi"))
     assert wanted["lot_id"].to_list() == ["A1-L2", "B2-L1"]

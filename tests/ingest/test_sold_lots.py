@@ -12,13 +12,15 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import builtin_custodians as f
 import polars as pl
 import pytest
 
 from rebalance_pipeline.calendar import previous_business_days
 from rebalance_pipeline.generator.render import MARK, detail_lines, file_bytes, to_text
-from rebalance_pipeline.ingest import formats as f
 from rebalance_pipeline.ingest import load_book
+from rebalance_pipeline.ingest.custodians import adapter
+from rebalance_pipeline.ingest.custodians import birch as birch_pipe
 from rebalance_pipeline.policy import Policy
 from rebalance_pipeline.workflow import run_stages
 
@@ -113,7 +115,9 @@ def write_firm(root: Path) -> None:
 
 def write_drop(root: Path, kind: str, day: dt.date, rows: list[dict]) -> None:
     """A healthy birch file of ``kind`` for ``day`` with ``rows`` (canonical columns)."""
-    columns = {f.BIRCH_TO_CANONICAL[name] for name in f.BIRCH_FIELDS[kind] if name != "QTY_SIGN"}
+    columns = {
+        birch_pipe.TO_CANONICAL[name] for name in birch_pipe.FIELDS[kind] if name != "QTY_SIGN"
+    }
     frame = pl.DataFrame(rows, schema=_types(columns)).with_columns(
         pl.lit(None, pl.String).alias(MARK)
     )
@@ -126,9 +130,9 @@ def write_drop(root: Path, kind: str, day: dt.date, rows: list[dict]) -> None:
 
 def _types(columns: set[str]) -> dict[str, pl.DataType]:
     def dtype(name: str) -> pl.DataType:
-        if name in f.NUMBER_COLUMNS:
+        if name in adapter.NUMBER_COLUMNS:
             return pl.Float64
-        return pl.Date if name in f.DATE_COLUMNS else pl.String
+        return pl.Date if name in adapter.DATE_COLUMNS else pl.String
 
     return {name: dtype(name) for name in sorted(columns)}
 

@@ -8,14 +8,18 @@ import datetime as dt
 import string
 from pathlib import Path
 
+import builtin_custodians as f
 import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rebalance_pipeline import tables as t
 from rebalance_pipeline.generator.render import DECIMALS, MARK, detail_lines, file_bytes, to_text
-from rebalance_pipeline.ingest import formats as f
-from rebalance_pipeline.ingest.parse import KIND_SCHEMAS, ParsedFile, parse_file, parse_files
+from rebalance_pipeline.ingest.custodians import adapter
+from rebalance_pipeline.ingest.custodians import alder as alder_csv
+from rebalance_pipeline.ingest.custodians import birch as birch_pipe
+from rebalance_pipeline.ingest.custodians.adapter import KIND_SCHEMAS
+from rebalance_pipeline.ingest.parse import ParsedFile, parse_file, parse_files
 
 DAY = dt.date(2026, 3, 16)
 BOUNDED = settings(
@@ -23,7 +27,7 @@ BOUNDED = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-FILES = st.tuples(st.sampled_from(f.CUSTODIANS), st.sampled_from(f.KINDS))
+FILES = st.tuples(st.sampled_from(f.CUSTODIANS), st.sampled_from(adapter.KINDS))
 # bytes that mean something to one parser or the other
 SIGNIFICANT = [b",", b"|", b"\n", b"\r\n", b'"', b"-", b"+", b".", b"0", b"9", b"D|", b"T|"]
 SIGNIFICANT += [b"H|BIRCH|", b"\xef\xbb\xbf", b"\xff", b"\x00", b" ", b"1,001,403.67"]
@@ -59,18 +63,18 @@ def _symbol() -> st.SearchStrategy:
 
 def _value(column: str) -> st.SearchStrategy:
     """A value of a canonical column as the custodians send it (fixed decimals)."""
-    if column in f.NUMBER_COLUMNS:
+    if column in adapter.NUMBER_COLUMNS:
         scale = 10 ** DECIMALS[column]
         low = 0 if column in NONNEGATIVE else -(10**12)
         return st.integers(low, 10**12).map(lambda n: n / scale)
-    if column in f.DATE_COLUMNS:
+    if column in adapter.DATE_COLUMNS:
         if column == "price_date":
             return st.just(DAY)  # a price file's closes are of its own day
         return st.dates(dt.date(1990, 1, 1), DAY)
     if column == "type":
-        return st.sampled_from(sorted(f.BIRCH_TRANSACTION_CODES))
+        return st.sampled_from(sorted(birch_pipe.TRANSACTION_CODES))
     if column == "action":
-        return st.sampled_from(sorted(f.BIRCH_ACTION_CODES))
+        return st.sampled_from(sorted(birch_pipe.ACTION_CODES))
     if column in ("symbol", "new_symbol"):
         return _symbol()
     return _identifier()
@@ -84,7 +88,7 @@ def _cell(column: str) -> st.SearchStrategy:
 @st.composite
 def frames(draw, kind: str) -> pl.DataFrame:
     """Up to 12 rows of a kind's file, in its canonical columns."""
-    columns = f.ALDER_COLUMNS[kind]
+    columns = alder_csv.COLUMNS[kind]
     rows = draw(st.lists(st.fixed_dictionaries({c: _cell(c) for c in columns}), max_size=12))
     return pl.DataFrame(rows, schema={c: KIND_SCHEMAS[kind][c] for c in columns})
 
@@ -119,7 +123,9 @@ def hostile_bytes(draw) -> tuple[str, str, bytes]:
 @given(hostile_bytes())
 def test_any_bytes_give_rows_or_findings_never_an_exception(tmp_path, case):
     custodian, kind, content = case
-    parsed = parse_file(_write(tmp_path, custodian, kind, content), custodian, kind, root=tmp_path)
+    parsed = parse_file(
+        _write(tmp_path, custodian, kind, content), f.CUSTODIAN[custodian], kind, root=tmp_path
+    )
     assert parsed.rows.schema == KIND_SCHEMAS[kind]
     assert parsed.findings.schema == t.FINDINGS
     assert parsed.status in ("ok", "unreadable")
@@ -133,7 +139,9 @@ def test_any_bytes_give_rows_or_findings_never_an_exception(tmp_path, case):
 def test_a_rendered_file_parses_back_to_its_rows(tmp_path, case):
     custodian, kind, frame = case
     content = _rendered(custodian, kind, frame)
-    parsed = parse_file(_write(tmp_path, custodian, kind, content), custodian, kind, root=tmp_path)
+    parsed = parse_file(
+        _write(tmp_path, custodian, kind, content), f.CUSTODIAN[custodian], kind, root=tmp_path
+    )
     assert parsed.status == "ok"
     assert parsed.findings.is_empty(), parsed.findings["message"].to_list()
     assert parsed.rows.select(frame.columns).equals(frame)
@@ -171,8 +179,8 @@ def test_files_parsed_together_give_what_each_gives_alone(tmp_path, case):
             paths.append(tmp_path / f.drop_path(custodian, kind, day))
         else:
             paths.append(_write(tmp_path, custodian, kind, content, day))
-    together = parse_files(paths, custodian, kind, root=tmp_path)
-    alone = [parse_file(path, custodian, kind, root=tmp_path) for path in paths]
+    together = parse_files(paths, f.CUSTODIAN[custodian], kind, root=tmp_path)
+    alone = [parse_file(path, f.CUSTODIAN[custodian], kind, root=tmp_path) for path in paths]
     assert all(_same_parse(*pair) for pair in zip(together, alone, strict=True))
 
 
@@ -181,6 +189,6 @@ def test_files_parsed_together_give_what_each_gives_alone(tmp_path, case):
 def test_alder_lines_split_by_polars_as_the_csv_reader_splits_them(body):
     """The Polars splitter (bodies without quotes, carriage returns or NULs) and the CSV
     reader (the others) give the same records."""
-    from rebalance_pipeline.ingest.records import _csv_records, alder_records
+    from rebalance_pipeline.ingest.custodians.alder import AlderCsv, csv_records
 
-    assert alder_records(body).equals(_csv_records(body))
+    assert AlderCsv().raw_lines("header\n" + body).equals(csv_records(body))
