@@ -105,6 +105,11 @@ simulate: setup
 	$(BIN)/rebalance simulate --config rebalance_pipeline/simulation/configs/full.yaml --out var/simulation
 
 ## The simulation invariants over the whole small configuration (minutes; not in `make test`).
+## A book with a custodian adapter written in a test, through `rebalance run` (~30 s).
+.PHONY: test-custodian-run
+test-custodian-run: setup
+	$(BIN)/pytest -q -m custodian_run tests/ingest/test_toy_custodian.py
+
 .PHONY: test-simulation
 test-simulation: setup
 	$(BIN)/pytest -q -n 2 -m simulation tests/simulation
