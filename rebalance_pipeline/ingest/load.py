@@ -368,8 +368,9 @@ def _missing_history(
 
 def _scoped_findings(findings: list[pl.DataFrame], accounts: pl.DataFrame) -> pl.DataFrame:
     """Findings of the date's files; a file-level one (no row: the file is missing,
-    foreign, unreadable, incomplete or stale) touches every account of its custodian."""
-    findings = pl.concat(findings)
+    foreign, unreadable, incomplete or stale) touches every account of its custodian. A
+    file read for several kinds gives each of its file-level findings once."""
+    findings = pl.concat(findings).unique("finding_id", keep="first", maintain_order=True)
     by_custodian = accounts.group_by("custodian").agg(
         custodian_accounts=pl.col("account_id").sort()
     )
