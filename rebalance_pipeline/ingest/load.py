@@ -19,6 +19,7 @@ from rebalance_pipeline.ingest.drop_files import is_drop_file
 from rebalance_pipeline.ingest.firm import firm_tables, security_master_history, symbol_maps
 from rebalance_pipeline.ingest.parse import (
     ParsedFile,
+    file_finding,
     parse_file,
     parse_files,
     parse_rows,
@@ -29,6 +30,7 @@ HISTORY_KINDS = ("prices", "transactions")
 ROW_HISTORY_KINDS = ("positions", "lots", "cash")  # one row per holding: steady day to day
 ROW_HISTORY_DAYS = 5
 PARSE_THREADS = 4
+ACCOUNTS_FILE = "firm/accounts.csv"
 
 
 def load_book(root: Path, as_of: dt.date, lookback_business_days: int = 60) -> Book:
@@ -91,6 +93,7 @@ def load_book(root: Path, as_of: dt.date, lookback_business_days: int = 60) -> B
                 *(p.findings for p in today),
                 *_resent_files(today, recent),
                 *_missing_history(root, custodians, as_of),
+                *_unlisted_custodians(firm["accounts"], custodians, as_of),
             ],
             firm["accounts"],
         ),
@@ -364,6 +367,26 @@ def _missing_history(
         frame.with_columns(pl.lit("missing_history").alias("check"), message.alias("message"))
         for frame in findings
     ]
+
+
+def _unlisted_custodians(
+    accounts: pl.DataFrame, custodians: tuple[Custodian, ...], as_of: dt.date
+) -> list[pl.DataFrame]:
+    """unknown_custodian for the accounts of a custodian the book does not list: none of
+    its files is read, and an account read as holding nothing must not trade."""
+    listed = [c.name for c in custodians]
+    unlisted = accounts.filter(~pl.col("custodian").is_in(listed)).group_by(
+        "custodian", maintain_order=True
+    )
+    findings = []
+    for (name,), part in unlisted:
+        base = {"custodian": name, "kind": None, "file_date": as_of, "source_file": ACCOUNTS_FILE}
+        message = (
+            f"{part.height} account(s) at custodian {name!r}, which the book's custodians "
+            f"({', '.join(listed)}) do not include: none of its files is read"
+        )
+        findings.append(file_finding(base, "unknown_custodian", message))
+    return findings
 
 
 def _scoped_findings(findings: list[pl.DataFrame], accounts: pl.DataFrame) -> pl.DataFrame:

@@ -45,7 +45,7 @@ class ParsedFile:
     def file_finding(self, check: str, message: str) -> pl.DataFrame:
         """A finding about this whole file (load_book scopes it to the custodian)."""
         fields = ("custodian", "kind", "file_date", "source_file")
-        return _file_finding({name: getattr(self, name) for name in fields}, check, message)
+        return file_finding({name: getattr(self, name) for name in fields}, check, message)
 
     def source_file_record(self, arrived_at: dt.datetime | None) -> dict:
         """This file's row of tables.SOURCE_FILES."""
@@ -158,7 +158,7 @@ def _not_read(base: dict, status: str, sha256: str | None, check: str, message: 
         status=status,
         sha256=sha256,
         rows=t.empty(KIND_SCHEMAS[base["kind"]]),
-        findings=_file_finding(base, check, message),
+        findings=file_finding(base, check, message),
     )
 
 
@@ -172,7 +172,7 @@ def _parsed(file: _Delivered, reading: FileReading | UnreadableFile) -> ParsedFi
     found = [
         *([_findings(reading.row_findings, base)] if not reading.row_findings.is_empty() else []),
         *(
-            _file_finding(base, check, message.replace("{file}", base["source_file"]))
+            file_finding(base, check, message.replace("{file}", base["source_file"]))
             for check, message in reading.file_findings
         ),
         *_stale_findings(rows, reading.declared_date, base),
@@ -211,7 +211,7 @@ def _stale_findings(
         message = (
             f"{name} is a stale file: its header is dated {declared_date}, the drop {drop_date}"
         )
-        return [_file_finding(base, "stale_file", message)]
+        return [file_finding(base, "stale_file", message)]
     if base["kind"] != "prices":
         return []
     dates = rows.get_column("price_date").drop_nulls()
@@ -219,10 +219,10 @@ def _stale_findings(
         return []
     shown = ", ".join(str(d) for d in dates.unique().sort().head(3))
     message = f"{name} is a stale file: its prices are dated {shown}, the drop {drop_date}"
-    return [_file_finding(base, "stale_file", message)]
+    return [file_finding(base, "stale_file", message)]
 
 
-def _file_finding(base: dict, check: str, message: str) -> pl.DataFrame:
+def file_finding(base: dict, check: str, message: str) -> pl.DataFrame:
     """A finding about a whole file; load_book scopes it to the custodian's accounts."""
     found = pl.DataFrame(
         {

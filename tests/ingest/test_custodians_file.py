@@ -8,14 +8,18 @@ import datetime as dt
 from importlib.metadata import EntryPoint
 from pathlib import Path
 
+import polars as pl
 import pytest
 from typer.testing import CliRunner
 
 from rebalance_pipeline.cli import app
-from rebalance_pipeline.ingest import custodians
+from rebalance_pipeline.generator import GeneratorConfig, generate_book
+from rebalance_pipeline.ingest import custodians, load_book
 from rebalance_pipeline.ingest.custodians import CustodiansError, book_custodians
 from rebalance_pipeline.ingest.custodians.alder import AlderCsv
 from rebalance_pipeline.ingest.custodians.birch import BirchPipe
+from rebalance_pipeline.policy import book_policy
+from rebalance_pipeline.workflow import run_stages
 
 
 def book_with(tmp_path: Path, text: str) -> Path:
@@ -109,3 +113,29 @@ def test_rebalance_run_of_a_book_whose_custodians_cannot_be_read_stops_with_that
     assert result.exit_code != 0
     assert "adapter 'alder_xml' is not built in" in result.output
     assert "Traceback" not in result.output
+
+
+def test_an_account_at_a_custodian_the_book_does_not_list_is_suspended(tmp_path):
+    """Its files are never read: optimizing it would trade an account as if it held
+    nothing."""
+    root = tmp_path / "book"
+    generated = generate_book(
+        GeneratorConfig(accounts=12, households=5, days=1, seed=3, fault_rate=0.0), root
+    )
+    account = generated.accounts.filter(pl.col("custodian") == "alder")["account_id"].min()
+    for path in (root / "drops").glob("*/alder/*.csv"):
+        rows = pl.read_csv(path, infer_schema=False)
+        if "account_id" in rows.columns:
+            rows.filter(pl.col("account_id") != account).write_csv(path)
+    firm = pl.read_csv(root / "firm" / "accounts.csv", infer_schema=False)
+    oak = pl.when(pl.col("account_id") == account).then(pl.lit("oak")).otherwise("custodian")
+    firm.with_columns(custodian=oak).write_csv(root / "firm" / "accounts.csv")
+    day = generated.drop_days[-1]
+    outputs = run_stages(load_book(root, day), book_policy(root, day))
+    found = outputs.validation.findings.filter(pl.col("account_ids").list.contains(account))
+    assert found.select("check", "severity", "account_ids").rows() == [
+        ("unknown_custodian", "error", [account])
+    ]
+    assert "'oak'" in found["message"][0]
+    routes = outputs.routing.decisions.filter(pl.col("account_id") == account)
+    assert routes["route"].to_list() == ["SUSPENDED"]
