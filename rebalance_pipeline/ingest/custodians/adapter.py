@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from typing import Protocol, runtime_checkable
+from typing import Protocol
 
 import polars as pl
 
@@ -82,7 +82,6 @@ class FileReading:
     computed_checksum: str | None = None
 
 
-@runtime_checkable
 class CustodianAdapter(Protocol):
     """One custodian file format. Ingest gives every method bytes it has already
     checked: a regular file inside the drop folder, valid UTF-8, a byte-order mark and
