@@ -107,9 +107,9 @@ def _parse_in_batches(
     ``singles`` a file at a time (today's large files), the others a batch per custodian
     and kind (a history of small files). Returns the wait for the parsed files, in the
     order of ``jobs``."""
-    groups: dict[tuple[Custodian, str], list[tuple[Path, Custodian, str]]] = {}
-    for job in jobs[singles:]:
-        groups.setdefault(job[1:], []).append(job)
+    groups: dict[tuple[str, str], list[tuple[Path, Custodian, str]]] = {}
+    for job in jobs[singles:]:  # by name: an adapter need not be hashable
+        groups.setdefault((job[1].name, job[2]), []).append(job)
     batches = [[job] for job in jobs[:singles]] + list(groups.values())
     futures = [
         pool.submit(parse_files, [path for path, _, _ in batch], *batch[0][1:], root=root)

@@ -5,6 +5,7 @@ book through the whole date, in memory and through ``rebalance run``."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 import re
@@ -25,11 +26,14 @@ from rebalance_pipeline.workflow import run_stages
 TOY_ACCOUNTS = 3  # of alder's accounts that trade on the date: the last gets a bad cash value
 
 
+@dataclasses.dataclass
 class ToyAdapter:
     """``toy-<kind>-YYYY-MM-DD.txt``: a line ``#TOY <kind>``, then one record per line,
-    the kind's canonical columns in reading_schema order, separated by ``;``."""
+    the kind's canonical columns in reading_schema order, separated by ``separator``. (A
+    dataclass, so neither hashable nor compared by identity.)"""
 
-    kinds = KINDS
+    separator: str = ";"
+    kinds: tuple[str, ...] = KINDS
 
     def file_name(self, kind: str, day: dt.date) -> str:
         return f"toy-{kind}-{day.isoformat()}.txt"
@@ -51,7 +55,7 @@ class ToyAdapter:
         columns, schema = self.columns(kind), reading_schema(kind)
         records, findings = [], []
         for line_number, line in enumerate(lines, start=2):
-            fields = line.split(";")
+            fields = line.split(self.separator)
             if len(fields) != len(columns):
                 message = f"{len(fields)} fields where the layout has {len(columns)}"
                 findings.append((line_number, [fields[0]], "malformed_row", message, ""))
@@ -87,11 +91,11 @@ class ToyAdapter:
     def raw_records(self, content: bytes, kind: str) -> pl.DataFrame:
         columns = self.columns(kind)
         lines = content.decode().removesuffix("\n").split("\n")[1:]
-        rows = [line.split(";") for line in lines]
+        rows = [line.split(self.separator) for line in lines]
         return pl.DataFrame(
             {
                 **{c: [r[i] if i < len(r) else None for r in rows] for i, c in enumerate(columns)},
-                "extra_fields": [";".join(r[len(columns) :]) or None for r in rows],
+                "extra_fields": [self.separator.join(r[len(columns) :]) or None for r in rows],
                 "source_row": list(range(2, len(rows) + 2)),
             },
             schema={**dict.fromkeys(columns, pl.String), "extra_fields": pl.String}
