@@ -85,7 +85,7 @@ def parse_files(
     one. Each file's rows and findings are those it gives parsed alone."""
     read = [_read(path, custodian, kind, root) for path in paths]
     delivered = [file for file in read if isinstance(file, _Delivered)]
-    readings = iter(custodian.adapter.read_files([file.content for file in delivered], kind))
+    readings = iter(_readings(custodian, delivered, kind))
     return [
         file if isinstance(file, ParsedFile) else _parsed(file, next(readings)) for file in read
     ]
@@ -100,11 +100,38 @@ def parse_rows(
     file = _read(path, custodian, kind, root)
     if isinstance(file, ParsedFile):
         return file.rows
-    (reading,) = custodian.adapter.read_files([file.content], kind, keep=keep)
-    if isinstance(reading, UnreadableFile):
+    (reading,) = _readings(custodian, [file], kind, keep)
+    if isinstance(reading, UnreadableFile | AdapterError):
         return t.empty(KIND_SCHEMAS[kind])
     rows = _canonical_rows(reading.rows, file.base)
     return rows.join(keep, on=keep.columns, how="semi", maintain_order="left")
+
+
+def _readings(
+    custodian: Custodian, files: list[_Delivered], kind: str, keep: pl.DataFrame | None = None
+) -> list[FileReading | UnreadableFile | AdapterError]:
+    """The adapter's reading of each file; where the adapter fails (a firm's own module
+    may have a bug), an AdapterError: a batch it fails on is read a file at a time, to
+    tell the files it fails on from the others."""
+    try:
+        readings = custodian.adapter.read_files([file.content for file in files], kind, keep=keep)
+    except Exception as error:  # a third party's code: any error is its own
+        if len(files) > 1:
+            return [reading for file in files for reading in _readings(custodian, [file], kind)]
+        return [AdapterError(custodian, error)]
+    if len(readings) != len(files):
+        wrong = ValueError(f"{len(readings)} readings of {len(files)} files")
+        return [AdapterError(custodian, wrong)] * len(files)
+    return readings
+
+
+class AdapterError(Exception):
+    """A custodian's adapter failed reading a file."""
+
+    def __init__(self, custodian: Custodian, error: Exception) -> None:
+        adapter = type(custodian.adapter).__name__
+        reason = " ".join(str(error).split()) or type(error).__name__
+        super().__init__(f"the {custodian.name} adapter {adapter} failed reading it ({reason})")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -162,12 +189,13 @@ def _not_read(base: dict, status: str, sha256: str | None, check: str, message: 
     )
 
 
-def _parsed(file: _Delivered, reading: FileReading | UnreadableFile) -> ParsedFile:
+def _parsed(file: _Delivered, reading: FileReading | UnreadableFile | AdapterError) -> ParsedFile:
     """The parsed file of the adapter's reading of ``file``, with its file checks."""
     base = file.base
-    if isinstance(reading, UnreadableFile):
+    if isinstance(reading, UnreadableFile | AdapterError):
+        check = "unreadable_file" if isinstance(reading, UnreadableFile) else "adapter_error"
         message = f"{base['source_file']}: {reading}"
-        return _not_read(base, "unreadable", file.sha256, "unreadable_file", message)
+        return _not_read(base, "unreadable", file.sha256, check, message)
     rows = _canonical_rows(reading.rows, base)
     found = [
         *([_findings(reading.row_findings, base)] if not reading.row_findings.is_empty() else []),

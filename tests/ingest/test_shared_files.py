@@ -106,3 +106,15 @@ def test_a_stale_file_of_two_kinds_is_one_finding(pair_book):
     assert pair_findings(root, day).rows() == [("stale_file", [account])]
     sent = load_book(root, day).source_files.filter(pl.col("custodian") == "pair")
     assert sent.select("kind", "detail_rows").rows() == [("positions", 1), ("cash", 1)]
+
+
+def test_an_adapter_that_fails_on_a_file_is_a_finding_of_its_custodian_not_a_crash(pair_book):
+    """PairAdapter raises on a header date that is no date: a bug of a firm's adapter
+    suspends that custodian's accounts and names the file, the date still runs."""
+    root, day, account = pair_book
+    path = root / "drops" / day.isoformat() / "pair" / f"pair-{day:%Y%m%d}.txt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"#PAIR yesterday\nP;{account};AAA;1.0\nC;{account};10.0")
+    found = load_book(root, day).parse_findings.filter(pl.col("custodian") == "pair")
+    assert found.select("check", "account_ids").rows() == [("adapter_error", [account])]
+    assert "PairAdapter" in found["message"][0] and "yesterday" in found["message"][0]
