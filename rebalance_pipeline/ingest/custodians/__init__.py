@@ -1,0 +1,1 @@
+"""Custodian adapters: one module per custodian file format."""
