@@ -21,28 +21,12 @@ from rebalance_pipeline.generator.flex_render import (
     truncate_download,
 )
 from rebalance_pipeline.generator.render import MARK
+from rebalance_pipeline.ingest import formats as f
 from rebalance_pipeline.ingest.custodians.ibkr_flex import read_flex
 
 CONFIG = GeneratorConfig(accounts=40, households=15, days=6, warmup_days=3, seed=1, fault_rate=0)
-COMPARED = {
-    "positions": ["account_id", "symbol", "quantity"],
-    "lots": ["account_id", "lot_id", "symbol", "quantity", "cost_basis", "acquired_date"],
-    "transactions": [
-        "transaction_id",
-        "account_id",
-        "trade_date",
-        "type",
-        "symbol",
-        "quantity",
-        "price",
-        "amount",
-        "realized_gain",
-        "lot_id",
-    ],
-    "cash": ["account_id", "cash"],
-    "prices": ["price_date", "symbol", "close"],
-    "corporate_actions": ["symbol", "action", "effective_date", "ratio", "new_symbol"],
-}
+# the canonical columns every custodian file of the generator carries
+COMPARED = {kind: list(columns) for kind, columns in f.ALDER_COLUMNS.items()}
 
 
 @pytest.fixture(scope="module")

@@ -146,27 +146,27 @@ def test_an_unknown_trade_side_is_a_malformed_row_of_its_account():
     assert _findings(content, "transactions") == [(13, ["U1000001"], "malformed_row", "type")]
 
 
-def test_not_xml_is_unreadable():
-    with pytest.raises(UnreadableFile, match="not well-formed"):
-        read_flex(b"account,symbol,quantity\nU1,XYZ,1\n", "positions")
-
-
-def test_a_flex_service_error_response_is_unreadable():
-    response = (
-        b"<FlexStatementResponse><Status>Warn</Status>"
-        b"<ErrorCode>1019</ErrorCode></FlexStatementResponse>"
-    )
-    with pytest.raises(UnreadableFile, match="FlexStatementResponse"):
-        read_flex(response, "positions")
-
-
-def test_entities_are_never_expanded():
-    bomb = (
-        b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaa">]>'
-        b"<FlexQueryResponse>&a;</FlexQueryResponse>"
-    )
-    with pytest.raises(UnreadableFile, match="forbidden"):
-        read_flex(bomb, "positions")
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"account,symbol,quantity\nU1,XYZ,1\n", "not well-formed"),
+        # what the Flex web service sends while the statement is not ready
+        (
+            b"<FlexStatementResponse><Status>Warn</Status>"
+            b"<ErrorCode>1019</ErrorCode></FlexStatementResponse>",
+            "FlexStatementResponse",
+        ),
+        # an entity is never expanded (no billion laughs)
+        (
+            b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaa">]>'
+            b"<FlexQueryResponse>&a;</FlexQueryResponse>",
+            "forbidden",
+        ),
+    ],
+)
+def test_what_is_not_a_flex_query_response_is_unreadable(content, reason):
+    with pytest.raises(UnreadableFile, match=reason):
+        read_flex(content, "positions")
 
 
 def test_a_download_cut_short_is_truncated_and_keeps_what_was_read():

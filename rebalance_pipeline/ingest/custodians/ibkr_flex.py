@@ -283,7 +283,11 @@ def read_flex(content: bytes, kind: str) -> FileReading:
         for element in _elements(document, source):
             values = _convert(element, source, _account(document, element), found)
             typed[source.tag].append((element, values))
-    rows = BUILDERS[kind](typed, found)
+    if kind in BUILDERS:
+        rows = BUILDERS[kind](typed, found)
+    else:
+        (source,) = SOURCES[kind]
+        rows = _plain(source, typed[source.tag])
     schema = {k: v for k, v in KIND_SCHEMAS[kind].items() if k not in NOT_READ}
     frame = pl.DataFrame(rows, schema=schema)
     if kind in ("prices", "corporate_actions"):  # each account holding it repeats it
@@ -419,38 +423,23 @@ def _count_findings(document: Document) -> list[tuple[str, str]]:
 Typed = dict[str, list[tuple[Element, dict]]]
 
 
-def _number(value: decimal.Decimal | None) -> float | None:
-    return None if value is None else float(value)
-
-
 def _day(value: dt.date | None) -> dt.date | None:
     return value.date() if isinstance(value, dt.datetime) else value
 
 
-def _positions(typed: Typed, found: list[dict]) -> list[dict]:
-    return [
-        {
-            "account_id": v["accountId"],
-            "symbol": v["symbol"],
-            "quantity": _number(v["position"]),
-            "source_row": e.line,
-        }
-        for e, v in typed["OpenPosition"]
-    ]
+def _canonical(value: Any) -> Any:
+    """A converted Flex value as its canonical column holds it."""
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    return _day(value)
 
 
-def _lots(typed: Typed, found: list[dict]) -> list[dict]:
+def _plain(source: Source, typed: list[tuple[Element, dict]]) -> list[dict]:
+    """Rows of a kind whose columns are its attributes, converted one for one."""
     return [
-        {
-            "account_id": v["accountId"],
-            "lot_id": v["originatingTransactionID"],
-            "symbol": v["symbol"],
-            "quantity": _number(v["position"]),
-            "cost_basis": _number(v["costBasisMoney"]),
-            "acquired_date": _day(v["openDateTime"]),
-            "source_row": e.line,
-        }
-        for e, v in typed["OpenPosition"]
+        {column: _canonical(values[name]) for name, column in source.attributes.items() if column}
+        | {"source_row": element.line}
+        for element, values in typed
     ]
 
 
@@ -472,9 +461,9 @@ def _transactions(typed: Typed, found: list[dict]) -> list[dict]:
                 "type": TRADE_TYPES.get(side, side and side.value),
                 "symbol": v["symbol"],
                 "quantity": None if quantity is None else abs(float(quantity)),
-                "price": _number(v["tradePrice"]),
-                "amount": _number(v["netCash"]),
-                "realized_gain": _number(v["fifoPnlRealized"]) if sell else None,
+                "price": _canonical(v["tradePrice"]),
+                "amount": _canonical(v["netCash"]),
+                "realized_gain": _canonical(v["fifoPnlRealized"]) if sell else None,
                 "cost_basis": -float(cost) if sell and cost is not None else None,
                 "lot_id": lots[0] if sell and len(lots) == 1 else None,
                 "source_row": e.line,
@@ -488,7 +477,7 @@ def _transactions(typed: Typed, found: list[dict]) -> list[dict]:
                 "trade_date": _day(v["dateTime"]),
                 "type": _cash_type(v["type"], v["amount"]),
                 "symbol": v["symbol"],
-                "amount": _number(v["amount"]),
+                "amount": _canonical(v["amount"]),
                 "source_row": e.line,
             }
         )
@@ -499,25 +488,6 @@ def _cash_type(action: enums.CashAction | None, amount: decimal.Decimal | None) 
     if action == enums.CashAction.DEPOSITWITHDRAW:
         return "withdrawal" if amount is not None and amount < 0 else "deposit"
     return CASH_TYPES.get(action, action and action.value)
-
-
-def _cash(typed: Typed, found: list[dict]) -> list[dict]:
-    return [
-        {"account_id": v["accountId"], "cash": _number(v["endingCash"]), "source_row": e.line}
-        for e, v in typed["CashReportCurrency"]
-    ]
-
-
-def _prices(typed: Typed, found: list[dict]) -> list[dict]:
-    return [
-        {
-            "price_date": v["reportDate"],
-            "symbol": v["symbol"],
-            "close": _number(v["markPrice"]),
-            "source_row": e.line,
-        }
-        for e, v in typed["OpenPosition"]
-    ]
 
 
 def _corporate_actions(typed: Typed, found: list[dict]) -> list[dict]:
@@ -554,11 +524,8 @@ def _ratio(match: re.Match | None) -> float | None:
     return float(decimal.Decimal(match.group(1)) / decimal.Decimal(match.group(2)))
 
 
+# the kinds whose rows are more than their attributes converted one for one
 BUILDERS: dict[str, Callable[[Typed, list[dict]], list[dict]]] = {
-    "positions": _positions,
-    "lots": _lots,
     "transactions": _transactions,
-    "cash": _cash,
-    "prices": _prices,
     "corporate_actions": _corporate_actions,
 }
