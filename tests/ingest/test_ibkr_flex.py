@@ -82,6 +82,14 @@ def test_transactions_are_the_trades_and_cash_transactions():
     ]
 
 
+def test_a_sell_that_closed_several_lots_names_none():
+    closed = SAMPLE.split(b"\n")[13]  # the CLOSED_LOT of sell 9101
+    second = closed.replace(b'origTransactionID="9001"', b'origTransactionID="9002"')
+    content = SAMPLE.replace(closed, closed + b"\n" + second)
+    sell = _rows(content, "transactions")[0]
+    assert (sell["transaction_id"], sell["lot_id"], sell["realized_gain"]) == ("9101", None, 479.0)
+
+
 def test_cash_is_the_base_summary_ending_cash():
     assert _rows(SAMPLE, "cash") == [
         {"account_id": "U1000001", "cash": 3000.5, "source_row": 22},

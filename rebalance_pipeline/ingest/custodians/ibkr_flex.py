@@ -258,7 +258,8 @@ def read_document(content: bytes) -> Document:
         parser.feed(content)
         parser.close()
     except ParseError as error:
-        if not collector.path and not collector.document.statements and error.code != 9:
+        read_nothing = not collector.path and not collector.document.statements
+        if read_nothing and error.code != JUNK_AFTER_DOCUMENT:
             raise UnreadableFile(f"not well-formed XML ({error})") from error
         if error.code in CUT_SHORT:
             message = f"the XML ends before its elements close ({error}): truncated file"
