@@ -9,6 +9,7 @@ import numpy as np
 import polars as pl
 
 from rebalance_pipeline.generator.market import model_targets
+from rebalance_pipeline.generator.writers import custodians_of_accounts
 
 MIN_VALUE, MAX_VALUE = 50_000.0, 60_000_000.0
 TAX_RATES = [(0.37, 0.20), (0.32, 0.15), (0.24, 0.15)]
@@ -19,7 +20,11 @@ DAILY_ACTIVITY = 0.03  # share of accounts with a transaction each day
 
 
 def build_accounts(
-    rng: np.random.Generator, accounts: int, households: int, first_drop: dt.date
+    rng: np.random.Generator,
+    accounts: int,
+    households: int,
+    first_drop: dt.date,
+    custodians: tuple[str, ...],
 ) -> pl.DataFrame:
     """Account master: households of 1-4 accounts, first account of a household taxable."""
     household_of = np.concatenate(
@@ -39,7 +44,7 @@ def build_accounts(
         {
             "account_id": [f"A{i + 1:06d}" for i in range(accounts)],
             "household_id": [f"H{h + 1:05d}" for h in household_of],
-            "custodian": np.where(rng.random(accounts) < 0.55, "alder", "birch"),
+            "custodian": custodians_of_accounts(rng, accounts, custodians),
             "registration": [REGISTRATIONS[r] for r in registration],
             "model_id": [models[household_model[h]] for h in household_of],
             "st_rate": np.where(taxable, [TAX_RATES[r][0] for r in rates], 0.0),

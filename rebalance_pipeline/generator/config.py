@@ -6,6 +6,8 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from rebalance_pipeline.generator.writers import WRITERS
+
 # Faults that break a whole custodian file (scope: every account of the custodian, or
 # for a truncated alder file, which has no trailer, the accounts from the last row read
 # on). A symlinked file points outside the drop folder: never in the shipped sample.
@@ -19,6 +21,16 @@ FILE_FAULTS = (
     "stale_header_date",
     "resent_previous_day",
     "symlinked_file",
+    "statement_missing",
+)
+# File faults that leave the file in place, each only where its writer can carry it
+# (``generator/writers.py``): a trailer's checksum, content after the file's end, an
+# as-of date of the day before, a statement missing from a multi-account file.
+SPOILED_FILE_FAULTS = (
+    "checksum_corrupted",
+    "trailing_junk",
+    "stale_header_date",
+    "statement_missing",
 )
 # Faults in a security's prices (scope: every account holding it).
 PRICE_FAULTS = ("missing_price", "stale_price", "price_jump")
@@ -46,13 +58,11 @@ FEED_FAULTS = (
     "stale_header_date",
     "resent_previous_day",
     "symlinked_file",
+    "statement_missing",
 )
-# Faults only one custodian's format can carry.
+# Row faults only one custodian's format can carry.
 FAULT_CUSTODIANS = {
-    "checksum_corrupted": ("birch",),  # alder has no trailer
-    "trailing_junk": ("birch",),
-    "stale_header_date": ("birch",),  # alder has no header date
-    "ragged_row": ("alder",),  # birch amounts are not comma-separated fields
+    "ragged_row": ("alder",),  # birch amounts are not comma-separated fields, Flex is XML
 }
 # The finding check a fault kind must raise, where it is not the kind's own name.
 FAULT_CHECKS = {
@@ -61,6 +71,7 @@ FAULT_CHECKS = {
     "stale_header_date": "stale_file",
     "resent_previous_day": "stale_file",
     "symlinked_file": "foreign_file",
+    "statement_missing": "truncated_file",
     "ragged_row": "malformed_row",
 }
 
@@ -90,6 +101,9 @@ class GeneratorConfig(BaseModel):
     end_date: dt.date = dt.date(2026, 3, 16)
     warmup_days: int = Field(60, ge=3, description="clean price-only days before the drops")
     max_lots_per_holding: int = Field(3, ge=1)
+    custodians: tuple[str, ...] = Field(
+        tuple(WRITERS), description="the book's custodians, of generator/writers.py"
+    )
 
     @model_validator(mode="after")
     def _check(self) -> GeneratorConfig:
@@ -97,6 +111,10 @@ class GeneratorConfig(BaseModel):
         if unknown:
             raise ValueError(f"unknown fault kinds: {sorted(unknown)}")
         check_household_sizes(self.accounts, self.households)
+        if not self.custodians or not set(self.custodians) <= set(WRITERS):
+            raise ValueError(f"custodians must be some of {', '.join(WRITERS)}")
+        if list(self.custodians) != [c for c in WRITERS if c in self.custodians]:
+            raise ValueError(f"custodians are listed in the order {', '.join(WRITERS)}")
         return self
 
 

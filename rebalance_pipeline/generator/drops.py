@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from rebalance_pipeline.calendar import previous_business_days
 from rebalance_pipeline.generator import faults as fl
 from rebalance_pipeline.generator.accounts import (
     BookState,
@@ -27,9 +26,9 @@ from rebalance_pipeline.generator.market import (
     SYMBOL_CHANGE,
     Market,
 )
-from rebalance_pipeline.generator.render import CUSTODIANS, MARK, detail_lines, file_bytes
+from rebalance_pipeline.generator.render import MARK, DayFile, FormatWriter
 from rebalance_pipeline.generator.row_faults import DayFiles, inject_row_fault
-from rebalance_pipeline.ingest.custodians import birch
+from rebalance_pipeline.generator.writers import WRITERS
 
 # like many real custodians, birch never fills the realized gain of a sell (GAIN_AMT)
 CUSTODIANS_WITHOUT_GAINS = ("birch",)
@@ -91,6 +90,7 @@ def day_files(
     day: dt.date,
     transactions: pl.DataFrame,
     accounts: pl.DataFrame,
+    custodians: tuple[str, ...],
 ) -> dict[str, DayFiles]:
     symbols = market.symbols_on(day)
     custodian_of = accounts.select("account_id", "custodian")
@@ -107,7 +107,7 @@ def day_files(
         for kind, frame in by_account.items()
     }
     files = {}
-    for custodian in CUSTODIANS:
+    for custodian in custodians:
         frames = {
             kind: frame.join(custodian_of, on="account_id")
             .filter(pl.col("custodian") == custodian)
@@ -184,32 +184,26 @@ def inject_day(
     return truth
 
 
-def locate_row_faults(
-    faults: list[fl.Fault],
-    files: dict[str, DayFiles],
-    texts: dict[str, dict[str, pl.DataFrame]],
-) -> None:
-    """Name the file and line of each row fault and write its malformed text into the row."""
+def locate_row_faults(faults: list[fl.Fault], written: dict[str, list[DayFile]]) -> None:
+    """Name the file and line of each row fault."""
     for fault in faults:
         if fault.file_kind is None:
             continue
-        file_kind = fault.file_kind
-        text = texts[fault.custodian][file_kind]
-        fault.row = fl.first_marked_line(text, fault.fault_id)
-        fault.file_name = CUSTODIANS[fault.custodian].adapter.file_name(file_kind, fault.file_date)
-        if fault.fault_id in files[fault.custodian].text_overrides:
-            column, value = files[fault.custodian].text_overrides[fault.fault_id]
-            field = column if fault.custodian == "alder" else _birch_field(column)
-            texts[fault.custodian][file_kind] = text.with_columns(
-                pl.when(pl.col(MARK) == fault.fault_id)
-                .then(pl.lit(value))
-                .otherwise(pl.col(field))
-                .alias(field)
-            )
+        file = next(f for f in written[fault.custodian] if fault.file_kind in f.kinds)
+        fault.row = file.lines.get(fault.fault_id)
+        fault.file_name = file.name
 
 
-def _birch_field(column: str) -> str:
-    return next(k for k, v in birch.TO_CANONICAL.items() if v == column)
+def written_files(
+    day: dt.date, files: dict[str, DayFiles], unquoted: frozenset[str] = frozenset()
+) -> dict[str, list[DayFile]]:
+    """Each custodian's files of the day, in its writer's format."""
+    return {
+        custodian: WRITERS[custodian].day_files(
+            day, day_files.frames, day_files.text_overrides, unquoted
+        )
+        for custodian, day_files in files.items()
+    }
 
 
 def file_plan(day_plan: list[fl.PlannedFault]) -> dict[tuple[str, str], fl.PlannedFault]:
@@ -220,76 +214,84 @@ def write_day(
     out: Path,
     rng: np.random.Generator,
     day: dt.date,
-    texts: dict[str, dict[str, pl.DataFrame]],
+    written: dict[str, list[DayFile]],
     arrivals: list[dict],
     file_faults: dict[tuple[str, str], fl.PlannedFault],
     accounts: pl.DataFrame | None = None,
-    unquoted: frozenset[str] = frozenset(),
-    sent: dict[tuple[str, str], bytes] | None = None,
+    sent: dict[tuple[str, tuple[str, ...]], bytes] | None = None,
 ) -> list[fl.Fault]:
     """Write a day's files (applying file faults) and log their arrivals.
 
     ``sent`` holds the healthy bytes of each custodian file of the session before (read
     for a re-send, then replaced by today's); a re-send with nothing healthy to repeat is
-    not injected.
+    not injected. A file fault planned on a kind hits the file that carries the kind.
     """
     sent = {} if sent is None else sent
     truth = []
-    for custodian, kinds in texts.items():
-        for kind, text in kinds.items():
-            name = CUSTODIANS[custodian].adapter.file_name(kind, day)
-            content = file_bytes(custodian, kind, day, detail_lines(custodian, text, unquoted))
+    for custodian, files in written.items():
+        writer = WRITERS[custodian]
+        for file in files:
+            content: bytes | None = file.content
             minutes = int(rng.integers(60, 360))
-            fault = file_faults.get((custodian, kind))
-            previous = sent.pop((custodian, kind), None)
-            if fault is None and text.get_column(MARK).is_null().all():
-                sent[(custodian, kind)] = content
+            fault = next(
+                (file_faults[(custodian, k)] for k in file.kinds if (custodian, k) in file_faults),
+                None,
+            )
+            previous = sent.pop((custodian, file.kinds), None)
+            if fault is None and file.healthy:
+                sent[(custodian, file.kinds)] = file.content
             if fault is not None and fault.kind == "resent_previous_day" and previous is None:
                 fault = None
             scope = _custodian_accounts(accounts, custodian) if fault else []
             row = None
-            path = out / CUSTODIANS[custodian].drop_path(kind, day)
+            relative = f"drops/{day.isoformat()}/{custodian}/{file.name}"
+            path = out / relative
             if fault is not None and fault.kind == "missing_file":
                 content = None
             elif fault is not None and fault.kind == "late_file":
                 minutes = int(rng.integers(7 * 60, 12 * 60))
             elif fault is not None and fault.kind == "truncated_file":
-                content, row = fl.truncate(custodian, content, rng)
-                if custodian == "alder":  # no trailer: the accounts before the cut are whole
-                    last_account = text["account_id"][row - 2]
-                    scope = [a for a in scope if a >= last_account]
+                cut = writer.truncate(file, rng)
+                content, row = cut.content, cut.row
+                if cut.first_account_cut is not None:  # the accounts before it are whole
+                    scope = [a for a in scope if a >= cut.first_account_cut]
             elif fault is not None and fault.kind == "symlinked_file":
-                outside = out / "outside" / CUSTODIANS[custodian].drop_path(kind, day)
-                write_file(outside, content)
+                outside = out / "outside" / relative
+                write_file(outside, file.content)
                 _symlink(path, outside)
                 content = None
             elif fault is not None:
-                content = _spoil(fault.kind, content, day, previous)
+                content = _spoil(writer, fault.kind, file.content, day, previous)
             if fault is not None:
                 truth.append(
                     fl.Fault(
-                        fault.fault_id, fault.day, fault.kind, custodian, name, row, None, scope
+                        fault.fault_id,
+                        fault.day,
+                        fault.kind,
+                        custodian,
+                        file.name,
+                        row,
+                        None,
+                        scope,
                     )
                 )
             if content is not None:
                 write_file(path, content)
             if content is not None or path.is_symlink():
-                _log_arrival(arrivals, custodian, day, name, minutes)
+                _log_arrival(arrivals, custodian, day, file.name, minutes)
     return truth
 
 
-def _spoil(kind: str, content: bytes, day: dt.date, previous: bytes | None) -> bytes:
+def _spoil(
+    writer: FormatWriter, kind: str, content: bytes, day: dt.date, previous: bytes | None
+) -> bytes:
     """The bytes of a file with a file fault that keeps it in place."""
     if kind == "wrong_encoding":
         return content.decode().encode("utf-16")
-    if kind == "checksum_corrupted":
-        return fl.corrupt_value(content)
-    if kind == "trailing_junk":
-        return fl.add_trailing_junk(content, day)
-    if kind == "stale_header_date":
-        return fl.restamp_header(content, previous_business_days(day, 1)[0])
     if kind == "resent_previous_day" and previous is not None:
         return previous
+    if kind in writer.spoilers:
+        return writer.spoilers[kind](content, day)
     raise ValueError(f"{kind} is not a fault of a file's bytes")
 
 

@@ -24,6 +24,7 @@ from rebalance_pipeline.generator.config import (
     FILE_FAULTS,
     FIRM_FAULTS,
     PRICE_FAULTS,
+    SPOILED_FILE_FAULTS,
     GeneratorConfig,
 )
 from rebalance_pipeline.generator.market import (
@@ -32,10 +33,9 @@ from rebalance_pipeline.generator.market import (
     Market,
     model_targets,
 )
-from rebalance_pipeline.generator.render import CUSTODIANS, MARK
+from rebalance_pipeline.generator.writers import fault_custodians
 
 JUMP_FACTOR = 1.4
-TRAILING_JUNK = ("", "# resent by operations")  # a blank line or a comment
 FILE_FAULT_KINDS = ("positions", "lots", "cash")  # the files a file fault may hit
 GROUND_TRUTH_COLUMNS = [
     "fault_id",
@@ -98,7 +98,11 @@ def plan_faults(
         kind: min(1.0, config.fault_rate * len(drop_days)) for kind in CORPORATE_ACTION_FAULTS
     }
     drop_fault_kinds = sorted(
-        (kind for kind in config.fault_kinds if kind not in FIRM_FAULTS),
+        (
+            kind
+            for kind in config.fault_kinds
+            if kind not in FIRM_FAULTS and _possible_custodians(kind, config.custodians)
+        ),
         key=lambda kind: kind in FEED_FAULTS,
     )
     plan: list[PlannedFault] = []
@@ -115,7 +119,7 @@ def plan_faults(
                 security = price_candidates.pop(int(rng.integers(0, len(price_candidates))))
                 day_plan.append(PlannedFault(day, kind, security_id=security))
                 continue
-            custodian = _free_custodian(draw, kind, occupied, day_plan)
+            custodian = _free_custodian(draw, kind, occupied, day_plan, config.custodians)
             if custodian is None:
                 continue
             file_kind = (
@@ -139,16 +143,27 @@ def _possible(kind: str, day: dt.date, market: Market, first_drop_day: dt.date) 
     return True
 
 
+def _possible_custodians(kind: str, custodians: tuple[str, ...]) -> tuple[str, ...]:
+    """The custodians of the book whose format can carry a fault of ``kind`` (a kind no
+    custodian of the book can carry is never drawn)."""
+    possible = FAULT_CUSTODIANS.get(kind, fault_custodians(kind, SPOILED_FILE_FAULTS, custodians))
+    return tuple(c for c in custodians if c in possible)
+
+
 def _free_custodian(
-    rng: np.random.Generator, kind: str, occupied: dict[str, str], day_plan: list[PlannedFault]
+    rng: np.random.Generator,
+    kind: str,
+    occupied: dict[str, str],
+    day_plan: list[PlannedFault],
+    custodians: tuple[str, ...],
 ) -> str | None:
     """A custodian this fault can go to without blurring another fault's scope."""
-    custodians = tuple(CUSTODIANS)
     start = int(rng.integers(0, len(custodians)))
     order = custodians[start:] + custodians[:start]
+    possible = _possible_custodians(kind, custodians)
     has_price_fault = any(p.kind in PRICE_FAULTS for p in day_plan)
     for custodian in order:
-        if custodian not in FAULT_CUSTODIANS.get(kind, custodians):
+        if custodian not in possible:
             continue
         taken = occupied.get(custodian)
         if kind in FILE_FAULTS and taken is None and not has_price_fault:
@@ -240,49 +255,3 @@ def _unknown_restricted(
     if rng.random() < 0.5:
         return {"security_id": f"{security['security_id']}X", "sector": None}
     return {"security_id": None, "sector": security["sector"].lower()}
-
-
-def first_marked_line(text: pl.DataFrame, fault_id: str) -> int | None:
-    """1-based line number of the first row marked with ``fault_id`` (line 1 is the header)."""
-    index = text.with_row_index().filter(pl.col(MARK) == fault_id)["index"]
-    return int(index.min()) + 2 if index.len() else None
-
-
-def truncate(custodian: str, content: bytes, rng: np.random.Generator) -> tuple[bytes, int]:
-    """Cut a file inside its details; returns the new bytes and the last detail line read.
-
-    birch loses its last detail records and the trailer; alder stops in the middle of a
-    line, just after the account id of the last row read.
-    """
-    lines = content.decode().split("\n")[:-1]
-    details = len(lines) - (2 if custodian == "birch" else 1)
-    keep = int(rng.integers(1, details)) if details > 1 else 1
-    last_line = 1 + keep  # header + kept details
-    if custodian == "birch":
-        return ("\n".join(lines[:last_line]) + "\n").encode(), last_line
-    partial = lines[last_line - 1]
-    cut = "\n".join([*lines[: last_line - 1], partial[: partial.index(",") + 2]])
-    return cut.encode(), last_line
-
-
-def corrupt_value(content: bytes) -> bytes:
-    """A birch file with the last digit of its middle detail record changed and the
-    trailer left as it was: only the checksum can tell."""
-    lines = content.split(b"\n")
-    middle = 1 + (len(lines) - 3) // 2  # lines: header, details, trailer, "" at the end
-    digit = lines[middle][-1:]
-    lines[middle] = lines[middle][:-1] + (b"1" if digit != b"1" else b"2")
-    return b"\n".join(lines)
-
-
-def restamp_header(content: bytes, day: dt.date) -> bytes:
-    """A birch file whose header carries ``day`` instead of its own date."""
-    header, _, rest = content.partition(b"\n")
-    fields = header.split(b"|")
-    fields[3] = f"{day:%m/%d/%Y}".encode()
-    return b"|".join(fields) + b"\n" + rest
-
-
-def add_trailing_junk(content: bytes, day: dt.date) -> bytes:
-    """A birch file with a line after its trailer (blank or a comment, by the day)."""
-    return content + TRAILING_JUNK[day.toordinal() % len(TRAILING_JUNK)].encode() + b"\n"

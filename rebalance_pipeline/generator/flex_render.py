@@ -30,14 +30,21 @@ import dataclasses
 import datetime as dt
 import fractions
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from xml.sax.saxutils import escape
 
 import numpy as np
 import polars as pl
 from ibflex import enums
 
-from rebalance_pipeline.generator.render import MARK, fixed_decimal
+from rebalance_pipeline.generator.render import (
+    MARK,
+    DayFile,
+    Spoiler,
+    Truncated,
+    fixed_decimal,
+    session_before,
+)
 from rebalance_pipeline.ingest.custodians import ibkr_flex as flex
 
 TIME = "093000"  # the time of day written with a date/time attribute
@@ -54,6 +61,7 @@ CASH_ACTIONS = {
 ACCOUNT_KINDS = ("positions", "lots", "transactions", "cash")
 ENTITIES = {'"': "&quot;"}  # escaped in an attribute besides & < >
 STOCK = {"currency": pl.lit("USD"), "assetCategory": pl.lit("STK")}
+STATEMENT_ACCOUNT = re.compile(rb'<FlexStatement accountId="([^"]*)"')
 STATEMENT_DATES = re.compile(
     rb'(<FlexStatement accountId="([^"]*)" fromDate=")[^"]*(" toDate=")[^"]*'
 )
@@ -108,6 +116,38 @@ def render_flex(
         lines.append("</FlexStatement>")
     lines += ["</FlexStatements>", "</FlexQueryResponse>"]
     return FlexFile(("\n".join(lines) + "\n").encode(), marks)
+
+
+class FlexWriter:
+    """The generator's custodian in Interactive Brokers Flex Query XML: one file a day."""
+
+    adapter_name = "ibkr_flex"
+    adapter = flex.IbkrFlex()
+    spoilers: Mapping[str, Spoiler] = {
+        "trailing_junk": lambda content, day: append_status_message(content),
+        "stale_header_date": lambda content, day: restamp_statements(content, session_before(day)),
+        "statement_missing": lambda content, day: remove_statement(
+            content, middle_account(content)
+        ),
+    }
+    malformed_date = MALFORMED_DATETIME
+
+    def day_files(
+        self,
+        day: dt.date,
+        frames: Mapping[str, pl.DataFrame],
+        overrides: Mapping[str, tuple[str, str]],
+        unquoted: Collection[str],
+    ) -> list[DayFile]:
+        """The day's one file; none on a day without accounts (a Flex statement is an
+        account's: prices alone make no file)."""
+        if any(kind not in frames or frames[kind].is_empty() for kind in ("positions", "cash")):
+            return []
+        written = render_flex(day, frames, overrides)
+        return [DayFile(flex.KINDS, flex.file_name(day), written.content, written.lines)]
+
+    def truncate(self, file: DayFile, rng: np.random.Generator) -> Truncated:
+        return Truncated(truncate_download(file.content, rng), None)
 
 
 def _statement_tag(account: str, day: dt.date) -> str:
@@ -338,6 +378,12 @@ def _described(action: dict) -> tuple[str | None, str | None]:
 # --------------------------------------------------------------------------------------
 # Faults of a Flex delivery (see the table in the module docstring)
 # --------------------------------------------------------------------------------------
+def middle_account(content: bytes) -> str:
+    """The account of the middle statement of a Flex file."""
+    accounts = STATEMENT_ACCOUNT.findall(content)
+    return accounts[len(accounts) // 2].decode()
+
+
 def truncate_download(content: bytes, rng: np.random.Generator) -> bytes:
     """The file cut short inside its statements, as an interrupted download leaves it."""
     start = content.index(b"<FlexStatement ")

@@ -29,6 +29,7 @@ from rebalance_pipeline.generator.drops import (
     locate_row_faults,
     write_day,
     write_file,
+    written_files,
 )
 from rebalance_pipeline.generator.firm_files import firm_files
 from rebalance_pipeline.generator.market import (
@@ -37,7 +38,9 @@ from rebalance_pipeline.generator.market import (
     Market,
     build_market,
 )
-from rebalance_pipeline.generator.render import CUSTODIANS, to_text
+from rebalance_pipeline.generator.row_faults import DayFiles
+from rebalance_pipeline.generator.writers import custodians_file
+from rebalance_pipeline.ingest.custodians import CUSTODIANS_FILE
 
 POLICY_TEXT = "# firm policy: the defaults of rebalance_pipeline.policy\n{}\n"
 
@@ -72,7 +75,9 @@ def generate_book(
     sessions = sessions_ending(config.end_date, config.warmup_days + config.days)
     drop_days = sessions[config.warmup_days :]
     market = build_market(rng, sessions, config.warmup_days)
-    accounts = build_accounts(rng, config.accounts, config.households, drop_days[0])
+    accounts = build_accounts(
+        rng, config.accounts, config.households, drop_days[0], config.custodians
+    )
     lots, cash = initial_lots(
         rng, accounts, market.closes_on(drop_days[0]), drop_days[0], config.max_lots_per_holding
     )
@@ -89,30 +94,27 @@ def generate_book(
     write_file(out / "firm" / "policy" / "2020-01-01.yaml", POLICY_TEXT.encode())
 
     arrivals: list[dict] = []
-    sent: dict[tuple[str, str], bytes] = {}
+    write_file(out / CUSTODIANS_FILE, custodians_file(config.custodians))
+    sent: dict[tuple[str, tuple[str, ...]], bytes] = {}
     truth: list[fl.Fault] = list(firm_faults)
     for day in sessions[: config.warmup_days]:
-        texts = {
-            c: {"prices": to_text(c, "prices", day_prices(market, day, c))} for c in CUSTODIANS
+        prices = {
+            c: DayFiles(c, day, {"prices": day_prices(market, day, c)}) for c in config.custodians
         }
-        write_day(out, rng, day, texts, arrivals, {}, sent=sent)
+        write_day(out, rng, day, written_files(day, prices), arrivals, {}, sent=sent)
     frozen_by_day = _frozen_securities(firm["halts"], market)
     for number, day in enumerate(drop_days):
         if day == market.split_day:
             state.apply_split(*SPLIT_SECURITY)
         transactions = state.trade_day(rng, day, market.closes_on(day), frozen_by_day(day))
         day_plan = [p for p in plan if p.day == day]
-        files = day_files(state, market, day, transactions, accounts)
+        files = day_files(state, market, day, transactions, accounts, config.custodians)
         row_faults = inject_day(rng, feed_rng, day_plan, files, state)
-        texts = {
-            c: {k: to_text(c, k, frame) for k, frame in files[c].frames.items()} for c in CUSTODIANS
-        }
-        locate_row_faults(row_faults, files, texts)
+        unquoted = frozenset().union(*(files[c].unquoted for c in config.custodians))
+        written = written_files(day, files, unquoted)
+        locate_row_faults(row_faults, written)
         truth += row_faults
-        unquoted = frozenset().union(*(files[c].unquoted for c in CUSTODIANS))
-        truth += write_day(
-            out, rng, day, texts, arrivals, file_plan(day_plan), accounts, unquoted, sent
-        )
+        truth += write_day(out, rng, day, written, arrivals, file_plan(day_plan), accounts, sent)
         if progress:
             progress(number + 1, len(drop_days))
     write_file(

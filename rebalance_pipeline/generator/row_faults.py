@@ -19,9 +19,9 @@ from rebalance_pipeline.generator.market import (
     SYMBOL_CHANGE,
 )
 from rebalance_pipeline.generator.render import MARK
+from rebalance_pipeline.generator.writers import WRITERS
 
 MALFORMED_NUMBER = "12,3.4x"
-MALFORMED_DATE = {"alder": "2026-02-30", "birch": "13/45/2026"}
 RAGGED_NUMBER = "1,001,403.67"  # written unquoted: one field more than the header
 SORT_KEYS = {
     "positions": ["account_id", "symbol"],
@@ -159,7 +159,7 @@ def _malformed_number(rng, files: DayFiles, lot: dict, fault_id: str) -> str:
 
 def _malformed_date(rng, files: DayFiles, lot: dict, fault_id: str) -> str:
     files.frames["lots"] = _mark(files.frames["lots"], pl.col("lot_id") == lot["lot_id"], fault_id)
-    files.text_overrides[fault_id] = ("acquired_date", MALFORMED_DATE[files.custodian])
+    files.text_overrides[fault_id] = ("acquired_date", WRITERS[files.custodian].malformed_date)
     return "lots"
 
 

@@ -13,6 +13,7 @@ from rebalance_pipeline.calendar import business_days, previous_business_days
 from rebalance_pipeline.generator.accounts import build_accounts, initial_lots
 from rebalance_pipeline.generator.firm_files import firm_files
 from rebalance_pipeline.generator.market import security_master
+from rebalance_pipeline.generator.writers import WRITERS
 from rebalance_pipeline.simulation.config import CashFlowConfig, SimulationConfig
 from rebalance_pipeline.simulation.market import simulated_closes
 
@@ -48,7 +49,7 @@ def build_world(config: SimulationConfig) -> World:
     sessions = previous_business_days(days[0], config.warmup_days) + days
     securities = security_master().drop("effective_from")
     closes = simulated_closes(rng, securities, len(sessions), config.warmup_days, config.market)
-    accounts = build_accounts(rng, config.accounts, config.households, days[0])
+    accounts = build_accounts(rng, config.accounts, config.households, days[0], tuple(WRITERS))
     first = pl.DataFrame(
         {"security_id": securities["security_id"], "close": closes[len(sessions) - len(days)]}
     )

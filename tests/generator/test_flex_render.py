@@ -21,12 +21,12 @@ from rebalance_pipeline.generator.flex_render import (
     truncate_download,
 )
 from rebalance_pipeline.generator.render import MARK
-from rebalance_pipeline.ingest import formats as f
+from rebalance_pipeline.ingest.custodians import alder
 from rebalance_pipeline.ingest.custodians.ibkr_flex import read_flex
 
 CONFIG = GeneratorConfig(accounts=40, households=15, days=6, warmup_days=3, seed=1, fault_rate=0)
 # the canonical columns every custodian file of the generator carries
-COMPARED = {kind: list(columns) for kind, columns in f.ALDER_COLUMNS.items()}
+COMPARED = {kind: list(columns) for kind, columns in alder.COLUMNS.items()}
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from rebalance_pipeline.ingest.custodians.file_reading import UnreadableFile
+from rebalance_pipeline.ingest.custodians.adapter import UnreadableFile
 from rebalance_pipeline.ingest.custodians.ibkr_flex import (
     file_date,
     file_name,

@@ -37,6 +37,7 @@ from rebalance_pipeline.ingest.custodians.adapter import (
 )
 from rebalance_pipeline.ingest.custodians.alder import AlderCsv
 from rebalance_pipeline.ingest.custodians.birch import BirchPipe
+from rebalance_pipeline.ingest.custodians.ibkr_flex import IbkrFlex
 
 __all__ = [
     "BUILTIN_ADAPTERS",
@@ -50,7 +51,11 @@ __all__ = [
 
 CUSTODIANS_FILE = "firm/custodians.yaml"
 ENTRY_POINT_GROUP = "rebalance_pipeline.custodian_adapters"
-BUILTIN_ADAPTERS: dict[str, type] = {"alder_csv": AlderCsv, "birch_pipe": BirchPipe}
+BUILTIN_ADAPTERS: dict[str, type] = {
+    "alder_csv": AlderCsv,
+    "birch_pipe": BirchPipe,
+    "ibkr_flex": IbkrFlex,
+}
 DEFAULT_ADAPTERS = {"alder": "alder_csv", "birch": "birch_pipe"}
 # a custodian's name is a folder of the drops and part of its raw tables' names
 CUSTODIAN_NAME = re.compile(r"[a-z][a-z0-9_]*")

@@ -55,12 +55,13 @@ from defusedxml.ElementTree import DefusedXMLParser, ParseError
 from ibflex import Types, enums
 from ibflex.parser import FlexParserError, parse_element_attr
 
-from rebalance_pipeline.ingest.custodians.file_reading import (
+from rebalance_pipeline.ingest.custodians.adapter import (
+    KIND_SCHEMAS,
+    KINDS,
     ROW_FINDINGS,
     FileReading,
     UnreadableFile,
 )
-from rebalance_pipeline.ingest.parse import KIND_SCHEMAS
 
 QUERY_NAME = "rebalance_daily"
 FILE_DATE = re.compile(r"\.(\d{8})\.xml$")
@@ -301,6 +302,45 @@ def read_flex(content: bytes, kind: str) -> FileReading:
         declared_date=declared,
         detail_rows=frame.height,
     )
+
+
+class IbkrFlex:
+    """The ``ibkr_flex`` adapter: one daily Activity Flex Query file carries every kind."""
+
+    kinds = KINDS
+
+    def file_name(self, kind: str, day: dt.date) -> str:
+        return file_name(day)
+
+    def file_date(self, file_name: str) -> dt.date | None:
+        return file_date(file_name)
+
+    def read_files(
+        self, contents: list[bytes], kind: str, keep: pl.DataFrame | None = None
+    ) -> list[FileReading | UnreadableFile]:
+        return [_reading(content, kind) for content in contents]
+
+    def raw_columns(self, kind: str) -> tuple[str, ...]:
+        return raw_columns(kind)
+
+    def raw_records(self, content: bytes, kind: str) -> pl.DataFrame:
+        return raw_records(content, kind)
+
+    def detail_rows(self, content: bytes, kind: str) -> int:
+        """Elements of the kind's first source, counted by their opening tag (and the
+        level of detail that selects them)."""
+        source = SOURCES[kind][0]
+        if source.select is None:
+            return content.count(f"<{source.tag} ".encode())
+        name, text = source.select
+        return content.count(f'{name}="{text}"'.encode())
+
+
+def _reading(content: bytes, kind: str) -> FileReading | UnreadableFile:
+    try:
+        return read_flex(content, kind)
+    except UnreadableFile as error:
+        return error
 
 
 def raw_columns(kind: str) -> tuple[str, ...]:
