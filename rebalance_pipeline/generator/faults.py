@@ -33,7 +33,7 @@ from rebalance_pipeline.generator.market import (
     Market,
     model_targets,
 )
-from rebalance_pipeline.generator.writers import fault_custodians
+from rebalance_pipeline.generator.writers import WRITERS, fault_custodians
 
 JUMP_FACTOR = 1.4
 FILE_FAULT_KINDS = ("positions", "lots", "cash")  # the files a file fault may hit
@@ -255,3 +255,46 @@ def _unknown_restricted(
     if rng.random() < 0.5:
         return {"security_id": f"{security['security_id']}X", "sector": None}
     return {"security_id": None, "sector": security["sector"].lower()}
+
+
+HISTORY_DAYS = 30  # calendar days of transactions a date needs (ingest's wash-sale window)
+
+
+def history_gaps(
+    truth: list[Fault], drop_days: list[dt.date], accounts: pl.DataFrame
+) -> list[Fault]:
+    """missing_history on each drop day whose wash-sale window holds a custodian's
+    transactions file that a file fault made untrustworthy (a format that carries the
+    transactions in the file a fault hit): every account of the custodian, until the day
+    leaves the window. Days before the custodian's first delivered transactions file are
+    before its feed began, as ingest sees it."""
+    hit = {
+        (fault.custodian, fault.file_date, fault.fault_kind)
+        for fault in truth
+        if fault.fault_kind in FILE_FAULTS
+        and fault.fault_kind != "late_file"
+        and fault.custodian is not None
+        and fault.file_name
+        == WRITERS[fault.custodian].adapter.file_name("transactions", fault.file_date)
+    }
+    missing = {(c, day) for c, day, kind in hit if kind == "missing_file"}
+    first_delivered = {c: min(d for d in drop_days if (c, d) not in missing) for c, _, _ in hit}
+    damaged = {(c, day) for c, day, _ in hit if day >= first_delivered[c]}
+    gaps = []
+    for day in drop_days:
+        since = day - dt.timedelta(days=HISTORY_DAYS)
+        for custodian in sorted({c for c, damaged_day in damaged if since <= damaged_day < day}):
+            members = accounts.filter(pl.col("custodian") == custodian)["account_id"]
+            gaps.append(
+                Fault(
+                    fault_id=f"{day:%Y%m%d}-missing_history-{custodian}",
+                    file_date=day,
+                    fault_kind="missing_history",
+                    custodian=custodian,
+                    file_name=None,
+                    row=None,
+                    security_id=None,
+                    account_ids=sorted(members),
+                )
+            )
+    return gaps

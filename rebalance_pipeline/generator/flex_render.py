@@ -61,7 +61,6 @@ CASH_ACTIONS = {
 ACCOUNT_KINDS = ("positions", "lots", "transactions", "cash")
 ENTITIES = {'"': "&quot;"}  # escaped in an attribute besides & < >
 STOCK = {"currency": pl.lit("USD"), "assetCategory": pl.lit("STK")}
-STATEMENT_ACCOUNT = re.compile(rb'<FlexStatement accountId="([^"]*)"')
 STATEMENT_DATES = re.compile(
     rb'(<FlexStatement accountId="([^"]*)" fromDate=")[^"]*(" toDate=")[^"]*'
 )
@@ -126,9 +125,6 @@ class FlexWriter:
     spoilers: Mapping[str, Spoiler] = {
         "trailing_junk": lambda content, day: append_status_message(content),
         "stale_header_date": lambda content, day: restamp_statements(content, session_before(day)),
-        "statement_missing": lambda content, day: remove_statement(
-            content, middle_account(content)
-        ),
     }
     malformed_date = MALFORMED_DATETIME
 
@@ -378,12 +374,6 @@ def _described(action: dict) -> tuple[str | None, str | None]:
 # --------------------------------------------------------------------------------------
 # Faults of a Flex delivery (see the table in the module docstring)
 # --------------------------------------------------------------------------------------
-def middle_account(content: bytes) -> str:
-    """The account of the middle statement of a Flex file."""
-    accounts = STATEMENT_ACCOUNT.findall(content)
-    return accounts[len(accounts) // 2].decode()
-
-
 def truncate_download(content: bytes, rng: np.random.Generator) -> bytes:
     """The file cut short inside its statements, as an interrupted download leaves it."""
     start = content.index(b"<FlexStatement ")

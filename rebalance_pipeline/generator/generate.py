@@ -121,7 +121,7 @@ def generate_book(
         out / "drops" / "arrivals.csv",
         _csv(pl.DataFrame(arrivals).sort("file_date", "custodian", "file_name")),
     )
-    faults = _ground_truth(truth)
+    faults = _ground_truth(truth + fl.history_gaps(truth, drop_days, accounts))
     write_file(
         out / "ground_truth" / "faults.csv",
         _csv(faults.with_columns(pl.col("account_ids").list.join(" "))),

@@ -20,7 +20,6 @@ def sample_config() -> GeneratorConfig:
         fault_rate=0.1,
         max_lots_per_holding=2,
         fault_kinds=SAMPLE_FAULT_KINDS,
-        custodians=("alder", "birch"),
     )
 
 

@@ -93,6 +93,7 @@ def load_book(root: Path, as_of: dt.date, lookback_business_days: int = 60) -> B
                 *(p.findings for p in today),
                 *_resent_files(today, recent),
                 *_missing_history(root, custodians, as_of),
+                *_untrusted_history(history, as_of),
                 *_unlisted_custodians(firm["accounts"], custodians, as_of),
             ],
             firm["accounts"],
@@ -366,6 +367,26 @@ def _missing_history(
     return [
         frame.with_columns(pl.lit("missing_history").alias("check"), message.alias("message"))
         for frame in findings
+    ]
+
+
+def _untrusted_history(history: list[ParsedFile], as_of: dt.date) -> list[pl.DataFrame]:
+    """missing_history for the transactions files of the wash-sale window that were
+    delivered but cannot be trusted whole (unreadable, foreign, cut short, stale, ...: a
+    file-level finding): the transactions they hold may not be that day's, or not all of
+    them."""
+    since = as_of - dt.timedelta(days=WASH_SALE_DAYS)
+    message = pl.format(
+        "{} cannot be trusted ({}): wash-sale windows of the last {} days cannot be judged",
+        pl.col("source_file"),
+        pl.col("check"),
+        pl.lit(WASH_SALE_DAYS),
+    )
+    return [
+        whole_file.with_columns(message.alias("message"), pl.lit("missing_history").alias("check"))
+        for parsed in history
+        if parsed.kind == "transactions" and parsed.file_date and parsed.file_date >= since
+        if not (whole_file := parsed.findings.filter(pl.col("source_row").is_null())).is_empty()
     ]
 
 

@@ -275,3 +275,28 @@ def test_a_symlinked_firm_file_is_never_read(book: Path, tmp_path: Path) -> None
     accounts.symlink_to(outside)
     with pytest.raises(FirmFileError, match=r"accounts\.csv is not a regular file .*symbolic"):
         load_book(book, DAY, 5)
+
+
+# --------------------------------------------------------------------------------------
+# History: a transactions file of the wash-sale window that cannot be trusted whole
+# --------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("spoil", "cause"),
+    [
+        (lambda content: content.decode().encode("utf-16"), "wrong_encoding"),
+        (lambda content: content.rsplit(b"\nT|", 1)[0] + b"\n", "truncated_file"),
+    ],
+    ids=["not_utf8", "cut_short"],
+)
+def test_an_untrusted_transactions_file_of_the_window_is_missing_history(
+    book: Path, spoil, cause: str
+) -> None:
+    """Delivered but unreadable or cut short, yesterday's transactions may miss sales the
+    wash-sale rule must see: the custodian's accounts cannot be judged today."""
+    path = drop_file(book, "birch", "transactions", PREVIOUS_DAY)
+    path.write_bytes(spoil(path.read_bytes()))
+    found, suspended = findings_of(book, "missing_history")
+    assert found.height == 1
+    assert found["account_ids"][0].to_list() == custodian_accounts(book, "birch")
+    assert set(custodian_accounts(book, "birch")) <= suspended
+    assert f"({cause})" in found["message"][0] and path.name in found["message"][0]
