@@ -74,12 +74,15 @@ def main() -> None:
         args.profile.parent.mkdir(parents=True, exist_ok=True)
         stats.dump_stats(args.profile)
     cumulative = {
-        (file, name): entry[3] for (file, _, name), entry in stats.stats.items()  # type: ignore[attr-defined]
+        (file, name): entry[3]
+        for (file, _, name), entry in stats.stats.items()  # type: ignore[attr-defined]
     }
     total = stats.total_tt  # type: ignore[attr-defined]
     print(f"profiled per simulated day            {total / args.days:8.3f} s")
     for label, suffix, name in STAGES:
-        seconds = sum(s for (file, fn), s in cumulative.items() if fn == name and file.endswith(suffix))
+        seconds = sum(
+            s for (file, fn), s in cumulative.items() if fn == name and file.endswith(suffix)
+        )
         print(f"  {label:<34} {seconds / args.days:8.3f} s  {100 * seconds / total:5.1f}%")
 
 
