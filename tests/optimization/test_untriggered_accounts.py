@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 
 import polars as pl
-from stage_books import AS_OF, account, at_target_lots, book
+from stage_books import AS_OF, account, at_target_lots, book, lot
 
 from rebalance_pipeline.policy import Policy
 from rebalance_pipeline.scenario.adapter import scenario_book
@@ -71,3 +71,36 @@ def test_the_cost_benefit_trigger_optimizes_every_account_either_way():
         full.optimization_results.drop("solve_seconds")
     )
     assert pl.Series(full.proposed_trades["account_id"]).n_unique() == 3
+
+
+def test_an_account_not_proposed_sets_no_household_wash_sale_block():
+    # A-IDLE (solved first) holds the total-market fund at a large loss: its proposal
+    # would harvest it, and that loss sale would block the household's buys of the group.
+    # Its calendar day is not due, so that sale never happens: B-DUE may buy the group.
+    loss_lots = [
+        lot("A-IDLE-L-TMKT", "SEC-TMKT", 1120, 420_000.0, acquired="2025-12-01"),
+        *at_target_lots("A-IDLE")[1:],
+    ]
+    household = [
+        account("A-IDLE", loss_lots, household="H1", last_trade=RECENT),
+        account("B-DUE", at_target_lots("B-DUE", 0.5), cash=300_000.0, household="H1"),
+    ]
+    scenario = book(household)
+
+    def due_account(propose_untriggered: bool) -> tuple[str, set[str]]:
+        workflow = {"trigger": "calendar", "calendar_days": 30}
+        policy = Policy.model_validate(
+            {"workflow": workflow | {"propose_untriggered": propose_untriggered}}
+        )
+        outputs = run_stages(scenario_book(scenario), policy)
+        result = rows(outputs, "optimization_results")["B-DUE"]
+        buys = outputs.proposed_trades.filter(
+            (pl.col("account_id") == "B-DUE") & (pl.col("side") == "buy")
+        )
+        return result["status_detail"] or "", set(buys["security_id"])
+
+    blocked_notes, _ = due_account(True)
+    assert "no buys of TOTAL_US (household loss sale today)" in blocked_notes
+    notes, bought = due_account(False)
+    assert "household loss sale" not in notes
+    assert bought & {"SEC-TMKT", "SEC-TMK2"}
