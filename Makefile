@@ -100,9 +100,11 @@ browser-test: setup
 	fi
 	$(BIN)/pytest -q -m browser tests/browser
 
-## Every policy variant of the full simulation configuration, a variant per core, then its
-## metrics and report under var/simulation (about 8 minutes a variant on one core: about
-## 1 h 20 min for all 21 on 2 cores).
+## Every policy variant of the full simulation configuration, a variant per core (the
+## cost/benefit ones first), then its metrics and report under var/simulation. CPU per
+## variant: about 7.5 minutes for cost/benefit (every account solved every day), under 3
+## for calendar and band variants (only accounts with a mandate or a due calendar day are
+## solved): about 45 minutes for all 21 on 2 cores (`make bench-simulation` per day).
 .PHONY: simulate
 simulate: setup
 	$(BIN)/rebalance simulate --config rebalance_pipeline/simulation/configs/full.yaml --out var/simulation
