@@ -10,7 +10,7 @@ BOOK ?= data/sample
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
 .PHONY: setup run test lint format bench bench-ingest bench-validate bench-features \
-	bench-optimize bench-pipeline scenarios sample dagster-dev clean
+	bench-optimize bench-pipeline bench-simulation scenarios sample dagster-dev clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -61,7 +61,7 @@ sample: setup
 
 ## Stage benchmarks, then one date end to end at 300 and 10k accounts (minutes).
 ## BENCH_ARGS="--with-100k" adds 100k accounts (long); "--in-process" runs steps in one process.
-bench: bench-ingest bench-validate bench-features bench-optimize bench-pipeline
+bench: bench-ingest bench-validate bench-features bench-optimize bench-pipeline bench-simulation
 
 bench-ingest: setup
 	$(BIN)/python benchmarks/bench_ingest.py
@@ -77,6 +77,9 @@ bench-optimize: setup
 
 bench-pipeline: setup
 	$(BIN)/python benchmarks/bench_pipeline.py $(BENCH_ARGS)
+
+bench-simulation: setup
+	$(BIN)/python benchmarks/bench_simulation.py $(BENCH_ARGS)
 
 ## The Dagster UI on the instance `rebalance run` writes to ($REBALANCE_HOME/dagster, default
 ## var/dagster) on port DAGSTER_PORT, the data docs it links on DOCS_PORT; Ctrl-C stops both.
@@ -97,9 +100,11 @@ browser-test: setup
 	fi
 	$(BIN)/pytest -q -m browser tests/browser
 
-## Every policy variant of the full simulation configuration, a variant per core, then its
-## metrics and report under var/simulation (about 8 minutes a variant on one core: about
-## 1 h 20 min for all 21 on 2 cores).
+## Every policy variant of the full simulation configuration, a variant per core (the
+## cost/benefit ones first), then its metrics and report under var/simulation. CPU per
+## variant: about 7.5 minutes for cost/benefit (every account solved every day), under 3
+## for calendar and band variants (only accounts with a mandate or a due calendar day are
+## solved): about 45 minutes for all 21 on 2 cores (`make bench-simulation` per day).
 .PHONY: simulate
 simulate: setup
 	$(BIN)/rebalance simulate --config rebalance_pipeline/simulation/configs/full.yaml --out var/simulation

@@ -107,6 +107,26 @@ class WorkflowPolicy(Strict):
     calendar_days: int = Field(90, ge=1, description="trigger=calendar: trade every N days")
     halt_mode: Literal["skip_account", "freeze_security"] = "skip_account"
     step2_high_priority_only: bool = False
+    propose_untriggered: bool = Field(
+        True,
+        description=(
+            "false: an account without a mandate that the trigger cannot trade today "
+            "(trigger=bands, or a calendar day not due) gets no proposal, only its risk: "
+            "no proposal of it could be traded (the simulation's setting; a daily run keeps "
+            "every proposal for explain)"
+        ),
+    )
+
+    def calendar_due(self, days_since_last_trade: int | None) -> bool:
+        """trigger=calendar: the periodic trade is due (an account never traded is due)."""
+        return days_since_last_trade is None or days_since_last_trade >= self.calendar_days
+
+    def score_may_trade(self, days_since_last_trade: int | None) -> bool:
+        """Whether the trigger may route the account to SCORE today, whatever it proposes:
+        always under cost_benefit, never under bands, on due days under calendar."""
+        if self.trigger == "bands":
+            return False
+        return self.trigger == "cost_benefit" or self.calendar_due(days_since_last_trade)
 
 
 class RiskModelPolicy(Strict):

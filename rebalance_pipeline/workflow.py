@@ -9,12 +9,13 @@ tests, so there is one implementation of every rule.
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import polars as pl
 
 from rebalance_pipeline.book import Book
 from rebalance_pipeline.compliance import ComplianceInputs, apply_compliance
-from rebalance_pipeline.features import SQL_DIR, discover_models, run_models
+from rebalance_pipeline.features import SQL_DIR, SqlModel, discover_models, run_models
 from rebalance_pipeline.policy import Policy
 from rebalance_pipeline.routing.route import RoutingInputs, RoutingOutput, route_accounts
 from rebalance_pipeline.validation import ValidationResult, validate_book
@@ -72,6 +73,14 @@ def compliance_inputs(
     )
 
 
+@functools.cache
+def _sql_models() -> tuple[SqlModel, ...]:
+    """The shipped SQL models, read once per process as the Dagster definitions read them
+    when they load: parsing a model's column lineage takes longer than running it, and a
+    process that runs many dates (the simulation) would otherwise parse them every date."""
+    return tuple(discover_models(SQL_DIR))
+
+
 def run_stages(
     book: Book, policy: Policy, pending_orders: pl.DataFrame | None = None
 ) -> DateOutputs:
@@ -81,9 +90,7 @@ def run_stages(
     from rebalance_pipeline.optimization.shards import optimize_shard
 
     validation = validate_book(book, policy)
-    features = run_models(
-        feature_inputs(book, validation), book.as_of, policy, discover_models(SQL_DIR)
-    )
+    features = run_models(feature_inputs(book, validation), book.as_of, policy, _sql_models())
     problems = build_problems(features, book.tables(), policy)
     results, trades = optimize_shard(problems, policy)
     proposal = route_accounts(

@@ -19,6 +19,7 @@ FEATURE_INS = (
     "restricted_securities",
     "wash_sale_windows",
     "mandates",
+    "days_since_trade",
     "active_halts",
     "untradable_securities",
 )

@@ -65,6 +65,8 @@ class AccountProblem:
     mandates: list[str]
     # model targets without a usable close today: out of the universe (noted in the result)
     unpriced_targets: list[str]
+    # features' DAYS_SINCE_TRADE (None: never traded); the trigger's input
+    days_since_last_trade: int | None = None
 
     @property
     def account_value(self) -> float:
@@ -143,6 +145,7 @@ _SCALARS = {
     "total_value": pl.Float64,
     "cash": pl.Float64,
     "required_cash": pl.Float64,
+    "days_since_last_trade": pl.Int64,
 }
 _STRING_LISTS = (
     "security_ids",

@@ -58,6 +58,7 @@ def build_problem_table(
         .join(_lot_lists(_lots(accounts, universe, features)), on="account_id", how="left")
         .join(_band_lists(canonical["model_bands"]), on="model_id", how="left")
         .join(_mandate_lists(features["mandates"]), on="account_id", how="left")
+        .join(_days_since_trade(features["days_since_trade"]), on="account_id", how="left")
         .join(_unpriced_targets(targets, priced), on="model_id", how="left")
     )
     return table.select(_as_schema(name, dtype) for name, dtype in PROBLEM_SCHEMA.items()).sort(
@@ -256,6 +257,10 @@ def _mandate_lists(mandates: pl.DataFrame) -> pl.DataFrame:
         pl.col("mandate").unique().sort().alias("mandates"),
         pl.col("amount").fill_null(0.0).filter(cash_request).sum().alias("required_cash"),
     )
+
+
+def _days_since_trade(days: pl.DataFrame) -> pl.DataFrame:
+    return days.select("account_id", "days_since_last_trade").unique("account_id", keep="first")
 
 
 def _unpriced_targets(targets: pl.DataFrame, priced: pl.DataFrame) -> pl.DataFrame:

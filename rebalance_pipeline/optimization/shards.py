@@ -146,6 +146,9 @@ def solve_account(
     ]
     if not problem.security_ids:
         return _outcome(problem, no_trades(problem), policy, "no_universe", notes, 0.0)
+    if not _needs_proposal(problem, policy):
+        notes.append("not proposed: the trigger cannot trade the account today")
+        return _outcome(problem, no_trades(problem), policy, "optimal", notes, 0.0)
     try:
         problem, trades, solver_seconds = _propose(problem, policy, notes)
     except OptimizationError as error:
@@ -158,6 +161,17 @@ def solve_account(
         notes.append(f"the rounded proposal scored ${score:,.2f}, below doing nothing: no trades")
         return _outcome(problem, no_trades(problem), policy, "optimal", notes, solver_seconds)
     return _outcome(problem, trades, policy, "optimal", notes, solver_seconds, scores)
+
+
+def _needs_proposal(problem: AccountProblem, policy: Policy) -> bool:
+    """Whether a proposal could be traded today (``workflow.propose_untriggered``): a
+    mandate trades whatever the trigger, otherwise only the trigger's SCORE route does."""
+    workflow = policy.workflow
+    return (
+        workflow.propose_untriggered
+        or bool(problem.mandates)
+        or workflow.score_may_trade(problem.days_since_last_trade)
+    )
 
 
 def _propose(

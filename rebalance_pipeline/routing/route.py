@@ -280,8 +280,7 @@ def _score(row: dict[str, Any], policy: Policy, notes: list[str]) -> Route:
         return Route("NO_TRADE", [r.SCORE_TRIGGER_OFF, *notes], "trigger=bands: only mandates")
     if trigger == "calendar":
         days = row["days_since_last_trade"]
-        due = days is None or days >= policy.workflow.calendar_days
-        if not due:
+        if not policy.workflow.calendar_due(days):
             rule = f"calendar: {days} days since the last trade < {policy.workflow.calendar_days}"
             return Route("NO_TRADE", [r.CALENDAR_NOT_DUE, *notes], rule)
         if not has_trades:

@@ -128,7 +128,9 @@ def _fill_orders(
     halted = set(active_on(world.halts, day)["security_id"])
     orders = ledger.orders.filter(~pl.col("security_id").is_in(list(halted)))
     cost_rate = policy.optimization.transaction_cost_bps / 10_000
-    lots = {row["lot_id"]: row for row in ledger.state.lots.iter_rows(named=True)}
+    trading = pl.col("account_id").is_in(orders["account_id"].unique().implode())
+    # only the lots of accounts with orders change: the others stay a frame
+    lots = {row["lot_id"]: row for row in ledger.state.lots.filter(trading).iter_rows(named=True)}
     rows: list[dict] = []
     for (account_id,), trades in orders.sort("account_id").group_by(
         "account_id", maintain_order=True
@@ -137,9 +139,12 @@ def _fill_orders(
             rows.append(_sell(ledger, lots, sell, day, price, cost_rate))
         buys = trades.filter(pl.col("side") == "buy").sort("security_id")
         rows.extend(_buys(ledger, lots, buys, account_id, day, price, cost_rate))
-    ledger.state.lots = pl.DataFrame(
-        [lot for lot in lots.values() if lot["quantity"] > 0], schema=ledger.state.lots.schema
-    ).sort("account_id", "lot_id")
+    changed = pl.DataFrame(list(lots.values()), schema=ledger.state.lots.schema)
+    ledger.state.lots = (
+        pl.concat([ledger.state.lots.filter(~trading), changed])
+        .filter(pl.col("quantity") > 0)
+        .sort("account_id", "lot_id")
+    )
     for row in rows:
         ledger.last_fill_day[row["account_id"]] = day
     for row in rows:

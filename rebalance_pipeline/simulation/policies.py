@@ -2,6 +2,8 @@
 
 Every variant releases what it trades (review ``none`` in every group: the simulation
 assumes reviewers approve) and keeps the book's mandates (cash requests, restrictions).
+Accounts the trigger cannot trade on a day and without a mandate are not optimized
+(``workflow.propose_untriggered: false``): their outcome is no trade either way.
 The trigger is the workflow's own (``policy.workflow.trigger``), so no rule is restated:
 - cost-benefit-decay: the default per-group thresholds that decay after a trade;
 - cost-benefit-fixed: every group's threshold curve flat at ``fixed_threshold_bps``;
@@ -25,7 +27,8 @@ CALENDAR_DAYS = {"calendar-monthly": 30, "calendar-quarterly": 91, "calendar-ann
 def variant_policy(config: SimulationConfig, variant: Variant) -> Policy:
     base = Policy()
     groups = [group.model_copy(update={"review": "none"}) for group in base.account_groups]
-    workflow = base.workflow
+    # an account the trigger cannot trade today gets no proposal: it could not be traded
+    workflow = base.workflow.model_copy(update={"propose_untriggered": False})
     if variant.policy == "cost-benefit-fixed":
         flat = ThresholdCurve(
             start_bps=config.fixed_threshold_bps, floor_bps=config.fixed_threshold_bps

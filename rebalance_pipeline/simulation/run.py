@@ -14,6 +14,7 @@ from rebalance_pipeline.policy import Policy, ThresholdCurve
 from rebalance_pipeline.simulation.config import SimulationConfig, Variant
 from rebalance_pipeline.simulation.engine import simulate
 from rebalance_pipeline.simulation.metrics import MetricSettings, simulation_metrics
+from rebalance_pipeline.simulation.policies import variant_policy
 from rebalance_pipeline.simulation.report import write_report
 from rebalance_pipeline.simulation.sweep import SweepPoint, SweepResult, sweep_threshold
 from rebalance_pipeline.simulation.world import World, build_world
@@ -42,13 +43,24 @@ def run_simulation(
         return [_write_variant(config, variant, world, out, done) for variant in variants]
     context = multiprocessing.get_context("forkserver")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        futures = [pool.submit(_write_variant, config, variant, world, out) for variant in variants]
-        written = []
-        for variant, future in zip(variants, futures, strict=True):
-            written.append(future.result())
+        futures = {
+            variant: pool.submit(_write_variant, config, variant, world, out)
+            for variant in pool_order(config, variants)
+        }
+        for variant, future in futures.items():
+            future.result()
             if done:
                 done(variant)
-    return written
+    return [futures[variant].result() for variant in variants]
+
+
+def pool_order(config: SimulationConfig, variants: list[Variant]) -> list[Variant]:
+    """The variants in the order the pool starts them: those whose trigger optimizes
+    every account every day (cost/benefit, about three times the others' time) first,
+    so that the last variants running side by side are short ones; else as given."""
+    return sorted(
+        variants, key=lambda v: variant_policy(config, v).workflow.trigger != "cost_benefit"
+    )
 
 
 def _write_variant(

@@ -142,3 +142,19 @@ def test_variants_simulated_in_parallel_write_the_same_records(tmp_path):
     for first, second in zip(one, two, strict=True):
         for name in (ACCOUNT_DAYS_FILE, FILLS_FILE):
             assert pl.read_parquet(first / name).equals(pl.read_parquet(second / name))
+
+
+def test_the_pool_starts_the_variants_that_optimize_every_account_first():
+    from rebalance_pipeline.simulation.run import pool_order
+
+    config = SimulationConfig(tax_aversions=["low", "high"])
+    order = [variant.name for variant in pool_order(config, config.variants())]
+    # the cost/benefit trigger solves every account every day; the others solve only
+    # accounts with a mandate or on a calendar day: the short ones fill the pool's tail
+    assert order[:4] == [
+        "cost-benefit-fixed/tax-low",
+        "cost-benefit-fixed/tax-high",
+        "cost-benefit-decay/tax-low",
+        "cost-benefit-decay/tax-high",
+    ]
+    assert sorted(order) == sorted(variant.name for variant in config.variants())
