@@ -36,8 +36,8 @@ def generated_days(tmp_path_factory) -> list[tuple[dt.date, dict[str, pl.DataFra
     days = []
     build = generate.day_files
 
-    def keep(state, market, day, transactions, accounts):
-        files = build(state, market, day, transactions, accounts)
+    def keep(state, market, day, transactions, accounts, custodians):
+        files = build(state, market, day, transactions, accounts, custodians)
         days.extend((day, {k: v.clone() for k, v in f.frames.items()}) for f in files.values())
         return files
 
