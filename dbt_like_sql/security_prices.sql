@@ -1,5 +1,7 @@
 -- The date's close per security. When several custodians send a close for one
--- security, the alphabetically first custodian's wins (then the earliest file row).
+-- security, the alphabetically first custodian's wins (then the earliest file row). A
+-- close from a file with a finding about the whole file (cut short, stale, content after
+-- its end, ...) is never used: validation blocks a security only it prices.
 with closes as (
     select
         p.security_id,
@@ -11,6 +13,11 @@ with closes as (
     from prices as p
     join run_context as ctx on p.price_date = ctx.as_of
     where p.close is not null and p.security_id is not null
+        and p.source_file not in (
+            select dq.source_file
+            from data_quality_issues as dq
+            where dq.source_row is null and dq.source_file is not null
+        )
 )
 
 select

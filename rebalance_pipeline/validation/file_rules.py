@@ -66,23 +66,33 @@ def _rows_named(book: Book, wanted: pl.DataFrame) -> pl.DataFrame:
 
 
 def _by_listed_security(parsed: pl.DataFrame, book: Book) -> pl.DataFrame:
-    """File-level findings of prices files that were read, one per security the file
-    lists: its closes may value any custodian's accounts, so each security is blocked and
-    its holders are suspended, as for any price finding. Other findings unchanged."""
+    """The findings, and for each file-level finding of a prices file that was read one
+    more per security the file lists that no trusted file prices today: the untrusted
+    file's closes are never used (``security_prices.sql``), so such a security has no
+    close to trust and is blocked, its holders suspended, as for any price finding. The
+    file's own finding stays, scoped to its custodian's accounts (a file may carry their
+    positions too)."""
     read_prices = book.source_files.filter(
         (pl.col("kind") == "prices") & (pl.col("status") == "ok")
     ).select("source_file")
+    untrusted = parsed.filter(pl.col("source_row").is_null()).select("source_file")
+    trusted_closes = (
+        book.prices.join(untrusted, on="source_file", how="anti")
+        .filter((pl.col("price_date") == book.as_of) & pl.col("close").is_not_null())
+        .select("security_id")
+    )
     listed = (
         book.prices.join(read_prices, on="source_file", how="semi")
         .select("source_file", "security_id")
         .drop_nulls()
         .unique()
+        .join(trusted_closes, on="security_id", how="anti")
     )
     about_prices = pl.col("source_row").is_null() & pl.col("source_file").is_in(
         read_prices["source_file"].implode()
     )
     per_security = parsed.filter(about_prices).drop("security_id").join(listed, on="source_file")
-    return pl.concat([parsed.filter(~about_prices), draft(scope.by_security(per_security, book))])
+    return pl.concat([parsed, draft(scope.by_security(per_security, book))])
 
 
 def scoped_parse_findings(book: Book) -> pl.DataFrame:

@@ -42,7 +42,7 @@ SHIPPED_DEPS = {
     "holdings": ("account_positions", "account_valuations", "securities", "security_prices"),
     "mandates": ("asset_class_drift", "cash_requests", "holdings", "restricted_securities"),
     "restricted_securities": ("accounts", "restrictions", "securities"),
-    "security_prices": ("prices",),
+    "security_prices": ("data_quality_issues", "prices"),
     "tax_lots": ("lots", "securities", "security_prices"),
     "sell_gains": ("lots", "sold_lots", "transactions"),
     "wash_sale_windows": ("accounts", "securities", "sell_gains", "transactions"),

@@ -35,6 +35,29 @@ def test_security_prices_take_the_dates_close_of_the_first_custodian(features):
     ]
 
 
+def test_a_close_from_a_file_untrusted_whole_is_never_used(models):
+    """alpha's prices file has a finding about the whole file (cut short, stale, ...):
+    beta's close of S_US1 is the date's, and nothing else alpha sent is used."""
+    tables = book_tables()
+    prices = tables["prices"].with_columns(
+        source_file=pl.format("drops/{}/prices.csv", pl.col("custodian"))
+    )
+    untrusted = t.conform(
+        pl.DataFrame(
+            {
+                "check": ["truncated_file"],
+                "source_file": ["drops/alpha/prices.csv"],
+                "source_row": [None],
+                "account_ids": [["A1"]],
+            }
+        ),
+        t.FINDINGS,
+    )
+    tables |= {"prices": prices, "data_quality_issues": untrusted}
+    closes = run_models(tables, AS_OF, Policy(), models)["security_prices"]
+    assert rows(closes, "security_id", "close") == [("S_US1", 105.0)]
+
+
 def test_account_valuations_keep_every_account_with_its_status(features):
     valuations = features["account_valuations"]
     assert rows(valuations, "account_id", "status", "cash", "market_value", "total_value") == [

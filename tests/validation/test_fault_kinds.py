@@ -81,3 +81,16 @@ def test_row_faults_in_a_flex_custodians_file_suspend_exactly_their_accounts(
     scoped to its account, and its healthy accounts run."""
     faults = _check_book(tmp_path, (kind,), seed=21, custodians=FLEX_BOOK)
     assert "cedar" in set(faults["custodian"]), "no fault went to the Flex custodian"
+
+
+@pytest.mark.parametrize(
+    "kind", ["truncated_file", "trailing_junk", "stale_header_date", "resent_previous_day"]
+)
+def test_file_faults_of_a_flex_file_suspend_exactly_its_custodians_accounts(
+    tmp_path: Path, kind: str
+) -> None:
+    """A Flex file under a file fault is read but not trusted: its custodian's accounts
+    are suspended, its transactions leave a gap in the wash-sale window of the days after,
+    and its marks price nothing another custodian prices (no other account suspended)."""
+    faults = _check_book(tmp_path, (kind,), seed=25, custodians=FLEX_BOOK)
+    assert "cedar" in set(faults["custodian"]), "no fault went to the Flex custodian"
