@@ -172,18 +172,41 @@ def test_a_birch_header_of_the_previous_business_day_is_a_stale_file(book: Path)
     assert_whole_file_untrusted(book, "stale_file", "birch", "stale file")
 
 
+def without_first_price(root: Path, custodian: str) -> str:
+    """Remove the first close of the custodian's prices file (a birch file keeps a true
+    trailer); returns the symbol it priced."""
+    path = drop_file(root, custodian, "prices")
+    lines = path.read_bytes().decode().split("\n")[:-1]
+    removed = lines.pop(1)
+    if custodian == "birch":
+        details = lines[1:-1]
+        checksum = birch_pipe.trailer_checksum("\n".join(details).encode())
+        lines[-1] = f"T|{len(details)}|{checksum}"
+    path.write_text("\n".join(lines) + "\n")
+    if custodian == "birch":
+        return removed.split("|")[1].replace("/", ".")
+    return removed.split(",")[0]
+
+
 def assert_prices_untrusted(root: Path, check: str, custodian: str, words: str) -> None:
-    """An untrusted prices file puts each security it lists in doubt: the security is
-    blocked book-wide and its holders suspended, as for any price finding."""
+    """An untrusted prices file's closes are never used: a security it alone prices is
+    blocked book-wide and its holders suspended, as for any price finding; one the other
+    custodian prices is not blocked; the file's own finding suspends its custodian's
+    accounts."""
+    other = "birch" if custodian == "alder" else "alder"
+    symbol = without_first_price(root, other)
     found, suspended = findings_of(root, check)
-    listed = load_book(root, DAY, 5).prices.filter(
-        pl.col("source_file") == f.drop_path(custodian, "prices", DAY)
-    )
-    assert sorted(found["security_id"]) == sorted(listed["security_id"].unique())
-    assert found["blocks_security"].all() and found["source_row"].is_null().all()
-    holders = set(found["account_ids"].explode().drop_nulls())
+    book = load_book(root, DAY, 5)
+    alone = book.prices.filter(pl.col("symbol") == symbol)["security_id"].unique().to_list()
+    per_security = found.filter(pl.col("security_id").is_not_null())
+    assert per_security["security_id"].to_list() == alone
+    assert per_security["blocks_security"].all() and found["source_row"].is_null().all()
+    holders = set(per_security["account_ids"].explode().drop_nulls())
     assert holders and holders <= suspended
-    assert words in found["message"][0] and found["source_file"][0] in found["message"][0]
+    (whole_file,) = found.filter(pl.col("security_id").is_null()).iter_rows(named=True)
+    assert whole_file["account_ids"] == custodian_accounts(root, custodian)
+    assert set(custodian_accounts(root, custodian)) <= suspended
+    assert words in whole_file["message"] and whole_file["source_file"] in whole_file["message"]
 
 
 def test_a_prices_file_of_an_earlier_date_is_a_stale_file(book: Path) -> None:
