@@ -104,7 +104,8 @@ browser-test: setup
 ## cost/benefit ones first), then its metrics and report under var/simulation. CPU per
 ## variant: about 7.5 minutes for cost/benefit (every account solved every day), under 3
 ## for calendar and band variants (only accounts with a mandate or a due calendar day are
-## solved): about 45 minutes for all 21 on 2 cores (`make bench-simulation` per day).
+## solved): all 21 took 53 minutes on 2 cores shared with other work (`make bench-simulation`
+## per day).
 .PHONY: simulate
 simulate: setup
 	$(BIN)/rebalance simulate --config rebalance_pipeline/simulation/configs/full.yaml --out var/simulation

@@ -16,7 +16,11 @@ HEIGHT = 240
 
 
 def png(chart: alt.Chart) -> bytes:
-    return vl_convert.vegalite_to_png(chart.to_json(), scale=SCALE)
+    """The chart as PNG bytes. Its data are inlined whatever their size: Altair's row
+    limit protects a browser, and the image is rendered here, offline."""
+    with alt.data_transformers.enable("default", max_rows=None):
+        spec = chart.to_json()
+    return vl_convert.vegalite_to_png(spec, scale=SCALE)
 
 
 def drift_chart(drift: pl.DataFrame) -> alt.Chart:
