@@ -21,11 +21,17 @@ FILE_FAULTS = (
     "stale_header_date",
     "resent_previous_day",
     "symlinked_file",
+    "statement_missing",
 )
 # File faults that leave the file in place, each only where its writer can carry it
 # (``generator/writers.py``): a trailer's checksum, content after the file's end, an
-# as-of date of the day before.
-SPOILED_FILE_FAULTS = ("checksum_corrupted", "trailing_junk", "stale_header_date")
+# as-of date of the day before, a statement cut from a multi-account file.
+SPOILED_FILE_FAULTS = (
+    "checksum_corrupted",
+    "trailing_junk",
+    "stale_header_date",
+    "statement_missing",
+)
 # Faults in a security's prices (scope: every account holding it).
 PRICE_FAULTS = ("missing_price", "stale_price", "price_jump")
 # Faults in one account's rows (scope: that account).
@@ -52,6 +58,7 @@ FEED_FAULTS = (
     "stale_header_date",
     "resent_previous_day",
     "symlinked_file",
+    "statement_missing",
 )
 # Row faults only one custodian's format can carry.
 FAULT_CUSTODIANS = {
@@ -64,6 +71,7 @@ FAULT_CHECKS = {
     "stale_header_date": "stale_file",
     "resent_previous_day": "stale_file",
     "symlinked_file": "foreign_file",
+    "statement_missing": "truncated_file",
     "ragged_row": "malformed_row",
 }
 

@@ -61,6 +61,7 @@ CASH_ACTIONS = {
 ACCOUNT_KINDS = ("positions", "lots", "transactions", "cash")
 ENTITIES = {'"': "&quot;"}  # escaped in an attribute besides & < >
 STOCK = {"currency": pl.lit("USD"), "assetCategory": pl.lit("STK")}
+STATEMENT_ACCOUNT = re.compile(rb'<FlexStatement accountId="([^"]*)"')
 STATEMENT_DATES = re.compile(
     rb'(<FlexStatement accountId="([^"]*)" fromDate=")[^"]*(" toDate=")[^"]*'
 )
@@ -125,6 +126,9 @@ class FlexWriter:
     spoilers: Mapping[str, Spoiler] = {
         "trailing_junk": lambda content, day: append_status_message(content),
         "stale_header_date": lambda content, day: restamp_statements(content, session_before(day)),
+        "statement_missing": lambda content, day: remove_statement(
+            content, middle_account(content)
+        ),
     }
     malformed_date = MALFORMED_DATETIME
 
@@ -379,6 +383,12 @@ def truncate_download(content: bytes, rng: np.random.Generator) -> bytes:
     start = content.index(b"<FlexStatement ")
     end = content.index(b"</FlexStatements>")
     return content[: int(rng.integers(start + 1, end))]
+
+
+def middle_account(content: bytes) -> str:
+    """The account of the middle statement of a Flex file."""
+    accounts = STATEMENT_ACCOUNT.findall(content)
+    return accounts[len(accounts) // 2].decode()
 
 
 def remove_statement(content: bytes, account: str) -> bytes:

@@ -56,7 +56,8 @@ def _check_book(
 
 @pytest.mark.parametrize("kind", FAULT_KINDS)
 def test_each_fault_kind_alone_suspends_exactly_its_accounts(tmp_path: Path, kind: str) -> None:
-    faults = _check_book(tmp_path, (kind,), seed=11)
+    custodians = FLEX_BOOK if kind == "statement_missing" else ("alder", "birch")
+    faults = _check_book(tmp_path, (kind,), seed=11, custodians=custodians)
     injected = set(faults["fault_kind"]) - {"missing_history"}  # its later days' consequence
     assert injected == {kind}, "the generator injected no fault of this kind"
 
@@ -84,7 +85,14 @@ def test_row_faults_in_a_flex_custodians_file_suspend_exactly_their_accounts(
 
 
 @pytest.mark.parametrize(
-    "kind", ["truncated_file", "trailing_junk", "stale_header_date", "resent_previous_day"]
+    "kind",
+    [
+        "truncated_file",
+        "trailing_junk",
+        "stale_header_date",
+        "resent_previous_day",
+        "statement_missing",
+    ],
 )
 def test_file_faults_of_a_flex_file_suspend_exactly_its_custodians_accounts(
     tmp_path: Path, kind: str
