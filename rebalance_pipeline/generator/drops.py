@@ -28,7 +28,7 @@ from rebalance_pipeline.generator.market import (
 )
 from rebalance_pipeline.generator.render import MARK, DayFile, FormatWriter
 from rebalance_pipeline.generator.row_faults import DayFiles, inject_row_fault
-from rebalance_pipeline.generator.writers import WRITERS
+from rebalance_pipeline.generator.writers import CUSTODIANS, WRITERS
 
 # like many real custodians, birch never fills the realized gain of a sell (GAIN_AMT)
 CUSTODIANS_WITHOUT_GAINS = ("birch",)
@@ -244,7 +244,7 @@ def write_day(
                 fault = None
             scope = _custodian_accounts(accounts, custodian) if fault else []
             row = None
-            relative = f"drops/{day.isoformat()}/{custodian}/{file.name}"
+            relative = CUSTODIANS[custodian].drop_path(file.kinds[0], day)
             path = out / relative
             if fault is not None and fault.kind == "missing_file":
                 content = None

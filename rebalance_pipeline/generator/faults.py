@@ -33,7 +33,8 @@ from rebalance_pipeline.generator.market import (
     Market,
     model_targets,
 )
-from rebalance_pipeline.generator.writers import WRITERS, fault_custodians
+from rebalance_pipeline.generator.writers import WRITERS
+from rebalance_pipeline.ingest.load import WASH_SALE_DAYS
 
 JUMP_FACTOR = 1.4
 FILE_FAULT_KINDS = ("positions", "lots", "cash")  # the files a file fault may hit
@@ -146,8 +147,11 @@ def _possible(kind: str, day: dt.date, market: Market, first_drop_day: dt.date) 
 def _possible_custodians(kind: str, custodians: tuple[str, ...]) -> tuple[str, ...]:
     """The custodians of the book whose format can carry a fault of ``kind`` (a kind no
     custodian of the book can carry is never drawn)."""
-    possible = FAULT_CUSTODIANS.get(kind, fault_custodians(kind, SPOILED_FILE_FAULTS, custodians))
-    return tuple(c for c in custodians if c in possible)
+    if kind in FAULT_CUSTODIANS:
+        return tuple(c for c in custodians if c in FAULT_CUSTODIANS[kind])
+    if kind in SPOILED_FILE_FAULTS:  # only where the format's writer can spoil a file so
+        return tuple(c for c in custodians if kind in WRITERS[c].spoilers)
+    return custodians
 
 
 def _free_custodian(
@@ -257,9 +261,6 @@ def _unknown_restricted(
     return {"security_id": None, "sector": security["sector"].lower()}
 
 
-HISTORY_DAYS = 30  # calendar days of transactions a date needs (ingest's wash-sale window)
-
-
 def history_gaps(
     truth: list[Fault], drop_days: list[dt.date], accounts: pl.DataFrame
 ) -> list[Fault]:
@@ -282,7 +283,7 @@ def history_gaps(
     damaged = {(c, day) for c, day, _ in hit if day >= first_delivered[c]}
     gaps = []
     for day in drop_days:
-        since = day - dt.timedelta(days=HISTORY_DAYS)
+        since = day - dt.timedelta(days=WASH_SALE_DAYS)
         for custodian in sorted({c for c, damaged_day in damaged if since <= damaged_day < day}):
             members = accounts.filter(pl.col("custodian") == custodian)["account_id"]
             gaps.append(

@@ -3,11 +3,7 @@ accounts."""
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Collection
-
 import numpy as np
-import polars as pl
 
 from rebalance_pipeline.generator.flex_render import FlexWriter
 from rebalance_pipeline.generator.render import AlderWriter, BirchWriter, FormatWriter
@@ -35,26 +31,3 @@ def custodians_file(custodians: tuple[str, ...]) -> bytes:
     """``firm/custodians.yaml`` of a generated book."""
     entries = [f"  {name}: {{adapter: {WRITERS[name].adapter_name}}}" for name in custodians]
     return ("custodians:\n" + "\n".join(entries) + "\n").encode()
-
-
-def fault_custodians(
-    kind: str, spoiled: Collection[str], custodians: tuple[str, ...]
-) -> tuple[str, ...]:
-    """The custodians whose format can carry a file fault ``kind`` that leaves the file
-    in place (``spoiled``: those kinds); every custodian for the others."""
-    if kind in spoiled:
-        return tuple(c for c in custodians if kind in WRITERS[c].spoilers)
-    return custodians
-
-
-def to_text(custodian: str, kind: str, frame: pl.DataFrame) -> pl.DataFrame:
-    """A text format's fields of a canonical frame (alder, birch)."""
-    return WRITERS[custodian].text(kind, frame)  # type: ignore[attr-defined]
-
-
-def detail_lines(custodian: str, text: pl.DataFrame, unquoted: Collection[str] = ()) -> list[str]:
-    return WRITERS[custodian].detail_lines(text, unquoted)  # type: ignore[attr-defined]
-
-
-def file_bytes(custodian: str, kind: str, file_date: dt.date, lines: list[str]) -> bytes:
-    return WRITERS[custodian].file_bytes(kind, file_date, lines)  # type: ignore[attr-defined]

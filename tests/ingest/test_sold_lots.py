@@ -15,10 +15,10 @@ from pathlib import Path
 import builtin_custodians as f
 import polars as pl
 import pytest
+from builtin_custodians import detail_lines, file_bytes, to_text
 
 from rebalance_pipeline.calendar import previous_business_days
 from rebalance_pipeline.generator.render import MARK
-from rebalance_pipeline.generator.writers import detail_lines, file_bytes, to_text
 from rebalance_pipeline.ingest import load_book
 from rebalance_pipeline.ingest.custodians import adapter
 from rebalance_pipeline.ingest.custodians import birch as birch_pipe

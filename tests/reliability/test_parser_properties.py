@@ -10,12 +10,12 @@ from pathlib import Path
 
 import builtin_custodians as f
 import polars as pl
+from builtin_custodians import detail_lines, file_bytes, to_text
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rebalance_pipeline import tables as t
 from rebalance_pipeline.generator.render import DECIMALS, MARK
-from rebalance_pipeline.generator.writers import detail_lines, file_bytes, to_text
 from rebalance_pipeline.ingest.custodians import adapter
 from rebalance_pipeline.ingest.custodians import alder as alder_csv
 from rebalance_pipeline.ingest.custodians import birch as birch_pipe
