@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import builtin_custodians as f
 import polars as pl
 import pytest
 
@@ -90,29 +91,15 @@ def materialized(materialized_sample: tuple[Path, dt.date]) -> tuple[Path, dt.da
     return materialized_sample
 
 
-def _detail_rows(day: dt.date, kind_prefix: str) -> int:
-    """Detail records of the day's files of one kind, counted straight from the bytes."""
-    count = 0
-    for path in (SAMPLE / "drops" / day.isoformat()).glob("*/*"):
-        name = path.name.lower()
-        if not name.startswith(kind_prefix):
-            continue
-        lines = path.read_bytes().splitlines()
-        if path.suffix == ".dat":
-            count += sum(1 for line in lines if line.startswith(b"D|"))
-        else:
-            count += max(len(lines) - 1, 0)
-    return count
-
-
 def test_canonical_row_counts_match_the_files(materialized: tuple[Path, dt.date]) -> None:
     home, day = materialized
-    for table, prefix in (("positions", "positions"), ("lots", "lots")):
+    for table in ("positions", "lots"):
         rows = storage.read_partition(table, day, home).height
-        assert rows == _detail_rows(day, prefix), table
+        assert rows == sum(f.detail_count(SAMPLE, c, table, day) for c in f.CUSTODIAN), table
         alder = storage.read_partition(f"raw_alder_{table}", day, home)
         birch = storage.read_partition(f"raw_birch_{table}", day, home)
-        details = alder.height + birch.filter(pl.col("RECORD") == "D").height
+        cedar = storage.read_partition(f"raw_cedar_{table}", day, home)
+        details = alder.height + birch.filter(pl.col("RECORD") == "D").height + cedar.height
         assert details == rows, f"raw {table}"
 
 

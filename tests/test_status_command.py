@@ -11,8 +11,6 @@ from typer.testing import CliRunner
 
 from rebalance_pipeline.cli import app
 
-ALDER_CASH = "drops/2026-03-16/alder/cash_20260316.csv"
-
 
 def status(home: Path, day: dt.date, *options: str) -> list[str]:
     result = CliRunner().invoke(app, ["status", "--date", day.isoformat(), *options])
@@ -27,12 +25,12 @@ def sample(materialized_sample: tuple[Path, dt.date], monkeypatch: pytest.Monkey
     return home, day
 
 
-def test_the_untrusted_cash_file_is_one_line_with_its_accounts_counted(sample):
+def test_the_price_jump_is_one_line_with_its_accounts_counted(sample):
     lines = status(*sample)
-    (alder,) = [line for line in lines if line.endswith(ALDER_CASH) and "accounts" in line]
-    assert alder.split()[:3] == ["wrong_encoding", "error", "1"]
-    assert "165 accounts" in alder
-    assert lines[-1] == "suspended accounts: 165 (list them with --accounts)"
+    (jump,) = [line for line in lines if "accounts" in line and "findings" in line]
+    assert jump.split()[:3] == ["price_jump", "error", "1"]
+    assert "74 accounts" in jump and jump.endswith("(no file)")
+    assert lines[-1] == "suspended accounts: 74 (list them with --accounts)"
     assert not [line for line in lines if line.strip().startswith("A0")]
     assert len(lines) < 20
 
@@ -40,5 +38,5 @@ def test_the_untrusted_cash_file_is_one_line_with_its_accounts_counted(sample):
 def test_accounts_lists_every_suspended_account(sample):
     lines = status(*sample, "--accounts")
     listed = lines[lines.index("suspended accounts:") + 1 :]
-    assert len(listed) == 165
+    assert len(listed) == 74
     assert all(line.strip().startswith("A0") for line in listed)

@@ -62,15 +62,26 @@ def _sources(artifacts: Artifacts, account_id: str, _d: dict, _p: Policy) -> Sec
     if files is None:
         return Section("sources", "Source files", [artifacts.missing("source_files")], {})
     mine = files.filter(pl.col("custodian") == custodian).sort("kind", "source_file")
-    lines = [f"custodian {_text(custodian)}: {mine.height} files"]
-    lines += [
-        f"{row['kind']:<17} {row['source_file']} ({row['status']}, {row['detail_rows']} rows) "
-        f"sha256 {row['sha256']}"
-        for row in mine.iter_rows(named=True)
-    ]
+    count = mine["source_file"].n_unique()
+    lines = [f"custodian {_text(custodian)}: {count} file{'' if count == 1 else 's'}"]
+    for (path,), kinds in mine.group_by("source_file", maintain_order=True):
+        lines.append(_file_line(path, kinds))
     return Section(
         "sources", "Source files", lines, {"custodian": custodian, "files": mine.to_dicts()}
     )
+
+
+def _file_line(path: str, kinds: pl.DataFrame) -> str:
+    """One line per file; a file holding several kinds (a Flex report) gives the rows
+    read of each."""
+    first = kinds.row(0, named=True)
+    if kinds.height == 1:
+        return (
+            f"{first['kind']:<17} {path} ({first['status']}, {first['detail_rows']} rows) "
+            f"sha256 {first['sha256']}"
+        )
+    rows = ", ".join(f"{row['kind']} {row['detail_rows']}" for row in kinds.iter_rows(named=True))
+    return f"{path} ({first['status']}; rows: {rows}) sha256 {first['sha256']}"
 
 
 def _data_quality(artifacts: Artifacts, account_id: str, _d: dict, _p: Policy) -> Section:

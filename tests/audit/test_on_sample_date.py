@@ -43,6 +43,22 @@ def test_one_account_of_every_route_is_explained(materialized: tuple[Path, dt.da
         assert len(rows) == released.filter(pl.col("account_id") == account).height
 
 
+def test_a_flex_account_names_its_one_file_with_the_rows_of_each_kind(
+    materialized: tuple[Path, dt.date],
+) -> None:
+    """cedar delivers one Flex report holding every kind: one file, one hash, not six."""
+    home, day = materialized
+    accounts = pl.read_csv(SAMPLE / "firm" / "accounts.csv")
+    account = accounts.filter(pl.col("custodian") == "cedar")["account_id"].min()
+    sources = explain(account, day, home, book_policy(SAMPLE, day)).section("sources")
+    header, *files = sources.lines
+    flex = f"drops/{day}/cedar/rebalance_daily.{day:%Y%m%d}.xml"
+    assert header == "custodian cedar: 1 file"
+    assert len(files) == 1 and files[0].startswith(f"{flex} (ok; rows: cash ")
+    for kind in ("corporate_actions", "lots", "positions", "prices", "transactions"):
+        assert f" {kind} " in files[0]
+
+
 def test_the_current_batch_against_itself_is_empty(materialized: tuple[Path, dt.date]) -> None:
     home, day = materialized
     batch = current_batch_id(day, home)

@@ -45,6 +45,6 @@ def test_the_report_renders_offline_with_its_sections_and_plots(sample_run, tmp_
             browser.close()
     assert all(shown)
     assert len(widths) == 3 and all(width > 0 for width in widths)
-    assert "wrong_encoding" in suspension and "165" in suspension
+    assert "price_jump" in suspension and "74" in suspension
     assert [url for url in requests if not url.startswith(("file:", "data:"))] == []
     assert (tmp_path / "daily-report.png").stat().st_size > 0

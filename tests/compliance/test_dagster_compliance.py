@@ -12,6 +12,7 @@ from typing import Any
 import dagster as dg
 import polars as pl
 import pytest
+from builtin_custodians import SAMPLE_CUSTODIANS
 from faults import faulty_optimizer, trade_row
 
 from rebalance_pipeline import storage
@@ -23,7 +24,16 @@ from rebalance_pipeline.routing.route import TRADING_ROUTES
 
 pytestmark = pytest.mark.slow
 
-BOOK = GeneratorConfig(accounts=12, households=5, days=1, warmup_days=3, seed=5, fault_rate=0.0)
+# the custodians the process's definitions were loaded with (the sample book's)
+BOOK = GeneratorConfig(
+    accounts=12,
+    households=5,
+    days=1,
+    warmup_days=3,
+    seed=5,
+    fault_rate=0.0,
+    custodians=SAMPLE_CUSTODIANS,
+)
 INJECTED_RULES = {"sell_lot": 1, "short_position": 1, "negative_cash": 1}
 
 

@@ -16,7 +16,6 @@ from rebalance_pipeline import storage
 from rebalance_pipeline.cli import app
 from rebalance_pipeline.review.records import REVIEW_OUTCOMES
 
-ALDER_CASH = "drops/2026-03-16/alder/cash_20260316.csv"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -29,7 +28,7 @@ def test_the_asset_writes_the_page_and_puts_the_markdown_in_its_metadata(sample_
     path = Path(sample_run.report_metadata["path"].value)
     assert path == sample_run.home / "reports" / f"{sample_run.day.isoformat()}.html"
     markdown = sample_run.report_metadata["report"].value
-    assert f"| wrong_encoding | {ALDER_CASH} | 165 | A000001, A000004" in markdown
+    assert "| price_jump | (no file) | 74 | A000006, A000007" in markdown
     assert "## Manual queue" in markdown
     assert "| awaiting review |" in markdown
 
@@ -46,7 +45,7 @@ def test_the_page_is_self_contained(sample_run):
 
 def test_the_page_groups_suspensions_by_cause_and_file(sample_run):
     html = storage.report_file(sample_run.day, sample_run.home).read_text()
-    row = f"<td>wrong_encoding</td><td>{ALDER_CASH}</td><td>165</td>"
+    row = "<td>price_jump</td><td>(no file)</td><td>74</td>"
     assert html.count(row) == 1
 
 

@@ -10,23 +10,19 @@ import pytest
 
 from rebalance_pipeline import tables as t
 from rebalance_pipeline.book import CANONICAL_TABLES
-from rebalance_pipeline.generator import SAMPLE_DIR
+from rebalance_pipeline.generator import SAMPLE_DIR, GeneratorConfig, generate_book
 from rebalance_pipeline.ingest import load_book
 
-# faults of the sample book on these dates (from data/sample/ground_truth/faults.csv)
-UTF16_DAY = dt.date(2026, 3, 16)  # alder cash is UTF-16
-TRUNCATED_DAY = dt.date(2026, 3, 13)  # birch positions cut at line 512
+# the sample book's latest date and its faults on other dates
+# (from data/sample/ground_truth/faults.csv)
+LATEST_DAY = dt.date(2026, 3, 16)
+UTF16_DAY = dt.date(2026, 3, 11)  # birch lots are UTF-16
 SYMBOL_CHANGE_DAY = dt.date(2026, 3, 10)
 
 
 @pytest.fixture(scope="module")
 def book():
-    return load_book(SAMPLE_DIR, UTF16_DAY)
-
-
-def detail_count(custodian: str, kind: str, day: dt.date) -> int:
-    lines = (SAMPLE_DIR / f.drop_path(custodian, kind, day)).read_text().rstrip("\n").split("\n")
-    return len(lines) - (1 if custodian == "alder" else 2)
+    return load_book(SAMPLE_DIR, LATEST_DAY)
 
 
 def test_row_counts_match_the_files(book):
@@ -36,28 +32,30 @@ def test_row_counts_match_the_files(book):
         ("lots", "lots"),
         ("prices", "prices"),
         ("corporate_actions", "corporate_actions"),
+        ("cash_balances", "cash"),
     ]:
-        expected = sum(detail_count(c, kind, UTF16_DAY) for c in f.CUSTODIANS)
+        expected = sum(f.detail_count(SAMPLE_DIR, c, kind, LATEST_DAY) for c in f.CUSTODIAN)
         assert book.tables()[table].height == expected, table
-    assert book.cash_balances.height == detail_count("birch", "cash", UTF16_DAY)
-    assert set(book.cash_balances["custodian"]) == {"birch"}
+    assert set(book.cash_balances["custodian"]) == {"alder", "birch", "cedar"}
     firm_accounts = pl.read_csv(SAMPLE_DIR / "firm" / "accounts.csv")
     assert book.accounts.height == firm_accounts.height == 300
     assert book.accounts["last_firm_trade_date"].null_count() == 300
 
 
-def test_a_garbled_file_is_a_finding_and_the_rest_still_ingests(book):
-    cash = book.source_files.filter(pl.col("kind") == "cash", pl.col("custodian") == "alder")
-    assert cash["status"].to_list() == ["unreadable"]
+def test_a_garbled_file_is_a_finding_and_the_rest_still_ingests():
+    book = load_book(SAMPLE_DIR, UTF16_DAY, lookback_business_days=1)
+    lots = book.source_files.filter(pl.col("kind") == "lots", pl.col("custodian") == "birch")
+    assert lots["status"].to_list() == ["unreadable"]
     (finding,) = book.parse_findings.iter_rows(named=True)
-    alder = sorted(book.accounts.filter(pl.col("custodian") == "alder")["account_id"])
+    birch = sorted(book.accounts.filter(pl.col("custodian") == "birch")["account_id"])
     assert finding["check"] == "wrong_encoding"
-    assert finding["source_file"] == "drops/2026-03-16/alder/cash_20260316.csv"
-    assert finding["account_ids"] == alder
-    assert book.positions.filter(pl.col("custodian") == "alder").height > 1000
+    assert finding["source_file"] == "drops/2026-03-11/birch/LOTS.260311.dat"
+    assert finding["account_ids"] == birch
+    assert book.lots.filter(pl.col("custodian") == "birch").is_empty()
+    assert book.positions.filter(pl.col("custodian") == "birch").height > 500
     ok = book.source_files.filter(pl.col("status") == "ok")
-    assert ok.height == 11 and ok["arrived_at"].null_count() == 0
-    assert ok["sha256"].str.len_chars().to_list() == [64] * 11
+    assert ok.height == 17 and ok["arrived_at"].null_count() == 0
+    assert ok["sha256"].str.len_chars().to_list() == [64] * 17
 
 
 def test_firm_files_as_of_the_date(book):
@@ -87,34 +85,61 @@ def test_symbols_map_to_security_ids_as_of_the_date():
         "SEC-SOCL"
     ]
     action = day.corporate_actions.filter(pl.col("action") == "symbol_change")
-    assert action["security_id"].to_list() == ["SEC-SOCL", "SEC-SOCL"]
-    assert action["new_symbol"].to_list() == ["MTAX", "MTAX"]
+    assert action["custodian"].to_list() == ["alder", "birch", "cedar"]
+    assert action["security_id"].unique().to_list() == ["SEC-SOCL"]
+    assert action["new_symbol"].unique().to_list() == ["MTAX"]
 
 
 def test_history_of_the_lookback_window(book):
     assert book.price_history["price_date"].n_unique() == 60
     assert book.price_history["price_date"].max() == dt.date(2026, 3, 13)
-    assert book.price_history["security_id"].null_count() == 0
-    # one row per security, custodian and day, less the sample's missing price (2 rows)
-    assert book.price_history.height == 60 * 2 * 40 - 2
+    # one row per security, day and text custodian, less the sample's missing price (2 rows);
+    # the Flex custodian's marks of what its accounts hold, from its first drop on
+    text = book.price_history.filter(pl.col("custodian") != "cedar")
+    assert text.height == 60 * 2 * 40 - 2 and text["security_id"].null_count() == 0
+    flex = book.price_history.filter(pl.col("custodian") == "cedar")
+    assert flex["price_date"].min() == dt.date(2026, 2, 24)
+    # a held symbol the Flex file misstates is a mark of no security (its position is a finding)
+    unmapped = flex.filter(pl.col("security_id").is_null())
+    truth = pl.read_csv(SAMPLE_DIR / "ground_truth" / "faults.csv", try_parse_dates=True).filter(
+        pl.col("custodian") == "cedar",
+        pl.col("fault_kind").is_in(["symbol_change_not_applied", "unknown_security"]),
+    )
+    assert set(unmapped.select("price_date", "source_row").iter_rows()) <= set(
+        truth.select("file_date", "row").iter_rows()
+    )
+    assert unmapped.height == truth["file_date"].n_unique()
     dates = book.transactions["trade_date"]
-    assert dates.max() == UTF16_DAY and dates.min() == dt.date(2026, 2, 24)
-    short = load_book(SAMPLE_DIR, UTF16_DAY, lookback_business_days=2)
+    assert dates.max() == LATEST_DAY and dates.min() == dt.date(2026, 2, 24)
+    short = load_book(SAMPLE_DIR, LATEST_DAY, lookback_business_days=2)
     assert short.transactions["trade_date"].unique().sort().to_list() == [
         dt.date(2026, 3, 12),
         dt.date(2026, 3, 13),
-        UTF16_DAY,
+        LATEST_DAY,
     ]
 
 
-def test_truncated_file_is_visible_in_source_files():
-    day = load_book(SAMPLE_DIR, TRUNCATED_DAY, lookback_business_days=1)
-    files = day.source_files.filter(pl.col("custodian") == "birch", pl.col("kind") == "positions")
-    record = files.row(0, named=True)
-    assert record["trailer_rows"] is None and record["detail_rows"] == 511
-    last = day.positions.filter(pl.col("custodian") == "birch")["source_row"].max()
-    assert last == 512
-    complete = day.source_files.filter(pl.col("custodian") == "birch", pl.col("kind") == "lots")
+def test_truncated_file_is_visible_in_source_files(tmp_path):
+    config = GeneratorConfig(
+        accounts=60, households=20, days=1, warmup_days=3, seed=3, fault_rate=1.0,
+        fault_kinds=("truncated_file",), custodians=("alder", "birch"),
+    )  # fmt: skip
+    generated = generate_book(config, tmp_path / "book")
+    fault = generated.faults.row(0, named=True)
+    custodian, day = fault["custodian"], fault["file_date"]
+    (kind,) = [
+        k
+        for k in f.CUSTODIAN[custodian].adapter.kinds
+        if f.drop_path(custodian, k, day).endswith(fault["file_name"])
+    ]
+    book = load_book(generated.root, day, lookback_business_days=1)
+    files = book.source_files.filter(pl.col("custodian") == custodian)
+    record = files.filter(pl.col("kind") == kind).row(0, named=True)
+    table = "cash_balances" if kind == "cash" else kind
+    read = book.tables()[table].filter(pl.col("custodian") == custodian)
+    assert record["trailer_rows"] is None and record["detail_rows"] == read.height > 0
+    assert read["source_row"].max() == read.height + 1  # after the header record
+    complete = files.filter(pl.col("kind") != kind)
     assert complete["trailer_checksum"].to_list() == complete["computed_checksum"].to_list()
 
 
@@ -122,7 +147,8 @@ def test_missing_day_is_empty_but_never_crashes():
     empty = load_book(SAMPLE_DIR, dt.date(2026, 3, 17), lookback_business_days=1)
     assert empty.positions.is_empty()
     assert set(empty.source_files["status"]) == {"missing"}
-    assert empty.parse_findings.height == 12
+    # one per missing file: six of each text custodian, the one Flex file
+    assert empty.parse_findings.height == 6 + 6 + 1
     assert empty.parse_findings.schema == t.FINDINGS
 
 
@@ -130,7 +156,7 @@ def test_an_unreadable_firm_file_is_a_clear_error(tmp_path):
     from rebalance_pipeline.ingest.firm import FirmFileError
 
     with pytest.raises(FirmFileError, match=r"accounts\.csv"):
-        load_book(tmp_path, UTF16_DAY, lookback_business_days=1)
+        load_book(tmp_path, LATEST_DAY, lookback_business_days=1)
 
 
 @pytest.mark.parametrize(

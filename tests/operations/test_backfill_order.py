@@ -7,6 +7,7 @@ import hashlib
 from pathlib import Path
 
 import pytest
+from builtin_custodians import SAMPLE_CUSTODIANS
 
 from rebalance_pipeline.generator import GeneratorConfig, generate_book
 
@@ -37,9 +38,10 @@ def test_reverse_order_backfill_equals_forward_order_byte_for_byte(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     book = tmp_path / "book"
-    generated = generate_book(
-        GeneratorConfig(accounts=40, households=15, days=3, warmup_days=10, seed=4), book
-    )
+    config = GeneratorConfig(
+        accounts=40, households=15, days=3, warmup_days=10, seed=4, custodians=SAMPLE_CUSTODIANS
+    )  # the custodians the process's definitions were loaded with (the sample book's)
+    generated = generate_book(config, book)
     days = list(generated.drop_days)
     monkeypatch.setenv("REBALANCE_BOOK", str(book))
     prints = []
