@@ -133,7 +133,7 @@ def test_problem_is_dpp_and_compiled_once_per_bucket():
     policy = Policy()
     problems = problems_for(**household_book())
     keys = {convex.bucket_key(p, policy) for p in problems}
-    assert keys == {(8, 1, 4, False, False)}  # 5 securities, one lot each, 3 classes
+    assert keys == {(8, 1, 4, False, False, False)}  # 5 securities, one lot each, 3 classes
     bucket = convex.bucket_problem(keys.pop())
     assert bucket.problem.is_dpp()
     before = bucket.solves
