@@ -7,6 +7,7 @@ import datetime as dt
 import json
 from pathlib import Path
 
+import polars as pl
 import pytest
 from stored_date import (
     BELOW,
@@ -187,3 +188,52 @@ def test_a_missing_optimizer_table_is_said_not_raised(tmp_path: Path) -> None:
         "optimization_results is not stored for 2026-03-16",
     ]
     assert dataclasses.asdict(section)["data"]["result"] is None
+
+
+def _stored_problem_of(book: str, account: str) -> pl.DataFrame:
+    """The stored problem row ``account`` of a scenario book gets on its date."""
+    from rebalance_pipeline.optimization.problem_table import build_problem_table
+    from rebalance_pipeline.scenario.adapter import scenario_book, scenario_policy
+    from rebalance_pipeline.scenario.model import load_scenario
+    from rebalance_pipeline.workflow import run_stages
+
+    scenario = load_scenario(Path(__file__).parents[1] / "scenario" / book)
+    scenario_data, policy = scenario_book(scenario), scenario_policy(scenario)
+    features = run_stages(scenario_data, policy).features
+    table = build_problem_table(features, scenario_data.tables(), policy)
+    return table.filter(pl.col("account_id") == account)
+
+
+def _explain_with_problem(home: Path, problem: pl.DataFrame) -> str:
+    """The optimizer section of TRADED, its stored problem replaced by ``problem``."""
+    storage.write_partition(
+        problem.with_columns(account_id=pl.lit(TRADED)), "optimization_problems", DAY, home
+    )
+    return "\n".join(explain(TRADED, DAY, home, Policy()).section("optimizer").lines)
+
+
+def test_explain_shows_each_lot_the_long_term_deferral_kept(tmp_path: Path) -> None:
+    write_stored_date(tmp_path)
+    text = _explain_with_problem(tmp_path, _stored_problem_of("long_term_deferral.yaml", "AD"))
+    # 800 TMKT at $250 bought for $198,000, long-term 10 days after the date
+    assert (
+        "long-term deferral (30 days): kept AD-L-TMKT (10 days to long-term, "
+        "gain $2,000.00 kept unrealized)" in text
+    )
+
+
+def test_explain_says_why_the_deferral_was_lifted(tmp_path: Path) -> None:
+    write_stored_date(tmp_path)
+    text = _explain_with_problem(tmp_path, _stored_problem_of("long_term_deferral.yaml", "AC"))
+    assert (
+        "long-term deferral (30 days) lifted: the due cash requests ($60,000.00) "
+        "cannot be met without lots AC-L-TMKT" in text
+    )
+
+
+def test_explain_shows_the_rebalance_type_and_what_it_forbade(tmp_path: Path) -> None:
+    write_stored_date(tmp_path)
+    text = _explain_with_problem(tmp_path, _stored_problem_of("rebalance_types.yaml", "AX"))
+    assert "rebalance type buy_only: invests cash, never sells" in text
+    assert "no sale of lots AX-L-BOND, AX-L-INTL, AX-L-TMKT, AX-L-TOBC" in text
+    assert "restricted SEC-TOBC (AX-L-TOBC) kept: its sale is up to a person" in text
