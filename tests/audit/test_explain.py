@@ -204,36 +204,31 @@ def _stored_problem_of(book: str, account: str) -> pl.DataFrame:
     return table.filter(pl.col("account_id") == account)
 
 
-def _explain_with_problem(home: Path, problem: pl.DataFrame) -> str:
-    """The optimizer section of TRADED, its stored problem replaced by ``problem``."""
-    storage.write_partition(
-        problem.with_columns(account_id=pl.lit(TRADED)), "optimization_problems", DAY, home
-    )
+def _optimizer_text(home: Path, book: str, account: str) -> str:
+    """The optimizer section of TRADED on a stored date whose stored problem is the one
+    ``account`` of the scenario ``book`` gets."""
+    write_stored_date(home)
+    problem = _stored_problem_of(book, account).with_columns(account_id=pl.lit(TRADED))
+    storage.write_partition(problem, "optimization_problems", DAY, home)
     return "\n".join(explain(TRADED, DAY, home, Policy()).section("optimizer").lines)
 
 
-def test_explain_shows_each_lot_the_long_term_deferral_kept(tmp_path: Path) -> None:
-    write_stored_date(tmp_path)
-    text = _explain_with_problem(tmp_path, _stored_problem_of("long_term_deferral.yaml", "AD"))
-    # 800 TMKT at $250 bought for $198,000, long-term 10 days after the date
-    assert (
-        "long-term deferral (30 days): kept AD-L-TMKT (10 days to long-term, "
-        "gain $2,000.00 kept unrealized)" in text
-    )
-
-
-def test_explain_says_why_the_deferral_was_lifted(tmp_path: Path) -> None:
-    write_stored_date(tmp_path)
-    text = _explain_with_problem(tmp_path, _stored_problem_of("long_term_deferral.yaml", "AC"))
-    assert (
-        "long-term deferral (30 days) lifted: the due cash requests ($60,000.00) "
-        "cannot be met without lots AC-L-TMKT" in text
-    )
+@pytest.mark.parametrize(
+    ("account", "line"),
+    [
+        # 800 TMKT at $250 bought for $198,000, long-term 10 days after the date
+        ("AD", "long-term deferral (30 days): kept AD-L-TMKT (10 days to long-term, "
+               "gain $2,000.00 kept unrealized)"),
+        ("AC", "long-term deferral (30 days) lifted: the due cash requests ($60,000.00) "
+               "cannot be met without lots AC-L-TMKT"),
+    ],
+)  # fmt: skip
+def test_explain_shows_the_long_term_deferral(tmp_path: Path, account: str, line: str) -> None:
+    assert line in _optimizer_text(tmp_path, "long_term_deferral.yaml", account)
 
 
 def test_explain_shows_the_rebalance_type_and_what_it_forbade(tmp_path: Path) -> None:
-    write_stored_date(tmp_path)
-    text = _explain_with_problem(tmp_path, _stored_problem_of("rebalance_types.yaml", "AX"))
+    text = _optimizer_text(tmp_path, "rebalance_types.yaml", "AX")
     assert "rebalance type buy_only: invests cash, never sells" in text
     assert "no sale of lots AX-L-BOND, AX-L-INTL, AX-L-TMKT, AX-L-TOBC" in text
     assert "restricted SEC-TOBC (AX-L-TOBC) kept: its sale is up to a person" in text
