@@ -91,6 +91,7 @@ def _account(rng, index, household, prices, classes, groups, ratings) -> Account
         lot_quantities=shares,
         lot_cost_basis=shares * prices[universe][lot_security] * basis_ratio,
         lot_long_term=rng.random(len(lot_security)) < 0.7,
+        lot_days_to_long_term=np.zeros(len(lot_security), dtype=np.int64),
         lot_loss_sale_blocked=np.zeros(len(lot_security), dtype=np.bool_),
         band_classes=CLASSES,
         band_min=np.clip(class_targets - BANDS, 0, 1),

@@ -1,7 +1,8 @@
 -- Every account of the master, suspended ones included (status carried, never dropped):
 -- cash, market value at the date's closes (a position without a close counts 0), total
 -- value, and the policy's account group (first match by ordinal; like Policy.group_for,
--- the last group when none matches).
+-- the last group when none matches), and the account's rebalance type ("normal" where the
+-- master gives none).
 with account_cash as (
     select
         cb.account_id,
@@ -28,6 +29,7 @@ valued as (
         a.model_id,
         a.st_rate,
         a.lt_rate,
+        coalesce(a.rebalance_type, 'normal') as rebalance_type,
         st.status,
         coalesce(ac.cash, 0) as cash,
         coalesce(pv.market_value, 0) as market_value,
@@ -73,7 +75,8 @@ select
     v.market_value,
     v.total_value,
     coalesce(mg.name, fg.name) as account_group,
-    coalesce(mg.review, fg.review) as review_policy
+    coalesce(mg.review, fg.review) as review_policy,
+    v.rebalance_type
 from valued as v
 left join matching_groups as mg on v.account_id = mg.account_id and mg.match_rank = 1
 cross join fallback_group as fg

@@ -83,6 +83,12 @@ class AccountGroup(Strict):
     registrations: list[Registration] | None = None
     review: ReviewPolicy = "none"
     threshold: ThresholdCurve = ThresholdCurve()
+    long_term_deferral_days: int | None = Field(
+        None,
+        ge=0,
+        description="a lot of a taxable account with a short-term gain that turns long-term "
+        "within this many days is not sold unless a mandate needs it (none or 0: off)",
+    )
 
 
 def _default_groups() -> list[AccountGroup]:

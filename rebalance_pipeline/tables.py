@@ -37,8 +37,12 @@ ACCOUNTS = pl.Schema(
         "opened_date": Date,
         # the date the firm last released trades for the account (from its own batches)
         "last_firm_trade_date": Date,
+        # REBALANCE_TYPES; null (no column, a blank cell) is "normal"
+        "rebalance_type": Utf8,
     }
 )
+# what an account's trades may do (see rebalance_pipeline/optimization/account_rules.py)
+REBALANCE_TYPES = ("normal", "buy_only", "raise_cash", "harvest_only")
 SECURITIES = pl.Schema(
     {
         "security_id": Utf8,
@@ -220,6 +224,7 @@ ACCOUNT_VALUATIONS = pl.Schema(
         "total_value": F64,  # market_value + cash
         "account_group": Utf8,  # from the policy's account groups by value/registration
         "review_policy": Utf8,
+        "rebalance_type": Utf8,  # the account master's, "normal" where it gives none
     }
 )
 HOLDINGS = pl.Schema(
@@ -261,6 +266,7 @@ TAX_LOTS = pl.Schema(
         "unrealized_gain": F64,
         "holding_days": I64,
         "is_long_term": pl.Boolean,  # held more than one year
+        "days_to_long_term": I64,  # days until the lot turns long-term (0: it is)
     }
 )
 SELL_GAINS = pl.Schema(

@@ -12,6 +12,8 @@ import polars as pl
 
 from rebalance_pipeline.audit.artifacts import Artifacts
 from rebalance_pipeline.audit.batches import current_batch_id, read_batch, review_batches
+from rebalance_pipeline.optimization.account_rules import describe
+from rebalance_pipeline.optimization.problem import PROBLEM_SCHEMA, problems_from_frame
 from rebalance_pipeline.policy import Policy
 from rebalance_pipeline.reporting.cells import dollars
 from rebalance_pipeline.routing.counterfactual import counterfactual
@@ -211,7 +213,7 @@ def _window_source(window: dict[str, Any]) -> str:
     return f"{source}, gain: {GAIN_SOURCE_TEXT.get(gain, gain)}" if gain else source
 
 
-def _optimizer(artifacts: Artifacts, account_id: str, decision: dict, _p: Policy) -> Section:
+def _optimizer(artifacts: Artifacts, account_id: str, decision: dict, policy: Policy) -> Section:
     title = "Optimizer"
     has_problem = bool(artifacts.rows("optimization_problems", "account_id", account_id))
     results = artifacts.rows("optimization_results", "account_id", account_id)
@@ -230,6 +232,7 @@ def _optimizer(artifacts: Artifacts, account_id: str, decision: dict, _p: Policy
     r = results[0]
     lines += [
         f"solve {r['solve_status']}" + (f": {r['status_detail']}" if r["status_detail"] else ""),
+        *_trade_rules(artifacts, account_id, policy),
         f"score {dollars(r['score_usd'])} = {_bps(r['score_bps'])} "
         f"of {dollars(r['account_value'])}",
         f"  benefit: risk {dollars(r['benefit_risk_usd'])}, tax loss "
@@ -245,6 +248,16 @@ def _optimizer(artifacts: Artifacts, account_id: str, decision: dict, _p: Policy
         + (", touches a halted security" if r["touches_halted"] else ""),
     ]
     return Section("optimizer", title, lines, {"problem_stored": has_problem, "result": r})
+
+
+def _trade_rules(artifacts: Artifacts, account_id: str, policy: Policy) -> list[str]:
+    """What the account's rebalance type and the long-term deferral forbade, from its
+    stored problem (none for a date stored before the problem held them)."""
+    problems = artifacts.table("optimization_problems")
+    if problems is None or not set(PROBLEM_SCHEMA).issubset(problems.columns):
+        return []
+    mine = problems.filter(pl.col("account_id") == account_id).select(list(PROBLEM_SCHEMA))
+    return [line for problem in problems_from_frame(mine) for line in describe(problem, policy)]
 
 
 def _impact(result: dict) -> str:

@@ -73,10 +73,14 @@ def trade_facts(
     trades: pl.DataFrame, decisions: pl.DataFrame, inputs: ComplianceInputs
 ) -> pl.DataFrame:
     """``trades`` (PROPOSED_TRADES columns) with the account's household, registration,
-    route and status, the security's group, sector, round lot and close, the named lot
-    and a text naming the trade; ``value`` = quantity x the date's close."""
+    rebalance type, route and status, the security's group, sector, round lot and close,
+    the named lot and a text naming the trade; ``value`` = quantity x the date's close."""
     accounts = inputs.accounts.select(
-        "account_id", "household_id", "registration", pl.lit(True).alias("known_account")
+        "account_id",
+        "household_id",
+        "registration",
+        pl.col("rebalance_type").fill_null("normal"),
+        pl.lit(True).alias("known_account"),
     ).unique("account_id", keep="first")
     routes = decisions.select("account_id", pl.col("route").alias("account_route"))
     status = inputs.account_status.select(

@@ -47,6 +47,7 @@ NEGATIVE_CASH = "negative_cash"
 WASH_SALE = "wash_sale"
 ROUND_LOT = "round_lot"
 MIN_TRADE_SIZE = "min_trade_size"
+REBALANCE_TYPE = "rebalance_type"
 
 
 def invalid_trades(ctx: RuleContext) -> pl.DataFrame:
@@ -139,6 +140,32 @@ def restricted_buys(ctx: RuleContext) -> pl.DataFrame:
     restricted = restricted_trades(buys, ctx.inputs.restrictions).sort("trade_index")
     return violations(
         restricted, pl.format("{}: restricted for the account ({})", "trade", "restriction_ids")
+    )
+
+
+def rebalance_types(ctx: RuleContext) -> pl.DataFrame:
+    """No trade the account master's rebalance type forbids: a sell of a buy_only
+    account, a buy of a raise_cash one, a sell of a harvest_only one that realizes no
+    loss at the date's close (or has no tax effect: the account is not taxable)."""
+    kind, side = pl.col("rebalance_type"), pl.col("side")
+    shares_cost = pl.col("lot_cost_basis") * pl.col("quantity") / pl.col("lot_quantity")
+    no_loss = (pl.col("value") >= shares_cost) | (pl.col("registration") != "taxable")
+    return each_case(
+        ctx.trades,
+        [
+            (
+                (kind == "buy_only") & (side == "sell"),
+                pl.format("{}: buy_only never sells", "trade"),
+            ),
+            (
+                (kind == "raise_cash") & (side == "buy"),
+                pl.format("{}: raise_cash never buys", "trade"),
+            ),
+            (
+                (kind == "harvest_only") & (side == "sell") & no_loss,
+                pl.format("{}: harvest_only sells only lots at a loss", "trade"),
+            ),
+        ],
     )
 
 
@@ -277,6 +304,7 @@ RULES: dict[str, Callable[[RuleContext], pl.DataFrame]] = {
     WASH_SALE: wash_sales,
     ROUND_LOT: round_lots,
     MIN_TRADE_SIZE: min_trade_sizes,
+    REBALANCE_TYPE: rebalance_types,
 }
 
 

@@ -23,6 +23,7 @@ import cvxpy as cp
 import numpy as np
 import scipy.sparse as sp
 
+from rebalance_pipeline.optimization.account_rules import sells_capped, trade_rules
 from rebalance_pipeline.optimization.errors import Infeasible, SolverFailure
 from rebalance_pipeline.optimization.problem import AccountProblem
 from rebalance_pipeline.optimization.risk import account_risk, factor_classes
@@ -35,7 +36,7 @@ from rebalance_pipeline.optimization.terms import (
 )
 from rebalance_pipeline.policy import Policy
 
-BucketKey = tuple[int, int, int, bool, bool]
+BucketKey = tuple[int, int, int, bool, bool, bool]
 NO_BAND = 1e3  # upper band of padded or unbanded classes
 BUY_CAP = 1e2  # weight bound on a buy that is allowed
 
@@ -62,7 +63,8 @@ def slot_size(lots_per_security: int) -> int:
 
 def bucket_key(problem: AccountProblem, policy: Policy) -> BucketKey:
     """(securities, lot slots per security, factor classes, market impact on, cross-class
-    shift limited): the terms a policy leaves off are not in the compiled problem."""
+    shift limited, total sales capped): the terms a policy leaves off and the cap other
+    accounts than ``raise_cash`` ones do not have are not in the compiled problem."""
     classes = len(factor_classes(problem))
     counts = np.bincount(problem.lot_security, minlength=1)
     return (
@@ -71,6 +73,7 @@ def bucket_key(problem: AccountProblem, policy: Policy) -> BucketKey:
         max(4, math.ceil(classes / 4) * 4),
         with_market_impact(policy),
         policy.optimization.max_cross_class_shift_pct is not None,
+        sells_capped(problem),
     )
 
 
@@ -93,9 +96,15 @@ class BucketProblem:
     """The parametrized problem of one bucket shape."""
 
     def __init__(
-        self, n: int, slots: int, n_classes: int, with_impact: bool, shift_limited: bool
+        self,
+        n: int,
+        slots: int,
+        n_classes: int,
+        with_impact: bool,
+        shift_limited: bool,
+        sells_capped: bool,
     ) -> None:
-        self.key = (n, slots, n_classes, with_impact, shift_limited)
+        self.key = (n, slots, n_classes, with_impact, shift_limited, sells_capped)
         shape = Layout(n, slots, n_classes, np.zeros(0, dtype=np.int64))
         p = {
             "holding": cp.Parameter(n, name="holding"),
@@ -140,6 +149,10 @@ class BucketProblem:
             p["class_shift_max"] = cp.Parameter(nonneg=True, name="class_shift_max")
             moved_in = cp.sum(cp.pos(p["class_indicator"] @ (buy - sold)))
             constraints.append(moved_in <= p["class_shift_max"])
+        if sells_capped:
+            # raise_cash: no more sold than the due withdrawals need (account_rules.py)
+            p["sell_cap"] = cp.Parameter(nonneg=True, name="sell_cap")
+            constraints.append(cp.sum(sell) <= p["sell_cap"])
         self.parameters = p
         self.buy, self.sell = buy, sell
         self.band_miss = p["band_price"] * cp.sum(shortfall + excess)
@@ -207,33 +220,34 @@ def bucket_problem(key: BucketKey) -> BucketProblem:
 def constraint_values(
     problem: AccountProblem, policy: Policy, place: Layout
 ) -> dict[str, np.ndarray | float]:
-    """The constraints' parameters: bounds per lot and security, cash, bands."""
+    """The constraints' parameters: bounds per lot and security (the account's
+    ``trade_rules`` included), cash, bands."""
     opt = policy.optimization
     value = problem.account_value
+    rules = trade_rules(problem, policy)
+    sell_max = np.where(rules.may_sell, problem.lot_market_values / value, 0.0)
     frozen = problem.frozen(policy.workflow.halt_mode)
-    lot_frozen = frozen[problem.lot_security]
-    lot_weight = problem.lot_market_values / value
-    sell_max = np.where(problem.lot_loss_sale_blocked | lot_frozen, 0.0, lot_weight)
-    must_sell = problem.restricted[problem.lot_security] & ~lot_frozen
-    no_buy = problem.restricted | problem.buy_blocked | frozen
+    no_buy = problem.restricted | problem.buy_blocked | frozen | ~rules.may_buy
     classes = factor_classes(problem)
     indicator = np.array([[c == a for a in problem.asset_classes] for c in classes], float)
     band_min, band_max = _class_bands(problem, classes)
     values = {
         "holding": place.securities(problem.quantities * problem.prices / value),
         "target": place.securities(problem.targets),
-        "sell_min": place.lots(np.where(must_sell, sell_max, 0.0)),
+        "sell_min": place.lots(np.where(rules.must_sell, sell_max, 0.0)),
         "sell_max": place.lots(sell_max),
         "buy_max": place.securities(np.where(no_buy, 0.0, BUY_CAP)),
         "class_indicator": place.class_matrix(indicator.reshape(len(classes), -1)),
         "class_target": place.class_vector(indicator @ problem.targets),
         "band_min": place.class_vector(band_min),
         "band_max": place.class_vector(band_max, fill=NO_BAND),
-        "cash": (problem.cash - problem.required_cash) / value,
+        "cash": rules.spendable_cash / value,
         "band_price": opt.band_violation_price,
     }
     if opt.max_cross_class_shift_pct is not None:
         values["class_shift_max"] = _class_shift_allowance(problem, opt.max_cross_class_shift_pct)
+    if rules.sell_cap is not None:
+        values["sell_cap"] = max(rules.sell_cap, 0.0) / value
     return values
 
 

@@ -52,6 +52,8 @@ class AccountProblem:
     lot_quantities: np.ndarray
     lot_cost_basis: np.ndarray
     lot_long_term: np.ndarray
+    # days until each lot turns long-term (0: it is); the long-term deferral's input
+    lot_days_to_long_term: np.ndarray
     lot_loss_sale_blocked: np.ndarray
     band_classes: list[str]
     band_min: np.ndarray
@@ -67,6 +69,10 @@ class AccountProblem:
     unpriced_targets: list[str]
     # features' DAYS_SINCE_TRADE (None: never traded); the trigger's input
     days_since_last_trade: int | None = None
+    # the account master's rebalance type (tables.REBALANCE_TYPES): what trades may do
+    rebalance_type: str = "normal"
+    # the account group's long-term deferral window in days (0: no deferral)
+    long_term_deferral_days: int = 0
 
     @property
     def account_value(self) -> float:
@@ -128,6 +134,7 @@ _ARRAY_DTYPES = {
     "lot_quantities": np.float64,
     "lot_cost_basis": np.float64,
     "lot_long_term": np.bool_,
+    "lot_days_to_long_term": np.int64,
     "lot_loss_sale_blocked": np.bool_,
     "band_min": np.float64,
     "band_max": np.float64,
@@ -146,6 +153,8 @@ _SCALARS = {
     "cash": pl.Float64,
     "required_cash": pl.Float64,
     "days_since_last_trade": pl.Int64,
+    "rebalance_type": pl.String,
+    "long_term_deferral_days": pl.Int64,
 }
 _STRING_LISTS = (
     "security_ids",

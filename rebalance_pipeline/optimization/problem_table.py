@@ -47,7 +47,7 @@ def build_problem_table(
     policy: Policy,
 ) -> pl.DataFrame:
     """One row per account with status 'ok', sorted by account id."""
-    accounts = _ok_accounts(features["account_valuations"])
+    accounts = _ok_accounts(features["account_valuations"], policy)
     targets = _last_per_key(canonical["model_targets"], ["model_id", "security_id"])
     priced = _last_per_key(
         features["security_prices"].filter(pl.col("close") > 0), ["security_id"]
@@ -66,14 +66,19 @@ def build_problem_table(
     )
 
 
-def _ok_accounts(valuations: pl.DataFrame) -> pl.DataFrame:
+def _ok_accounts(valuations: pl.DataFrame, policy: Policy) -> pl.DataFrame:
     amounts = ("st_rate", "lt_rate", "total_value", "cash")
+    deferral_days = {g.name: g.long_term_deferral_days or 0 for g in policy.account_groups}
     return valuations.filter(pl.col("status") == "ok").select(
         "account_id",
         "household_id",
         "model_id",
         "registration",
+        "rebalance_type",
         *(pl.col(name).cast(pl.Float64).fill_null(0.0) for name in amounts),
+        pl.col("account_group")
+        .replace_strict(deferral_days, default=0, return_dtype=pl.Int64)
+        .alias("long_term_deferral_days"),
     )
 
 
@@ -234,6 +239,7 @@ def _lot_lists(lots: pl.DataFrame) -> pl.DataFrame:
         pl.col("quantity").cast(pl.Float64).fill_null(NAN).alias("lot_quantities"),
         pl.col("cost_basis").cast(pl.Float64).fill_null(NAN).alias("lot_cost_basis"),
         pl.col("is_long_term").fill_null(False).alias("lot_long_term"),
+        pl.col("days_to_long_term").fill_null(0).alias("lot_days_to_long_term"),
         pl.col("loss_sale_blocked").alias("lot_loss_sale_blocked"),
     )
 

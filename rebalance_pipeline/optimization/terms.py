@@ -210,11 +210,11 @@ class TransactionCost(Term):
         return rate * (cp.sum(variables.buy) + cp.sum(variables.sell)), []
 
     def values(self, account: Account, layout: Layout) -> dict[str, np.ndarray | float]:
-        return {"cost_rate": _cost_rate(account.policy)}
+        return {"cost_rate": cost_rate(account.policy)}
 
     def dollars(self, account: Account, trades: Trades) -> float:
         traded = float(trades.bought.sum() + trades.sold_by_lot.sum())
-        return _cost_rate(account.policy) * traded
+        return cost_rate(account.policy) * traded
 
 
 class MarketImpact(Term):
@@ -334,5 +334,6 @@ def score_terms(with_impact: bool) -> list[Term]:
 SCORE_COLUMNS = [term.column for term in score_terms(with_impact=True)]
 
 
-def _cost_rate(policy: Policy) -> float:
+def cost_rate(policy: Policy) -> float:
+    """The linear transaction cost per dollar traded."""
     return policy.optimization.transaction_cost_bps * 1e-4

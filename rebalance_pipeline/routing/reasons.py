@@ -17,7 +17,7 @@ MANUAL_CASH_REQUEST = "bad_data_cash_request"  # bad data and a due high-priorit
 # MANUAL from compliance: compliance:<rule>, one per pre-release rule the proposal breaks
 # (rules in compliance/rules.py: account_not_tradable, halted_security, restricted_buy,
 # sell_lot, short_position, negative_cash, wash_sale, round_lot, min_trade_size,
-# invalid_trade); the account's trades are withheld, released and queued alike
+# rebalance_type, invalid_trade); the account's trades are withheld, released and queued alike
 COMPLIANCE_PREFIX = "compliance:"
 
 # HOLD

@@ -35,10 +35,15 @@ def scenario_policy(scenario: Scenario, base: Policy | None = None) -> Policy:
         for k, v in {"tax_aversion": given.tax_aversion, "round_lots": given.round_lots}.items()
         if v is not None
     }
+    groups = base.account_groups
+    if given.long_term_deferral_days is not None:
+        deferral = {"long_term_deferral_days": given.long_term_deferral_days}
+        groups = [group.model_copy(update=deferral) for group in groups]
     return base.model_copy(
         update={
             "workflow": base.workflow.model_copy(update=workflow),
             "optimization": base.optimization.model_copy(update=optimization),
+            "account_groups": groups,
         }
     )
 
@@ -73,7 +78,9 @@ def _accounts(s: Scenario) -> pl.DataFrame:
             "st_rate": [a.st_rate for a in s.accounts],
             "lt_rate": [a.lt_rate for a in s.accounts],
             "last_firm_trade_date": [a.last_trade for a in s.accounts],
-        }
+            "rebalance_type": [a.rebalance_type for a in s.accounts],
+        },
+        schema_overrides={"rebalance_type": pl.String},
     )
 
 

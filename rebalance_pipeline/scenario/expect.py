@@ -156,6 +156,32 @@ def _cash_after_at_least(judged: Judged, account: str, want: float) -> Iterator[
         yield f"cash after {cash}, expected at least {want}"
 
 
+def _no_side(side: str) -> Judge:
+    """The project's own ``no_sells`` / ``no_buys``: not one trade of that side."""
+
+    def judge(judged: Judged, account: str, want: bool) -> Iterator[str]:
+        trades = [t for t in judged.trades(account) if t["side"] == side]
+        if want and trades:
+            yield f"expected no {side}s, got {', '.join(t['security'] for t in trades)}"
+
+    return judge
+
+
+def _cash_after_at_most(judged: Judged, account: str, want: float) -> Iterator[str]:
+    """The project's own key: the trades raised no more cash than this."""
+    cash = judged.accounts[account].get("cash_after")
+    if cash is None or float(cash) > want + 0.01:
+        yield f"cash after {cash}, expected at most {want}"
+
+
+def _reasons_include(judged: Judged, account: str, want: list[str]) -> Iterator[str]:
+    """The project's own key: these reason codes are among the account's."""
+    reasons = judged.accounts[account].get("reasons") or []
+    missing = [reason for reason in want if reason not in reasons]
+    if missing:
+        yield f"reasons {reasons}, expected {missing} among them"
+
+
 def _realized_gain_at_most(judged: Judged, account: str, want: float) -> Iterator[str]:
     """The gain of the sells at today's price over each lot's cost per share."""
     lots, gain = judged.lots(account), 0.0
@@ -250,4 +276,9 @@ EXPECTATIONS: dict[str, Judge] = {
     "trades_only_if_trades": _trades_only_if_trades,
     "score_route_clears_threshold": _score_route_clears_threshold,
     "round_lots": _round_lots,
+    # the project's own keys (rebalance_pipeline/scenario/README.md)
+    "no_sells": _no_side("sell"),
+    "no_buys": _no_side("buy"),
+    "cash_after_at_most": _cash_after_at_most,
+    "reasons_include": _reasons_include,
 }

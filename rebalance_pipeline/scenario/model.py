@@ -23,6 +23,8 @@ class ScenarioPolicy(Model):
     step2_high_priority_only: bool | None = None
     tax_aversion: Literal["low", "medium", "high"] | None = None
     round_lots: bool | None = None
+    # the project's own key: the long-term deferral window of every account group
+    long_term_deferral_days: int | None = Field(None, ge=0)
 
 
 class Security(Model):
@@ -61,6 +63,8 @@ class Account(Model):
     cash: float
     last_trade: dt.date | None = None
     lots: list[Lot] = []
+    # the project's own key, as the account master gives it: validation judges the value
+    rebalance_type: str | None = None
 
 
 class Position(Model):

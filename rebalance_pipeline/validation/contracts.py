@@ -5,7 +5,8 @@ holders are touched, or its model, whose accounts are). Failures that a more spe
 rule owns get that rule's check name instead of a generic one: a null required value is
 ``null_value``, a repeated key ``duplicate_rows`` (one finding per repeated key), a
 negative quantity ``negative_quantity``, and the checks of :data:`NAMED_CHECKS` their
-own name (``invalid_hold``, ``invalid_halt``, ``zero_cost_basis``).
+own name (``invalid_hold``, ``invalid_halt``, ``zero_cost_basis``,
+``unknown_rebalance_type``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
+from rebalance_pipeline import tables as t
 from rebalance_pipeline.book import Book
 from rebalance_pipeline.validation import scope
 from rebalance_pipeline.validation.findings import draft, empty_draft
@@ -63,8 +65,21 @@ def _zero_cost_basis() -> pa.Check:
     )
 
 
+def _known_rebalance_type() -> pa.Check:
+    """An account master's ``rebalance_type`` the optimizer does not know would leave open
+    what the account may trade: an error of that account (blank is ``normal``)."""
+    import pandera.polars as pa
+
+    return pa.Check(
+        lambda data: data.lazyframe.select(
+            pl.col(data.key).is_null() | pl.col(data.key).is_in(t.REBALANCE_TYPES)
+        ),
+        name="unknown_rebalance_type",
+    )
+
+
 # checks whose failures are findings of that very name
-NAMED_CHECKS = ("invalid_hold", "invalid_halt", "zero_cost_basis")
+NAMED_CHECKS = ("invalid_hold", "invalid_halt", "zero_cost_basis", "unknown_rebalance_type")
 
 
 def _exactly_one_of(first: str, second: str) -> pa.Check:
@@ -108,6 +123,7 @@ def schemas(as_of: dt.date) -> dict[str, pa.DataFrameSchema]:
                 "lt_rate": col(pl.Float64, rate),
                 "opened_date": opt(pl.Date, pa.Check.le(as_of)),
                 "last_firm_trade_date": opt(pl.Date, pa.Check.le(as_of)),
+                "rebalance_type": opt(pl.String, _known_rebalance_type()),
             },
             unique=["account_id"],
         ),

@@ -7,6 +7,7 @@ import datetime as dt
 import json
 from pathlib import Path
 
+import polars as pl
 import pytest
 from stored_date import (
     BELOW,
@@ -187,3 +188,47 @@ def test_a_missing_optimizer_table_is_said_not_raised(tmp_path: Path) -> None:
         "optimization_results is not stored for 2026-03-16",
     ]
     assert dataclasses.asdict(section)["data"]["result"] is None
+
+
+def _stored_problem_of(book: str, account: str) -> pl.DataFrame:
+    """The stored problem row ``account`` of a scenario book gets on its date."""
+    from rebalance_pipeline.optimization.problem_table import build_problem_table
+    from rebalance_pipeline.scenario.adapter import scenario_book, scenario_policy
+    from rebalance_pipeline.scenario.model import load_scenario
+    from rebalance_pipeline.workflow import run_stages
+
+    scenario = load_scenario(Path(__file__).parents[1] / "scenario" / book)
+    scenario_data, policy = scenario_book(scenario), scenario_policy(scenario)
+    features = run_stages(scenario_data, policy).features
+    table = build_problem_table(features, scenario_data.tables(), policy)
+    return table.filter(pl.col("account_id") == account)
+
+
+def _optimizer_text(home: Path, book: str, account: str) -> str:
+    """The optimizer section of TRADED on a stored date whose stored problem is the one
+    ``account`` of the scenario ``book`` gets."""
+    write_stored_date(home)
+    problem = _stored_problem_of(book, account).with_columns(account_id=pl.lit(TRADED))
+    storage.write_partition(problem, "optimization_problems", DAY, home)
+    return "\n".join(explain(TRADED, DAY, home, Policy()).section("optimizer").lines)
+
+
+@pytest.mark.parametrize(
+    ("account", "line"),
+    [
+        # 800 TMKT at $250 bought for $198,000, long-term 10 days after the date
+        ("AD", "long-term deferral (30 days): kept AD-L-TMKT (10 days to long-term, "
+               "gain $2,000.00 kept unrealized)"),
+        ("AC", "long-term deferral (30 days) lifted: the due cash requests ($60,000.00) "
+               "cannot be met without lots AC-L-TMKT"),
+    ],
+)  # fmt: skip
+def test_explain_shows_the_long_term_deferral(tmp_path: Path, account: str, line: str) -> None:
+    assert line in _optimizer_text(tmp_path, "long_term_deferral.yaml", account)
+
+
+def test_explain_shows_the_rebalance_type_and_what_it_forbade(tmp_path: Path) -> None:
+    text = _optimizer_text(tmp_path, "rebalance_types.yaml", "AX")
+    assert "rebalance type buy_only: invests cash, never sells" in text
+    assert "no sale of lots AX-L-BOND, AX-L-INTL, AX-L-TMKT, AX-L-TOBC" in text
+    assert "restricted SEC-TOBC (AX-L-TOBC) kept: its sale is up to a person" in text

@@ -113,6 +113,26 @@ def test_no_buy_restricted_for_the_account_or_its_household_by_security_or_secto
     assert broken(found, rules.RESTRICTED_BUY) == [("A2", "SEC-Y", None), ("B1", "SEC-X", None)]
 
 
+def test_no_trade_the_account_s_rebalance_type_forbids() -> None:
+    types = {"A1": "harvest_only", "A2": "raise_cash", "B1": "buy_only"}
+    accounts = [row | {"rebalance_type": types[row["account_id"]]} for row in BOOK["accounts"]]
+    found = violations(
+        [
+            trade("A1", "SEC-X", "sell", 100, "A1-L1"),  # a loss (15/share, close 10): harvest
+            trade("A1", "SEC-Y", "sell", 10, "A1-L2"),  # a gain (10/share, close 20)
+            trade("A2", "SEC-X", "sell", 10, "A2-L1"),  # raise_cash sells
+            trade("A2", "SEC-Y", "buy", 5),  # ... but never buys
+            trade("B1", "SEC-Y", "sell", 10, "B1-L1"),  # buy_only never sells
+        ],
+        book(accounts=accounts),
+    )
+    assert found.filter(pl.col("rule") == rules.REBALANCE_TYPE)["message"].to_list() == [
+        "sell 10.0 SEC-Y lot A1-L2: harvest_only sells only lots at a loss",
+        "buy 5.0 SEC-Y: raise_cash never buys",
+        "sell 10.0 SEC-Y lot B1-L1: buy_only never sells",
+    ]
+
+
 def test_sells_name_a_lot_of_the_account_in_the_security_within_its_quantity() -> None:
     found = violations(
         [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import numpy as np
@@ -133,13 +134,13 @@ def test_problem_is_dpp_and_compiled_once_per_bucket():
     policy = Policy()
     problems = problems_for(**household_book())
     keys = {convex.bucket_key(p, policy) for p in problems}
-    assert keys == {(8, 1, 4, False, False)}  # 5 securities, one lot each, 3 classes
+    assert keys == {(8, 1, 4, False, False, False)}  # 5 securities, one lot each, 3 classes
     bucket = convex.bucket_problem(keys.pop())
     assert bucket.problem.is_dpp()
     before = bucket.solves
     optimize_shard(problems, policy)
     assert bucket.solves - before >= len(problems)
-    assert convex.bucket_problem((8, 1, 4, False, False)) is bucket
+    assert convex.bucket_problem((8, 1, 4, False, False, False)) is bucket
 
 
 def test_bucket_sizes():
@@ -162,7 +163,7 @@ def test_padding_does_not_change_the_solution():
     policy = Policy()
     [problem] = problems_for(accounts=[account("A", at_target_lots("A"), cash=40000.0)])
     solutions = []
-    for key in [(8, 1, 4, False, False), (16, 4, 8, False, False)]:
+    for key in [(8, 1, 4, False, False, False), (16, 4, 8, False, False, False)]:
         bucket = convex.BucketProblem(*key)
         bucket.set_values(Account(problem, policy, account_risk(problem, policy)), policy)
         solutions.append(bucket.solve("CLARABEL", "SCS"))
@@ -212,3 +213,14 @@ def test_a_problem_table_splits_into_the_same_shards_as_its_problems():
     }
     assert by_table == by_problems
     assert len(by_table) == 3
+
+
+def test_only_a_raise_cash_account_compiles_the_cap_on_its_sales():
+    [problem] = problems_for(accounts=[account("A", at_target_lots("A"), cash=40000.0)])
+    raising = dataclasses.replace(problem, rebalance_type="raise_cash")
+    assert convex.bucket_key(problem, Policy())[-1] is False
+    key = convex.bucket_key(raising, Policy())
+    assert key[-1] is True
+    bucket = convex.bucket_problem(key)
+    assert "sell_cap" in bucket.parameters
+    assert bucket.problem.is_dpp()

@@ -248,6 +248,22 @@ def test_lot_with_zero_cost_basis_suspends_its_account(make_book: BookFactory):
 
 
 # --------------------------------------------------------------------------------------
+# Rebalance types
+# --------------------------------------------------------------------------------------
+def test_unknown_rebalance_type_suspends_only_its_account(make_book: BookFactory):
+    book = make_book(
+        accounts=lambda accounts: accounts.with_columns(
+            rebalance_type=pl.Series(["buy_only", "buy-only", None])
+        )
+    )
+    result = run(book)
+    assert [f[:2] + f[4:] for f in findings(result)] == [
+        ("unknown_rebalance_type", "error", ["A2"])
+    ]
+    assert suspended(result) == {"A2": ["unknown_rebalance_type"]}
+
+
+# --------------------------------------------------------------------------------------
 # Through every stage: an unenforceable restriction is never traded against
 # --------------------------------------------------------------------------------------
 def test_account_with_a_misspelled_restriction_does_not_trade():
