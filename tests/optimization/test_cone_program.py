@@ -130,6 +130,8 @@ def test_the_cone_program_is_the_data_cvxpy_gives_clarabel(label):
                 parameter.value = parameter.value * 1.01
 
 
+# CVXPY's own solve evaluates the objective: the impact's power of a trade a hair below 0
+@pytest.mark.filterwarnings("ignore:invalid value encountered in power:RuntimeWarning")
 def test_direct_solves_equal_cvxpy_solves_of_many_accounts():
     shapes = set()
     for label, policy, problem in cases(per_shape=3):
