@@ -3,7 +3,7 @@
 CVXPY compiles a DPP problem once into an affine map from its parameters to the cone
 program's data (P, q, A, b), but every ``Problem.solve`` still rebuilds sparse matrices
 from that map, goes through its solver interface and maps the solution back through its
-reductions: about nine tenths of a solve of a few hundred variables. A ``ConeProgram``
+reductions: most of the time of a solve of a few hundred variables. A ``ConeProgram``
 keeps that map as one sparse matrix whose rows give, applied to the parameter vector,
 every number Clarabel is given, in the order CVXPY gives them; the sparsity of P and A,
 the cones and each variable's place in the primal solution are fixed. A solve is one
@@ -11,9 +11,11 @@ sparse product and one Clarabel call with the settings CVXPY passes, so its answ
 CVXPY's to the last bit.
 
 CVXPY has no public interface to the map: ``_cone_data_map`` is the one place that reads
-its private attributes (pinned by uv.lock; ``tests/optimization/test_cone_program.py``
-compares the program's data with ``Problem.get_problem_data`` and fails when a CVXPY
-release changes them).
+its private attributes (the version is pinned by uv.lock), and ``_variable_columns`` runs
+CVXPY's own inversion on a stand-in for Clarabel's result.
+``tests/optimization/test_cone_program.py`` compares the program's data with
+``Problem.get_problem_data`` and its solutions with ``Problem.solve``: a CVXPY release
+that changes either fails there.
 """
 
 from __future__ import annotations
@@ -119,7 +121,7 @@ def _cone_data_map(
     rows = sp.vstack(
         [
             _rows(p_tensor, p_moved),
-            _rows(sp.csr_array(program.q), np.arange(n)),  # q; row n is the offset
+            _rows(sp.csr_array(program.q), np.arange(n)),  # q (row n: a constant, unused)
             -_rows(a_tensor, a_moved),
             _rows(a_tensor, b_moved),
         ],
