@@ -169,6 +169,9 @@ class BucketProblem:
         """
         failures = []
         start = time.thread_time()  # CPU, so other load on the machine does not count
+        if cp.CLARABEL in (solver, fallback) and self.cone_program is None:
+            # outside the solvers' try: a program that cannot be compiled is a bug
+            self.cone_program = compile_cone_program(self.problem, [self.buy, self.sell])
         for name in dict.fromkeys([solver, fallback]):
             try:
                 status, buy, sell = self._solve_with(name)
@@ -197,14 +200,12 @@ class BucketProblem:
         raise SolverFailure("; ".join(failures))
 
     def _solve_with(self, name: str) -> tuple[str, np.ndarray | None, np.ndarray | None]:
-        """(CVXPY's status, buy, sell): Clarabel straight on the bucket's cone program
-        (compiled at its first solve), any other solver through CVXPY."""
+        """(CVXPY's status, buy, sell): Clarabel straight on the bucket's cone program,
+        any other solver through CVXPY."""
         if name != cp.CLARABEL:
             self.problem.solve(solver=name, warm_start=False)
             return self.problem.status, self.buy.value, self.sell.value
-        if self.cone_program is None:
-            self.cone_program = compile_cone_program(self.problem, [self.buy, self.sell])
-        solution = self.cone_program.solve()
+        solution = self.cone_program.solve()  # type: ignore[union-attr]  (compiled in solve)
         if solution.status == cp.SOLVER_ERROR:  # as CVXPY raises it, with Clarabel's reason
             raise cp.SolverError(f"Clarabel stopped: {solution.solver_status}")
         return solution.status, *solution.values

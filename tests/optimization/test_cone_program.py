@@ -202,3 +202,16 @@ def test_clarabels_statuses_are_read_as_cvxpy_reads_them(monkeypatch, clarabel_s
         return
     solution = bucket.solve(cp.CLARABEL, cp.SCS)
     assert f"{solution.solver} after {solution.failures}".removesuffix(" after ") == outcome
+
+
+def test_a_cone_program_that_cannot_be_compiled_is_a_bug_not_a_solver_failure(monkeypatch):
+    """CVXPY internals that changed must stop the run, not send every account to the
+    fallback solver with a failure note."""
+
+    def changed(*args):
+        raise RuntimeError("CVXPY's parameter vector no longer ends in its constant")
+
+    monkeypatch.setattr(convex, "compile_cone_program", changed)
+    bucket = loaded_bucket(generated_account(np.random.default_rng(9), 5, 1, 2), policy_with())
+    with pytest.raises(RuntimeError, match="no longer ends"):
+        bucket.solve(cp.CLARABEL, cp.SCS)
