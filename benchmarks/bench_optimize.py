@@ -84,6 +84,7 @@ def _account(rng, index, household, prices, classes, groups, ratings) -> Account
         targets=targets,
         quantities=quantities,
         halted=np.zeros(40, dtype=np.bool_),
+        untradable=np.zeros(40, dtype=np.bool_),
         restricted=rng.random(40) < 0.005,
         buy_blocked=np.zeros(40, dtype=np.bool_),
         lot_ids=[f"A{index:06d}-L{j:03d}" for j in range(len(lot_security))],
@@ -97,6 +98,9 @@ def _account(rng, index, household, prices, classes, groups, ratings) -> Account
         band_min=np.clip(class_targets - BANDS, 0, 1),
         band_max=class_targets + BANDS,
         class_vols=np.full(40, np.nan),  # the default risk model
+        volumes=np.full(40, np.nan),  # no market impact modelled
+        mandates=[],
+        unpriced_targets=[],
     )
 
 
@@ -141,7 +145,7 @@ def dpp_reuse_speedup(problems: list[AccountProblem], policy: Policy) -> tuple[f
     start = time.perf_counter()
     for p in same:
         fresh = convex.BucketProblem(*key)
-        fresh.set_values(convex.parameter_values(p, policy, key))
+        fresh.set_values(convex.Account(p, policy, convex.account_risk(p, policy)), policy)
         fresh.solve(opt.solver, opt.fallback_solver)
     rebuild = (time.perf_counter() - start) / len(same)
     return reuse, rebuild

@@ -2,10 +2,12 @@
 
 Accounts are padded up to bucket sizes (padding has bounds 0), so one compiled problem
 serves every account of a bucket: only parameter values change between solves
-(cvxportfolio's compile-once pattern). Everything is in weights of V = total value less
-due withdrawals. The objective is −Σ of the score's terms (``terms.py``) plus the price of
-missing an asset-class band; the constraints are the holdings' bounds, the cash and the
-bands (and the optional cross-class shift limit).
+(cvxportfolio's compile-once pattern). Clarabel, the usual solver, is called straight on
+the bucket's cone program (``cone_program.py``), skipping CVXPY's per-solve work; other
+solvers, the fallback among them, go through ``Problem.solve``. Everything is in weights
+of V = total value less due withdrawals. The objective is −Σ of the score's terms
+(``terms.py``) plus the price of missing an asset-class band; the constraints are the
+holdings' bounds, the cash and the bands (and the optional cross-class shift limit).
 
 Lots sit in fixed slots: security i owns sell slots [i·k, (i+1)·k), k = lot slots per
 security. The lot→security map is then one constant sparse matrix per bucket, not a
@@ -24,6 +26,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from rebalance_pipeline.optimization.account_rules import sells_capped, trade_rules
+from rebalance_pipeline.optimization.cone_program import ConeProgram, compile_cone_program
 from rebalance_pipeline.optimization.errors import Infeasible, SolverFailure
 from rebalance_pipeline.optimization.problem import AccountProblem
 from rebalance_pipeline.optimization.risk import account_risk, factor_classes
@@ -157,6 +160,7 @@ class BucketProblem:
         self.buy, self.sell = buy, sell
         self.band_miss = p["band_price"] * cp.sum(shortfall + excess)
         self.problem = cp.Problem(cp.Minimize(objective + self.band_miss), constraints)
+        self.cone_program: ConeProgram | None = None
         self.solves = 0
 
     def set_values(self, account: Account, policy: Policy) -> Layout:
@@ -178,9 +182,12 @@ class BucketProblem:
         """
         failures = []
         start = time.thread_time()  # CPU, so other load on the machine does not count
+        if cp.CLARABEL in (solver, fallback) and self.cone_program is None:
+            # outside the solvers' try: a program that cannot be compiled is a bug
+            self.cone_program = compile_cone_program(self.problem, [self.buy, self.sell])
         for name in dict.fromkeys([solver, fallback]):
             try:
-                self.problem.solve(solver=name, warm_start=False)
+                status, buy, sell = self._solve_with(name)
             except cp.SolverError as error:
                 failures.append(f"{name}: {error}".strip())
                 continue
@@ -189,22 +196,32 @@ class BucketProblem:
                 continue
             finally:
                 self.solves += 1
-            status = self.problem.status
             if status in (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE):
                 raise Infeasible(f"{name}: {status}")
-            if status in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE) and self.buy.value is not None:
-                if not (np.isfinite(self.buy.value).all() and np.isfinite(self.sell.value).all()):
+            if status in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE) and buy is not None:
+                if not (np.isfinite(buy).all() and np.isfinite(sell).all()):
                     failures.append(f"{name}: {status} with a non-finite solution")
                     continue
                 return ConvexSolution(
-                    buy_weights=np.clip(self.buy.value, 0.0, None),
-                    sell_weights=np.clip(self.sell.value, 0.0, None),
+                    buy_weights=np.clip(buy, 0.0, None),
+                    sell_weights=np.clip(sell, 0.0, None),
                     solver=name,
                     solve_seconds=time.thread_time() - start,
                     failures="; ".join(failures),
                 )
             failures.append(f"{name}: {status}")
         raise SolverFailure("; ".join(failures))
+
+    def _solve_with(self, name: str) -> tuple[str, np.ndarray | None, np.ndarray | None]:
+        """(CVXPY's status, buy, sell): Clarabel straight on the bucket's cone program,
+        any other solver through CVXPY."""
+        if name != cp.CLARABEL:
+            self.problem.solve(solver=name, warm_start=False)
+            return self.problem.status, self.buy.value, self.sell.value
+        solution = self.cone_program.solve()  # type: ignore[union-attr]  (compiled in solve)
+        if solution.status == cp.SOLVER_ERROR:  # as CVXPY raises it, with Clarabel's reason
+            raise cp.SolverError(f"Clarabel stopped: {solution.solver_status}")
+        return solution.status, *solution.values
 
 
 _BUCKETS: dict[BucketKey, BucketProblem] = {}
