@@ -68,6 +68,12 @@ def output_pattern(expected: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile("".join(parts))
 
 
+def _interruptible() -> None:
+    """Ctrl-C reaches the command as at a terminal, even when the tests themselves run in
+    the background of a shell without job control (which starts them ignoring SIGINT)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def run_example(example: Example, folder: Path) -> str:
     env = {
         name: value
@@ -83,6 +89,7 @@ def run_example(example: Example, folder: Path) -> str:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        preexec_fn=_interruptible,
     ) as process:
         assert process.stdout is not None
         if example.expected and example.expected[-1].endswith(SERVING):

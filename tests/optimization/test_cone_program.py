@@ -42,7 +42,9 @@ def generated_account(
     rng: np.random.Generator, n: int, max_lots: int, n_classes: int, name: str = "A"
 ) -> AccountProblem:
     """A taxable or IRA account drifted from its model, with gains and losses, some cash,
-    sometimes a withdrawal due and a restricted or wash-sale-blocked security."""
+    sometimes a withdrawal due and a restricted or wash-sale-blocked security, one in ten
+    of type raise_cash (its own compiled problem, with the cap on sales) and lots near
+    turning long-term deferred."""
     prices = np.round(rng.uniform(10, 400, n), 2)
     classes = [CLASSES[i] for i in rng.integers(0, n_classes, n)]
     targets = rng.dirichlet(np.ones(n)) * (rng.random(n) < 0.85)
@@ -81,6 +83,7 @@ def generated_account(
         lot_quantities=lot_quantities,
         lot_cost_basis=lot_values * rng.lognormal(0.0, 0.3, len(lot_security)),
         lot_long_term=rng.random(len(lot_security)) < 0.6,
+        lot_days_to_long_term=rng.integers(0, 60, len(lot_security)),
         lot_loss_sale_blocked=rng.random(len(lot_security)) < 0.05,
         band_classes=band_classes,
         band_min=np.clip(class_targets - 0.03, 0.0, 1.0),
@@ -89,6 +92,8 @@ def generated_account(
         volumes=np.where(rng.random(n) < 0.2, np.nan, rng.uniform(1e4, 1e6, n)),
         mandates=[],
         unpriced_targets=[],
+        rebalance_type="raise_cash" if rng.random() < 0.1 else "normal",
+        long_term_deferral_days=30,
     )
 
 
@@ -148,7 +153,8 @@ def test_direct_solves_equal_cvxpy_solves_of_many_accounts():
             direct.sell_weights, np.clip(bucket.sell.value, 0, None), rtol=0, atol=1e-12
         )
     assert len(shapes) >= 12
-    assert {key[3:] for key in shapes} == {(i, s) for i in (False, True) for s in (False, True)}
+    assert {key[3:5] for key in shapes} == {(i, s) for i in (False, True) for s in (False, True)}
+    assert {key[5] for key in shapes} == {False, True}  # sales capped (raise_cash) or not
 
 
 def test_an_infeasible_account_is_infeasible_both_ways():
