@@ -133,6 +133,7 @@ def _account_facts(inputs: RoutingInputs, policy: Policy) -> pl.DataFrame:
         "turnover_usd",
         "realized_gain_st",
         "realized_gain_lt",
+        "gain_budget_overrun_usd",
         "tracking_error_after",
         "touches_halted",
         pl.lit(True).alias("optimized"),
@@ -183,7 +184,16 @@ def _trade_facts(proposed: pl.DataFrame, halts: pl.DataFrame) -> pl.DataFrame:
 
 
 def _route(row: dict[str, Any], policy: Policy) -> Route:
-    """The decision for one account, rules in precedence order."""
+    """The decision for one account; a traded proposal beyond the account's gain budget
+    says so after the route's own reasons."""
+    route = _decide(row, policy)
+    if route.route in TRADING_ROUTES and (row["gain_budget_overrun_usd"] or 0.0) > 0:
+        return dataclasses.replace(route, reasons=[*route.reasons, r.GAIN_BUDGET_OVERRUN])
+    return route
+
+
+def _decide(row: dict[str, Any], policy: Policy) -> Route:
+    """The route of one account, rules in precedence order."""
     for rule in (_bad_data, _hold, _pending_orders, _failed_solve, _halt):
         route = rule(row, policy)
         if route is not None:
