@@ -20,6 +20,7 @@ import polars as pl
 
 from rebalance_pipeline import tables as t
 from rebalance_pipeline.policy import Policy
+from rebalance_pipeline.reporting.cells import dollars
 from rebalance_pipeline.routing import reasons as r
 from rebalance_pipeline.routing.mandates import mandate_service
 from rebalance_pipeline.routing.outliers import outlier_flags
@@ -185,10 +186,15 @@ def _trade_facts(proposed: pl.DataFrame, halts: pl.DataFrame) -> pl.DataFrame:
 
 def _route(row: dict[str, Any], policy: Policy) -> Route:
     """The decision for one account; a traded proposal beyond the account's gain budget
-    says so after the route's own reasons."""
+    says so, with the amount, after the route's own reasons and rule."""
     route = _decide(row, policy)
-    if route.route in TRADING_ROUTES and (row["gain_budget_overrun_usd"] or 0.0) > 0:
-        return dataclasses.replace(route, reasons=[*route.reasons, r.GAIN_BUDGET_OVERRUN])
+    overrun = row["gain_budget_overrun_usd"] or 0.0
+    if route.route in TRADING_ROUTES and overrun > 0:
+        return Route(
+            route.route,
+            [*route.reasons, r.GAIN_BUDGET_OVERRUN],
+            f"{route.rule}; net realized gains {dollars(overrun)} over the gain budget",
+        )
     return route
 
 

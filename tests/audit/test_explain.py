@@ -246,13 +246,13 @@ def test_explain_shows_the_gain_budget_and_what_is_left(tmp_path: Path) -> None:
 def test_explain_shows_today_s_gains_and_the_overrun_of_the_budget(tmp_path: Path) -> None:
     write_stored_date(tmp_path)
     results = storage.read_partition("optimization_results", DAY, tmp_path)
-    overrun = pl.when(pl.col("account_id") == TRADED).then(7_562.5)
+    overrun = pl.when(pl.col("account_id") == TRADED).then(5_050.0)
     results = results.with_columns(
-        realized_gain_lt=pl.lit(12_562.5), gain_budget_overrun_usd=overrun
+        realized_gain_lt=pl.lit(10_050.0), gain_budget_overrun_usd=overrun
     )
     storage.write_partition(results, "optimization_results", DAY, tmp_path)
     text = "\n".join(explain(TRADED, DAY, tmp_path, Policy()).section("optimizer").lines)
     assert (
-        "gain budget: today's net realized gains $12,462.50, over the remaining budget by "
-        "$7,562.50 (gain_budget_overrun)" in text
+        "gain budget: today's net realized gains $9,950.00, over the remaining budget by "
+        "$5,050.00 (gain_budget_overrun)" in text
     )

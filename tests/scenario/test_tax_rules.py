@@ -94,3 +94,12 @@ def test_an_invalid_gain_budget_suspends_its_account_only(tmp_path: Path):
     assert "data:invalid_gain_budget" in accounts["GB"]["reasons"]
     assert accounts["GN"]["route"] == "SCORE"
     assert accounts["GC"]["route"] == "MANDATE"
+
+
+def test_the_overrun_of_a_cash_request_is_named_with_its_amount():
+    """GC sells 201 EQ ($50,000 and the costs, rounded up to a share) at $50 of gain a
+    share (bought at $200): $10,050 realized against its $5,000 budget (1.25% of
+    $400,000)."""
+    gc = run_scenario(HERE / "gain_budget.yaml")["accounts"]["GC"]
+    assert gc["rule"].endswith("; net realized gains $5,050.00 over the gain budget")
+    assert "gain_budget_overrun" in gc["outlier_flags"]
