@@ -75,9 +75,9 @@ def sells_capped(problem: AccountProblem) -> bool:
 
 
 def gain_budgeted(problem: AccountProblem) -> bool:
-    """Whether today's sells have a realized-gain budget to keep (taxable accounts only:
-    the features give no budget elsewhere)."""
-    return problem.remaining_gain_budget_usd is not None and problem.is_taxable
+    """Whether today's sells have a realized-gain budget to keep (``gain_budgets.sql``
+    gives one to taxable accounts only)."""
+    return problem.remaining_gain_budget_usd is not None
 
 
 def gain_budget_overrun(problem: AccountProblem, sold_by_lot: np.ndarray) -> float | None:

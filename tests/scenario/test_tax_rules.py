@@ -103,3 +103,15 @@ def test_the_overrun_of_a_cash_request_is_named_with_its_amount():
     gc = run_scenario(HERE / "gain_budget.yaml")["accounts"]["GC"]
     assert gc["rule"].endswith("; net realized gains $5,050.00 over the gain budget")
     assert "gain_budget_overrun" in gc["outlier_flags"]
+
+
+@pytest.mark.parametrize(
+    ("group_budget", "shares"),
+    [
+        ({"gain_budget_pct": 2.0}, 128),  # 2% of $400,000: $8,000, 128 shares at $62.50
+        ({"gain_budget_usd": 8000.0, "gain_budget_pct": 1.0}, 64),  # the smaller: $4,000
+    ],
+)
+def test_a_group_budget_in_percent_of_value(tmp_path: Path, group_budget: dict, shares: int):
+    accounts = _gain_budget_book(tmp_path, policy=group_budget)
+    assert _shares_sold(accounts["GB"]) == shares
