@@ -89,6 +89,18 @@ class AccountGroup(Strict):
         description="a lot of a taxable account with a short-term gain that turns long-term "
         "within this many days is not sold unless a mandate needs it (none or 0: off)",
     )
+    gain_budget_usd: float | None = Field(
+        None,
+        ge=0,
+        description="annual budget of net realized gains of a taxable account in dollars "
+        "(with gain_budget_pct too, the smaller applies; none: no budget)",
+    )
+    gain_budget_pct: float | None = Field(
+        None,
+        ge=0,
+        description="annual budget of net realized gains of a taxable account in % of its "
+        "total value (none: no budget); the account master's gain_budget overrides both",
+    )
 
 
 def _default_groups() -> list[AccountGroup]:

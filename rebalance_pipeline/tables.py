@@ -39,10 +39,15 @@ ACCOUNTS = pl.Schema(
         "last_firm_trade_date": Date,
         # REBALANCE_TYPES; null (no column, a blank cell) is "normal"
         "rebalance_type": Utf8,
+        # the account's annual realized-gain budget: dollars ("25000"), % of its total
+        # value ("1.5%") or "none"; null (no column, a blank cell) is its group's
+        "gain_budget": Utf8,
     }
 )
 # what an account's trades may do (see rebalance_pipeline/optimization/account_rules.py)
 REBALANCE_TYPES = ("normal", "buy_only", "raise_cash", "harvest_only")
+# an account master's gain_budget: "none", or dollars or a percent ("1.5%"), not negative
+GAIN_BUDGET_PATTERN = r"(?i)^\s*(none|\d+(\.\d+)?%?)\s*$"
 SECURITIES = pl.Schema(
     {
         "security_id": Utf8,
@@ -284,6 +289,19 @@ SELL_GAINS = pl.Schema(
         "gain_source": Utf8,
     }
 )
+GAIN_BUDGETS = pl.Schema(
+    {
+        "account_id": Utf8,
+        "gain_budget_usd": F64,  # the year's budget; null: none (or not a taxable account)
+        "realized_gain_ytd": F64,  # net realized gains of the year's sells seen so far
+        "history_from": Date,  # the first day of the loaded transactions history
+        "unknown_gain_sells": I64,  # the year's sells whose gain no source tells
+        # the history shows the whole year (history_from <= 1 January) and every gain
+        "year_complete": pl.Boolean,
+        # what today's trades may realize; with an incomplete year at most 0 (null: none)
+        "remaining_gain_budget_usd": F64,
+    }
+)
 WASH_SALE_WINDOWS = pl.Schema(
     {
         "household_id": Utf8,
@@ -346,6 +364,8 @@ OPTIMIZATION_RESULTS = pl.Schema(
         "turnover_usd": F64,
         "realized_gain_st": F64,  # null outside taxable accounts (no tax effect)
         "realized_gain_lt": F64,
+        # net realized gains beyond the remaining gain budget (null: no budget)
+        "gain_budget_overrun_usd": F64,
         "trade_count": I64,
         "touches_halted": pl.Boolean,  # the proposal buys or sells a halted security
         "solve_seconds": F64,

@@ -246,6 +246,7 @@ def _optimizer(artifacts: Artifacts, account_id: str, decision: dict, policy: Po
         f"{r['trade_count']} trades, turnover {dollars(r['turnover_usd'])}, "
         + _gains(r)
         + (", touches a halted security" if r["touches_halted"] else ""),
+        *_gain_budget_use(r),
     ]
     return Section("optimizer", title, lines, {"problem_stored": has_problem, "result": r})
 
@@ -258,6 +259,19 @@ def _trade_rules(artifacts: Artifacts, account_id: str, policy: Policy) -> list[
         return []
     mine = problems.filter(pl.col("account_id") == account_id).select(list(PROBLEM_SCHEMA))
     return [line for problem in problems_from_frame(mine) for line in describe(problem, policy)]
+
+
+def _gain_budget_use(result: dict) -> list[str]:
+    """Today's net realized gains against the gain budget (none without a budget, or for a
+    date stored before results had the column)."""
+    overrun = result.get("gain_budget_overrun_usd")
+    if overrun is None:
+        return []
+    today = (result["realized_gain_st"] or 0.0) + (result["realized_gain_lt"] or 0.0)
+    line = f"gain budget: today's net realized gains {dollars(today)}"
+    if overrun > 0:
+        return [f"{line}, over the remaining budget by {dollars(overrun)} (gain_budget_overrun)"]
+    return [f"{line}, within the remaining budget"]
 
 
 def _impact(result: dict) -> str:

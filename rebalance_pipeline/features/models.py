@@ -29,7 +29,9 @@ SQL_DIR = Path(__file__).resolve().parents[2] / "dbt_like_sql"
 
 # Tables every model may read without declaring them; filled by the runner on each run.
 CONTEXT_TABLES: dict[str, pl.Schema] = {
-    "run_context": pl.Schema({"as_of": pl.Date}),
+    # history_from: the first day whose transactions the loaded history shows (the day
+    # after the last business day before ingest's lookback window)
+    "run_context": pl.Schema({"as_of": pl.Date, "history_from": pl.Date}),
     "policy_account_groups": pl.Schema(
         {
             "name": pl.String,
@@ -37,6 +39,8 @@ CONTEXT_TABLES: dict[str, pl.Schema] = {
             "max_value": pl.Float64,
             "registrations": pl.List(pl.String),
             "review": pl.String,
+            "gain_budget_usd": pl.Float64,
+            "gain_budget_pct": pl.Float64,
             "ordinal": pl.Int64,
         }
     ),
@@ -52,6 +56,7 @@ FEATURE_SCHEMAS: dict[str, pl.Schema] = {
     "asset_class_drift": t.ASSET_CLASS_DRIFT,
     "tax_lots": t.TAX_LOTS,
     "sell_gains": t.SELL_GAINS,
+    "gain_budgets": t.GAIN_BUDGETS,
     "wash_sale_windows": t.WASH_SALE_WINDOWS,
     "days_since_trade": t.DAYS_SINCE_TRADE,
     "restricted_securities": t.RESTRICTED_SECURITIES,

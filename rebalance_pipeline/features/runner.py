@@ -17,6 +17,7 @@ import duckdb
 import polars as pl
 
 from rebalance_pipeline import tables as t
+from rebalance_pipeline.calendar import previous_business_days
 from rebalance_pipeline.features.macros import macro_connection
 from rebalance_pipeline.features.models import (
     CONTEXT_TABLES,
@@ -29,7 +30,8 @@ from rebalance_pipeline.policy import Policy
 
 
 def context_tables(as_of: dt.date, policy: Policy) -> dict[str, pl.DataFrame]:
-    """The tables every model may read: the run date and the policy's account groups."""
+    """The tables every model may read: the run date with the first day of the loaded
+    transactions history, and the policy's account groups."""
     groups = pl.DataFrame(
         [
             {
@@ -38,14 +40,26 @@ def context_tables(as_of: dt.date, policy: Policy) -> dict[str, pl.DataFrame]:
                 "max_value": group.max_value,
                 "registrations": group.registrations,
                 "review": group.review,
+                "gain_budget_usd": group.gain_budget_usd,
+                "gain_budget_pct": group.gain_budget_pct,
                 "ordinal": ordinal,
             }
             for ordinal, group in enumerate(policy.account_groups)
         ],
         schema=CONTEXT_TABLES["policy_account_groups"],
     )
-    run_context = pl.DataFrame({"as_of": [as_of]}, schema=CONTEXT_TABLES["run_context"])
+    run_context = pl.DataFrame(
+        {"as_of": [as_of], "history_from": [history_from(as_of, policy)]},
+        schema=CONTEXT_TABLES["run_context"],
+    )
     return {"run_context": run_context, "policy_account_groups": groups}
+
+
+def history_from(as_of: dt.date, policy: Policy) -> dt.date:
+    """The first day whose transactions ingest loads: the day after the last business day
+    before its lookback window (``ingest.load.load_book``)."""
+    window = previous_business_days(as_of, policy.validation.lookback_business_days + 1)
+    return window[0] + dt.timedelta(days=1)
 
 
 def run_model(

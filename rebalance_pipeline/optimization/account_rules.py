@@ -28,6 +28,14 @@ sold, so it is never deferred), or when the due cash requests cannot be met with
 deferred lots: the cash plus what every other sellable lot would raise after
 transaction costs is short of the due withdrawals. Then the deferral is lifted for the
 whole account (``deferral_lifted``), and ``describe`` says why.
+
+Gain budget: in a taxable account with an annual realized-gain budget (features'
+``gain_budgets``: the policy's per account group, or the account master's), the net
+realized gains of today's sells (gains less losses, lot by lot) stay within what is left
+of the year's budget. It is a soft limit: the convex problem may overrun it at a high
+price (``GAIN_OVERRUN_PRICE``), which it pays only when a hard rule (a due cash request,
+a restricted holding) cannot be met otherwise; the overrun of the proposal is
+``gain_budget_overrun`` (a result column, an outlier flag and a routing reason).
 """
 
 from __future__ import annotations
@@ -42,6 +50,10 @@ from rebalance_pipeline.policy import Policy
 from rebalance_pipeline.reporting.cells import dollars
 
 CAP_SLACK = 1e-6  # relative room over the exact sale, so the cap never makes it infeasible
+# dollars of objective per dollar of net realized gain beyond the remaining budget: ten
+# times a band miss's default price, far above what a dollar of gain could buy in risk
+GAIN_OVERRUN_PRICE = 100.0
+OVERRUN_TOLERANCE_USD = 0.01  # an overrun under a cent is the solver's rounding, not one
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,6 +72,22 @@ class TradeRules:
 def sells_capped(problem: AccountProblem) -> bool:
     """Whether the account's compiled problem needs the cap on total sales."""
     return problem.rebalance_type == "raise_cash"
+
+
+def gain_budgeted(problem: AccountProblem) -> bool:
+    """Whether today's sells have a realized-gain budget to keep (``gain_budgets.sql``
+    gives one to taxable accounts only)."""
+    return problem.remaining_gain_budget_usd is not None
+
+
+def gain_budget_overrun(problem: AccountProblem, sold_by_lot: np.ndarray) -> float | None:
+    """Net realized gains of these sells (dollars per lot) beyond the remaining budget;
+    0 within it, None without a budget."""
+    if not gain_budgeted(problem):
+        return None
+    net_gain = float(sold_by_lot @ problem.lot_gain_per_dollar())
+    overrun = net_gain - problem.remaining_gain_budget_usd
+    return overrun if overrun > OVERRUN_TOLERANCE_USD else 0.0
 
 
 def trade_rules(problem: AccountProblem, policy: Policy) -> TradeRules:
@@ -134,7 +162,7 @@ def describe(problem: AccountProblem, policy: Policy) -> list[str]:
     ``rebalance explain``; nothing for a normal account without deferred lots."""
     rules = trade_rules(problem, policy)
     lines = _type_lines(problem, rules) if problem.rebalance_type != "normal" else []
-    return lines + _deferral_lines(problem, rules)
+    return lines + _deferral_lines(problem, rules) + _gain_budget_lines(problem)
 
 
 def _type_lines(problem: AccountProblem, rules: TradeRules) -> list[str]:
@@ -181,3 +209,19 @@ def _deferral_lines(problem: AccountProblem, rules: TradeRules) -> list[str]:
         f"gain {dollars(gains[lot])} kept unrealized)"
         for lot in np.flatnonzero(rules.deferred)
     ]
+
+
+def _gain_budget_lines(problem: AccountProblem) -> list[str]:
+    if not gain_budgeted(problem):
+        return []
+    lines = [
+        f"gain budget {dollars(problem.gain_budget_usd)} for the year: "
+        f"used {dollars(problem.realized_gain_ytd)} (net realized gains so far), "
+        f"remaining {dollars(problem.remaining_gain_budget_usd)}"
+    ]
+    if not problem.gain_year_complete:
+        lines.append(
+            "  the year's history is incomplete (transactions before the lookback window, or "
+            "a sell of unknown gain): today's trades may realize no net gain"
+        )
+    return lines

@@ -22,6 +22,7 @@ FEATURE_INS = (
     "days_since_trade",
     "active_halts",
     "untradable_securities",
+    "gain_budgets",
 )
 CANONICAL_INS = ("securities", "model_targets", "model_bands", "prices", "price_history")
 

@@ -25,7 +25,12 @@ import cvxpy as cp
 import numpy as np
 import scipy.sparse as sp
 
-from rebalance_pipeline.optimization.account_rules import sells_capped, trade_rules
+from rebalance_pipeline.optimization.account_rules import (
+    GAIN_OVERRUN_PRICE,
+    gain_budgeted,
+    sells_capped,
+    trade_rules,
+)
 from rebalance_pipeline.optimization.cone_program import ConeProgram, compile_cone_program
 from rebalance_pipeline.optimization.errors import Infeasible, SolverFailure
 from rebalance_pipeline.optimization.problem import AccountProblem
@@ -39,7 +44,7 @@ from rebalance_pipeline.optimization.terms import (
 )
 from rebalance_pipeline.policy import Policy
 
-BucketKey = tuple[int, int, int, bool, bool, bool]
+BucketKey = tuple[int, int, int, bool, bool, bool, bool]
 NO_BAND = 1e3  # upper band of padded or unbanded classes
 BUY_CAP = 1e2  # weight bound on a buy that is allowed
 
@@ -66,8 +71,9 @@ def slot_size(lots_per_security: int) -> int:
 
 def bucket_key(problem: AccountProblem, policy: Policy) -> BucketKey:
     """(securities, lot slots per security, factor classes, market impact on, cross-class
-    shift limited, total sales capped): the terms a policy leaves off and the cap other
-    accounts than ``raise_cash`` ones do not have are not in the compiled problem."""
+    shift limited, total sales capped, realized gains budgeted): the terms a policy leaves
+    off, the cap other accounts than ``raise_cash`` ones do not have and the gain budget
+    of accounts without one are not in the compiled problem."""
     classes = len(factor_classes(problem))
     counts = np.bincount(problem.lot_security, minlength=1)
     return (
@@ -77,6 +83,7 @@ def bucket_key(problem: AccountProblem, policy: Policy) -> BucketKey:
         with_market_impact(policy),
         policy.optimization.max_cross_class_shift_pct is not None,
         sells_capped(problem),
+        gain_budgeted(problem),
     )
 
 
@@ -106,8 +113,9 @@ class BucketProblem:
         with_impact: bool,
         shift_limited: bool,
         sells_capped: bool,
+        gains_budgeted: bool,
     ) -> None:
-        self.key = (n, slots, n_classes, with_impact, shift_limited, sells_capped)
+        self.key = (n, slots, n_classes, with_impact, shift_limited, sells_capped, gains_budgeted)
         shape = Layout(n, slots, n_classes, np.zeros(0, dtype=np.int64))
         p = {
             "holding": cp.Parameter(n, name="holding"),
@@ -156,10 +164,20 @@ class BucketProblem:
             # raise_cash: no more sold than the due withdrawals need (account_rules.py)
             p["sell_cap"] = cp.Parameter(nonneg=True, name="sell_cap")
             constraints.append(cp.sum(sell) <= p["sell_cap"])
+        overrun_price = 0
+        if gains_budgeted:
+            # net realized gains within the remaining budget, overrun at a high price
+            p["lot_gain"] = cp.Parameter(n * slots, name="lot_gain")
+            p["gain_room"] = cp.Parameter(name="gain_room")
+            overrun = cp.Variable(nonneg=True)
+            constraints.append(p["lot_gain"] @ sell <= p["gain_room"] + overrun)
+            overrun_price = GAIN_OVERRUN_PRICE * overrun
         self.parameters = p
         self.buy, self.sell = buy, sell
         self.band_miss = p["band_price"] * cp.sum(shortfall + excess)
-        self.problem = cp.Problem(cp.Minimize(objective + self.band_miss), constraints)
+        self.problem = cp.Problem(
+            cp.Minimize(objective + self.band_miss + overrun_price), constraints
+        )
         self.cone_program: ConeProgram | None = None
         self.solves = 0
 
@@ -265,6 +283,9 @@ def constraint_values(
         values["class_shift_max"] = _class_shift_allowance(problem, opt.max_cross_class_shift_pct)
     if rules.sell_cap is not None:
         values["sell_cap"] = max(rules.sell_cap, 0.0) / value
+    if gain_budgeted(problem):
+        values["lot_gain"] = place.lots(problem.lot_gain_per_dollar())
+        values["gain_room"] = problem.remaining_gain_budget_usd / value
     return values
 
 

@@ -1,9 +1,11 @@
 """From the convex solution's weights to whole-share trades (Boyd 2017 / Moehle 2021).
 
 Sells round up within their lot and buys round down, so the cash the convex solution
-raised is still raised; orders (account × security × side) below the minimum size are
-dropped, whatever their split over lots; with round lots buys are whole round lots and
-sells too, unless the sale closes the position.
+raised is still raised (unless rounding up would carry the net realized gains past the
+gain budget the convex solution kept: those sells round down); orders (account ×
+security × side) below the minimum size are dropped, whatever their split over lots;
+with round lots buys are whole round lots and sells too, unless the sale closes the
+position.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import dataclasses
 
 import numpy as np
 
+from rebalance_pipeline.optimization.account_rules import OVERRUN_TOLERANCE_USD, gain_budgeted
 from rebalance_pipeline.optimization.problem import AccountProblem
 from rebalance_pipeline.policy import Policy
 
@@ -42,10 +45,11 @@ def whole_shares(
     # restricted lots are sold however small (a frozen one has a zero sell weight)
     forced = problem.restricted[problem.lot_security] & (sell_weights > 0)
     sells = np.where((sell_dollars < noise) & ~forced, 0.0, np.maximum(sells, 0.0))
+    whole_sells = sells
+    sells = _within_gain_budget(problem, sells, sell_dollars)
     buys = np.floor(buy_dollars / problem.prices + SHARE_TOLERANCE)
     buys = np.where(buy_dollars < noise, 0.0, buys)
     opt = policy.optimization
-    whole_sells = sells
     if opt.round_lots:
         buys, sells = _round_lots(problem, buys, sells)
     sell_orders = np.bincount(problem.lot_security, sells * lot_prices, len(problem.prices))
@@ -59,6 +63,28 @@ def whole_shares(
         # whole-share sells, which raise at least what the convex solution raised
         sells = whole_sells
     return ShareTrades(buys, sells)
+
+
+def _within_gain_budget(
+    problem: AccountProblem, sells: np.ndarray, sell_dollars: np.ndarray
+) -> np.ndarray:
+    """Sells with the lots at a gain rounded down, largest gain per share first, while the
+    rounding up carries the net realized gains past both the remaining gain budget and
+    what the convex solution itself realized (its own overrun was priced and chosen)."""
+    if not gain_budgeted(problem):
+        return sells
+    lot_prices = problem.prices[problem.lot_security]
+    gain_per_share = problem.lot_gain_per_dollar() * lot_prices
+    convex_gain = float(sell_dollars @ problem.lot_gain_per_dollar())
+    allowed = max(problem.remaining_gain_budget_usd, convex_gain)
+    rounded_down = np.maximum(np.floor(sell_dollars / lot_prices + SHARE_TOLERANCE), 0.0)
+    sells = sells.copy()
+    for lot in np.argsort(-gain_per_share, kind="stable"):
+        if sells @ gain_per_share <= allowed + OVERRUN_TOLERANCE_USD:
+            break
+        if gain_per_share[lot] > 0:
+            sells[lot] = min(sells[lot], rounded_down[lot])
+    return sells
 
 
 def _round_lots(

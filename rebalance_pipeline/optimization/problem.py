@@ -73,6 +73,13 @@ class AccountProblem:
     rebalance_type: str = "normal"
     # the account group's long-term deferral window in days (0: no deferral)
     long_term_deferral_days: int = 0
+    # features' GAIN_BUDGETS: the year's realized-gain budget (None: none), the net gains
+    # realized so far, whether the history shows the whole year, and what today's trades
+    # may realize (None: no budget)
+    gain_budget_usd: float | None = None
+    realized_gain_ytd: float = 0.0
+    gain_year_complete: bool = True
+    remaining_gain_budget_usd: float | None = None
 
     @property
     def account_value(self) -> float:
@@ -155,6 +162,10 @@ _SCALARS = {
     "days_since_last_trade": pl.Int64,
     "rebalance_type": pl.String,
     "long_term_deferral_days": pl.Int64,
+    "gain_budget_usd": pl.Float64,
+    "realized_gain_ytd": pl.Float64,
+    "gain_year_complete": pl.Boolean,
+    "remaining_gain_budget_usd": pl.Float64,
 }
 _STRING_LISTS = (
     "security_ids",

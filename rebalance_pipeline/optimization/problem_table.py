@@ -59,6 +59,7 @@ def build_problem_table(
         .join(_band_lists(canonical["model_bands"]), on="model_id", how="left")
         .join(_mandate_lists(features["mandates"]), on="account_id", how="left")
         .join(_days_since_trade(features["days_since_trade"]), on="account_id", how="left")
+        .join(_gain_budgets(features["gain_budgets"]), on="account_id", how="left")
         .join(_unpriced_targets(targets, priced), on="model_id", how="left")
     )
     return table.select(_as_schema(name, dtype) for name, dtype in PROBLEM_SCHEMA.items()).sort(
@@ -269,6 +270,16 @@ def _days_since_trade(days: pl.DataFrame) -> pl.DataFrame:
     return days.select("account_id", "days_since_last_trade").unique("account_id", keep="first")
 
 
+def _gain_budgets(budgets: pl.DataFrame) -> pl.DataFrame:
+    return budgets.select(
+        "account_id",
+        "gain_budget_usd",
+        "realized_gain_ytd",
+        pl.col("year_complete").alias("gain_year_complete"),
+        "remaining_gain_budget_usd",
+    ).unique("account_id", keep="first")
+
+
 def _unpriced_targets(targets: pl.DataFrame, priced: pl.DataFrame) -> pl.DataFrame:
     return (
         targets.drop_nulls("security_id")
@@ -284,7 +295,9 @@ def _as_schema(name: str, dtype: pl.DataType) -> pl.Expr:
     column = pl.col(name).cast(dtype)
     if isinstance(dtype, pl.List):
         return pl.when(column.is_null()).then(pl.lit([], dtype=dtype)).otherwise(column).alias(name)
-    return column.fill_null(0.0) if name == "required_cash" else column
+    if name in ("required_cash", "realized_gain_ytd"):
+        return column.fill_null(0.0)
+    return column.fill_null(True) if name == "gain_year_complete" else column
 
 
 def estimate_class_vols(

@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 
+from rebalance_pipeline.optimization.account_rules import gain_budget_overrun
 from rebalance_pipeline.optimization.heuristic import ShareTrades
 from rebalance_pipeline.optimization.problem import AccountProblem
 from rebalance_pipeline.optimization.risk import FactorRisk
@@ -53,6 +54,7 @@ def score_trades(
         "tracking_error_after": _volatility(risk.variance(in_dollars.active_after(account))),
         "turnover_usd": float(bought.sum() + sold.sum()),
         **_realized_gains(problem, in_dollars),
+        "gain_budget_overrun_usd": gain_budget_overrun(problem, in_dollars.sold_by_lot),
         "cash_after": problem.cash + float(sold.sum() - bought.sum()) - costs,
         "trade_count": np.count_nonzero(trades.buy_shares) + np.count_nonzero(trades.sell_shares),
         "touches_halted": bool(np.any(problem.halted & ((bought > 0) | (sold > 0)))),

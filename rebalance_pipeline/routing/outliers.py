@@ -19,7 +19,8 @@ def outlier_flags(
     """Add ``outlier_flags`` (sorted codes; empty for accounts that do not trade).
 
     ``accounts`` needs route, model_id, account_value, turnover_usd, realized_gain_st,
-    realized_gain_lt, tracking_error_after and proposed_trade_count. Flags are computed
+    realized_gain_lt, gain_budget_overrun_usd, tracking_error_after and
+    proposed_trade_count. Flags are computed
     for every traded account whatever its review policy, so the record shows them.
     """
     traded = pl.col("route").is_in(list(trading_routes))
@@ -37,6 +38,7 @@ def outlier_flags(
         r.FLAG_REALIZED_GAIN_PCT: pl.col("_gain_pct") > limits.max_realized_gain_pct,
         r.FLAG_TRACKING_ERROR: pl.col("_te_bps") > limits.max_residual_tracking_error_bps,
         r.FLAG_TRADE_COUNT: pl.col("proposed_trade_count") > limits.max_trade_count,
+        r.FLAG_GAIN_BUDGET_OVERRUN: pl.col("gain_budget_overrun_usd") > 0,
         r.FLAG_PEER_TURNOVER: pl.col("_peer_z").abs() > limits.peer_zscore,
     }
     flags = pl.concat_list(

@@ -42,6 +42,11 @@ MANDATE_DEFERRED = "mandate_deferred"  # a normal-priority mandate waits (high p
 SCORE_ABOVE_THRESHOLD = "score_above_threshold"  # score_bps >= the group's decayed threshold
 CALENDAR_DUE = "calendar_due"  # trigger=calendar: days since the last trade >= calendar_days
 
+# MANDATE / SCORE, after the route's own reasons: the proposal realizes net gains beyond
+# the account's remaining annual gain budget (the amount: OPTIMIZATION_RESULTS'
+# gain_budget_overrun_usd; also an outlier flag, so an 'outliers' group reviews it)
+GAIN_BUDGET_OVERRUN = "gain_budget_overrun"
+
 # NO_TRADE
 SCORE_BELOW_THRESHOLD = "score_below_threshold"  # score_bps under the threshold (or null)
 # (a due mandate the cash already serves, e.g. a withdrawal, is listed after the trigger)
@@ -73,4 +78,5 @@ FLAG_REALIZED_GAIN_USD = "realized_gain_usd"  # net realized gain above max_real
 FLAG_REALIZED_GAIN_PCT = "realized_gain_pct"  # net realized gain / value above max_..._pct
 FLAG_TRACKING_ERROR = "residual_tracking_error"  # TE after the trades above max_..._bps
 FLAG_TRADE_COUNT = "trade_count"  # more trades than max_trade_count
+FLAG_GAIN_BUDGET_OVERRUN = GAIN_BUDGET_OVERRUN  # net realized gains beyond the gain budget
 FLAG_PEER_TURNOVER = "peer_turnover"  # |z| of turnover vs same-model traded peers > peer_zscore

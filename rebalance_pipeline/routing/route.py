@@ -20,6 +20,7 @@ import polars as pl
 
 from rebalance_pipeline import tables as t
 from rebalance_pipeline.policy import Policy
+from rebalance_pipeline.reporting.cells import dollars
 from rebalance_pipeline.routing import reasons as r
 from rebalance_pipeline.routing.mandates import mandate_service
 from rebalance_pipeline.routing.outliers import outlier_flags
@@ -133,6 +134,7 @@ def _account_facts(inputs: RoutingInputs, policy: Policy) -> pl.DataFrame:
         "turnover_usd",
         "realized_gain_st",
         "realized_gain_lt",
+        "gain_budget_overrun_usd",
         "tracking_error_after",
         "touches_halted",
         pl.lit(True).alias("optimized"),
@@ -183,7 +185,21 @@ def _trade_facts(proposed: pl.DataFrame, halts: pl.DataFrame) -> pl.DataFrame:
 
 
 def _route(row: dict[str, Any], policy: Policy) -> Route:
-    """The decision for one account, rules in precedence order."""
+    """The decision for one account; a traded proposal beyond the account's gain budget
+    says so, with the amount, after the route's own reasons and rule."""
+    route = _decide(row, policy)
+    overrun = row["gain_budget_overrun_usd"] or 0.0
+    if route.route in TRADING_ROUTES and overrun > 0:
+        return Route(
+            route.route,
+            [*route.reasons, r.GAIN_BUDGET_OVERRUN],
+            f"{route.rule}; net realized gains {dollars(overrun)} over the gain budget",
+        )
+    return route
+
+
+def _decide(row: dict[str, Any], policy: Policy) -> Route:
+    """The route of one account, rules in precedence order."""
     for rule in (_bad_data, _hold, _pending_orders, _failed_solve, _halt):
         route = rule(row, policy)
         if route is not None:

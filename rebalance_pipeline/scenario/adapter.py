@@ -35,10 +35,9 @@ def scenario_policy(scenario: Scenario, base: Policy | None = None) -> Policy:
         for k, v in {"tax_aversion": given.tax_aversion, "round_lots": given.round_lots}.items()
         if v is not None
     }
-    groups = base.account_groups
-    if given.long_term_deferral_days is not None:
-        deferral = {"long_term_deferral_days": given.long_term_deferral_days}
-        groups = [group.model_copy(update=deferral) for group in groups]
+    group_keys = ("long_term_deferral_days", "gain_budget_usd", "gain_budget_pct")
+    group_policy = {k: getattr(given, k) for k in group_keys if getattr(given, k) is not None}
+    groups = [group.model_copy(update=group_policy) for group in base.account_groups]
     return base.model_copy(
         update={
             "workflow": base.workflow.model_copy(update=workflow),
@@ -79,8 +78,9 @@ def _accounts(s: Scenario) -> pl.DataFrame:
             "lt_rate": [a.lt_rate for a in s.accounts],
             "last_firm_trade_date": [a.last_trade for a in s.accounts],
             "rebalance_type": [a.rebalance_type for a in s.accounts],
+            "gain_budget": [a.gain_budget_text for a in s.accounts],
         },
-        schema_overrides={"rebalance_type": pl.String},
+        schema_overrides={"rebalance_type": pl.String, "gain_budget": pl.String},
     )
 
 

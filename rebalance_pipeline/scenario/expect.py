@@ -182,15 +182,27 @@ def _reasons_include(judged: Judged, account: str, want: list[str]) -> Iterator[
         yield f"reasons {reasons}, expected {missing} among them"
 
 
-def _realized_gain_at_most(judged: Judged, account: str, want: float) -> Iterator[str]:
+def _realized_gain(judged: Judged, account: str) -> float:
     """The gain of the sells at today's price over each lot's cost per share."""
     lots, gain = judged.lots(account), 0.0
     for trade in judged.trades(account):
         lot, price = lots.get(trade.get("lot_id")), judged.price(trade["security"])
         if trade["side"] == "sell" and lot and lot.quantity and price is not None:
             gain += float(trade["quantity"]) * (price - lot.cost_basis / lot.quantity)
+    return gain
+
+
+def _realized_gain_at_most(judged: Judged, account: str, want: float) -> Iterator[str]:
+    gain = _realized_gain(judged, account)
     if gain > want:
         yield f"realized gain {gain:.0f}, expected at most {want}"
+
+
+def _realized_gain_at_least(judged: Judged, account: str, want: float) -> Iterator[str]:
+    """The project's own key: the sells realize at least this net gain."""
+    gain = _realized_gain(judged, account)
+    if gain < want:
+        yield f"realized gain {gain:.0f}, expected at least {want}"
 
 
 def _within_bands(judged: Judged, account: str, want: bool) -> Iterator[str]:
@@ -281,4 +293,5 @@ EXPECTATIONS: dict[str, Judge] = {
     "no_buys": _no_side("buy"),
     "cash_after_at_most": _cash_after_at_most,
     "reasons_include": _reasons_include,
+    "realized_gain_at_least": _realized_gain_at_least,
 }

@@ -25,6 +25,9 @@ class ScenarioPolicy(Model):
     round_lots: bool | None = None
     # the project's own key: the long-term deferral window of every account group
     long_term_deferral_days: int | None = Field(None, ge=0)
+    # the project's own keys: the annual realized-gain budget of every account group
+    gain_budget_usd: float | None = Field(None, ge=0)
+    gain_budget_pct: float | None = Field(None, ge=0)
 
 
 class Security(Model):
@@ -65,6 +68,14 @@ class Account(Model):
     lots: list[Lot] = []
     # the project's own key, as the account master gives it: validation judges the value
     rebalance_type: str | None = None
+    # the project's own key, as the account master gives it ("25000", "1.5%", "none"):
+    # validation judges the value
+    gain_budget: str | float | None = None
+
+    @property
+    def gain_budget_text(self) -> str | None:
+        """The value as the account master's CSV cell would hold it."""
+        return None if self.gain_budget is None else str(self.gain_budget)
 
 
 class Position(Model):

@@ -6,7 +6,7 @@ rule owns get that rule's check name instead of a generic one: a null required v
 ``null_value``, a repeated key ``duplicate_rows`` (one finding per repeated key), a
 negative quantity ``negative_quantity``, and the checks of :data:`NAMED_CHECKS` their
 own name (``invalid_hold``, ``invalid_halt``, ``zero_cost_basis``,
-``unknown_rebalance_type``).
+``unknown_rebalance_type``, ``invalid_gain_budget``).
 """
 
 from __future__ import annotations
@@ -78,8 +78,28 @@ def _known_rebalance_type() -> pa.Check:
     )
 
 
+def _valid_gain_budget() -> pa.Check:
+    """An account master's ``gain_budget`` that is neither dollars, a percent nor "none"
+    (a negative amount, a word) would leave the account's gain budget unknown: an error
+    of that account (blank is its group's budget)."""
+    import pandera.polars as pa
+
+    return pa.Check(
+        lambda data: data.lazyframe.select(
+            pl.col(data.key).is_null() | pl.col(data.key).str.contains(t.GAIN_BUDGET_PATTERN)
+        ),
+        name="invalid_gain_budget",
+    )
+
+
 # checks whose failures are findings of that very name
-NAMED_CHECKS = ("invalid_hold", "invalid_halt", "zero_cost_basis", "unknown_rebalance_type")
+NAMED_CHECKS = (
+    "invalid_hold",
+    "invalid_halt",
+    "zero_cost_basis",
+    "unknown_rebalance_type",
+    "invalid_gain_budget",
+)
 
 
 def _exactly_one_of(first: str, second: str) -> pa.Check:
@@ -124,6 +144,7 @@ def schemas(as_of: dt.date) -> dict[str, pa.DataFrameSchema]:
                 "opened_date": opt(pl.Date, pa.Check.le(as_of)),
                 "last_firm_trade_date": opt(pl.Date, pa.Check.le(as_of)),
                 "rebalance_type": opt(pl.String, _known_rebalance_type()),
+                "gain_budget": opt(pl.String, _valid_gain_budget()),
             },
             unique=["account_id"],
         ),

@@ -232,3 +232,27 @@ def test_explain_shows_the_rebalance_type_and_what_it_forbade(tmp_path: Path) ->
     assert "rebalance type buy_only: invests cash, never sells" in text
     assert "no sale of lots AX-L-BOND, AX-L-INTL, AX-L-TMKT, AX-L-TOBC" in text
     assert "restricted SEC-TOBC (AX-L-TOBC) kept: its sale is up to a person" in text
+
+
+def test_explain_shows_the_gain_budget_and_what_is_left(tmp_path: Path) -> None:
+    """GL's $8,000 budget, extended by the $20,000 loss it harvested in February."""
+    text = _optimizer_text(tmp_path, "gain_budget.yaml", "GL")
+    assert (
+        "gain budget $8,000.00 for the year: used -$20,000.00 (net realized gains so far), "
+        "remaining $28,000.00" in text
+    )
+
+
+def test_explain_shows_today_s_gains_and_the_overrun_of_the_budget(tmp_path: Path) -> None:
+    write_stored_date(tmp_path)
+    results = storage.read_partition("optimization_results", DAY, tmp_path)
+    overrun = pl.when(pl.col("account_id") == TRADED).then(5_050.0)
+    results = results.with_columns(
+        realized_gain_lt=pl.lit(10_050.0), gain_budget_overrun_usd=overrun
+    )
+    storage.write_partition(results, "optimization_results", DAY, tmp_path)
+    text = "\n".join(explain(TRADED, DAY, tmp_path, Policy()).section("optimizer").lines)
+    assert (
+        "gain budget: today's net realized gains $9,950.00, over the remaining budget by "
+        "$5,050.00 (gain_budget_overrun)" in text
+    )

@@ -45,6 +45,7 @@ SHIPPED_DEPS = {
     "security_prices": ("data_quality_issues", "prices"),
     "tax_lots": ("lots", "securities", "security_prices"),
     "sell_gains": ("lots", "sold_lots", "transactions"),
+    "gain_budgets": ("account_valuations", "accounts", "sell_gains"),
     "wash_sale_windows": ("accounts", "securities", "sell_gains", "transactions"),
 }
 

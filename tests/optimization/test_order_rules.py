@@ -3,6 +3,8 @@ the buys blocked for a harvest the solver then does not make."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import polars as pl
 import pytest
@@ -63,3 +65,22 @@ def test_buys_blocked_for_a_likely_harvest_are_freed_when_no_harvest_happens():
     bought = trades.filter((pl.col("side") == "buy") & (pl.col("security_id") == "SEC-TMKT"))
     assert sold.is_empty()
     assert bought["amount"].sum() > 50_000.0
+
+
+def test_rounding_up_a_sale_does_not_carry_it_past_the_gain_budget():
+    """The solution sells 20.4 TMKT shares ($50 gain each, $1,020): rounded up to 21 they
+    would realize $1,050, past both the $1,000 left of the gain budget and the solution's
+    own gain; the sale rounds down to 20 instead. Without a budget it rounds up."""
+    policy = policy_with()
+    lots = [lot("A-L-TMKT", "SEC-TMKT", 800, 800 * 200.0), *at_target_lots("A")[1:]]
+    [problem] = problems_for(policy, accounts=[account("A", lots)])
+    sells = np.zeros(len(problem.lot_ids))
+    sells[problem.lot_ids.index("A-L-TMKT")] = 20.4 * 250.0 / problem.account_value
+    buys = np.zeros(len(problem.security_ids))
+    budgeted = dataclasses.replace(problem, remaining_gain_budget_usd=1000.0)
+    sold = {
+        name: dict(zip(p.lot_ids, whole_shares(p, buys, sells, policy).sell_shares, strict=True))
+        for name, p in (("free", problem), ("budgeted", budgeted))
+    }
+    assert sold["free"]["A-L-TMKT"] == 21
+    assert sold["budgeted"]["A-L-TMKT"] == 20

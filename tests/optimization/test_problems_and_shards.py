@@ -115,13 +115,15 @@ def test_optimize_shard_is_deterministic_and_fills_every_column():
     assert results.drop("solve_seconds").equals(again.drop("solve_seconds"))
     assert trades.equals(again_trades)
     assert results["account_id"].to_list() == sorted(p.account_id for p in problems)
-    # null only: notes, the market impact the policy does not model, gains of the roth
+    # null only: notes, the market impact the policy does not model, gains of the roth,
+    # the overrun of a gain budget the policy does not set
     nulls = results.null_count().transpose(include_header=True, column_names=["nulls"])
     assert dict(nulls.filter(pl.col("nulls") > 0).iter_rows()) == {
         "status_detail": 3,
         "cost_market_impact_usd": 7,
         "realized_gain_st": 1,
         "realized_gain_lt": 1,
+        "gain_budget_overrun_usd": 7,
     }
     assert trades.filter(pl.col("side") == "sell")["lot_id"].null_count() == 0
     assert (
@@ -134,13 +136,14 @@ def test_problem_is_dpp_and_compiled_once_per_bucket():
     policy = Policy()
     problems = problems_for(**household_book())
     keys = {convex.bucket_key(p, policy) for p in problems}
-    assert keys == {(8, 1, 4, False, False, False)}  # 5 securities, one lot each, 3 classes
+    # 5 securities, one lot each, 3 classes
+    assert keys == {(8, 1, 4, False, False, False, False)}
     bucket = convex.bucket_problem(keys.pop())
     assert bucket.problem.is_dpp()
     before = bucket.solves
     optimize_shard(problems, policy)
     assert bucket.solves - before >= len(problems)
-    assert convex.bucket_problem((8, 1, 4, False, False, False)) is bucket
+    assert convex.bucket_problem((8, 1, 4, False, False, False, False)) is bucket
 
 
 def test_bucket_sizes():
@@ -163,7 +166,7 @@ def test_padding_does_not_change_the_solution():
     policy = Policy()
     [problem] = problems_for(accounts=[account("A", at_target_lots("A"), cash=40000.0)])
     solutions = []
-    for key in [(8, 1, 4, False, False, False), (16, 4, 8, False, False, False)]:
+    for key in [(8, 1, 4, False, False, False, False), (16, 4, 8, False, False, False, False)]:
         bucket = convex.BucketProblem(*key)
         bucket.set_values(Account(problem, policy, account_risk(problem, policy)), policy)
         solutions.append(bucket.solve("CLARABEL", "SCS"))
@@ -218,9 +221,20 @@ def test_a_problem_table_splits_into_the_same_shards_as_its_problems():
 def test_only_a_raise_cash_account_compiles_the_cap_on_its_sales():
     [problem] = problems_for(accounts=[account("A", at_target_lots("A"), cash=40000.0)])
     raising = dataclasses.replace(problem, rebalance_type="raise_cash")
-    assert convex.bucket_key(problem, Policy())[-1] is False
+    assert convex.bucket_key(problem, Policy())[5] is False
     key = convex.bucket_key(raising, Policy())
-    assert key[-1] is True
+    assert key[5] is True
     bucket = convex.bucket_problem(key)
     assert "sell_cap" in bucket.parameters
+    assert bucket.problem.is_dpp()
+
+
+def test_only_an_account_with_a_gain_budget_compiles_the_budget_constraint():
+    [problem] = problems_for(accounts=[account("A", at_target_lots("A"), cash=40000.0)])
+    budgeted = dataclasses.replace(problem, remaining_gain_budget_usd=1000.0)
+    assert convex.bucket_key(problem, Policy())[6] is False
+    key = convex.bucket_key(budgeted, Policy())
+    assert key[6] is True
+    bucket = convex.bucket_problem(key)
+    assert {"lot_gain", "gain_room"} <= set(bucket.parameters)
     assert bucket.problem.is_dpp()
