@@ -43,8 +43,9 @@ def generated_account(
 ) -> AccountProblem:
     """A taxable or IRA account drifted from its model, with gains and losses, some cash,
     sometimes a withdrawal due and a restricted or wash-sale-blocked security, one in ten
-    of type raise_cash (its own compiled problem, with the cap on sales) and lots near
-    turning long-term deferred."""
+    of type raise_cash (its own compiled problem, with the cap on sales), one in four with
+    a realized-gain budget (another, with the priced overrun) and lots near turning
+    long-term deferred."""
     prices = np.round(rng.uniform(10, 400, n), 2)
     classes = [CLASSES[i] for i in rng.integers(0, n_classes, n)]
     targets = rng.dirichlet(np.ones(n)) * (rng.random(n) < 0.85)
@@ -94,6 +95,7 @@ def generated_account(
         unpriced_targets=[],
         rebalance_type="raise_cash" if rng.random() < 0.1 else "normal",
         long_term_deferral_days=30,
+        remaining_gain_budget_usd=float(rng.uniform(0, 5000)) if rng.random() < 0.25 else None,
     )
 
 
@@ -155,6 +157,7 @@ def test_direct_solves_equal_cvxpy_solves_of_many_accounts():
     assert len(shapes) >= 12
     assert {key[3:5] for key in shapes} == {(i, s) for i in (False, True) for s in (False, True)}
     assert {key[5] for key in shapes} == {False, True}  # sales capped (raise_cash) or not
+    assert {key[6] for key in shapes} == {False, True}  # realized gains budgeted or not
 
 
 def test_an_infeasible_account_is_infeasible_both_ways():
