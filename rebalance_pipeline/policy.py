@@ -194,6 +194,17 @@ class OptimizationPolicy(Strict):
         description="at most this % of the account's value bought into asset classes beyond "
         "what idle cash pays for (money moved from one class to another); none = no limit",
     )
+    household_asset_location: bool = Field(
+        False,
+        description="optimize the accounts of a household that follow one model together: one "
+        "problem per household, the combined holdings tracking the model (optimization/"
+        "household.py); off: each account alone",
+    )
+    asset_location_bps: dict[str, float] = Field(
+        {"us_bonds": 50.0},
+        description="bps per dollar of an asset class held in a taxable account rather than a "
+        "tax-deferred one (its income's yearly tax drag); householded accounts only",
+    )
     risk_model: RiskModelPolicy = RiskModelPolicy()
     solver: str = "CLARABEL"
     fallback_solver: str = "SCS"

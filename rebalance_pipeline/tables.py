@@ -356,6 +356,8 @@ OPTIMIZATION_RESULTS = pl.Schema(
         "benefit_risk_usd": F64,
         "benefit_tax_loss_usd": F64,
         "benefit_quality_usd": F64,
+        # householded accounts only (optimization/household.py): asset location's benefit
+        "benefit_location_usd": F64,
         "cost_transaction_usd": F64,
         "cost_market_impact_usd": F64,  # null when the policy models none
         "cost_tax_usd": F64,

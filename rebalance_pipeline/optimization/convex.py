@@ -102,7 +102,70 @@ def layout(problem: AccountProblem, key: BucketKey) -> Layout:
     return Layout(n, slots, n_classes, problem.lot_security * slots + rank)
 
 
-class BucketProblem:
+class CompiledProblem:
+    """A DPP problem compiled once and re-solved with new parameter values: its
+    ``problem``, the ``buy`` and ``sell`` variables read from a solution, and the cone
+    program Clarabel solves (compiled on the first solve)."""
+
+    problem: cp.Problem
+    buy: cp.Variable
+    sell: cp.Variable
+    cone_program: ConeProgram | None = None
+    solves: int = 0
+
+    def solve(self, solver: str, fallback: str) -> ConvexSolution:
+        """Solve with ``solver``, then ``fallback`` when the first fails or is unsure.
+
+        A failure inside a solver (its own error, any exception it raises on this
+        account's numbers, or a solution that is not finite) is that solver's failure,
+        named in the account's result: it never stops the shard.
+        Never warm-started: a solution must not depend on what the process solved before.
+        """
+        failures = []
+        start = time.thread_time()  # CPU, so other load on the machine does not count
+        if cp.CLARABEL in (solver, fallback) and self.cone_program is None:
+            # outside the solvers' try: a program that cannot be compiled is a bug
+            self.cone_program = compile_cone_program(self.problem, [self.buy, self.sell])
+        for name in dict.fromkeys([solver, fallback]):
+            try:
+                status, buy, sell = self._solve_with(name)
+            except cp.SolverError as error:
+                failures.append(f"{name}: {error}".strip())
+                continue
+            except Exception as error:  # raised inside the solver on this account's data
+                failures.append(f"{name}: {type(error).__name__}: {error}")
+                continue
+            finally:
+                self.solves += 1
+            if status in (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE):
+                raise Infeasible(f"{name}: {status}")
+            if status in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE) and buy is not None:
+                if not (np.isfinite(buy).all() and np.isfinite(sell).all()):
+                    failures.append(f"{name}: {status} with a non-finite solution")
+                    continue
+                return ConvexSolution(
+                    buy_weights=np.clip(buy, 0.0, None),
+                    sell_weights=np.clip(sell, 0.0, None),
+                    solver=name,
+                    solve_seconds=time.thread_time() - start,
+                    failures="; ".join(failures),
+                )
+            failures.append(f"{name}: {status}")
+        raise SolverFailure("; ".join(failures))
+
+    def _solve_with(self, name: str) -> tuple[str, np.ndarray | None, np.ndarray | None]:
+        """(CVXPY's status, buy, sell): Clarabel straight on the bucket's cone program,
+        any other solver through CVXPY."""
+        if name != cp.CLARABEL:
+            self.problem.solve(solver=name, warm_start=False)
+            return self.problem.status, self.buy.value, self.sell.value
+        solution = self.cone_program.solve()  # type: ignore[union-attr]  (compiled in solve)
+        if solution.status == cp.SOLVER_ERROR:  # as CVXPY raises it, with Clarabel's reason
+            raise cp.SolverError(f"Clarabel stopped: {solution.solver_status}")
+        return solution.status, *solution.values
+
+
+class BucketProblem(CompiledProblem):
     """The parametrized problem of one bucket shape."""
 
     def __init__(
@@ -178,8 +241,6 @@ class BucketProblem:
         self.problem = cp.Problem(
             cp.Minimize(objective + self.band_miss + overrun_price), constraints
         )
-        self.cone_program: ConeProgram | None = None
-        self.solves = 0
 
     def set_values(self, account: Account, policy: Policy) -> Layout:
         """Give every parameter the account's numbers (padding: bounds 0)."""
@@ -189,57 +250,6 @@ class BucketProblem:
         for name, value in constraint_values(account.problem, policy, place).items():
             save_parameter(self.parameters[name], value)
         return place
-
-    def solve(self, solver: str, fallback: str) -> ConvexSolution:
-        """Solve with ``solver``, then ``fallback`` when the first fails or is unsure.
-
-        A failure inside a solver (its own error, any exception it raises on this
-        account's numbers, or a solution that is not finite) is that solver's failure,
-        named in the account's result: it never stops the shard.
-        Never warm-started: a solution must not depend on what the process solved before.
-        """
-        failures = []
-        start = time.thread_time()  # CPU, so other load on the machine does not count
-        if cp.CLARABEL in (solver, fallback) and self.cone_program is None:
-            # outside the solvers' try: a program that cannot be compiled is a bug
-            self.cone_program = compile_cone_program(self.problem, [self.buy, self.sell])
-        for name in dict.fromkeys([solver, fallback]):
-            try:
-                status, buy, sell = self._solve_with(name)
-            except cp.SolverError as error:
-                failures.append(f"{name}: {error}".strip())
-                continue
-            except Exception as error:  # raised inside the solver on this account's data
-                failures.append(f"{name}: {type(error).__name__}: {error}")
-                continue
-            finally:
-                self.solves += 1
-            if status in (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE):
-                raise Infeasible(f"{name}: {status}")
-            if status in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE) and buy is not None:
-                if not (np.isfinite(buy).all() and np.isfinite(sell).all()):
-                    failures.append(f"{name}: {status} with a non-finite solution")
-                    continue
-                return ConvexSolution(
-                    buy_weights=np.clip(buy, 0.0, None),
-                    sell_weights=np.clip(sell, 0.0, None),
-                    solver=name,
-                    solve_seconds=time.thread_time() - start,
-                    failures="; ".join(failures),
-                )
-            failures.append(f"{name}: {status}")
-        raise SolverFailure("; ".join(failures))
-
-    def _solve_with(self, name: str) -> tuple[str, np.ndarray | None, np.ndarray | None]:
-        """(CVXPY's status, buy, sell): Clarabel straight on the bucket's cone program,
-        any other solver through CVXPY."""
-        if name != cp.CLARABEL:
-            self.problem.solve(solver=name, warm_start=False)
-            return self.problem.status, self.buy.value, self.sell.value
-        solution = self.cone_program.solve()  # type: ignore[union-attr]  (compiled in solve)
-        if solution.status == cp.SOLVER_ERROR:  # as CVXPY raises it, with Clarabel's reason
-            raise cp.SolverError(f"Clarabel stopped: {solution.solver_status}")
-        return solution.status, *solution.values
 
 
 _BUCKETS: dict[BucketKey, BucketProblem] = {}

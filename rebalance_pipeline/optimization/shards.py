@@ -43,9 +43,16 @@ def solve_one(
 
     ``household`` (the stored problems of the account's household, itself included or
     not) lets the accounts solved before it that day set their same-day wash-sale
-    blocks, so the stored result is reproduced exactly.
+    blocks, or a householded household be solved whole again, so the stored result is
+    reproduced exactly.
     """
-    earlier = [p for p in household if _household_order(p) < _household_order(problem)]
+    from rebalance_pipeline.optimization.household import householded, solve_household
+
+    others = [p for p in household if p.account_id != problem.account_id]
+    if householded([*others, problem], policy):
+        solved = solve_household([*others, problem], policy)
+        return _frames([o for o in solved if o.result["account_id"] == problem.account_id])
+    earlier = [p for p in others if household_order(p) < household_order(problem)]
     outcomes = _solve_household([*earlier, problem], policy)
     return _frames(outcomes[-1:])
 
@@ -66,11 +73,16 @@ def optimize_shard(
 
 
 def _solve_household(problems: list[AccountProblem], policy: Policy) -> list[AccountOutcome]:
-    """The household's accounts in order, each blocked by the trades of those before."""
+    """The household's accounts in order, each blocked by the trades of those before; or
+    all in one problem under household asset location (``household.py``)."""
+    from rebalance_pipeline.optimization.household import householded, solve_household
+
+    if householded(problems, policy):
+        return solve_household(problems, policy)
     blocked_buys: set[str] = set()
     blocked_loss_sales: set[str] = set()
     outcomes = []
-    for problem in sorted(problems, key=_household_order):
+    for problem in sorted(problems, key=household_order):
         outcome = solve_account(
             problem, policy, frozenset(blocked_buys), frozenset(blocked_loss_sales)
         )
@@ -106,7 +118,7 @@ def assign_shards(problems: list[AccountProblem], n_shards: int) -> dict[int, li
     """The problems by shard (``household_shards``), each household's in solving order."""
     shard_of = household_shards((p.household_id for p in problems), n_shards)
     shards: dict[int, list[AccountProblem]] = {i: [] for i in range(max(n_shards, 1))}
-    for problem in sorted(problems, key=lambda p: (p.household_id, _household_order(p))):
+    for problem in sorted(problems, key=lambda p: (p.household_id, household_order(p))):
         shards[shard_of[problem.household_id]].append(problem)
     return shards
 
@@ -125,7 +137,7 @@ def shard_count(n_accounts: int, policy: Policy, workers: int) -> int:
     return max(1, min(by_workers, by_size))
 
 
-def _household_order(problem: AccountProblem) -> tuple[bool, str]:
+def household_order(problem: AccountProblem) -> tuple[bool, str]:
     return (not problem.is_taxable, problem.account_id)
 
 
@@ -145,25 +157,25 @@ def solve_account(
         *_input_notes(problem, policy),
     ]
     if not problem.security_ids:
-        return _outcome(problem, no_trades(problem), policy, "no_universe", notes, 0.0)
-    if not _needs_proposal(problem, policy):
+        return outcome(problem, no_trades(problem), policy, "no_universe", notes, 0.0)
+    if not needs_proposal(problem, policy):
         notes.append("not proposed: the trigger cannot trade the account today")
-        return _outcome(problem, no_trades(problem), policy, "optimal", notes, 0.0)
+        return outcome(problem, no_trades(problem), policy, "optimal", notes, 0.0)
     try:
         problem, trades, solver_seconds = _propose(problem, policy, notes)
     except OptimizationError as error:
         notes.append(str(error))
-        return _outcome(problem, no_trades(problem), policy, error.status, notes, 0.0)
+        return outcome(problem, no_trades(problem), policy, error.status, notes, 0.0)
     scores = score_trades(problem, trades, account_risk(problem, policy), policy)
     if scores["score_usd"] < 0 and not problem.mandates:
         # doing nothing is feasible and scores 0: without a mandate nothing worse goes out
         score = scores["score_usd"]
         notes.append(f"the rounded proposal scored ${score:,.2f}, below doing nothing: no trades")
-        return _outcome(problem, no_trades(problem), policy, "optimal", notes, solver_seconds)
-    return _outcome(problem, trades, policy, "optimal", notes, solver_seconds, scores)
+        return outcome(problem, no_trades(problem), policy, "optimal", notes, solver_seconds)
+    return outcome(problem, trades, policy, "optimal", notes, solver_seconds, scores)
 
 
-def _needs_proposal(problem: AccountProblem, policy: Policy) -> bool:
+def needs_proposal(problem: AccountProblem, policy: Policy) -> bool:
     """Whether a proposal could be traded today (``workflow.propose_untriggered``): a
     mandate trades whatever the trigger, otherwise only the trigger's SCORE route does."""
     workflow = policy.workflow
@@ -186,10 +198,10 @@ def _propose(
     least as good). A buy of a group it does sell at a loss is blocked and re-solved, or
     dropped when small or after ``MAX_WASH_RESOLVES``.
     """
-    likely = _likely_harvests(problem, policy)
+    likely = likely_harvests(problem, policy)
     attempt = problem.with_blocks(likely, set())
     trades, seconds = _solve_whole_shares(attempt, policy, notes)
-    unharvested = likely - _loss_sale_groups(attempt, trades)
+    unharvested = likely - loss_sale_groups(attempt, trades)
     if unharvested:
         attempt = problem.with_blocks(likely - unharvested, unharvested)
         trades, more = _solve_whole_shares(attempt, policy, notes)
@@ -197,13 +209,13 @@ def _propose(
         notes.append(f"no harvest of {_names(unharvested)}: re-solved with its buys allowed")
     wash_resolve_floor = policy.optimization.wash_resolve_min_pct / 100
     for attempt_number in range(MAX_WASH_RESOLVES + 1):
-        washed = _bought_groups(attempt, trades) & _loss_sale_groups(attempt, trades)
+        washed = bought_groups(attempt, trades) & loss_sale_groups(attempt, trades)
         if not washed:
             break
         attempt = attempt.with_blocks(washed, set())
         small = _buys_of(attempt, trades, washed) < wash_resolve_floor * attempt.total_value
         if small or attempt_number == MAX_WASH_RESOLVES:
-            trades = _without_buys_of(attempt, trades, washed)
+            trades = without_buys_of(attempt, trades, washed)
             notes.append(f"dropped buys of {_names(washed)} (sold at a loss)")
             break
         notes.append(f"re-solved without buys of {_names(washed)} (sold at a loss)")
@@ -224,7 +236,7 @@ def _solve_whole_shares(
     return trades, solution.solve_seconds
 
 
-def _outcome(
+def outcome(
     problem: AccountProblem,
     trades: ShareTrades,
     policy: Policy,
@@ -250,8 +262,8 @@ def _outcome(
     return AccountOutcome(
         result=result,
         trades=_trade_rows(problem, trades),
-        loss_sale_groups=frozenset(_loss_sale_groups(problem, trades)),
-        bought_groups=frozenset(_bought_groups(problem, trades)),
+        loss_sale_groups=frozenset(loss_sale_groups(problem, trades)),
+        bought_groups=frozenset(bought_groups(problem, trades)),
     )
 
 
@@ -290,7 +302,7 @@ def _names(groups: set[str] | frozenset[str]) -> str:
     return ", ".join(sorted(groups))
 
 
-def _likely_harvests(problem: AccountProblem, policy: Policy) -> set[str]:
+def likely_harvests(problem: AccountProblem, policy: Policy) -> set[str]:
     """Groups the account will probably sell at a loss: its loss lots there are worth more
     in tax than a round trip costs. Their buys are blocked before the first solve, as a
     re-solve would block them after it (a same-day buy would wash the loss)."""
@@ -309,17 +321,17 @@ def _buys_of(problem: AccountProblem, trades: ShareTrades, groups: set[str]) -> 
     return float((trades.buy_shares * problem.prices)[mask].sum())
 
 
-def _without_buys_of(problem: AccountProblem, trades: ShareTrades, groups: set[str]) -> ShareTrades:
+def without_buys_of(problem: AccountProblem, trades: ShareTrades, groups: set[str]) -> ShareTrades:
     """The trades less their buys of ``groups`` (cash only grows)."""
     keep = ~np.isin(np.array(problem.identical_groups, dtype=object), list(groups))
     return ShareTrades(np.where(keep, trades.buy_shares, 0.0), trades.sell_shares)
 
 
-def _bought_groups(problem: AccountProblem, trades: ShareTrades) -> set[str]:
+def bought_groups(problem: AccountProblem, trades: ShareTrades) -> set[str]:
     return {g for g, q in zip(problem.identical_groups, trades.buy_shares, strict=True) if q > 0}
 
 
-def _loss_sale_groups(problem: AccountProblem, trades: ShareTrades) -> set[str]:
+def loss_sale_groups(problem: AccountProblem, trades: ShareTrades) -> set[str]:
     if not problem.is_taxable:
         return set()
     at_loss = problem.lot_gain_per_dollar() < 0

@@ -32,7 +32,12 @@ def scenario_policy(scenario: Scenario, base: Policy | None = None) -> Policy:
     }
     optimization = {
         k: v
-        for k, v in {"tax_aversion": given.tax_aversion, "round_lots": given.round_lots}.items()
+        for k, v in {
+            "tax_aversion": given.tax_aversion,
+            "round_lots": given.round_lots,
+            "household_asset_location": given.household_asset_location,
+            "asset_location_bps": given.asset_location_bps,
+        }.items()
         if v is not None
     }
     group_keys = ("long_term_deferral_days", "gain_budget_usd", "gain_budget_pct")

@@ -28,6 +28,9 @@ class ScenarioPolicy(Model):
     # the project's own keys: the annual realized-gain budget of every account group
     gain_budget_usd: float | None = Field(None, ge=0)
     gain_budget_pct: float | None = Field(None, ge=0)
+    # the project's own keys: household asset location (firm option) and its bps per class
+    household_asset_location: bool | None = None
+    asset_location_bps: dict[str, float] | None = None
 
 
 class Security(Model):

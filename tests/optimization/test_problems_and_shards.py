@@ -116,7 +116,7 @@ def test_optimize_shard_is_deterministic_and_fills_every_column():
     assert trades.equals(again_trades)
     assert results["account_id"].to_list() == sorted(p.account_id for p in problems)
     # null only: notes, the market impact the policy does not model, gains of the roth,
-    # the overrun of a gain budget the policy does not set
+    # the overrun of a gain budget the policy does not set, asset location outside households
     nulls = results.null_count().transpose(include_header=True, column_names=["nulls"])
     assert dict(nulls.filter(pl.col("nulls") > 0).iter_rows()) == {
         "status_detail": 3,
@@ -124,6 +124,7 @@ def test_optimize_shard_is_deterministic_and_fills_every_column():
         "realized_gain_st": 1,
         "realized_gain_lt": 1,
         "gain_budget_overrun_usd": 7,
+        "benefit_location_usd": 7,
     }
     assert trades.filter(pl.col("side") == "sell")["lot_id"].null_count() == 0
     assert (
