@@ -1,12 +1,14 @@
 """Benchmark of the optimization stage on a synthetic book.
 
-    .venv/bin/python benchmarks/bench_optimize.py --accounts 10000 --workers 2
+    .venv/bin/python benchmarks/bench_optimize.py --accounts 10000 --workers 2 --households 50
 
 Synthetic accounts (about 40 securities and 120 lots each, households of 1-3, numpy
 seeded) are sharded as the pipeline shards them and solved by a process pool, one
 compiled problem per bucket per worker. Import and pool start-up are timed apart from
 the warm stage. The DPP-reuse speed-up compares re-solving one compiled problem with
-building the problem anew for every account.
+building the problem anew for every account. ``--households`` times the household
+asset-location problem (one problem over a taxable account and an IRA on one model,
+``optimization/household.py``) against solving its two accounts alone.
 """
 
 from __future__ import annotations
@@ -49,10 +51,17 @@ def synthetic_problems(n_accounts: int, seed: int = 7) -> list[AccountProblem]:
     return problems
 
 
-def _account(rng, index, household, prices, classes, groups, ratings) -> AccountProblem:
-    universe = np.sort(rng.choice(len(prices), 40, replace=False))
-    targets = np.zeros(40)
-    targets[:35] = rng.dirichlet(np.ones(35))
+def _account(
+    rng, index, household, prices, classes, groups, ratings, model=None, registration=None
+) -> AccountProblem:
+    """A synthetic account; ``model`` (universe, targets): the model it follows (else a
+    model of its own), ``registration``: its registration (else a random one)."""
+    if model is None:
+        universe = np.sort(rng.choice(len(prices), 40, replace=False))
+        targets = np.zeros(40)
+        targets[:35] = rng.dirichlet(np.ones(35))
+    else:
+        universe, targets = model
     value = float(rng.uniform(2e5, 5e6))
     drift = targets * rng.lognormal(0, 0.15, 40) + np.where(np.arange(40) >= 35, 0.01, 0)
     weights = drift / drift.sum() * (1 - rng.uniform(0.0, 0.05))
@@ -64,7 +73,8 @@ def _account(rng, index, household, prices, classes, groups, ratings) -> Account
     market = quantities @ prices[universe]
     class_targets = np.bincount(classes[universe], targets, minlength=3)
     cash = float(value - market)
-    registration = rng.choice(["taxable", "taxable", "traditional_ira", "roth"])
+    if registration is None:
+        registration = rng.choice(["taxable", "taxable", "traditional_ira", "roth"])
     withdrawal = float(rng.uniform(0.01, 0.05) * value) if rng.random() < 0.05 else 0.0
     return AccountProblem(
         account_id=f"A{index:06d}",
@@ -102,6 +112,54 @@ def _account(rng, index, household, prices, classes, groups, ratings) -> Account
         mandates=[],
         unpriced_targets=[],
     )
+
+
+def synthetic_households(n_households: int, seed: int = 11) -> list[list[AccountProblem]]:
+    """Households of a taxable account and an IRA on one model, like ``synthetic_problems``'
+    accounts otherwise."""
+    rng = np.random.default_rng(seed)
+    n_securities = 300
+    prices = np.round(rng.uniform(20, 300, n_securities), 2)
+    classes = rng.choice(3, n_securities, p=CLASS_SHARE)
+    groups = [f"G{i // 2}" for i in range(n_securities)]
+    ratings = rng.integers(1, 6, n_securities)
+    households = []
+    for household in range(n_households):
+        targets = np.zeros(40)
+        targets[:35] = rng.dirichlet(np.ones(35))
+        model = (np.sort(rng.choice(n_securities, 40, replace=False)), targets)
+        market = (prices, classes, groups, ratings)
+        households.append(
+            [
+                _account(rng, 2 * household + i, household, *market, model, registration)
+                for i, registration in enumerate(["taxable", "traditional_ira"])
+            ]
+        )
+    return households
+
+
+def household_solve_times(
+    households: list[list[AccountProblem]], policy: Policy
+) -> tuple[float, float]:
+    """CPU seconds in the solver per household: its one household problem, and its
+    accounts solved alone (compiled problems warmed first, so neither counts compiling)."""
+    from rebalance_pipeline.optimization import convex, household
+
+    on = policy.model_copy(
+        update={
+            "optimization": policy.optimization.model_copy(
+                update={"household_asset_location": True}
+            )
+        }
+    )
+    members = [household.Household(h, convex.account_risk(h[0], on)) for h in households]
+    for each in members[:1]:
+        household.solve_household_trades(each, on)
+        for problem in each.problems:
+            convex.solve_convex(problem, policy)
+    joint = sum(household.solve_household_trades(m, on).solve_seconds for m in members)
+    alone = sum(convex.solve_convex(p, policy).solve_seconds for m in members for p in m.problems)
+    return joint / len(members), alone / len(members)
 
 
 def _split(rng, quantity: float, n: int) -> np.ndarray:
@@ -156,6 +214,9 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, default=10_000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--reuse-accounts", type=int, default=200)
+    parser.add_argument(
+        "--households", type=int, default=50, help="two-account households timed (0: none)"
+    )
     args = parser.parse_args()
     import_seconds = time.perf_counter() - T0
     start = time.perf_counter()
@@ -200,6 +261,13 @@ def main() -> None:
         f"DPP reuse: {reuse * 1e3:.1f} ms / account, rebuild: {rebuild * 1e3:.1f} ms / account,"
         f" speed-up {rebuild / reuse:.1f}x (target >= 3x)"
     )
+    if args.households:
+        joint, alone = household_solve_times(synthetic_households(args.households), policy)
+        print(
+            f"household asset location ({args.households} households of a taxable account and"
+            f" an IRA): solver {joint * 1e3:.1f} ms / household problem,"
+            f" {alone * 1e3:.1f} ms for its two accounts alone"
+        )
 
 
 if __name__ == "__main__":
