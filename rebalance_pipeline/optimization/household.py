@@ -18,15 +18,21 @@ less its due withdrawals). Everything is in weights of H:
   default) held in a taxable account costs that many bps, the yearly tax drag of its
   income there (nothing in a tax-deferred account). The term is in the score too
   (``benefit_location_usd``): without it a move that only relocates bonds — the combined
-  allocation unchanged — would score below doing nothing and never be traded.
+  allocation unchanged — would score below doing nothing and never be traded;
+- the model's asset-class bands bound the combined weights, not each account's (an account
+  alone may hold only bonds).
 
 The household's solution splits back into each account's trades (whole shares per account,
 ``heuristic.whole_shares``) and result rows, so routing, compliance, export and explain
-see ordinary accounts. An account's score is its own costs, taxes, harvested losses,
-quality bonus and location benefit, plus its share (V / H) of the household's risk
-reduction; the tracking errors reported are the household's. The accounts' scores sum to
-the household's: when that is below doing nothing and no account has a mandate, no
-account trades.
+see ordinary accounts. The household trades as one decision, so every score column of an
+account (each term and the score) is its share V / H of the household's: the accounts'
+columns sum to the household's, and every account of the household has the same score in
+bps, so accounts of one account group and trade history clear the threshold together.
+The tracking errors reported are the household's; realized gains, turnover, cash and
+trade counts are the account's own. When the household's score is below doing nothing
+and no account has a mandate, no account trades. Routing still decides per account: an
+account with a due mandate trades even where another account of its household stays
+under its own threshold (another group, a recent trade).
 
 Wash sales across the household as in ``shards.py``: buys of groups a taxable account of
 the household will likely harvest are blocked in every account before the solve, and buys

@@ -117,3 +117,15 @@ def test_only_accounts_of_one_model_and_plain_rules_are_householded():
     assert not householded([household[0], other_model], policy)
     buy_only = dataclasses.replace(household[1], rebalance_type="buy_only")
     assert not householded([household[0], buy_only], policy)
+
+
+def test_one_compiled_problem_serves_every_household_of_a_shape():
+    """HA and HC have the same shape: one DPP problem is compiled and solved twice."""
+    from rebalance_pipeline.optimization import household as module
+
+    problems, policy = _problems_and_policy()
+    module._HOUSEHOLDS.clear()
+    optimize_shard(problems, policy)
+    (compiled,) = module._HOUSEHOLDS.values()
+    assert compiled.problem.is_dcp(dpp=True)
+    assert compiled.solves == 2
