@@ -112,26 +112,27 @@ class HouseholdProblem(CompiledProblem):
     def __init__(self, accounts: int, n: int, slots: int, n_classes: int) -> None:
         self.key = (accounts, n, slots, n_classes)
         lots = n * slots
-        p = {
-            "holding": cp.Parameter(accounts * n, name="holding"),
-            "sell_min": cp.Parameter(accounts * lots, name="sell_min"),
-            "sell_max": cp.Parameter(accounts * lots, name="sell_max"),
-            "buy_max": cp.Parameter(accounts * n, name="buy_max"),
-            "cash": cp.Parameter(accounts, name="cash"),
-            "tax_per_dollar_sold": cp.Parameter(accounts * lots, name="tax_per_dollar_sold"),
-            "location_per_dollar": cp.Parameter(accounts * n, name="location_per_dollar"),
-            "target": cp.Parameter(n, name="target"),
-            "exposure": cp.Parameter((n_classes, n), name="exposure"),
-            "specific": cp.Parameter(n, name="specific"),
-            "priced_variance_before": cp.Parameter(name="priced_variance_before"),
-            "bonus_per_dollar": cp.Parameter(n, name="bonus_per_dollar"),
-            "cost_rate": cp.Parameter(nonneg=True, name="cost_rate"),
-            "class_indicator": cp.Parameter((n_classes, n), name="class_indicator"),
-            "class_target": cp.Parameter(n_classes, name="class_target"),
-            "band_min": cp.Parameter(n_classes, name="band_min"),
-            "band_max": cp.Parameter(n_classes, name="band_max"),
-            "band_price": cp.Parameter(name="band_price"),
+        shapes = {
+            "holding": accounts * n,
+            "sell_min": accounts * lots,
+            "sell_max": accounts * lots,
+            "buy_max": accounts * n,
+            "cash": accounts,
+            "tax_per_dollar_sold": accounts * lots,
+            "location_per_dollar": accounts * n,
+            "target": n,
+            "exposure": (n_classes, n),
+            "specific": n,
+            "priced_variance_before": (),
+            "bonus_per_dollar": n,
+            "class_indicator": (n_classes, n),
+            "class_target": n_classes,
+            "band_min": n_classes,
+            "band_max": n_classes,
+            "band_price": (),
         }
+        p = {name: cp.Parameter(shape, name=name) for name, shape in shapes.items()}
+        p["cost_rate"] = cp.Parameter(nonneg=True, name="cost_rate")
         buy = cp.Variable(accounts * n, nonneg=True)
         sell = cp.Variable(accounts * lots)
         sold = sp.kron(sp.eye(accounts * n), np.ones((1, slots)), format="csr") @ sell
