@@ -28,11 +28,12 @@ see ordinary accounts. The household trades as one decision, so every score colu
 account (each term and the score) is its share V / H of the household's: the accounts'
 columns sum to the household's, and every account of the household has the same score in
 bps, so accounts of one account group and trade history clear the threshold together.
-The tracking errors reported are the household's; realized gains, turnover, cash and
-trade counts are the account's own. When the household's score is below doing nothing
-and no account has a mandate, no account trades. Routing still decides per account: an
-account with a due mandate trades even where another account of its household stays
-under its own threshold (another group, a recent trade).
+The tracking errors reported are the household's, and the solver seconds an equal share
+of its solve; realized gains, turnover, cash and trade counts are the account's own.
+When the household's score is below doing nothing and no account has a mandate, no
+account trades. Routing still decides per account: an account with a due mandate
+trades even where another account of its household stays under its own threshold
+(another group, a recent trade).
 
 Wash sales across the household as in ``shards.py``: buys of groups a taxable account of
 the household will likely harvest are blocked in every account before the solve, and buys
@@ -75,6 +76,8 @@ HouseholdKey = tuple[int, int, int, int]  # accounts, securities, lot slots, fac
 
 # the constraint_values scaled from an account's weights to the household's
 _PER_ACCOUNT_VALUE = ("holding", "sell_min", "sell_max")
+# per account parameters of the household problem's own terms
+_HOUSEHOLD_TERMS = ("tax_per_dollar_sold", "location_per_dollar")
 
 
 def householded(problems: list[AccountProblem], policy: Policy) -> bool:
@@ -200,24 +203,21 @@ class Household:
     def parameter_values(self, key: HouseholdKey, policy: Policy) -> dict:
         """Each account's bounds in weights of H, stacked, and the household's own."""
         opt = policy.optimization
+        places = self.places(key)
         stacked: dict[str, list] = {}
-        for problem, place, share in zip(
-            self.problems, self.places(key), self.shares(), strict=True
-        ):
+        for problem, place, share in zip(self.problems, places, self.shares(), strict=True):
             values = constraint_values(problem, policy, place)
             for name in _PER_ACCOUNT_VALUE:
                 values[name] = values[name] * share
             values["cash"] = np.array([values["cash"] * share])
             values["tax_per_dollar_sold"] = place.lots(tax_per_dollar_sold(problem, policy))
             values["location_per_dollar"] = place.securities(location_per_dollar(problem, policy))
-            for name in (*_PER_ACCOUNT_VALUE, "buy_max", "cash", "tax_per_dollar_sold"):
+            for name in (*_PER_ACCOUNT_VALUE, "buy_max", "cash", *_HOUSEHOLD_TERMS):
                 stacked.setdefault(name, []).append(values[name])
-            stacked.setdefault("location_per_dollar", []).append(values["location_per_dollar"])
-        first = self.problems[0]
-        shared = constraint_values(first, policy, self.places(key)[0])
+        first, place = self.problems[0], places[0]
+        shared = constraint_values(first, policy, place)
         scale = np.sqrt(opt.active_variance_price)
         before = self.combined_active([p.quantities * p.prices for p in self.problems])
-        place = self.places(key)[0]
         return {name: np.concatenate(parts) for name, parts in stacked.items()} | {
             "target": place.securities(first.targets),
             "exposure": place.class_matrix(scale * self.risk.exposure),
