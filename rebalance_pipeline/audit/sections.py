@@ -252,7 +252,8 @@ def _optimizer(artifacts: Artifacts, account_id: str, decision: dict, policy: Po
         f"score {dollars(r['score_usd'])} = {_bps(r['score_bps'])} "
         f"of {dollars(r['account_value'])}",
         f"  benefit: risk {dollars(r['benefit_risk_usd'])}, tax loss "
-        f"{dollars(r['benefit_tax_loss_usd'])}, quality {dollars(r['benefit_quality_usd'])}",
+        f"{dollars(r['benefit_tax_loss_usd'])}, quality {dollars(r['benefit_quality_usd'])}"
+        + _transition_benefit(r),
         f"  cost: transactions {dollars(r['cost_transaction_usd'])}, "
         + _impact(r)
         + f"tax {dollars(r['cost_tax_usd'])}",
@@ -288,6 +289,13 @@ def _gain_budget_use(result: dict) -> list[str]:
     if overrun > 0:
         return [f"{line}, over the remaining budget by {dollars(overrun)} (gain_budget_overrun)"]
     return [f"{line}, within the remaining budget"]
+
+
+def _transition_benefit(result: dict) -> str:
+    """The policy's value of a transition's sales (nothing outside a transition, or for a
+    date stored before results had the column)."""
+    value = result.get("benefit_transition_usd")
+    return f", transition {dollars(value)}" if value else ""
 
 
 def _impact(result: dict) -> str:

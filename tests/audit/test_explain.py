@@ -278,3 +278,16 @@ def test_explain_shows_the_transition_s_progress(tmp_path: Path) -> None:
     )
     _, other = text_of(tmp_path, BELOW)
     assert "in transition" not in other["features"]
+
+
+def test_explain_counts_the_transition_s_value_among_the_benefits(tmp_path: Path) -> None:
+    write_stored_date(tmp_path)
+    results = storage.read_partition("optimization_results", DAY, tmp_path)
+    value = pl.when(pl.col("account_id") == TRADED).then(41_400.0).otherwise(0.0)
+    storage.write_partition(
+        results.with_columns(benefit_transition_usd=value), "optimization_results", DAY, tmp_path
+    )
+    _, text = text_of(tmp_path, TRADED)
+    assert "quality $0.00, transition $41,400.00\n" in text["optimizer"]
+    _, other = text_of(tmp_path, BELOW)
+    assert "transition" not in other["optimizer"]

@@ -4,6 +4,7 @@ released trades into the next (scenario.dates)."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import pytest
@@ -125,3 +126,14 @@ def test_a_later_date_s_expectations_are_judged_on_its_own_result():
     assert expectation_mismatches(Scenario.model_validate(SMALL), result) == [
         "2026-01-12 R: expected no trades, got 2"
     ]
+
+
+def test_a_transition_start_after_the_date_suspends_that_account_only(tmp_path: Path):
+    data = json.loads(json.dumps(SMALL)) | {"dates": []}
+    data["accounts"][0]["transition_start"] = "2026-01-06"
+    path = tmp_path / "future_start.yaml"
+    path.write_text(yaml.safe_dump(data))
+    accounts = run_scenario(path)["accounts"]
+    assert accounts["R"]["route"] == "SUSPENDED"
+    assert "data:contract_violation" in accounts["R"]["reasons"]
+    assert accounts["Q"]["route"] != "SUSPENDED"
