@@ -180,6 +180,14 @@ class OptimizationPolicy(Strict):
         10.0, ge=0, description="dollars per dollar of value by which a class misses its band"
     )
     quality_bonus_bps_per_rating: float = 0.0
+    transition_value_per_dollar: float = Field(
+        1.0,
+        ge=0,
+        description="dollars of benefit per dollar of holdings outside its model an account in "
+        "transition sells: above the tax a dollar's sale can cost (rate x tax weight x gain "
+        "per dollar, under 1 at the default weights), so its gain budget, not the tax, sets "
+        "the pace of the transition",
+    )
     min_trade_usd: float = 0.0
     round_lots: bool = False
     wash_resolve_min_pct: float = Field(

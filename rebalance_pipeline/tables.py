@@ -42,6 +42,9 @@ ACCOUNTS = pl.Schema(
         # the account's annual realized-gain budget: dollars ("25000"), % of its total
         # value ("1.5%") or "none"; null (no column, a blank cell) is its group's
         "gain_budget": Utf8,
+        # the day the account was funded in kind with holdings outside its model and began
+        # moving to it (see dbt_like_sql/transition_progress.sql); null: not in transition
+        "transition_start": Date,
     }
 )
 # what an account's trades may do (see rebalance_pipeline/optimization/account_rules.py)
@@ -302,6 +305,22 @@ GAIN_BUDGETS = pl.Schema(
         "remaining_gain_budget_usd": F64,
     }
 )
+TRANSITION_PROGRESS = pl.Schema(
+    {
+        "account_id": Utf8,
+        "transition_start": Date,
+        "total_value": F64,  # cash and positions at the date's closes
+        "model_value": F64,  # positions in securities of the account's model
+        "non_model_value": F64,  # positions in any other security: what is left to sell
+        "model_share": F64,  # model_value / total_value (null for a value of 0 or less)
+        "realized_gain_since_start": F64,  # net realized gains of the sells seen since
+        # the history shows every sell since the start (history_from <= transition_start)
+        # and every one's gain
+        "gains_complete": pl.Boolean,
+        "gain_budget_usd": F64,  # gain_budgets': the year's budget (null: none)
+        "remaining_gain_budget_usd": F64,  # gain_budgets': what today's trades may realize
+    }
+)
 WASH_SALE_WINDOWS = pl.Schema(
     {
         "household_id": Utf8,
@@ -358,6 +377,8 @@ OPTIMIZATION_RESULTS = pl.Schema(
         "benefit_quality_usd": F64,
         # householded accounts only (optimization/household.py): asset location's benefit
         "benefit_location_usd": F64,
+        # the policy's value of the transition's sales (0 outside a transition)
+        "benefit_transition_usd": F64,
         "cost_transaction_usd": F64,
         "cost_market_impact_usd": F64,  # null when the policy models none
         "cost_tax_usd": F64,

@@ -168,6 +168,8 @@ def _features(artifacts: Artifacts, account_id: str, _d: dict, _p: Policy) -> Se
     ]
     restricted = artifacts.rows("restricted_securities", "account_id", account_id)
     lines += [f"restricted holding {r['security_id']} ({r['restriction_id']})" for r in restricted]
+    transition = artifacts.rows("transition_progress", "account_id", account_id)
+    lines += [transition_line(progress) for progress in transition]
     data = {
         "valuation": account,
         "asset_class_drift": drift,
@@ -177,8 +179,22 @@ def _features(artifacts: Artifacts, account_id: str, _d: dict, _p: Policy) -> Se
         "days_since_trade": last,
         "active_holds": holds,
         "restricted_securities": restricted,
+        "transition_progress": transition,
     }
     return Section("features", "Features", lines, data)
+
+
+def transition_line(progress: dict[str, Any]) -> str:
+    """An account's transition progress (a ``transition_progress`` row) in words."""
+    budget = progress["remaining_gain_budget_usd"]
+    return (
+        f"in transition since {progress['transition_start']}: "
+        f"{_pct(progress['model_share'])} in model securities, "
+        f"{dollars(progress['non_model_value'])} outside the model left; net gains realized "
+        f"since the start {dollars(progress['realized_gain_since_start'])}"
+        + ("" if progress["gains_complete"] else " (only the sells the loaded history shows)")
+        + (", no gain budget" if budget is None else f", gain budget left {dollars(budget)}")
+    )
 
 
 def _lot_summary(lots: list[dict[str, Any]]) -> str:
@@ -236,7 +252,8 @@ def _optimizer(artifacts: Artifacts, account_id: str, decision: dict, policy: Po
         f"score {dollars(r['score_usd'])} = {_bps(r['score_bps'])} "
         f"of {dollars(r['account_value'])}",
         f"  benefit: risk {dollars(r['benefit_risk_usd'])}, tax loss "
-        f"{dollars(r['benefit_tax_loss_usd'])}, quality {dollars(r['benefit_quality_usd'])}",
+        f"{dollars(r['benefit_tax_loss_usd'])}, quality {dollars(r['benefit_quality_usd'])}"
+        + _transition_benefit(r),
         f"  cost: transactions {dollars(r['cost_transaction_usd'])}, "
         + _impact(r)
         + f"tax {dollars(r['cost_tax_usd'])}",
@@ -272,6 +289,13 @@ def _gain_budget_use(result: dict) -> list[str]:
     if overrun > 0:
         return [f"{line}, over the remaining budget by {dollars(overrun)} (gain_budget_overrun)"]
     return [f"{line}, within the remaining budget"]
+
+
+def _transition_benefit(result: dict) -> str:
+    """The policy's value of a transition's sales (nothing outside a transition, or for a
+    date stored before results had the column)."""
+    value = result.get("benefit_transition_usd")
+    return f", transition {dollars(value)}" if value else ""
 
 
 def _impact(result: dict) -> str:

@@ -38,6 +38,7 @@ class ReportTables:
     active_halts: pl.DataFrame
     asset_class_drift: pl.DataFrame
     account_valuations: pl.DataFrame
+    transition_progress: pl.DataFrame
 
     @classmethod
     def stored(cls, day: dt.date, home: Path) -> ReportTables:

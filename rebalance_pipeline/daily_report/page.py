@@ -123,6 +123,7 @@ def build_report(
             _scores(today.routing_decisions),
             _outliers(today.routing_decisions),
             _holds_and_halts(today),
+            _transitions(today.transition_progress),
             _changes(today, previous, previous_day),
         ),
     )
@@ -274,6 +275,35 @@ def _holds_and_halts(tables: facts.ReportTables) -> Section:
     if halts.height:
         found.append(Table.of(("security", "from", "to", "reason"), halts.iter_rows()))
     return Section("holds", "Holds and halts in force", tuple(lines), tuple(found))
+
+
+def _transitions(progress: pl.DataFrame) -> Section:
+    """Each account in transition: how far it is in its model and what it realized."""
+    rows = [
+        (
+            row["account_id"],
+            row["transition_start"],
+            "n/a" if row["model_share"] is None else f"{100 * row['model_share']:.1f}%",
+            dollars(row["non_model_value"]),
+            dollars(row["realized_gain_since_start"])
+            + ("" if row["gains_complete"] else " (history incomplete)"),
+            "none" if row["remaining_gain_budget_usd"] is None
+            else dollars(row["remaining_gain_budget_usd"]),
+        )
+        for row in progress.sort("account_id").iter_rows(named=True)
+    ]  # fmt: skip
+    if not rows:
+        return Section("transitions", "Transitions", ("No account is in transition.",))
+    columns = (
+        "account",
+        "since",
+        "in model securities",
+        "outside the model",
+        "gains realized since the start",
+        "gain budget left",
+    )
+    lines = (f"{len(rows)} accounts in transition to their model (before today's trades).",)
+    return Section("transitions", "Transitions", lines, (Table.of(columns, rows),))
 
 
 def _changes(

@@ -57,6 +57,7 @@ FEATURE_SCHEMAS: dict[str, pl.Schema] = {
     "tax_lots": t.TAX_LOTS,
     "sell_gains": t.SELL_GAINS,
     "gain_budgets": t.GAIN_BUDGETS,
+    "transition_progress": t.TRANSITION_PROGRESS,
     "wash_sale_windows": t.WASH_SALE_WINDOWS,
     "days_since_trade": t.DAYS_SINCE_TRADE,
     "restricted_securities": t.RESTRICTED_SECURITIES,

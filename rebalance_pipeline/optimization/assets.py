@@ -23,6 +23,7 @@ FEATURE_INS = (
     "active_halts",
     "untradable_securities",
     "gain_budgets",
+    "transition_progress",
 )
 CANONICAL_INS = ("securities", "model_targets", "model_bands", "prices", "price_history")
 

@@ -80,6 +80,9 @@ class AccountProblem:
     realized_gain_ytd: float = 0.0
     gain_year_complete: bool = True
     remaining_gain_budget_usd: float | None = None
+    # features' TRANSITION_PROGRESS lists the account: it moves to its model from holdings
+    # outside it (account master transition_start)
+    in_transition: bool = False
 
     @property
     def account_value(self) -> float:
@@ -166,6 +169,7 @@ _SCALARS = {
     "realized_gain_ytd": pl.Float64,
     "gain_year_complete": pl.Boolean,
     "remaining_gain_budget_usd": pl.Float64,
+    "in_transition": pl.Boolean,
 }
 _STRING_LISTS = (
     "security_ids",

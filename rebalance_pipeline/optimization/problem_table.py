@@ -60,6 +60,7 @@ def build_problem_table(
         .join(_mandate_lists(features["mandates"]), on="account_id", how="left")
         .join(_days_since_trade(features["days_since_trade"]), on="account_id", how="left")
         .join(_gain_budgets(features["gain_budgets"]), on="account_id", how="left")
+        .join(_transitions(features["transition_progress"]), on="account_id", how="left")
         .join(_unpriced_targets(targets, priced), on="model_id", how="left")
     )
     return table.select(_as_schema(name, dtype) for name, dtype in PROBLEM_SCHEMA.items()).sort(
@@ -280,6 +281,10 @@ def _gain_budgets(budgets: pl.DataFrame) -> pl.DataFrame:
     ).unique("account_id", keep="first")
 
 
+def _transitions(progress: pl.DataFrame) -> pl.DataFrame:
+    return progress.select("account_id", in_transition=pl.lit(True)).unique("account_id")
+
+
 def _unpriced_targets(targets: pl.DataFrame, priced: pl.DataFrame) -> pl.DataFrame:
     return (
         targets.drop_nulls("security_id")
@@ -297,6 +302,8 @@ def _as_schema(name: str, dtype: pl.DataType) -> pl.Expr:
         return pl.when(column.is_null()).then(pl.lit([], dtype=dtype)).otherwise(column).alias(name)
     if name in ("required_cash", "realized_gain_ytd"):
         return column.fill_null(0.0)
+    if name == "in_transition":
+        return column.fill_null(False)
     return column.fill_null(True) if name == "gain_year_complete" else column
 
 

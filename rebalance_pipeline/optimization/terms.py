@@ -315,11 +315,40 @@ class Quality(Term):
         return bps * 1e-4 * (account.problem.ratings - 3.0)
 
 
+class TransitionProgress(Term):
+    """The policy's value per dollar sold of a holding outside the model (target 0) in an
+    account in transition: the firm decided to move it to its model, so within its gain
+    budget (account_rules) the transition goes as far as the budget allows. Where the
+    budget binds the problem sells first what uses least of it: losses (which add to it),
+    then the lots of least gain per dollar."""
+
+    column = "benefit_transition_usd"
+    is_benefit = True
+
+    def build(self, variables: Variables, layout: Layout) -> tuple[cp.Expression, list]:
+        value = self.parameter("transition_value_per_dollar_sold", (layout.n * layout.slots,))
+        return value @ variables.sell, []
+
+    def values(self, account: Account, layout: Layout) -> dict[str, np.ndarray | float]:
+        return {"transition_value_per_dollar_sold": layout.lots(self._per_dollar_sold(account))}
+
+    def dollars(self, account: Account, trades: Trades) -> float:
+        return float(self._per_dollar_sold(account) @ trades.sold_by_lot)
+
+    @staticmethod
+    def _per_dollar_sold(account: Account) -> np.ndarray:
+        p = account.problem
+        outside_model = p.targets[p.lot_security] == 0
+        value = account.policy.optimization.transition_value_per_dollar
+        return np.where(outside_model & p.in_transition, value, 0.0)
+
+
 # every term of the score, in the order of the result columns
 SCORE_TERMS: tuple[type[Term], ...] = (
     TrackingError,
     HarvestedLosses,
     Quality,
+    TransitionProgress,
     TransactionCost,
     MarketImpact,
     TaxOnGains,

@@ -84,8 +84,13 @@ def _accounts(s: Scenario) -> pl.DataFrame:
             "last_firm_trade_date": [a.last_trade for a in s.accounts],
             "rebalance_type": [a.rebalance_type for a in s.accounts],
             "gain_budget": [a.gain_budget_text for a in s.accounts],
+            "transition_start": [a.transition_start for a in s.accounts],
         },
-        schema_overrides={"rebalance_type": pl.String, "gain_budget": pl.String},
+        schema_overrides={
+            "rebalance_type": pl.String,
+            "gain_budget": pl.String,
+            "transition_start": pl.Date,
+        },
     )
 
 

@@ -13,6 +13,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from rebalance_pipeline.scenario.dates import over_dates
 from rebalance_pipeline.scenario.model import Lot, Scenario
 
 SHARE_TOLERANCE = 1e-6
@@ -63,8 +64,20 @@ Judge = Callable[[Judged, str, Any], Iterator[str]]
 
 def expectation_mismatches(scenario: Scenario, result: dict[str, Any]) -> list[str]:
     """One line per expectation of ``scenario.expect`` the result does not meet,
-    ``<account>: <what differs>``, in the order the block lists them."""
-    judged = Judged(scenario, result.get("accounts", {}))
+    ``<account>: <what differs>``, in the order the block lists them; then those of each
+    later date's ``expect``, ``<date> <account>: <what differs>``."""
+    first = result.get("accounts", {})
+    by_day = {day["as_of"]: day["accounts"] for day in result.get("dates", [])}
+    later = over_dates(scenario, first, lambda s: by_day.get(s.as_of.isoformat(), {}))
+    return _mismatches(scenario, first) + [
+        f"{day.as_of} {mismatch}"
+        for day, accounts in later
+        for mismatch in _mismatches(day, accounts)
+    ]
+
+
+def _mismatches(scenario: Scenario, accounts: dict[str, dict[str, Any]]) -> list[str]:
+    judged = Judged(scenario, accounts)
     mismatches = []
     for account, expected in scenario.expect.items():
         if account not in judged.accounts:
@@ -205,6 +218,30 @@ def _realized_gain_at_least(judged: Judged, account: str, want: float) -> Iterat
         yield f"realized gain {gain:.0f}, expected at least {want}"
 
 
+def _transition(judged: Judged, account: str) -> dict[str, Any]:
+    return judged.accounts[account].get("transition") or {}
+
+
+def _model_share_at_least(judged: Judged, account: str, want: float) -> Iterator[str]:
+    """The project's own key: the account in transition holds at least this share of its
+    value in model securities (the date's progress, before its trades)."""
+    share = _transition(judged, account).get("model_share")
+    if share is None or share < want - SHARE_TOLERANCE:
+        yield f"model share {share}, expected at least {want}"
+
+
+def _transition_gains_at_most(judged: Judged, account: str, want: float) -> Iterator[str]:
+    """The project's own key: the net gains realized since the transition's start, the
+    date's sells included (at its prices), are at most this."""
+    before = _transition(judged, account).get("realized_gain_since_start")
+    if before is None:
+        yield "not in transition"
+        return
+    gain = before + _realized_gain(judged, account)
+    if gain > want + 0.01:
+        yield f"gains since the transition's start {gain:.2f}, expected at most {want}"
+
+
 def _within_bands(judged: Judged, account: str, want: bool) -> Iterator[str]:
     """Asset-class weights after the trades, at today's prices, with the cash after the
     trades less the withdrawals due by the date."""
@@ -294,4 +331,6 @@ EXPECTATIONS: dict[str, Judge] = {
     "cash_after_at_most": _cash_after_at_most,
     "reasons_include": _reasons_include,
     "realized_gain_at_least": _realized_gain_at_least,
+    "model_share_at_least": _model_share_at_least,
+    "transition_gains_at_most": _transition_gains_at_most,
 }

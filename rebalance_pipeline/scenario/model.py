@@ -74,6 +74,8 @@ class Account(Model):
     # the project's own key, as the account master gives it ("25000", "1.5%", "none"):
     # validation judges the value
     gain_budget: str | float | None = None
+    # the project's own key, the account master's: the account is in transition from then
+    transition_start: dt.date | None = None
 
     @property
     def gain_budget_text(self) -> str | None:
@@ -126,6 +128,15 @@ class Transaction(Model):
     cost_basis: float | None = None  # sells: total $ basis of the shares sold
 
 
+class LaterDate(Model):
+    """The project's own key: a later date the book runs on, after the previous date's
+    released trades filled at this date's prices."""
+
+    as_of: dt.date
+    prices: dict[str, float] = {}  # security -> close; a security not listed keeps its last
+    expect: dict[str, Any] = {}
+
+
 class Scenario(Model):
     name: str
     description: str = ""
@@ -141,6 +152,7 @@ class Scenario(Model):
     halts: list[Halt] = []
     transactions: list[Transaction] = []
     expect: dict[str, Any] = {}
+    dates: list[LaterDate] = []
 
 
 class ScenarioError(ValueError):

@@ -122,11 +122,25 @@ def _fill_orders(
     price: dict[str, float],
     policy: Policy,
 ) -> pl.DataFrame:
-    """Fill yesterday's released trades at today's close, sells before buys; buys the
-    cash left cannot pay for are scaled down (prices moved since the decision), and no
-    security halted today fills."""
+    """Fill yesterday's released trades at today's close (``fill_orders``); no security
+    halted today fills."""
     halted = set(active_on(world.halts, day)["security_id"])
     orders = ledger.orders.filter(~pl.col("security_id").is_in(list(halted)))
+    rows = fill_orders(ledger, orders, day, price, policy)
+    return pl.DataFrame(
+        [{"variant": variant.name, "day": day, **row} for row in rows],
+        schema={**FILLS, "cost_basis": pl.Float64, "acquired_date": pl.Date},
+    )
+
+
+def fill_orders(
+    ledger: Ledger, orders: pl.DataFrame, day: dt.date, price: dict[str, float], policy: Policy
+) -> list[dict]:
+    """Fill released trades (tables.PROPOSED_TRADES rows) at ``price`` with the policy's
+    linear transaction cost, sells before buys; buys the cash left cannot pay for are
+    scaled down (prices moved since the decision). The ledger's lots, cash, last fill
+    days and transactions take the fills; one row per fill (records.FILLS' trade
+    columns, and the cost_basis and acquired_date of each sale)."""
     cost_rate = policy.optimization.transaction_cost_bps / 10_000
     trading = pl.col("account_id").is_in(orders["account_id"].unique().implode())
     # only the lots of accounts with orders change: the others stay a frame
@@ -159,10 +173,7 @@ def _fill_orders(
             realized_gain=row["realized_gain"],
             cost_basis=row["cost_basis"],
         )
-    return pl.DataFrame(
-        [{"variant": variant.name, "day": day, **row} for row in rows],
-        schema={**FILLS, "cost_basis": pl.Float64, "acquired_date": pl.Date},
-    )
+    return rows
 
 
 def _sell(

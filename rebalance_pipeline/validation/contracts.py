@@ -145,6 +145,7 @@ def schemas(as_of: dt.date) -> dict[str, pa.DataFrameSchema]:
                 "last_firm_trade_date": opt(pl.Date, pa.Check.le(as_of)),
                 "rebalance_type": opt(pl.String, _known_rebalance_type()),
                 "gain_budget": opt(pl.String, _valid_gain_budget()),
+                "transition_start": opt(pl.Date, pa.Check.le(as_of)),
             },
             unique=["account_id"],
         ),

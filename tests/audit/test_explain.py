@@ -21,6 +21,7 @@ from stored_date import (
 )
 
 from rebalance_pipeline import storage
+from rebalance_pipeline import tables as t
 from rebalance_pipeline.audit import AuditError, Explanation, explain
 from rebalance_pipeline.policy import Policy
 
@@ -256,3 +257,37 @@ def test_explain_shows_today_s_gains_and_the_overrun_of_the_budget(tmp_path: Pat
         "gain budget: today's net realized gains $9,950.00, over the remaining budget by "
         "$5,050.00 (gain_budget_overrun)" in text
     )
+
+
+def test_explain_shows_the_transition_s_progress(tmp_path: Path) -> None:
+    write_stored_date(tmp_path)
+    progress = pl.DataFrame(
+        [
+            (TRADED, dt.date(2026, 1, 2), 450_000.0, 414_090.0, 35_800.0, 0.9202, 19_762.9,
+             False, 20_000.0, 237.1),
+        ],
+        schema=t.TRANSITION_PROGRESS,
+        orient="row",
+    )  # fmt: skip
+    storage.write_partition(progress, "transition_progress", DAY, tmp_path)
+    _, text = text_of(tmp_path, TRADED)
+    assert (
+        "in transition since 2026-01-02: 92.0% in model securities, $35,800.00 outside the "
+        "model left; net gains realized since the start $19,762.90 (only the sells the "
+        "loaded history shows), gain budget left $237.10" in text["features"]
+    )
+    _, other = text_of(tmp_path, BELOW)
+    assert "in transition" not in other["features"]
+
+
+def test_explain_counts_the_transition_s_value_among_the_benefits(tmp_path: Path) -> None:
+    write_stored_date(tmp_path)
+    results = storage.read_partition("optimization_results", DAY, tmp_path)
+    value = pl.when(pl.col("account_id") == TRADED).then(41_400.0).otherwise(0.0)
+    storage.write_partition(
+        results.with_columns(benefit_transition_usd=value), "optimization_results", DAY, tmp_path
+    )
+    _, text = text_of(tmp_path, TRADED)
+    assert "quality $0.00, transition $41,400.00\n" in text["optimizer"]
+    _, other = text_of(tmp_path, BELOW)
+    assert "transition" not in other["optimizer"]

@@ -4,6 +4,7 @@ wrote it and as ``rebalance report`` builds it again."""
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import re
 import shutil
 from pathlib import Path
@@ -14,7 +15,9 @@ from typer.testing import CliRunner
 
 from rebalance_pipeline import storage
 from rebalance_pipeline.cli import app
+from rebalance_pipeline.daily_report.page import _transitions as transitions_section
 from rebalance_pipeline.review.records import REVIEW_OUTCOMES
+from rebalance_pipeline.tables import TRANSITION_PROGRESS
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -91,3 +94,26 @@ def test_report_counts_the_review_decisions_recorded_after_the_run(
     assert f"<td>released after review</td><td>{approved.height}</td><td>1</td>" in html
     assert f"<td>rejected in review</td><td>{rejected.height}</td><td>1</td>" in html
     assert f"<td>awaiting review</td><td>{awaiting}</td>" in html
+
+
+def test_the_sample_has_no_account_in_transition(sample_run):
+    markdown = sample_run.report_metadata["report"].value
+    assert "## Transitions\n\nNo account is in transition." in markdown
+
+
+def test_the_transitions_section_lists_each_account_s_progress():
+    progress = pl.DataFrame(
+        [
+            ("T2", dt.date(2026, 2, 2), 100.0, 0.0, 100.0, 0.0, 0.0, True, None, None),
+            ("T1", dt.date(2026, 1, 2), 450_000.0, 414_090.0, 35_800.0, 0.9202, 19_762.9,
+             False, 20_000.0, 237.1),
+        ],
+        schema=TRANSITION_PROGRESS,
+        orient="row",
+    )  # fmt: skip
+    section = transitions_section(progress)
+    assert section.lines == ("2 accounts in transition to their model (before today's trades).",)
+    assert section.tables[0].rows == (
+        ("T1", "2026-01-02", "92.0%", "$35,800.00", "$19,762.90 (history incomplete)", "$237.10"),
+        ("T2", "2026-02-02", "0.0%", "$100.00", "$0.00", "none"),
+    )

@@ -46,6 +46,15 @@ SHIPPED_DEPS = {
     "tax_lots": ("lots", "securities", "security_prices"),
     "sell_gains": ("lots", "sold_lots", "transactions"),
     "gain_budgets": ("account_valuations", "accounts", "sell_gains"),
+    "transition_progress": (
+        "account_positions",
+        "account_valuations",
+        "accounts",
+        "gain_budgets",
+        "model_targets",
+        "security_prices",
+        "sell_gains",
+    ),
     "wash_sale_windows": ("accounts", "securities", "sell_gains", "transactions"),
 }
 

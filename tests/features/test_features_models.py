@@ -485,3 +485,29 @@ def test_no_gain_budget_by_default(models):
     assert [(row[0], row[1], row[4]) for row in budgets] == [
         (account, None, None) for account in ("A1", "A2", "A3", "A4", "A5")
     ]
+
+
+def test_transition_progress_of_the_accounts_in_transition(models):
+    """A1 is in transition from 14 February, A2 only from after the date, the others not:
+    A1 holds 6,000 S_US1, 1,000 INTL and S_BOND (no close) of its model and 1,000 S_US2,
+    which the model gives a weight of 0; of the year's sells T1 (-200, 14 February) and T5
+    (+50) are since its start, T2 (-100, the day before) is not; its budget left is the
+    year's 1,000 less -250."""
+    tables = book_tables()
+    start = {"A1": D("2026-02-14"), "A2": D("2026-03-17")}
+    tables["accounts"] = tables["accounts"].with_columns(
+        transition_start=pl.col("account_id").replace_strict(start, default=None)
+    )
+    tables["model_targets"] = tables["model_targets"].with_columns(
+        target_weight=pl.when(pl.col("security_id") == "S_US2")
+        .then(0.0)
+        .otherwise(pl.col("target_weight"))
+    )
+    progress = run_models(tables, AS_OF, _budgeted(), models)["transition_progress"]
+    assert progress.rows() == [
+        ("A1", D("2026-02-14"), 10_000.0, 7_000.0, 1_000.0, 0.7, -150.0, True, 1_000.0, 1_250.0)
+    ]
+
+
+def test_no_account_is_in_transition_by_default(features):
+    assert features["transition_progress"].is_empty()

@@ -1,7 +1,7 @@
-"""Known-answer books of the long-term deferral, the rebalance types and the gain budget,
-run through the daily stages and judged by their own ``expect:`` blocks; the deferral
-book also run with the deferral off, where the lot it keeps is sold, and the gain-budget
-book with the year's history changed."""
+"""Known-answer books of the long-term deferral, the rebalance types, the gain budget and
+a transition over several dates, run through the daily stages and judged by their own
+``expect:`` blocks; the deferral book also run with the deferral off, where the lot it
+keeps is sold, and the gain-budget book with the year's history changed."""
 
 from __future__ import annotations
 
@@ -13,7 +13,12 @@ import yaml
 from rebalance_pipeline.scenario import expectation_mismatches, load_scenario, run_scenario
 
 HERE = Path(__file__).parent
-BOOKS = ["long_term_deferral.yaml", "rebalance_types.yaml", "gain_budget.yaml"]
+BOOKS = [
+    "long_term_deferral.yaml",
+    "rebalance_types.yaml",
+    "gain_budget.yaml",
+    "transition.yaml",
+]
 
 
 @pytest.mark.parametrize("book", BOOKS)
