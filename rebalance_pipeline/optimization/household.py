@@ -41,7 +41,7 @@ of a group a taxable account then does sell at a loss are dropped.
 
 Not householded (each account solved alone as without the option): households of one
 account, accounts of different universes or targets, an account without value to invest,
-a gain budget, or a rebalance type other than ``normal``, a policy that prices market
+a gain budget, a transition or a rebalance type other than ``normal``, a policy that prices market
 impact or limits the cross-class shift, and a date whose trigger would not trade every
 account of the household. The problem is compiled once per household shape (accounts ×
 securities bucket × lot slots × factor classes) and solved like a bucket problem.
@@ -95,6 +95,7 @@ def householded(problems: list[AccountProblem], policy: Policy) -> bool:
         and p.account_value > 0
         and p.rebalance_type == "normal"
         and not gain_budgeted(p)
+        and not p.in_transition
         and shards.needs_proposal(p, policy)
         for p in problems
     )
