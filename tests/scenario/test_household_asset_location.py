@@ -117,6 +117,9 @@ def test_only_accounts_of_one_model_and_plain_rules_are_householded():
     assert not householded([household[0], other_model], policy)
     buy_only = dataclasses.replace(household[1], rebalance_type="buy_only")
     assert not householded([household[0], buy_only], policy)
+    # the household problem has no transition term: a transition account is solved alone
+    in_transition = dataclasses.replace(household[1], in_transition=True)
+    assert not householded([household[0], in_transition], policy)
 
 
 def test_one_compiled_problem_serves_every_household_of_a_shape():
