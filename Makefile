@@ -104,7 +104,7 @@ browser-test: setup
 ## cost/benefit ones first), then its metrics and report under var/simulation. CPU per
 ## variant: about 7.5 minutes for cost/benefit (every account solved every day), under 3
 ## for calendar and band variants (only accounts with a mandate or a due calendar day are
-## solved): all 21 took 53 minutes on 2 cores shared with other work (`make bench-simulation`
+## solved): all 21 took 37 minutes on 2 otherwise idle cores (`make bench-simulation`
 ## per day).
 .PHONY: simulate
 simulate: setup
