@@ -74,7 +74,7 @@ def compliance_inputs(
 
 
 @functools.cache
-def _sql_models() -> tuple[SqlModel, ...]:
+def sql_models() -> tuple[SqlModel, ...]:
     """The shipped SQL models, read once per process as the Dagster definitions read them
     when they load: parsing a model's column lineage takes longer than running it, and a
     process that runs many dates (the simulation) would otherwise parse them every date."""
@@ -90,7 +90,13 @@ def run_stages(
     from rebalance_pipeline.optimization.shards import optimize_shard
 
     validation = validate_book(book, policy)
-    features = run_models(feature_inputs(book, validation), book.as_of, policy, _sql_models())
+    features = run_models(
+        feature_inputs(book, validation),
+        book.as_of,
+        policy,
+        sql_models(),
+        computed=validation.book_models,
+    )
     problems = build_problems(features, book.tables(), policy)
     results, trades = optimize_shard(problems, policy)
     proposal = route_accounts(

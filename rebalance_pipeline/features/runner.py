@@ -66,22 +66,7 @@ def run_model(
     model: SqlModel, inputs: Mapping[str, pl.DataFrame], as_of: dt.date, policy: Policy
 ) -> pl.DataFrame:
     """The model's output; conformed to its tables.py schema when it has one."""
-    missing = [dep for dep in model.deps if dep not in inputs]
-    if missing:
-        raise SqlModelError(
-            f"model {model.name} ({model.path}) reads {', '.join(missing)}, "
-            "which the inputs do not provide"
-        )
-    frames = {dep: inputs[dep] for dep in model.deps} | context_tables(as_of, policy)
-    with macro_connection() as connection:
-        for name, frame in frames.items():
-            connection.register(name, frame.to_arrow())
-        try:
-            result = connection.sql(model.sql).pl()
-        except duckdb.Error as error:
-            raise SqlModelError(f"model {model.name} ({model.path}) failed: {error}") from error
-    schema = FEATURE_SCHEMAS.get(model.name)
-    return t.conform(result, schema) if schema is not None else result
+    return _ModelInputs(inputs, context_tables(as_of, policy)).run(model)
 
 
 def run_models(
@@ -89,13 +74,59 @@ def run_models(
     as_of: dt.date,
     policy: Policy,
     models: Iterable[SqlModel],
+    computed: Mapping[str, pl.DataFrame] | None = None,
 ) -> dict[str, pl.DataFrame]:
-    """Every model in dependency order, each output visible to the models after it.
+    """Every model in dependency order, each output visible to the models after it;
+    ``computed``: outputs of some of the models already run on the same inputs (they
+    are taken as they are, not run again).
 
     Returns only the models' outputs, keyed by model name.
     """
-    available = dict(inputs)
+    available = _ModelInputs(inputs, context_tables(as_of, policy))
     outputs: dict[str, pl.DataFrame] = {}
     for model in in_dependency_order(models):
-        outputs[model.name] = available[model.name] = run_model(model, available, as_of, policy)
+        output = (computed or {}).get(model.name)
+        outputs[model.name] = output if output is not None else available.run(model)
+        available.add(model.name, outputs[model.name])
     return outputs
+
+
+class _ModelInputs:
+    """The frames models read (the context tables included), each handed to DuckDB as
+    Arrow once however many models read it."""
+
+    def __init__(
+        self, frames: Mapping[str, pl.DataFrame], context: Mapping[str, pl.DataFrame]
+    ) -> None:
+        self._frames = dict(frames)
+        self._context = {name: frame.to_arrow() for name, frame in context.items()}
+        self._arrow: dict[str, object] = {}
+
+    def add(self, name: str, frame: pl.DataFrame) -> None:
+        self._frames[name] = frame
+        self._arrow.pop(name, None)
+
+    def run(self, model: SqlModel) -> pl.DataFrame:
+        """The model's output; conformed to its tables.py schema when it has one."""
+        missing = [dep for dep in model.deps if dep not in self._frames]
+        if missing:
+            raise SqlModelError(
+                f"model {model.name} ({model.path}) reads {', '.join(missing)}, "
+                "which the inputs do not provide"
+            )
+        with macro_connection() as connection:
+            for dep in model.deps:
+                connection.register(dep, self._arrow_of(dep))
+            for name, table in self._context.items():
+                connection.register(name, table)
+            try:
+                result = connection.sql(model.sql).pl()
+            except duckdb.Error as error:
+                raise SqlModelError(f"model {model.name} ({model.path}) failed: {error}") from error
+        schema = FEATURE_SCHEMAS.get(model.name)
+        return t.conform(result, schema) if schema is not None else result
+
+    def _arrow_of(self, name: str) -> object:
+        if name not in self._arrow:
+            self._arrow[name] = self._frames[name].to_arrow()
+        return self._arrow[name]

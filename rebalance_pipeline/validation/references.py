@@ -17,13 +17,9 @@ sector that exists, at the custodian the account master says.
 
 from __future__ import annotations
 
-import functools
-
 import polars as pl
 
 from rebalance_pipeline.book import Book
-from rebalance_pipeline.features import SQL_DIR, SqlModel, load_model, run_model
-from rebalance_pipeline.policy import Policy
 from rebalance_pipeline.validation import scope
 from rebalance_pipeline.validation.file_rules import account_rows
 from rebalance_pipeline.validation.findings import draft
@@ -31,11 +27,6 @@ from rebalance_pipeline.validation.findings import draft
 
 def _firm_file(table: str) -> str:
     return f"firm/{table}.csv"
-
-
-@functools.cache
-def _restriction_model() -> SqlModel:
-    return load_model(SQL_DIR / "restricted_securities.sql")
 
 
 def _restricted() -> pl.Expr:
@@ -54,11 +45,11 @@ def _holder() -> pl.Expr:
     )
 
 
-def unresolvable_restrictions(book: Book, policy: Policy) -> pl.DataFrame:
-    """Restrictions of known accounts that resolve to no security; one finding per set of
-    accounts protected, naming each restriction. A restriction naming neither a security
-    nor a sector breaks its contract and is reported there."""
-    resolved = run_model(_restriction_model(), book.tables(), book.as_of, policy)
+def unresolvable_restrictions(book: Book, resolved: pl.DataFrame) -> pl.DataFrame:
+    """Restrictions of known accounts that resolve to no security in ``resolved`` (the
+    book's ``restricted_securities.sql``); one finding per set of accounts protected,
+    naming each restriction. A restriction naming neither a security nor a sector breaks
+    its contract and is reported there."""
     names_something = pl.col("security_id").is_not_null() | pl.col("sector").is_not_null()
     unresolved = scope.by_restriction(
         book.restrictions.filter(names_something).join(

@@ -7,13 +7,11 @@ Each returns draft findings scoped to the accounts it touches (see ``file_rules.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 
 import polars as pl
 
 from rebalance_pipeline.book import Book
-from rebalance_pipeline.features import SQL_DIR, SqlModel, load_model, run_models
-from rebalance_pipeline.policy import Policy, ValidationPolicy
+from rebalance_pipeline.policy import ValidationPolicy
 from rebalance_pipeline.validation import scope
 from rebalance_pipeline.validation.findings import draft, with_check
 
@@ -88,21 +86,10 @@ def missing_prices(book: Book) -> pl.DataFrame:
     return draft(scope.by_security(missing, book))
 
 
-@functools.cache
-def _wash_sale_models() -> tuple[SqlModel, ...]:
-    """The models that decide which sells open a window (loaded once: reading a model's
-    column lineage takes a good part of a second)."""
-    return tuple(
-        load_model(SQL_DIR / f"{name}.sql") for name in ("sell_gains", "wash_sale_windows")
-    )
-
-
-def unknown_realized_gains(book: Book, policy: Policy) -> pl.DataFrame:
+def unknown_realized_gains(book: Book, windows: pl.DataFrame) -> pl.DataFrame:
     """Taxable sells whose gain no source tells (``sell_gains.sql``): their wash-sale
-    window opens as for a loss (``wash_sale_windows.sql``, run here on the same book), and
+    window (``windows``: the book's ``wash_sale_windows.sql``) opens as for a loss, and
     operations hears of it. A warning: the account still trades."""
-    outputs = run_models(book.tables(), book.as_of, policy, _wash_sale_models())
-    windows = outputs["wash_sale_windows"]
     opened = windows.filter(pl.col("gain_source") == "unknown").select(
         pl.col("source_account_id").alias("account_id"),
         pl.col("source_transaction_id").alias("transaction_id"),

@@ -4,10 +4,12 @@ queue for manual handling the suspended accounts that owe a high-priority withdr
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import polars as pl
 
 from rebalance_pipeline.book import Book
+from rebalance_pipeline.features import SQL_DIR, SqlModel, load_model, run_models
 from rebalance_pipeline.policy import Policy
 from rebalance_pipeline.validation import file_rules, holding_rules, references, security_rules
 from rebalance_pipeline.validation.contracts import contract_findings
@@ -20,6 +22,20 @@ class ValidationResult:
     findings: pl.DataFrame  # tables.FINDINGS
     account_status: pl.DataFrame  # tables.ACCOUNT_STATUS, one row per account
     manual_queue: pl.DataFrame  # tables.MANUAL_QUEUE
+    # outputs of the SQL models validation runs (``BOOK_MODELS``): they read the canonical
+    # tables alone, so the features stage of the same book takes them as they are
+    book_models: dict[str, pl.DataFrame] = dataclasses.field(default_factory=dict)
+
+
+# the feature models whose answers validation checks: which restrictions resolve, which
+# sells open a wash-sale window
+BOOK_MODELS = ("restricted_securities", "sell_gains", "wash_sale_windows")
+
+
+@functools.cache
+def validation_models() -> tuple[SqlModel, ...]:
+    """Loaded once: reading a model's column lineage takes a good part of a second."""
+    return tuple(load_model(SQL_DIR / f"{name}.sql") for name in BOOK_MODELS)
 
 
 def _contracts_not_explained_by_parsing(contracts: pl.DataFrame, book: Book) -> pl.DataFrame:
@@ -72,9 +88,18 @@ def _managed_accounts_only(drafts: pl.DataFrame, book: Book) -> pl.DataFrame:
     return drafts.with_columns(pl.col("account_ids").list.set_intersection(pl.lit(managed)))
 
 
-def collect_findings(book: Book, policy: Policy) -> pl.DataFrame:
-    """Every rule's findings for the book, with stable ids, sorted."""
+def run_book_models(book: Book, policy: Policy) -> dict[str, pl.DataFrame]:
+    """The outputs of ``BOOK_MODELS`` on the book's canonical tables."""
+    return run_models(book.tables(), book.as_of, policy, validation_models())
+
+
+def collect_findings(
+    book: Book, policy: Policy, book_models: dict[str, pl.DataFrame] | None = None
+) -> pl.DataFrame:
+    """Every rule's findings for the book, with stable ids, sorted; ``book_models``: the
+    book's ``run_book_models`` when already run."""
     checks = policy.validation
+    models = run_book_models(book, policy) if book_models is None else book_models
     parsed = file_rules.scoped_parse_findings(book)
     incomplete = file_rules.incomplete_files(book)
     file_level = pl.concat(
@@ -102,14 +127,15 @@ def collect_findings(book: Book, policy: Policy) -> pl.DataFrame:
         security_rules.price_moves(book, checks),
         holding_rules.reconciliation(book, checks, skip),
         holding_rules.invalid_models(book),
-        references.unresolvable_restrictions(book, policy),
-        security_rules.unknown_realized_gains(book, policy),
+        references.unresolvable_restrictions(book, models["restricted_securities"]),
+        security_rules.unknown_realized_gains(book, models["wash_sale_windows"]),
     ]
     return finalize(_managed_accounts_only(pl.concat(drafts), book), book.as_of)
 
 
 def validate_book(book: Book, policy: Policy) -> ValidationResult:
-    findings = collect_findings(book, policy)
+    models = run_book_models(book, policy)
+    findings = collect_findings(book, policy, models)
     status = account_status(findings, book.accounts)
     queue = manual_queue(status, book.cash_requests, book.cash_balances, book.as_of)
-    return ValidationResult(findings=findings, account_status=status, manual_queue=queue)
+    return ValidationResult(findings, status, queue, models)
