@@ -37,28 +37,24 @@ budgets as (
     from given as gv
 ),
 
-year_sells as (
-    select
-        sg.account_id,
-        fsum(coalesce(sg.realized_gain, 0)) as realized_gain_ytd,
-        count(*) filter (where sg.realized_gain is null) as unknown_gain_sells
-    from sell_gains as sg
+this_year as (
+    -- the period of the year's sells: 1 January to today
+    select b.account_id, make_date(year(ctx.as_of), 1, 1) as first_day, ctx.as_of as last_day
+    from budgets as b
     cross join run_context as ctx
-    where sg.trade_date >= make_date(year(ctx.as_of), 1, 1) and sg.trade_date <= ctx.as_of
-    group by sg.account_id
 ),
 
 seen as (
     select
         b.account_id,
         b.gain_budget_usd,
-        coalesce(ys.realized_gain_ytd, 0) as realized_gain_ytd,
+        coalesce(ys.realized_gain, 0) as realized_gain_ytd,
         ctx.history_from,
         coalesce(ys.unknown_gain_sells, 0) as unknown_gain_sells,
         ctx.history_from <= make_date(year(ctx.as_of), 1, 1)
         and coalesce(ys.unknown_gain_sells, 0) = 0 as year_complete
     from budgets as b
-    left join year_sells as ys on b.account_id = ys.account_id
+    left join realized_gains(sell_gains, this_year) as ys on b.account_id = ys.account_id
     cross join run_context as ctx
 )
 

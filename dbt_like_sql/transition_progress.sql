@@ -36,16 +36,11 @@ held as (
     group by tr.account_id
 ),
 
-gains as (
-    select
-        tr.account_id,
-        fsum(coalesce(sg.realized_gain, 0)) as realized_gain,
-        count(*) filter (where sg.realized_gain is null) as unknown_gain_sells
+since_start as (
+    -- the period whose sells count: the transition's start to today
+    select tr.account_id, tr.transition_start as first_day, ctx.as_of as last_day
     from transitioning as tr
-    join sell_gains as sg on tr.account_id = sg.account_id
     cross join run_context as ctx
-    where sg.trade_date >= tr.transition_start and sg.trade_date <= ctx.as_of
-    group by tr.account_id
 )
 
 select
@@ -64,7 +59,7 @@ select
     gb.remaining_gain_budget_usd
 from transitioning as tr
 left join held as h on tr.account_id = h.account_id
-left join gains as g on tr.account_id = g.account_id
+left join realized_gains(sell_gains, since_start) as g on tr.account_id = g.account_id
 left join gain_budgets as gb on tr.account_id = gb.account_id
 cross join run_context as ctx
 order by tr.account_id

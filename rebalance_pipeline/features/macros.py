@@ -13,9 +13,7 @@ import os
 import duckdb
 import polars as pl
 
-from rebalance_pipeline.features.models import SQL_DIR
-
-MACRO_DIR = SQL_DIR / "macros"
+from rebalance_pipeline.features.models import MACRO_DIR
 
 
 def create_macros(connection: duckdb.DuckDBPyConnection) -> None:

@@ -2,13 +2,17 @@
 
 A model's dependencies are read from its SQL with sqlglot (the tables it selects from,
 minus its own CTEs and the context tables every model gets), so the SQL files alone
-define the feature graph. Every defect a file can have (unparsable, empty, not a single
-SELECT, part of a dependency cycle) is raised here, when the definitions load.
+define the feature graph. A call of a table macro of ``dbt_like_sql/macros/`` counts as
+the macro's SELECT on the tables the call names, so what a model reads through a macro
+is a dependency and in its column lineage. Every defect a file can have (unparsable,
+empty, not a single SELECT, a table macro called with too few or too many tables, part
+of a dependency cycle) is raised here, when the definitions load.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import graphlib
 import logging
 from collections.abc import Iterable, Mapping
@@ -26,6 +30,7 @@ if TYPE_CHECKING:
     from sqlglot.lineage import Node
 
 SQL_DIR = Path(__file__).resolve().parents[2] / "dbt_like_sql"
+MACRO_DIR = SQL_DIR / "macros"
 
 # Tables every model may read without declaring them; filled by the runner on each run.
 CONTEXT_TABLES: dict[str, pl.Schema] = {
@@ -101,7 +106,7 @@ def discover_models(sql_dir: Path = SQL_DIR) -> list[SqlModel]:
 
 def load_model(path: Path) -> SqlModel:
     sql = path.read_text(encoding="utf-8")
-    query = _parse_single_select(path, sql)
+    query = _expand_table_macros(path, _parse_single_select(path, sql))
     return SqlModel(
         name=path.stem,
         path=path,
@@ -145,6 +150,55 @@ def _parse_single_select(path: Path, sql: str) -> exp.Query:
     if not isinstance(query, exp.Query):
         raise SqlModelError(f"{path}: a model must be a SELECT, found {query.key.upper()}")
     return query
+
+
+def _expand_table_macros(path: Path, query: exp.Query) -> exp.Query:
+    """``query`` with each table macro call replaced by the macro's SELECT, whose
+    ``query_table(parameter)`` reads become reads of the tables the call passes."""
+    macros = _table_macros()
+
+    def expand(node: exp.Expression) -> exp.Expression:
+        call = node.this if isinstance(node, exp.Table) else None
+        if not isinstance(call, exp.Anonymous) or call.name.lower() not in macros:
+            return node
+        macro = macros[call.name.lower()]
+        parameters = [parameter.name for parameter in macro.this.expressions]
+        if len(call.expressions) != len(parameters):
+            raise SqlModelError(
+                f"{path}: {call.name} takes {len(parameters)} tables, given {len(call.expressions)}"
+            )
+        tables = dict(zip(parameters, call.expressions, strict=True))
+        body = macro.expression.transform(lambda inner: _read_of(inner, tables))
+        return exp.Subquery(this=body, alias=node.args.get("alias"))
+
+    return query.transform(expand)
+
+
+def _read_of(node: exp.Expression, tables: Mapping[str, exp.Expression]) -> exp.Expression:
+    """A macro body's ``query_table(parameter) as alias`` as a read of the table passed."""
+    call = node.this if isinstance(node, exp.Table) else None
+    if not isinstance(call, exp.Anonymous) or call.name.lower() != "query_table":
+        return node
+    (parameter,) = call.expressions
+    return exp.Table(
+        this=exp.to_identifier(tables[parameter.name].name), alias=node.args.get("alias")
+    )
+
+
+@functools.cache
+def _table_macros() -> dict[str, exp.Create]:
+    """The table macros (``create macro name(...) as table select ...``) of the macro
+    files, by name."""
+    statements = [
+        statement
+        for path in sorted(MACRO_DIR.glob("*.sql"))
+        for statement in sqlglot.parse(path.read_text(encoding="utf-8"), read="duckdb")
+    ]
+    return {
+        statement.this.this.name.lower(): statement
+        for statement in statements
+        if isinstance(statement, exp.Create) and isinstance(statement.expression, exp.Query)
+    }
 
 
 def _selected_tables(query: exp.Query) -> list[str]:

@@ -117,6 +117,25 @@ def test_a_new_sql_file_is_a_model_with_its_tables_as_deps(tmp_path):
     assert result.rows() == [("X", 110.0)]
 
 
+def test_a_table_macro_call_reads_the_tables_it_is_given(tmp_path):
+    write(
+        tmp_path,
+        "gains_this_year",
+        """
+        with this_year as (
+            select a.account_id, make_date(2026, 1, 1) as first_day, ctx.as_of as last_day
+            from accounts as a cross join run_context as ctx
+        )
+        select g.account_id, g.realized_gain
+        from realized_gains(sell_gains, this_year) as g
+        """,
+    )
+    [model] = discover_models(tmp_path)
+    # the macro's SELECT stands in for the call: its sells are a dependency and a source
+    assert model.deps == ("accounts", "sell_gains")
+    assert model.column_lineage["realized_gain"] == ("sell_gains.realized_gain",)
+
+
 def test_lineage_failure_does_not_stop_discovery(tmp_path, monkeypatch):
     import sqlglot.lineage
 
@@ -139,6 +158,7 @@ def test_lineage_failure_does_not_stop_discovery(tmp_path, monkeypatch):
         ("create table x as select 1", "must be a SELECT"),
         ("delete from accounts", "must be a SELECT"),
         ("select 1; select 2", "one SELECT"),
+        ("select * from realized_gains(sell_gains)", "realized_gains takes 2 tables, given 1"),
     ],
 )
 def test_bad_sql_files_fail_at_discovery_naming_the_file(tmp_path, sql, message):
