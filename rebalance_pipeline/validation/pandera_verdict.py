@@ -27,13 +27,25 @@ FLOATS = (pl.Float32, pl.Float64)
 
 def passes(schema: pa.DataFrameSchema, frame: pl.DataFrame) -> bool:
     """True when ``schema.validate(frame, lazy=True)`` surely raises no failure case."""
-    if not _modelled(schema) or not _columns_as_declared(schema, frame):
+    decidable = (
+        _polars_backend(schema, frame) and _modelled(schema) and _columns_as_declared(schema, frame)
+    )
+    if not decidable:
         return False
     try:
-        results = pl.collect_all(list(_verdicts(schema, frame.lazy())))
+        # small frames in memory: the streaming engine would take longer to start than to run
+        results = pl.collect_all(list(_verdicts(schema, frame.lazy())), engine="in-memory")
     except Exception:  # a check that errors is a failure pandera reports
         return False
     return all(verdict is True for result in results for verdict in result.row(0))
+
+
+def _polars_backend(schema: pa.DataFrameSchema, frame: pl.DataFrame) -> bool:
+    """Pandera validates the frame with its native polars backend (not narwhals). Asking
+    for it registers that backend's built-in checks, as a first ``validate`` would."""
+    from pandera.backends.polars.container import DataFrameSchemaBackend
+
+    return isinstance(schema.get_backend(frame), DataFrameSchemaBackend)
 
 
 def _modelled(schema: pa.DataFrameSchema) -> bool:
@@ -118,6 +130,7 @@ def _check_verdict(check: pa.Check, lazy: pl.LazyFrame, key: str | None) -> pl.L
     from pandera.api.polars.types import PolarsData
     from pandera.constants import CHECK_OUTPUT_KEY
 
+    _reload_builtin(check)
     output = check.get_backend(lazy)(check).apply(PolarsData(lazy, key or "*"))
     if isinstance(output, bool):
         return pl.LazyFrame({CHECK_OUTPUT_KEY: [output]})
@@ -126,3 +139,11 @@ def _check_verdict(check: pa.Check, lazy: pl.LazyFrame, key: str | None) -> pl.L
     passed = pl.col(CHECK_OUTPUT_KEY)
     passed = passed | passed.is_null() if check.ignore_na else passed.fill_null(False)
     return output.select(passed.all())
+
+
+def _reload_builtin(check: pa.Check) -> None:
+    """What ``Check.__call__`` does first: a built-in check made before pandera registered
+    its polars backend holds a dispatcher without the polars implementation."""
+    name = getattr(check._check_fn, "__name__", None)
+    if name is not None and check.is_builtin_check(name):
+        check._check_fn = check.get_builtin_check_fn(name)
