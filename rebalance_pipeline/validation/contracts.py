@@ -19,7 +19,7 @@ import polars as pl
 
 from rebalance_pipeline import tables as t
 from rebalance_pipeline.book import Book
-from rebalance_pipeline.validation import scope
+from rebalance_pipeline.validation import pandera_verdict, scope
 from rebalance_pipeline.validation.findings import draft, empty_draft
 
 if TYPE_CHECKING:
@@ -314,28 +314,28 @@ def _check_name(table: str) -> pl.Expr:
     )
 
 
+FAILURE_CASES = {
+    "index": pl.Int64,
+    "column": pl.String,
+    "check": pl.String,
+    "failure_case": pl.String,
+}
+
+
 def _failures(schema: pa.DataFrameSchema, frame: pl.DataFrame) -> pl.DataFrame:
-    """(index, column, check, failure_case) of every failing row of ``frame``."""
+    """(index, column, check, failure_case) of every failing row of ``frame``. Pandera
+    is asked only when one query cannot tell the frame passes (on most dates every table
+    does, and pandera's test-by-test validation costs more than the whole query)."""
     import pandera.polars as pa
 
+    if pandera_verdict.passes(schema, frame):
+        return pl.DataFrame(schema=FAILURE_CASES)
     try:
         schema.validate(frame, lazy=True)
     except pa.errors.SchemaErrors as err:
         cases = err.failure_cases
-        return cases.select(
-            pl.col("index").cast(pl.Int64),
-            pl.col("column").cast(pl.String),
-            pl.col("check").cast(pl.String),
-            pl.col("failure_case").cast(pl.String),
-        )
-    return pl.DataFrame(
-        schema={
-            "index": pl.Int64,
-            "column": pl.String,
-            "check": pl.String,
-            "failure_case": pl.String,
-        }
-    )
+        return cases.select(pl.col(name).cast(dtype) for name, dtype in FAILURE_CASES.items())
+    return pl.DataFrame(schema=FAILURE_CASES)
 
 
 def _one_per_repeated_key(failing: pl.DataFrame, key: list[str]) -> pl.DataFrame:
