@@ -59,14 +59,19 @@ DEFAULT_SETTINGS = MetricSettings()
 def simulation_metrics(
     account_days: pl.DataFrame, settings: MetricSettings = DEFAULT_SETTINGS
 ) -> pl.DataFrame:
-    """One row per variant and account group, plus one per variant for all groups."""
+    """One row per variant and account group, plus one per variant for all groups.
+
+    Every aggregation reads its rows in one order (the records sorted, groups kept in
+    the order they first appear): floating-point sums then add in the same order on
+    every run, so the same records give the same bytes."""
+    account_days = account_days.sort("variant", "account_id", "day")
     per_account = _per_account(account_days, settings)
     per_day = _share_trading_per_day(account_days, settings)
     grouped = pl.concat([per_account, _as_one_group(per_account)])
     shares = pl.concat([per_day, _share_trading_per_day(_as_one_group(account_days), settings)])
     keys = ["variant", "policy", "tax_aversion", "account_group"]
     metrics = (
-        grouped.group_by(keys)
+        grouped.group_by(keys, maintain_order=True)
         .agg(
             accounts=pl.len(),
             tracking_error_pct=pl.col("tracking_error_pct").mean(),
@@ -101,9 +106,8 @@ def _per_account(account_days: pl.DataFrame, settings: MetricSettings) -> pl.Dat
     active = pl.col("account_return") - pl.col("model_return")
     steady_days = pl.col("steady").sum()
     return (
-        account_days.sort("day")
-        .with_columns(steady=steady.over("variant"))
-        .group_by("variant", "account_id")
+        account_days.with_columns(steady=steady.over("variant"))
+        .group_by("variant", "account_id", maintain_order=True)
         .agg(
             pl.col("policy", "tax_aversion", "account_group", "model_id").last(),
             tracking_error_pct=active.std() * math.sqrt(BUSINESS_DAYS_PER_YEAR) * 100,
@@ -135,11 +139,11 @@ def _return_dispersion(per_account: pl.DataFrame) -> pl.DataFrame:
     """Std of the cumulative return across the accounts of one model in a group, mean
     over the models with at least two accounts there (null when there is none)."""
     per_model = (
-        per_account.group_by("variant", "account_group", "model_id")
+        per_account.group_by("variant", "account_group", "model_id", maintain_order=True)
         .agg(dispersion=pl.col("cumulative_return").std() * 100)
         .drop_nulls("dispersion")
     )
-    return per_model.group_by("variant", "account_group").agg(
+    return per_model.group_by("variant", "account_group", maintain_order=True).agg(
         return_dispersion_pct=pl.col("dispersion").mean()
     )
 
@@ -149,8 +153,8 @@ def _share_trading_per_day(account_days: pl.DataFrame, settings: MetricSettings)
     steady = pl.col("day").rank("dense").over("variant") > settings.steady_state_days
     return (
         account_days.filter(steady)
-        .group_by("variant", "account_group", "day")
+        .group_by("variant", "account_group", "day", maintain_order=True)
         .agg(share=pl.col("traded").mean())
-        .group_by("variant", "account_group")
+        .group_by("variant", "account_group", maintain_order=True)
         .agg(share_trading_per_day_pct=pl.col("share").mean() * 100)
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 
 import polars as pl
 import pytest
@@ -136,3 +137,31 @@ def test_one_row_per_variant_and_group_and_one_for_all_groups():
     ]
     assert row(metrics, variant="calendar-annual/tax-high")["policy"] == "calendar-annual"
     assert row(metrics, variant="calendar-annual/tax-high")["tax_aversion"] == "high"
+
+
+def test_the_metrics_do_not_depend_on_the_order_of_the_account_days():
+    """The report's numbers are the same bytes whatever order the records come in (and
+    whichever order Polars' threads finish the groups in)."""
+    rng = random.Random(7)
+    frame = pl.concat(
+        account_days(
+            60,
+            variant=f"{policy}/tax-medium",
+            account_id=f"A{number}",
+            account_group=("small", "mid")[number % 2],
+            model_id=f"M{number % 3}",
+            value=rng.uniform(5e4, 5e6),
+            account_return=[rng.gauss(0.0004, 0.01) for _ in range(60)],
+            model_return=[rng.gauss(0.0004, 0.009) for _ in range(60)],
+            traded_days=rng.sample(range(60), 6),
+            turnover=rng.uniform(1e3, 1e5),
+            taxes_paid=rng.uniform(0, 500),
+            harvested_losses=rng.uniform(0, 900),
+        )
+        for policy in ("calendar-monthly", "cost-benefit-decay")
+        for number in range(120)
+    )
+    expected = simulation_metrics(frame)
+    for seed in range(6):
+        shuffled = frame.sample(fraction=1.0, shuffle=True, seed=seed)
+        assert simulation_metrics(shuffled).equals(expected), seed
