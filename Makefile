@@ -101,11 +101,10 @@ browser-test: setup
 	$(BIN)/pytest -q -m browser tests/browser
 
 ## Every policy variant of the full simulation configuration, a variant per core (the
-## cost/benefit ones first), then its metrics and report under var/simulation. CPU per
-## variant: about 7.5 minutes for cost/benefit (every account solved every day), under 3
-## for calendar and band variants (only accounts with a mandate or a due calendar day are
-## solved): all 21 took 37 minutes on 2 otherwise idle cores (`make bench-simulation`
-## per day).
+## cost/benefit ones first), then its metrics and report under var/simulation. About 4.5
+## minutes a cost/benefit variant (every account solved every day), under 2 a calendar or
+## band variant (only accounts with a mandate or a due calendar day are solved): all 21
+## took 27 minutes 36 seconds on 2 otherwise idle cores (`make bench-simulation` per day).
 .PHONY: simulate
 simulate: setup
 	$(BIN)/rebalance simulate --config rebalance_pipeline/simulation/configs/full.yaml --out var/simulation
