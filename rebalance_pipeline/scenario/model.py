@@ -8,14 +8,27 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+
+from rebalance_pipeline.calendar import outside_calendar
 
 
 class Model(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+def _in_calendar(day: dt.date) -> dt.date:
+    """A date the book runs on must lie inside the exchange calendar."""
+    reason = outside_calendar(day)
+    if reason is not None:
+        raise ValueError(reason)
+    return day
+
+
+RunDate = Annotated[dt.date, AfterValidator(_in_calendar)]
 
 
 class ScenarioPolicy(Model):
@@ -132,7 +145,7 @@ class LaterDate(Model):
     """The project's own key: a later date the book runs on, after the previous date's
     released trades filled at this date's prices."""
 
-    as_of: dt.date
+    as_of: RunDate
     prices: dict[str, float] = {}  # security -> close; a security not listed keeps its last
     expect: dict[str, Any] = {}
 
@@ -140,7 +153,7 @@ class LaterDate(Model):
 class Scenario(Model):
     name: str
     description: str = ""
-    as_of: dt.date
+    as_of: RunDate
     policy: ScenarioPolicy = ScenarioPolicy()
     securities: list[Security]
     models: dict[str, ModelPortfolio]

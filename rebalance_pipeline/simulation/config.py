@@ -11,6 +11,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from rebalance_pipeline.calendar import outside_sessions
 from rebalance_pipeline.generator.config import check_household_sizes
 from rebalance_pipeline.policy import ThresholdCurve
 
@@ -85,6 +86,9 @@ class SimulationConfig(Strict):
     @model_validator(mode="after")
     def _check(self) -> SimulationConfig:
         check_household_sizes(self.accounts, self.households)
+        outside = outside_sessions(self.start_date, self.warmup_days, self.days)
+        if outside is not None:
+            raise ValueError(outside)
         return self
 
     def variants(self) -> list[Variant]:

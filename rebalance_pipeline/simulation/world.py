@@ -9,7 +9,7 @@ import datetime as dt
 import numpy as np
 import polars as pl
 
-from rebalance_pipeline.calendar import business_days, previous_business_days
+from rebalance_pipeline.calendar import previous_business_days, sessions_from
 from rebalance_pipeline.generator.accounts import build_accounts, initial_lots
 from rebalance_pipeline.generator.firm_files import firm_files
 from rebalance_pipeline.generator.market import security_master
@@ -45,7 +45,7 @@ class World:
 def build_world(config: SimulationConfig) -> World:
     """The same config always gives the same world."""
     rng = np.random.default_rng(config.seed)
-    days = _business_days_from(config.start_date, config.days)
+    days = sessions_from(config.start_date, config.days)
     sessions = previous_business_days(days[0], config.warmup_days) + days
     securities = security_master().drop("effective_from")
     closes = simulated_closes(rng, securities, len(sessions), config.warmup_days, config.market)
@@ -64,12 +64,6 @@ def build_world(config: SimulationConfig) -> World:
         sessions, days, securities, closes, accounts, lots, cash,
         firm["restrictions"], firm["holds"], firm["halts"], deposits, withdrawals,
     )  # fmt: skip
-
-
-def _business_days_from(start: dt.date, count: int) -> list[dt.date]:
-    """The first ``count`` sessions on or after ``start``."""
-    days = business_days(start, start + dt.timedelta(days=2 * count + 10))
-    return days[:count]
 
 
 def _cash_flows(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
 import yaml
 from typer.testing import CliRunner
 
+from rebalance_pipeline.calendar import exchange_calendar
 from rebalance_pipeline.cli import app
 
 BOOK = {
@@ -72,3 +74,19 @@ def test_a_wrong_type_is_named_with_its_path(tmp_path: Path) -> None:
     assert code == 1
     assert "accounts.0.lots.0.quantity" in text
     assert "Traceback" not in text
+
+
+def test_a_date_outside_the_exchange_calendar_is_named_before_anything_runs(
+    tmp_path: Path,
+) -> None:
+    last = exchange_calendar().last_session.date()
+    later = last + dt.timedelta(days=40)
+    for book in (
+        {**BOOK, "as_of": later.isoformat()},
+        {**BOOK, "dates": [{"as_of": "2026-03-17"}, {"as_of": later.isoformat()}]},
+    ):
+        code, text = _run(tmp_path, book)
+        assert code == 1
+        assert f"{later} is outside the exchange calendar" in text
+        assert "as_of" in text
+        assert "Traceback" not in text
