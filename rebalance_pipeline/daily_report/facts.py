@@ -39,6 +39,7 @@ class ReportTables:
     asset_class_drift: pl.DataFrame
     account_valuations: pl.DataFrame
     transition_progress: pl.DataFrame
+    gain_budgets: pl.DataFrame
 
     @classmethod
     def stored(cls, day: dt.date, home: Path) -> ReportTables:
@@ -157,6 +158,38 @@ def outlier_groups(decisions: pl.DataFrame) -> pl.DataFrame:
             pl.col("account_id").list.head(FIRST_ACCOUNTS).alias("first_accounts"),
         )
         .sort("flag")
+    )
+
+
+def rebalance_types(valuations: pl.DataFrame) -> pl.DataFrame:
+    """rebalance_type, accounts, first_accounts of the accounts that do not rebalance
+    normally (ACCOUNT_VALUATIONS carries the account master's type)."""
+    return (
+        valuations.filter(pl.col("rebalance_type") != "normal")
+        .group_by("rebalance_type")
+        .agg(pl.col("account_id").unique().sort())
+        .select(
+            "rebalance_type",
+            pl.col("account_id").list.len().alias("accounts"),
+            pl.col("account_id").list.head(FIRST_ACCOUNTS).alias("first_accounts"),
+        )
+        .sort("rebalance_type")
+    )
+
+
+def gain_budget_use(budgets: pl.DataFrame, results: pl.DataFrame) -> pl.DataFrame:
+    """GAIN_BUDGETS of the accounts with a budget and today's overrun
+    (``gain_budget_overrun_usd``, 0 without one): those over it today first, then those
+    with the least left."""
+    overruns = results.select("account_id", "gain_budget_overrun_usd")
+    return (
+        budgets.filter(pl.col("gain_budget_usd").is_not_null())
+        .join(overruns, on="account_id", how="left")
+        .with_columns(pl.col("gain_budget_overrun_usd").fill_null(0.0))
+        .sort(
+            ["gain_budget_overrun_usd", "remaining_gain_budget_usd", "account_id"],
+            descending=[True, False, False],
+        )
     )
 
 

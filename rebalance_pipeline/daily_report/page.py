@@ -26,6 +26,7 @@ from rebalance_pipeline.reporting.summary import route_review_counts, trade_tota
 from rebalance_pipeline.review.state import ReviewState
 
 MOVED_ROWS = 10  # accounts whose route changed, listed; the rest counted
+BUDGET_ROWS = 20  # accounts with a gain budget, listed; the rest counted
 
 
 @dataclasses.dataclass(frozen=True)
@@ -124,6 +125,7 @@ def build_report(
             _outliers(today.routing_decisions),
             _holds_and_halts(today),
             _transitions(today.transition_progress),
+            _tax_rules(today.account_valuations, today.gain_budgets, today.optimization_results),
             _changes(today, previous, previous_day),
         ),
     )
@@ -304,6 +306,45 @@ def _transitions(progress: pl.DataFrame) -> Section:
     )
     lines = (f"{len(rows)} accounts in transition to their model (before today's trades).",)
     return Section("transitions", "Transitions", lines, (Table.of(columns, rows),))
+
+
+def _tax_rules(valuations: pl.DataFrame, budgets: pl.DataFrame, results: pl.DataFrame) -> Section:
+    """Accounts under a rebalance type other than normal, and the use of the annual
+    realized-gain budgets (before today's trades, with today's overruns)."""
+    types = facts.rebalance_types(valuations)
+    typed = int(types["accounts"].sum())
+    use = facts.gain_budget_use(budgets, results)
+    over = use.filter(pl.col("gain_budget_overrun_usd") > 0).height
+    lines = (
+        f"{typed} of {valuations.height} accounts rebalance under a rebalance type other "
+        "than normal."
+        if typed
+        else "Every account rebalances normally.",
+        f"{use.height} accounts with an annual realized-gain budget, {over} over it today "
+        "(a due cash request or a restriction needed the sales)."
+        if use.height
+        else "No account has an annual realized-gain budget.",
+    )
+    tables = []
+    if typed:
+        rows = [(kind, n, _first(first, n)) for kind, n, first in types.iter_rows()]
+        tables.append(Table.of(("rebalance type", "accounts", "first accounts"), rows))
+    if use.height:
+        columns = ("account", "budget", "realized this year", "left before today", "over today")
+        tables.append(Table.of(columns, map(_budget_row, use.iter_rows(named=True)), BUDGET_ROWS))
+    return Section("tax", "Rebalance types and gain budgets", lines, tuple(tables))
+
+
+def _budget_row(row: dict) -> tuple[str, ...]:
+    left = row["remaining_gain_budget_usd"]
+    return (
+        row["account_id"],
+        dollars(row["gain_budget_usd"]),
+        dollars(row["realized_gain_ytd"])
+        + ("" if row["year_complete"] else " (history incomplete)"),
+        "none" if left is None else dollars(left),
+        dollars(row["gain_budget_overrun_usd"]),
+    )
 
 
 def _changes(

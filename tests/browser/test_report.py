@@ -12,7 +12,7 @@ from rebalance_pipeline import storage
 
 CHROMIUM = Path("/usr/bin/chromium")
 SECTIONS = ("accounts", "suspensions", "manual", "trades", "drift", "scores", "outliers")
-SECTIONS += ("holds", "changes")
+SECTIONS += ("holds", "transitions", "tax", "changes")
 
 pytestmark = [
     pytest.mark.browser,

@@ -15,9 +15,10 @@ from typer.testing import CliRunner
 
 from rebalance_pipeline import storage
 from rebalance_pipeline.cli import app
+from rebalance_pipeline.daily_report.page import _tax_rules as tax_rules_section
 from rebalance_pipeline.daily_report.page import _transitions as transitions_section
 from rebalance_pipeline.review.records import REVIEW_OUTCOMES
-from rebalance_pipeline.tables import TRANSITION_PROGRESS
+from rebalance_pipeline.tables import ACCOUNT_VALUATIONS, GAIN_BUDGETS, TRANSITION_PROGRESS
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -117,3 +118,60 @@ def test_the_transitions_section_lists_each_account_s_progress():
         ("T1", "2026-01-02", "92.0%", "$35,800.00", "$19,762.90 (history incomplete)", "$237.10"),
         ("T2", "2026-02-02", "0.0%", "$100.00", "$0.00", "none"),
     )
+
+
+def _valuations(types: dict[str, str]) -> pl.DataFrame:
+    return pl.DataFrame(
+        {"account_id": list(types), "rebalance_type": list(types.values())}
+    ).select(
+        pl.col(name).cast(dtype) if name in ("account_id", "rebalance_type") else
+        pl.lit(None, dtype).alias(name)
+        for name, dtype in ACCOUNT_VALUATIONS.items()
+    )  # fmt: skip
+
+
+def _budgets(rows: list[tuple]) -> pl.DataFrame:
+    return pl.DataFrame(rows, schema=GAIN_BUDGETS, orient="row")
+
+
+def _overruns(overruns: dict[str, float]) -> pl.DataFrame:
+    return pl.DataFrame(
+        {"account_id": list(overruns), "gain_budget_overrun_usd": list(overruns.values())},
+        schema={"account_id": pl.String, "gain_budget_overrun_usd": pl.Float64},
+    )
+
+
+def test_the_tax_rules_section_counts_rebalance_types_and_lists_gain_budgets():
+    valuations = _valuations(
+        {"A1": "normal", "A2": "buy_only", "A3": "raise_cash", "A4": "buy_only", "A5": "normal"}
+    )
+    year = dt.date(2026, 1, 2)
+    budgets = _budgets(
+        [
+            ("A1", 8_000.0, 8_000.0, year, 0, True, 0.0),
+            ("A2", None, 1_200.0, year, 0, True, None),  # no budget: not listed
+            ("A3", 20_000.0, 4_500.5, dt.date(2026, 3, 2), 1, False, 0.0),
+            ("A5", 5_000.0, -300.0, year, 0, True, 5_300.0),
+        ]
+    )
+    section = tax_rules_section(valuations, budgets, _overruns({"A1": 5_050.0, "A5": 0.0}))
+    assert section.lines == (
+        "3 of 5 accounts rebalance under a rebalance type other than normal.",
+        "3 accounts with an annual realized-gain budget, 1 over it today (a due cash "
+        "request or a restriction needed the sales).",
+    )
+    types, budget_table = section.tables
+    assert types.rows == (("buy_only", "2", "A2, A4"), ("raise_cash", "1", "A3"))
+    assert budget_table.rows == (
+        ("A1", "$8,000.00", "$8,000.00", "$0.00", "$5,050.00"),
+        ("A3", "$20,000.00", "$4,500.50 (history incomplete)", "$0.00", "$0.00"),
+        ("A5", "$5,000.00", "-$300.00", "$5,300.00", "$0.00"),
+    )
+
+
+def test_the_sample_rebalances_every_account_normally_without_budgets(sample_run):
+    markdown = sample_run.report_metadata["report"].value
+    assert (
+        "## Rebalance types and gain budgets\n\nEvery account rebalances normally.\n\n"
+        "No account has an annual realized-gain budget."
+    ) in markdown
