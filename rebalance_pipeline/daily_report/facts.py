@@ -146,34 +146,33 @@ def trades_per_custodian(released: pl.DataFrame, valuations: pl.DataFrame) -> pl
 
 def outlier_groups(decisions: pl.DataFrame) -> pl.DataFrame:
     """flag, accounts, first_accounts of the accounts routing flagged as outliers."""
-    return (
+    flagged = (
         decisions.select("account_id", "outlier_flags")
         .explode("outlier_flags")
         .drop_nulls("outlier_flags")
-        .group_by(pl.col("outlier_flags").alias("flag"))
-        .agg(pl.col("account_id").unique().sort())
-        .select(
-            "flag",
-            pl.col("account_id").list.len().alias("accounts"),
-            pl.col("account_id").list.head(FIRST_ACCOUNTS).alias("first_accounts"),
-        )
-        .sort("flag")
+        .rename({"outlier_flags": "flag"})
     )
+    return accounts_per(flagged, "flag")
 
 
 def rebalance_types(valuations: pl.DataFrame) -> pl.DataFrame:
     """rebalance_type, accounts, first_accounts of the accounts that do not rebalance
     normally (ACCOUNT_VALUATIONS carries the account master's type)."""
+    return accounts_per(valuations.filter(pl.col("rebalance_type") != "normal"), "rebalance_type")
+
+
+def accounts_per(rows: pl.DataFrame, key: str) -> pl.DataFrame:
+    """key, accounts, first_accounts: each value of ``key`` with how many distinct
+    accounts its rows name and the first of them, sorted by ``key``."""
     return (
-        valuations.filter(pl.col("rebalance_type") != "normal")
-        .group_by("rebalance_type")
+        rows.group_by(key)
         .agg(pl.col("account_id").unique().sort())
         .select(
-            "rebalance_type",
+            key,
             pl.col("account_id").list.len().alias("accounts"),
             pl.col("account_id").list.head(FIRST_ACCOUNTS).alias("first_accounts"),
         )
-        .sort("rebalance_type")
+        .sort(key)
     )
 
 
