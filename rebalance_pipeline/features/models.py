@@ -212,7 +212,10 @@ def _column_lineage(path: Path, query: exp.Query) -> dict[str, tuple[str, ...]]:
     from sqlglot.lineage import lineage
 
     try:
-        roots = lineage(None, query, schema=_sqlglot_schema(), dialect="duckdb")
+        # trim_selects=False: each node keeps its source's whole SELECT instead of a copy
+        # trimmed to the column; the sources found are the same, without a deep copy of
+        # the query per column (most of the cost of loading the definitions' models)
+        roots = lineage(None, query, schema=_sqlglot_schema(), dialect="duckdb", trim_selects=False)
     except Exception as error:  # lineage is documentation: a gap must not stop discovery
         logger.warning("no column lineage for %s: %s", path, error)
         return {}
