@@ -34,7 +34,7 @@ from rebalance_pipeline.optimization.account_rules import (
 from rebalance_pipeline.optimization.cone_program import ConeProgram, compile_cone_program
 from rebalance_pipeline.optimization.errors import Infeasible, SolverFailure
 from rebalance_pipeline.optimization.problem import AccountProblem
-from rebalance_pipeline.optimization.risk import account_risk, factor_classes
+from rebalance_pipeline.optimization.risk import FactorRisk, account_risk, factor_classes
 from rebalance_pipeline.optimization.terms import (
     Account,
     Layout,
@@ -294,7 +294,7 @@ def constraint_values(
     if rules.sell_cap is not None:
         values["sell_cap"] = max(rules.sell_cap, 0.0) / value
     if gain_budgeted(problem):
-        values["lot_gain"] = place.lots(problem.lot_gain_per_dollar())
+        values["lot_gain"] = place.lots(problem.lot_gain_per_dollar)
         values["gain_room"] = problem.remaining_gain_budget_usd / value
     return values
 
@@ -314,8 +314,11 @@ def _class_bands(problem: AccountProblem, classes: list[str]) -> tuple[np.ndarra
     return np.array(low, dtype=np.float64), np.array(high, dtype=np.float64)
 
 
-def solve_convex(problem: AccountProblem, policy: Policy) -> ConvexSolution:
-    """Solve the account's convex problem in its bucket's compiled problem.
+def solve_convex(
+    problem: AccountProblem, policy: Policy, risk: FactorRisk | None = None
+) -> ConvexSolution:
+    """Solve the account's convex problem in its bucket's compiled problem (``risk``: the
+    account's ``account_risk`` when the caller has it already).
 
     Raises the ``errors`` of an optimization that gives no proposal (infeasible, bad
     data, solver failure); nothing else is caught here.
@@ -332,7 +335,8 @@ def solve_convex(problem: AccountProblem, policy: Policy) -> ConvexSolution:
         raise Infeasible("due withdrawals exceed the account's total value")
     key = bucket_key(problem, policy)
     bucket = bucket_problem(key)
-    place = bucket.set_values(Account(problem, policy, account_risk(problem, policy)), policy)
+    risk = account_risk(problem, policy) if risk is None else risk
+    place = bucket.set_values(Account(problem, policy, risk), policy)
     solution = bucket.solve(policy.optimization.solver, policy.optimization.fallback_solver)
     return dataclasses.replace(
         solution,

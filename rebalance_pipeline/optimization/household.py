@@ -239,7 +239,7 @@ class Household:
 def tax_per_dollar_sold(problem: AccountProblem, policy: Policy) -> np.ndarray:
     """Weighted tax on a lot's gain, less the weighted value of its loss, per dollar sold
     (the score's two tax terms together; zero outside taxable accounts)."""
-    return policy.optimization.tax_weight * problem.lot_tax_rates() * problem.lot_gain_per_dollar()
+    return policy.optimization.tax_weight * problem.lot_tax_rates * problem.lot_gain_per_dollar
 
 
 def location_per_dollar(problem: AccountProblem, policy: Policy) -> np.ndarray:

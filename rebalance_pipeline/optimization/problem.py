@@ -7,7 +7,9 @@ one account alone; ``problem_table`` builds the stored rows from the feature fra
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import functools
 
 import numpy as np
 import polars as pl
@@ -97,37 +99,60 @@ class AccountProblem:
         under ``freeze_security`` (under ``skip_account`` routing stops the account)."""
         return self.untradable | (self.halted & (halt_mode == "freeze_security"))
 
-    @property
-    def lot_market_values(self) -> np.ndarray:
-        return self.lot_quantities * self.prices[self.lot_security]
+    # Arrays derived from the fields are computed once per problem (the solve, the rounding
+    # and the score each read them several times) and read-only, as the fields are never
+    # changed: ``with_blocks`` copies them along, since none depends on the blocks.
 
+    @functools.cached_property
+    def lot_prices(self) -> np.ndarray:
+        """The price of each lot's security."""
+        return _read_only(self.prices[self.lot_security])
+
+    @functools.cached_property
+    def lot_market_values(self) -> np.ndarray:
+        return _read_only(self.lot_quantities * self.lot_prices)
+
+    @functools.cached_property
     def lot_gain_per_dollar(self) -> np.ndarray:
         """Realized gain per dollar sold of each lot (negative for a loss)."""
         value = self.lot_market_values
         safe = np.where(value > 0, value, 1.0)
-        return np.where(value > 0, 1.0 - self.lot_cost_basis / safe, 0.0)
+        return _read_only(np.where(value > 0, 1.0 - self.lot_cost_basis / safe, 0.0))
 
+    @functools.cached_property
     def lot_tax_rates(self) -> np.ndarray:
         """The account's rate on each lot's gain; zero outside taxable accounts."""
         if not self.is_taxable:
-            return np.zeros(len(self.lot_ids))
-        return np.where(self.lot_long_term, self.lt_rate, self.st_rate)
+            return _read_only(np.zeros(len(self.lot_ids)))
+        return _read_only(np.where(self.lot_long_term, self.lt_rate, self.st_rate))
 
     def quality_per_dollar(self, bps_per_rating: float) -> np.ndarray:
         """Bonus per dollar bought: ``bps_per_rating`` per rating step above 3."""
         return bps_per_rating * 1e-4 * (self.ratings - 3.0)
 
+    def in_groups(self, groups: set[str] | frozenset[str]) -> np.ndarray:
+        """Per security: whether its identical group is one of ``groups``."""
+        return np.array([g in groups for g in self.identical_groups], dtype=bool)
+
     def with_blocks(self, buy_groups: set[str], loss_sale_groups: set[str]) -> AccountProblem:
         """This problem with more identical groups blocked for buys / for loss sales."""
         if not buy_groups and not loss_sale_groups:
             return self
-        groups = np.array(self.identical_groups, dtype=object)
-        buy = self.buy_blocked | np.isin(groups, list(buy_groups))
-        lot_groups = groups[self.lot_security] if len(self.lot_ids) else np.array([], object)
-        at_loss = self.lot_gain_per_dollar() < 0
-        blocked_sale = np.isin(lot_groups, list(loss_sale_groups)) & at_loss & self.is_taxable
-        loss = self.lot_loss_sale_blocked | blocked_sale
-        return dataclasses.replace(self, buy_blocked=buy, lot_loss_sale_blocked=loss)
+        buy = self.buy_blocked | self.in_groups(buy_groups)
+        in_loss_sale_groups = self.in_groups(loss_sale_groups)[self.lot_security]
+        at_loss = self.lot_gain_per_dollar < 0
+        blocked_sale = in_loss_sale_groups & at_loss & self.is_taxable
+        blocked = copy.copy(self)  # the derived arrays with it (see above)
+        object.__setattr__(blocked, "buy_blocked", buy)
+        object.__setattr__(
+            blocked, "lot_loss_sale_blocked", self.lot_loss_sale_blocked | blocked_sale
+        )
+        return blocked
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    array.flags.writeable = False
+    return array
 
 
 _ARRAY_DTYPES = {

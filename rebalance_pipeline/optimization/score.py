@@ -23,7 +23,7 @@ from rebalance_pipeline.policy import Policy
 def dollar_trades(problem: AccountProblem, trades: ShareTrades) -> Trades:
     return Trades(
         bought=trades.buy_shares * problem.prices,
-        sold_by_lot=trades.sell_shares * problem.prices[problem.lot_security],
+        sold_by_lot=trades.sell_shares * problem.lot_prices,
     )
 
 
@@ -65,7 +65,7 @@ def _realized_gains(problem: AccountProblem, trades: Trades) -> dict[str, float 
     """Short- and long-term gains realized: only where they have a tax effect."""
     if not problem.is_taxable:
         return {"realized_gain_st": None, "realized_gain_lt": None}
-    gains = trades.sold_by_lot * problem.lot_gain_per_dollar()
+    gains = trades.sold_by_lot * problem.lot_gain_per_dollar
     long_term = problem.lot_long_term
     return {
         "realized_gain_st": float(gains[~long_term].sum()),

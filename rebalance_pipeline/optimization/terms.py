@@ -275,8 +275,8 @@ class _TaxTerm(Term):
         return float(self._per_dollar_sold(account.problem) @ trades.sold_by_lot)
 
     def _per_dollar_sold(self, problem: AccountProblem) -> np.ndarray:
-        taxed = self.sign * problem.lot_gain_per_dollar()
-        return problem.lot_tax_rates() * np.clip(taxed, 0.0, None)
+        taxed = self.sign * problem.lot_gain_per_dollar
+        return problem.lot_tax_rates * np.clip(taxed, 0.0, None)
 
 
 class TaxOnGains(_TaxTerm):

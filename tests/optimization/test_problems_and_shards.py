@@ -46,7 +46,7 @@ def test_build_problem_reads_weights_lots_and_blocks():
     assert problem.buy_blocked.tolist() == [False, False, False, False, True]
     loss = problem.lot_ids.index("A-L-LOSS")
     # 10 × 120 = 1,200 sold for a 5,000 basis: −3.1667 of gain per dollar
-    assert np.isclose(problem.lot_gain_per_dollar()[loss], 1 - 5000 / 1200)
+    assert np.isclose(problem.lot_gain_per_dollar[loss], 1 - 5000 / 1200)
 
 
 def test_a_lot_is_long_term_only_when_held_more_than_one_year():
