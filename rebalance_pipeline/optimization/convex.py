@@ -34,12 +34,17 @@ from rebalance_pipeline.optimization.account_rules import (
 from rebalance_pipeline.optimization.cone_program import ConeProgram, compile_cone_program
 from rebalance_pipeline.optimization.errors import Infeasible, SolverFailure
 from rebalance_pipeline.optimization.problem import AccountProblem
-from rebalance_pipeline.optimization.risk import FactorRisk, account_risk, factor_classes
+from rebalance_pipeline.optimization.risk import (
+    FactorRisk,
+    account_risk,
+    class_indicator,
+    factor_classes,
+)
 from rebalance_pipeline.optimization.terms import (
     Account,
     Layout,
     Variables,
-    save_parameter,
+    save_parameters,
     score_terms,
 )
 from rebalance_pipeline.policy import Policy
@@ -245,10 +250,14 @@ class BucketProblem(CompiledProblem):
     def set_values(self, account: Account, policy: Policy) -> Layout:
         """Give every parameter the account's numbers (padding: bounds 0)."""
         place = layout(account.problem, self.key)
-        for term in self.terms:
-            term.set_values(account, place)
-        for name, value in constraint_values(account.problem, policy, place).items():
-            save_parameter(self.parameters[name], value)
+        values = [
+            (term.parameters[name], value)
+            for term in self.terms
+            for name, value in term.values(account, place).items()
+        ]
+        constraints = constraint_values(account.problem, policy, place)
+        values += [(self.parameters[name], value) for name, value in constraints.items()]
+        save_parameters(values)
         return place
 
 
@@ -274,7 +283,7 @@ def constraint_values(
     frozen = problem.frozen(policy.workflow.halt_mode)
     no_buy = problem.restricted | problem.buy_blocked | frozen | ~rules.may_buy
     classes = factor_classes(problem)
-    indicator = np.array([[c == a for a in problem.asset_classes] for c in classes], float)
+    indicator = class_indicator(classes, problem.asset_classes)
     band_min, band_max = _class_bands(problem, classes)
     values = {
         "holding": place.securities(problem.quantities * problem.prices / value),
@@ -282,7 +291,7 @@ def constraint_values(
         "sell_min": place.lots(np.where(rules.must_sell, sell_max, 0.0)),
         "sell_max": place.lots(sell_max),
         "buy_max": place.securities(np.where(no_buy, 0.0, BUY_CAP)),
-        "class_indicator": place.class_matrix(indicator.reshape(len(classes), -1)),
+        "class_indicator": place.class_matrix(indicator),
         "class_target": place.class_vector(indicator @ problem.targets),
         "band_min": place.class_vector(band_min),
         "band_max": place.class_vector(band_max, fill=NO_BAND),

@@ -69,7 +69,7 @@ from rebalance_pipeline.optimization.heuristic import ShareTrades, no_trades, wh
 from rebalance_pipeline.optimization.problem import AccountProblem
 from rebalance_pipeline.optimization.risk import FactorRisk, account_risk, factor_classes
 from rebalance_pipeline.optimization.score import score_trades
-from rebalance_pipeline.optimization.terms import SCORE_COLUMNS, Layout, cost_rate, save_parameter
+from rebalance_pipeline.optimization.terms import SCORE_COLUMNS, Layout, cost_rate, save_parameters
 from rebalance_pipeline.policy import Policy
 
 HouseholdKey = tuple[int, int, int, int]  # accounts, securities, lot slots, factor classes
@@ -175,8 +175,8 @@ class HouseholdProblem(CompiledProblem):
         self.problem = cp.Problem(cp.Minimize(objective), constraints)
 
     def set_values(self, household: Household, policy: Policy) -> None:
-        for name, value in household.parameter_values(self.key, policy).items():
-            save_parameter(self.parameters[name], value)
+        values = household.parameter_values(self.key, policy)
+        save_parameters([(self.parameters[name], value) for name, value in values.items()])
 
 
 @dataclasses.dataclass(frozen=True)

@@ -85,13 +85,18 @@ def class_risk(
     ).reshape(len(classes), len(classes))
     np.fill_diagonal(correlation, 1.0)
     root = _covariance_root(vols[:, None] * correlation * vols[None, :])
-    position = {c: i for i, c in enumerate(classes)}
-    indicator = np.zeros((len(classes), len(asset_classes)))
-    for j, asset_class in enumerate(asset_classes):
-        indicator[position[asset_class], j] = 1.0
+    indicator = class_indicator(classes, asset_classes)
     security_class_vol = vols @ indicator
     specific = np.sqrt((1.0 - within) * security_class_vol**2 + policy.specific_vol**2)
     return FactorRisk(exposure=np.sqrt(within) * root.T @ indicator, specific=specific)
+
+
+def class_indicator(classes: list[str], asset_classes: list[str]) -> np.ndarray:
+    """(classes, securities): 1 where the security is of the class."""
+    position = {c: i for i, c in enumerate(classes)}
+    indicator = np.zeros((len(classes), len(asset_classes)))
+    indicator[[position[c] for c in asset_classes], np.arange(len(asset_classes))] = 1.0
+    return indicator
 
 
 def _class_correlation(a: str, b: str, policy: RiskModelPolicy) -> float:

@@ -1,7 +1,7 @@
 """The terms of the cost/benefit score, one object each (after cvxportfolio's costs.py).
 
 A term owns its parameters: ``build`` writes its CVXPY expression once per compiled
-problem, ``set_values`` gives the parameters one account's numbers, and ``dollars``
+problem, ``values`` gives its parameters one account's numbers, and ``dollars``
 evaluates the same quantity on trades. The optimizer minimizes −Σ ±weight × term and
 the score is Σ ±weight × term (benefits +, costs −) over the same objects, so the
 solver and the score cannot drift apart. Expressions are weighted dollars per dollar of
@@ -149,19 +149,22 @@ class Term(abc.ABC):
         self.parameters[name] = cp.Parameter(shape, name=name, **attributes)
         return self.parameters[name]
 
-    def set_values(self, account: Account, layout: Layout) -> None:
-        """Give the parameters one account's numbers; checks shape and finiteness itself
-        and stores them directly (cvxpy's per-assignment validation costs about a fifth
-        of a re-solve)."""
-        for name, value in self.values(account, layout).items():
-            save_parameter(self.parameters[name], value)
 
-
-def save_parameter(parameter: cp.Parameter, value: np.ndarray | float) -> None:
-    array = np.asarray(value, dtype=np.float64)
-    if array.shape != parameter.shape or not np.isfinite(array).all():
+def save_parameters(values: list[tuple[cp.Parameter, np.ndarray | float]]) -> None:
+    """Give each parameter its value. Checks every shape and, over all the values at once,
+    finiteness, and stores them directly (cvxpy's per-assignment validation costs about a
+    fifth of a re-solve)."""
+    pairs = [(parameter, np.asarray(value, dtype=np.float64)) for parameter, value in values]
+    finite = np.isfinite(np.concatenate([array.ravel() for _, array in pairs])).all()
+    if not finite or any(array.shape != parameter.shape for parameter, array in pairs):
+        parameter, array = next(
+            (parameter, array)
+            for parameter, array in pairs
+            if array.shape != parameter.shape or not np.isfinite(array).all()
+        )
         raise DataError(f"parameter {parameter.name()}: shape {array.shape} or non-finite values")
-    parameter.save_value(array)
+    for parameter, array in pairs:
+        parameter.save_value(array)
 
 
 class TrackingError(Term):
