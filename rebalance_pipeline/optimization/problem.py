@@ -231,10 +231,8 @@ def problems_from_frame(df: pl.DataFrame) -> list[AccountProblem]:
     arrays = {name: _cut_lists(df[name], dtype) for name, dtype in _ARRAY_DTYPES.items()}
     values = {name: df[name].to_list() for name in (*_SCALARS, *_STRING_LISTS)}
     columns = values | arrays
-    return [
-        AccountProblem(**{name: column[row] for name, column in columns.items()})
-        for row in range(df.height)
-    ]
+    fields = [field.name for field in dataclasses.fields(AccountProblem)]
+    return [AccountProblem(*row) for row in zip(*(columns[name] for name in fields), strict=True)]
 
 
 def _cut_lists(lists: pl.Series, dtype: type) -> list[np.ndarray]:

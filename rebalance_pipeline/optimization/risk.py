@@ -27,7 +27,9 @@ class FactorRisk:
     specific: np.ndarray
 
     def variance(self, active: np.ndarray) -> float:
-        return float(np.sum((self.exposure @ active) ** 2) + np.sum((self.specific * active) ** 2))
+        # np.add.reduce: np.sum's own sum without its dispatch (a few µs a call)
+        factor = np.add.reduce(np.square(self.exposure @ active))
+        return float(factor + np.add.reduce(np.square(self.specific * active)))
 
     def security_vols(self) -> np.ndarray:
         return np.sqrt(np.sum(self.exposure**2, axis=0) + self.specific**2)

@@ -50,7 +50,7 @@ def score_trades(
         "score_usd": score,
         "score_bps": score / value * 1e4 if value > 0 else 0.0,
         **components,
-        "tracking_error_before": _volatility(risk.variance(account.active_before())),
+        "tracking_error_before": _volatility(account.variance_before),
         "tracking_error_after": _volatility(risk.variance(in_dollars.active_after(account))),
         "turnover_usd": float(bought.sum() + sold.sum()),
         **_realized_gains(problem, in_dollars),

@@ -31,7 +31,7 @@ MAX_WASH_RESOLVES = 2
 @dataclasses.dataclass(frozen=True)
 class AccountOutcome:
     result: dict
-    trades: list[dict]
+    trades: dict[str, list]  # PROPOSED_TRADES columns
     loss_sale_groups: frozenset[str]  # groups sold at a loss in a taxable account
     bought_groups: frozenset[str]
 
@@ -262,7 +262,7 @@ def outcome(
     }
     return AccountOutcome(
         result=result,
-        trades=_trade_rows(problem, trades),
+        trades=_trade_columns(problem, trades),
         loss_sale_groups=frozenset(loss_sale_groups(problem, trades)),
         bought_groups=frozenset(bought_groups(problem, trades)),
     )
@@ -341,41 +341,37 @@ def loss_sale_groups(problem: AccountProblem, trades: ShareTrades) -> set[str]:
     }
 
 
-def _trade_rows(problem: AccountProblem, trades: ShareTrades) -> list[dict]:
-    rows = []
-    for i in np.flatnonzero(trades.buy_shares):
-        rows.append(_trade(problem, i, "buy", trades.buy_shares[i], None, None))
-    gain_per_dollar = problem.lot_gain_per_dollar
-    for lot in np.flatnonzero(trades.sell_shares):
-        quantity = trades.sell_shares[lot]
-        security = problem.lot_security[lot]
-        # a gain only where it has a tax effect
-        gain = quantity * problem.prices[security] * gain_per_dollar[lot]
-        taxed = gain if problem.is_taxable else None
-        rows.append(_trade(problem, security, "sell", quantity, problem.lot_ids[lot], taxed))
-    return rows
-
-
-def _trade(
-    problem: AccountProblem, i: int, side: str, quantity: float, lot: str | None, gain: float | None
-) -> dict:
-    price = float(problem.prices[i])
+def _trade_columns(problem: AccountProblem, trades: ShareTrades) -> dict[str, list]:
+    """The account's trades as PROPOSED_TRADES columns: its buys, then its sells by lot."""
+    buys = np.flatnonzero(trades.buy_shares)
+    lots = np.flatnonzero(trades.sell_shares)
+    securities = np.concatenate([buys, problem.lot_security[lots]])
+    quantities = np.concatenate([trades.buy_shares[buys], trades.sell_shares[lots]])
+    prices = problem.prices[securities]
+    sold = quantities[len(buys) :] * prices[len(buys) :]
+    # a gain only where it has a tax effect
+    taxable = problem.is_taxable
+    gains = (sold * problem.lot_gain_per_dollar[lots]).tolist() if taxable else [None] * len(lots)
+    no_values = [None] * len(buys)
     return {
-        "account_id": problem.account_id,
-        "security_id": problem.security_ids[i],
-        "side": side,
-        "quantity": float(quantity),
-        "price": price,
-        "amount": float(quantity) * price,
-        "lot_id": lot,
-        "realized_gain": None if gain is None else float(gain),
-        "asset_class": problem.asset_classes[i],
+        "account_id": [problem.account_id] * len(securities),
+        "security_id": [problem.security_ids[i] for i in securities],
+        "side": ["buy"] * len(buys) + ["sell"] * len(lots),
+        "quantity": quantities.tolist(),
+        "price": prices.tolist(),
+        "amount": (quantities * prices).tolist(),
+        "lot_id": no_values + [problem.lot_ids[lot] for lot in lots],
+        "realized_gain": no_values + gains,
+        "asset_class": [problem.asset_classes[i] for i in securities],
     }
 
 
 def _frames(outcomes: list[AccountOutcome]) -> tuple[pl.DataFrame, pl.DataFrame]:
     results = pl.DataFrame([o.result for o in outcomes], schema=t.OPTIMIZATION_RESULTS)
-    trades = pl.DataFrame([row for o in outcomes for row in o.trades], schema=t.PROPOSED_TRADES)
+    trades = pl.DataFrame(
+        {name: [v for o in outcomes for v in o.trades[name]] for name in t.PROPOSED_TRADES},
+        schema=t.PROPOSED_TRADES,
+    )
     return (
         t.conform(results.sort("account_id"), t.OPTIMIZATION_RESULTS),
         t.conform(

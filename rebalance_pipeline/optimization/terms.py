@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import functools
 import math
 from typing import TYPE_CHECKING, ClassVar
 
@@ -92,6 +93,11 @@ class Account:
     def active_before(self) -> np.ndarray:
         p = self.problem
         return self.weights(p.quantities * p.prices) - p.targets
+
+    @functools.cached_property
+    def variance_before(self) -> float:
+        """The active variance before any trade (the solve's and the score's)."""
+        return self.risk.variance(self.active_before())
 
 
 @dataclasses.dataclass(frozen=True)
@@ -190,11 +196,11 @@ class TrackingError(Term):
         return {
             "exposure": layout.class_matrix(scale * account.risk.exposure),
             "specific": layout.securities(scale * account.risk.specific),
-            "priced_variance_before": price * account.risk.variance(account.active_before()),
+            "priced_variance_before": price * account.variance_before,
         }
 
     def dollars(self, account: Account, trades: Trades) -> float:
-        before = account.risk.variance(account.active_before())
+        before = account.variance_before
         after = account.risk.variance(trades.active_after(account))
         return account.policy.optimization.active_variance_price * account.value * (before - after)
 
