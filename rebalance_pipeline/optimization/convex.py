@@ -38,7 +38,6 @@ from rebalance_pipeline.optimization.risk import (
     FactorRisk,
     account_risk,
     class_indicator,
-    factor_classes,
 )
 from rebalance_pipeline.optimization.terms import (
     Account,
@@ -79,7 +78,7 @@ def bucket_key(problem: AccountProblem, policy: Policy) -> BucketKey:
     shift limited, total sales capped, realized gains budgeted): the terms a policy leaves
     off, the cap other accounts than ``raise_cash`` ones do not have and the gain budget
     of accounts without one are not in the compiled problem."""
-    classes = len(factor_classes(problem))
+    classes = len(problem.factor_classes)
     counts = np.bincount(problem.lot_security, minlength=1)
     return (
         bucket_size(len(problem.security_ids)),
@@ -282,7 +281,7 @@ def constraint_values(
     sell_max = np.where(rules.may_sell, problem.lot_market_values / value, 0.0)
     frozen = problem.frozen(policy.workflow.halt_mode)
     no_buy = problem.restricted | problem.buy_blocked | frozen | ~rules.may_buy
-    classes = factor_classes(problem)
+    classes = problem.factor_classes
     indicator = class_indicator(classes, problem.asset_classes)
     band_min, band_max = _class_bands(problem, classes)
     values = {
@@ -315,7 +314,9 @@ def _class_shift_allowance(problem: AccountProblem, limit_pct: float) -> float:
     return limit_pct / 100 + idle_cash
 
 
-def _class_bands(problem: AccountProblem, classes: list[str]) -> tuple[np.ndarray, np.ndarray]:
+def _class_bands(
+    problem: AccountProblem, classes: tuple[str, ...]
+) -> tuple[np.ndarray, np.ndarray]:
     """Band per factor class; a class without a band may take any weight."""
     index = {c: i for i, c in enumerate(problem.band_classes)}
     low = [problem.band_min[index[c]] if c in index else 0.0 for c in classes]

@@ -67,7 +67,7 @@ from rebalance_pipeline.optimization.convex import (
 from rebalance_pipeline.optimization.errors import OptimizationError
 from rebalance_pipeline.optimization.heuristic import ShareTrades, no_trades, whole_shares
 from rebalance_pipeline.optimization.problem import AccountProblem
-from rebalance_pipeline.optimization.risk import FactorRisk, account_risk, factor_classes
+from rebalance_pipeline.optimization.risk import FactorRisk, account_risk
 from rebalance_pipeline.optimization.score import score_trades
 from rebalance_pipeline.optimization.terms import SCORE_COLUMNS, Layout, cost_rate, save_parameters
 from rebalance_pipeline.policy import Policy
@@ -104,7 +104,7 @@ def householded(problems: list[AccountProblem], policy: Policy) -> bool:
 def household_key(problems: list[AccountProblem]) -> HouseholdKey:
     first = problems[0]
     slots = max(slot_size(int(np.bincount(p.lot_security, minlength=1).max())) for p in problems)
-    classes = len(factor_classes(first))
+    classes = len(first.factor_classes)
     n_classes = max(4, -(-classes // 4) * 4)
     return (len(problems), bucket_size(len(first.security_ids)), slots, n_classes)
 

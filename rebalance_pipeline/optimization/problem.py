@@ -7,7 +7,6 @@ one account alone; ``problem_table`` builds the stored rows from the feature fra
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import functools
 
@@ -126,6 +125,11 @@ class AccountProblem:
             return _read_only(np.zeros(len(self.lot_ids)))
         return _read_only(np.where(self.lot_long_term, self.lt_rate, self.st_rate))
 
+    @functools.cached_property
+    def factor_classes(self) -> tuple[str, ...]:
+        """The account's risk factors: every asset class it holds, targets or has a band for."""
+        return tuple(sorted(set(self.asset_classes) | set(self.band_classes)))
+
     def quality_per_dollar(self, bps_per_rating: float) -> np.ndarray:
         """Bonus per dollar bought: ``bps_per_rating`` per rating step above 3."""
         return bps_per_rating * 1e-4 * (self.ratings - 3.0)
@@ -142,10 +146,12 @@ class AccountProblem:
         in_loss_sale_groups = self.in_groups(loss_sale_groups)[self.lot_security]
         at_loss = self.lot_gain_per_dollar < 0
         blocked_sale = in_loss_sale_groups & at_loss & self.is_taxable
-        blocked = copy.copy(self)  # the derived arrays with it (see above)
-        object.__setattr__(blocked, "buy_blocked", buy)
-        object.__setattr__(
-            blocked, "lot_loss_sale_blocked", self.lot_loss_sale_blocked | blocked_sale
+        blocked = object.__new__(AccountProblem)
+        # every field and the derived arrays (see above), but the blocks
+        blocked.__dict__.update(
+            self.__dict__,
+            buy_blocked=buy,
+            lot_loss_sale_blocked=self.lot_loss_sale_blocked | blocked_sale,
         )
         return blocked
 
@@ -238,5 +244,6 @@ def problems_from_frame(df: pl.DataFrame) -> list[AccountProblem]:
 def _cut_lists(lists: pl.Series, dtype: type) -> list[np.ndarray]:
     """A list column as one array per row (rows share no memory)."""
     flat = lists.explode(empty_as_null=False).to_numpy().astype(dtype, copy=True)
-    ends = np.cumsum(lists.list.len().to_numpy())
-    return np.split(flat, ends[:-1]) if len(lists) else []
+    ends = np.cumsum(lists.list.len().to_numpy()).tolist()
+    # slices, as np.split cuts but without its per-piece overhead
+    return [flat[start:end] for start, end in zip([0, *ends[:-1]], ends, strict=True)]

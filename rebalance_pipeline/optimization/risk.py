@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -35,26 +37,31 @@ class FactorRisk:
         return np.sqrt(np.sum(self.exposure**2, axis=0) + self.specific**2)
 
 
-def factor_classes(problem: AccountProblem) -> list[str]:
-    """The account's factors: every asset class it holds, targets or has a band for."""
-    return sorted(set(problem.asset_classes) | set(problem.band_classes))
-
-
 def account_risk(problem: AccountProblem, policy: Policy) -> FactorRisk:
     """The factor model with the class vols estimated from history where there are
     estimates, the policy's defaults elsewhere. Accounts of one model share their
     classes and vols on a date, so the model is built once per distinct layout."""
     estimated = {
-        asset_class: float(vol)
-        for asset_class, vol in zip(problem.asset_classes, problem.class_vols, strict=True)
-        if np.isfinite(vol)
+        asset_class: vol
+        for asset_class, vol in zip(problem.asset_classes, problem.class_vols.tolist(), strict=True)
+        if math.isfinite(vol)
     }
     return _shared_class_risk(
         tuple(problem.asset_classes),
-        tuple(factor_classes(problem)),
+        problem.factor_classes,
         tuple(sorted(estimated.items())),
-        policy.optimization.risk_model.model_dump_json(),
+        _policy_json(policy.optimization.risk_model),
     )
+
+
+_LAST_POLICY: list[tuple[RiskModelPolicy, str]] = []  # held, so its id stays its own
+
+
+def _policy_json(policy: RiskModelPolicy) -> str:
+    """The risk policy as a cache key, serialized once per policy object (frozen)."""
+    if not _LAST_POLICY or _LAST_POLICY[0][0] is not policy:
+        _LAST_POLICY[:] = [(policy, policy.model_dump_json())]
+    return _LAST_POLICY[0][1]
 
 
 @functools.lru_cache(maxsize=4096)
@@ -93,7 +100,7 @@ def class_risk(
     return FactorRisk(exposure=np.sqrt(within) * root.T @ indicator, specific=specific)
 
 
-def class_indicator(classes: list[str], asset_classes: list[str]) -> np.ndarray:
+def class_indicator(classes: Sequence[str], asset_classes: Sequence[str]) -> np.ndarray:
     """(classes, securities): 1 where the security is of the class."""
     position = {c: i for i, c in enumerate(classes)}
     indicator = np.zeros((len(classes), len(asset_classes)))

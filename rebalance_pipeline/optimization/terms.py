@@ -160,16 +160,17 @@ def save_parameters(values: list[tuple[cp.Parameter, np.ndarray | float]]) -> No
     """Give each parameter its value. Checks every shape and, over all the values at once,
     finiteness, and stores them directly (cvxpy's per-assignment validation costs about a
     fifth of a re-solve)."""
-    pairs = [(parameter, np.asarray(value, dtype=np.float64)) for parameter, value in values]
-    finite = np.isfinite(np.concatenate([array.ravel() for _, array in pairs])).all()
-    if not finite or any(array.shape != parameter.shape for parameter, array in pairs):
+    parameters = [parameter for parameter, _ in values]
+    arrays = [np.asarray(value, dtype=np.float64) for _, value in values]
+    finite = np.isfinite(np.concatenate([array.ravel() for array in arrays])).all()
+    if not finite or [p.shape for p in parameters] != [a.shape for a in arrays]:
         parameter, array = next(
             (parameter, array)
-            for parameter, array in pairs
+            for parameter, array in zip(parameters, arrays, strict=True)
             if array.shape != parameter.shape or not np.isfinite(array).all()
         )
         raise DataError(f"parameter {parameter.name()}: shape {array.shape} or non-finite values")
-    for parameter, array in pairs:
+    for parameter, array in zip(parameters, arrays, strict=True):
         parameter.save_value(array)
 
 
