@@ -99,11 +99,7 @@ def layout(problem: AccountProblem, key: BucketKey) -> Layout:
     """The account's place in the bucket: each lot's sell slot is its security's first
     slot plus its rank in that security."""
     n, slots, n_classes, *_ = key
-    order = np.argsort(problem.lot_security, kind="stable")
-    rank = np.empty(len(order), dtype=np.int64)
-    first = np.searchsorted(problem.lot_security[order], problem.lot_security[order])
-    rank[order] = np.arange(len(order)) - first
-    return Layout(n, slots, n_classes, problem.lot_security * slots + rank)
+    return Layout(n, slots, n_classes, problem.lot_security * slots + problem.lot_rank)
 
 
 class CompiledProblem:

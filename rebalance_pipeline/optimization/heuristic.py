@@ -106,8 +106,10 @@ def _fund_buys(
 ) -> np.ndarray:
     """Cut the largest buys until cash after costs covers the due withdrawals."""
     opt = policy.optimization
-    step = problem.round_lots.astype(np.float64) if opt.round_lots else np.ones(len(buys))
     cost_rate = opt.transaction_cost_bps * 1e-4
+    if cash_after(problem, buys, sells, cost_rate) >= problem.required_cash:
+        return buys
+    step = problem.round_lots.astype(np.float64) if opt.round_lots else np.ones(len(buys))
     buys = buys.copy()
     for i in np.argsort(-buys * problem.prices, kind="stable"):
         shortfall = problem.required_cash - cash_after(problem, buys, sells, cost_rate)

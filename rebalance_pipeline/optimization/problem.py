@@ -126,6 +126,15 @@ class AccountProblem:
         return _read_only(np.where(self.lot_long_term, self.lt_rate, self.st_rate))
 
     @functools.cached_property
+    def lot_rank(self) -> np.ndarray:
+        """Each lot's rank among the lots of its security, in lot order (0: the first)."""
+        order = np.argsort(self.lot_security, kind="stable")
+        rank = np.empty(len(order), dtype=np.int64)
+        first = np.searchsorted(self.lot_security[order], self.lot_security[order])
+        rank[order] = np.arange(len(order)) - first
+        return _read_only(rank)
+
+    @functools.cached_property
     def factor_classes(self) -> tuple[str, ...]:
         """The account's risk factors: every asset class it holds, targets or has a band for."""
         return tuple(sorted(set(self.asset_classes) | set(self.band_classes)))

@@ -43,9 +43,7 @@ class Layout:
     lot_slot: np.ndarray
 
     def securities(self, values: np.ndarray, fill: float = 0.0) -> np.ndarray:
-        out = np.full(self.n, fill, dtype=np.float64)
-        out[: len(values)] = values
-        return out
+        return _padded(values, self.n, fill)
 
     def lots(self, values: np.ndarray) -> np.ndarray:
         out = np.zeros(self.n * self.slots)
@@ -53,14 +51,19 @@ class Layout:
         return out
 
     def class_vector(self, values: np.ndarray, fill: float = 0.0) -> np.ndarray:
-        out = np.full(self.classes, fill, dtype=np.float64)
-        out[: len(values)] = values
-        return out
+        return _padded(values, self.classes, fill)
 
     def class_matrix(self, values: np.ndarray) -> np.ndarray:
         out = np.zeros((self.classes, self.n))
         out[: values.shape[0], : values.shape[1]] = values
         return out
+
+
+def _padded(values: np.ndarray, size: int, fill: float) -> np.ndarray:
+    out = np.empty(size)
+    out[: len(values)] = values
+    out[len(values) :] = fill
+    return out
 
 
 @dataclasses.dataclass(frozen=True)
@@ -348,9 +351,11 @@ class TransitionProgress(Term):
     @staticmethod
     def _per_dollar_sold(account: Account) -> np.ndarray:
         p = account.problem
+        if not p.in_transition:  # nothing (most accounts, so without the arrays' work)
+            return np.zeros(len(p.lot_ids))
         outside_model = p.targets[p.lot_security] == 0
         value = account.policy.optimization.transition_value_per_dollar
-        return np.where(outside_model & p.in_transition, value, 0.0)
+        return np.where(outside_model, value, 0.0)
 
 
 # every term of the score, in the order of the result columns
