@@ -254,5 +254,6 @@ def _cut_lists(lists: pl.Series, dtype: type) -> list[np.ndarray]:
     """A list column as one array per row (rows share no memory)."""
     flat = lists.explode(empty_as_null=False).to_numpy().astype(dtype, copy=True)
     ends = np.cumsum(lists.list.len().to_numpy()).tolist()
+    starts = [0, *ends][: len(ends)]
     # slices, as np.split cuts but without its per-piece overhead
-    return [flat[start:end] for start, end in zip([0, *ends[:-1]], ends, strict=True)]
+    return [flat[start:end] for start, end in zip(starts, ends, strict=True)]
