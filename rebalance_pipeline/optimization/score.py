@@ -45,6 +45,7 @@ def score_trades(
     score, components = score_usd(account, in_dollars, with_impact)
     costs = components["cost_transaction_usd"] + components.get("cost_market_impact_usd", 0.0)
     bought, sold = in_dollars.bought, in_dollars.sold(problem)
+    bought_usd, sold_usd = bought.sum(), sold.sum()
     value = problem.account_value
     return {
         "score_usd": score,
@@ -52,12 +53,14 @@ def score_trades(
         **components,
         "tracking_error_before": _volatility(account.variance_before),
         "tracking_error_after": _volatility(risk.variance(in_dollars.active_after(account))),
-        "turnover_usd": float(bought.sum() + sold.sum()),
+        "turnover_usd": float(bought_usd + sold_usd),
         **_realized_gains(problem, in_dollars),
         "gain_budget_overrun_usd": gain_budget_overrun(problem, in_dollars.sold_by_lot),
-        "cash_after": problem.cash + float(sold.sum() - bought.sum()) - costs,
+        "cash_after": problem.cash + float(sold_usd - bought_usd) - costs,
         "trade_count": np.count_nonzero(trades.buy_shares) + np.count_nonzero(trades.sell_shares),
-        "touches_halted": bool(np.any(problem.halted & ((bought > 0) | (sold > 0)))),
+        "touches_halted": bool(
+            problem.halted.any() and np.any(problem.halted & ((bought > 0) | (sold > 0)))
+        ),
     }
 
 

@@ -289,7 +289,7 @@ class _TaxTerm(Term):
 
     def _per_dollar_sold(self, problem: AccountProblem) -> np.ndarray:
         taxed = self.sign * problem.lot_gain_per_dollar
-        return problem.lot_tax_rates * np.clip(taxed, 0.0, None)
+        return problem.lot_tax_rates * np.maximum(taxed, 0.0)
 
 
 class TaxOnGains(_TaxTerm):
