@@ -85,7 +85,7 @@ def gain_budget_overrun(problem: AccountProblem, sold_by_lot: np.ndarray) -> flo
     0 within it, None without a budget."""
     if not gain_budgeted(problem):
         return None
-    net_gain = float(sold_by_lot @ problem.lot_gain_per_dollar())
+    net_gain = float(sold_by_lot @ problem.lot_gain_per_dollar)
     overrun = net_gain - problem.remaining_gain_budget_usd
     return overrun if overrun > OVERRUN_TOLERANCE_USD else 0.0
 
@@ -122,7 +122,7 @@ def trade_rules(problem: AccountProblem, policy: Policy) -> TradeRules:
 
 def _loss_lots(problem: AccountProblem) -> np.ndarray:
     """Lots whose sale realizes a loss with a tax effect."""
-    return (problem.lot_gain_per_dollar() < 0) & problem.is_taxable
+    return (problem.lot_gain_per_dollar < 0) & problem.is_taxable
 
 
 def _type_buys(problem: AccountProblem, sellable: np.ndarray) -> np.ndarray:
@@ -145,7 +145,7 @@ def _deferral_candidates(problem: AccountProblem) -> np.ndarray:
     if not (problem.is_taxable and window > 0):
         return np.zeros(len(problem.lot_ids), dtype=bool)
     return (
-        ~problem.lot_long_term & (days > 0) & (days <= window) & (problem.lot_gain_per_dollar() > 0)
+        ~problem.lot_long_term & (days > 0) & (days <= window) & (problem.lot_gain_per_dollar > 0)
     )
 
 
@@ -196,7 +196,7 @@ TYPE_TEXT = {
 
 def _deferral_lines(problem: AccountProblem, rules: TradeRules) -> list[str]:
     window = problem.long_term_deferral_days
-    gains = problem.lot_market_values * problem.lot_gain_per_dollar()
+    gains = problem.lot_market_values * problem.lot_gain_per_dollar
     if rules.deferral_lifted:
         lots = ", ".join(lot for lot, d in zip(problem.lot_ids, rules.deferred, strict=True) if d)
         return [

@@ -52,7 +52,7 @@ class ConeData:
 
 @dataclasses.dataclass(frozen=True)
 class ConeProgram:
-    parameters: tuple[tuple[cp.Parameter, int], ...]  # each with its offset in the vector
+    parameters: tuple[tuple[cp.Parameter, int, int], ...]  # each with its slice of the vector
     vector_size: int  # parameters, then a constant 1
     data_map: sp.csr_array  # the vector -> P's data, q, A's data, b (in that order)
     p_structure: SparseStructure
@@ -64,8 +64,8 @@ class ConeProgram:
         """The cone program at the parameters' current values."""
         vector = np.zeros(self.vector_size)
         vector[-1] = 1.0
-        for parameter, offset in self.parameters:
-            vector[offset : offset + parameter.size] = np.ravel(parameter.value, order="F")
+        for parameter, start, end in self.parameters:
+            vector[start:end] = np.ravel(parameter.value, order="F")
         numbers = self.data_map @ vector
         p_nnz, a_nnz = len(self.p_structure[0]), len(self.a_structure[0])
         q_end = p_nnz + self.a_structure[2][1]
@@ -91,7 +91,9 @@ def compile_cone_program(problem: cp.Problem, variables: list[cp.Variable]) -> C
     parameters, data_map, p_structure, a_structure = _cone_data_map(data["param_prob"])
     known = {parameter.id: parameter for parameter in problem.parameters()}
     return ConeProgram(
-        parameters=tuple((known[key], offset) for key, offset in parameters),
+        parameters=tuple(
+            (known[key], offset, offset + known[key].size) for key, offset in parameters
+        ),
         vector_size=data_map.shape[1],
         data_map=data_map,
         p_structure=p_structure,

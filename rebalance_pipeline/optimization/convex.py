@@ -34,12 +34,16 @@ from rebalance_pipeline.optimization.account_rules import (
 from rebalance_pipeline.optimization.cone_program import ConeProgram, compile_cone_program
 from rebalance_pipeline.optimization.errors import Infeasible, SolverFailure
 from rebalance_pipeline.optimization.problem import AccountProblem
-from rebalance_pipeline.optimization.risk import account_risk, factor_classes
+from rebalance_pipeline.optimization.risk import (
+    FactorRisk,
+    account_risk,
+    class_indicator,
+)
 from rebalance_pipeline.optimization.terms import (
     Account,
     Layout,
     Variables,
-    save_parameter,
+    save_parameters,
     score_terms,
 )
 from rebalance_pipeline.policy import Policy
@@ -74,7 +78,7 @@ def bucket_key(problem: AccountProblem, policy: Policy) -> BucketKey:
     shift limited, total sales capped, realized gains budgeted): the terms a policy leaves
     off, the cap other accounts than ``raise_cash`` ones do not have and the gain budget
     of accounts without one are not in the compiled problem."""
-    classes = len(factor_classes(problem))
+    classes = len(problem.factor_classes)
     counts = np.bincount(problem.lot_security, minlength=1)
     return (
         bucket_size(len(problem.security_ids)),
@@ -95,11 +99,7 @@ def layout(problem: AccountProblem, key: BucketKey) -> Layout:
     """The account's place in the bucket: each lot's sell slot is its security's first
     slot plus its rank in that security."""
     n, slots, n_classes, *_ = key
-    order = np.argsort(problem.lot_security, kind="stable")
-    rank = np.empty(len(order), dtype=np.int64)
-    first = np.searchsorted(problem.lot_security[order], problem.lot_security[order])
-    rank[order] = np.arange(len(order)) - first
-    return Layout(n, slots, n_classes, problem.lot_security * slots + rank)
+    return Layout(n, slots, n_classes, problem.lot_security * slots + problem.lot_rank)
 
 
 class CompiledProblem:
@@ -245,10 +245,14 @@ class BucketProblem(CompiledProblem):
     def set_values(self, account: Account, policy: Policy) -> Layout:
         """Give every parameter the account's numbers (padding: bounds 0)."""
         place = layout(account.problem, self.key)
-        for term in self.terms:
-            term.set_values(account, place)
-        for name, value in constraint_values(account.problem, policy, place).items():
-            save_parameter(self.parameters[name], value)
+        values = [
+            (term.parameters[name], value)
+            for term in self.terms
+            for name, value in term.values(account, place).items()
+        ]
+        constraints = constraint_values(account.problem, policy, place)
+        values += [(self.parameters[name], value) for name, value in constraints.items()]
+        save_parameters(values)
         return place
 
 
@@ -273,8 +277,8 @@ def constraint_values(
     sell_max = np.where(rules.may_sell, problem.lot_market_values / value, 0.0)
     frozen = problem.frozen(policy.workflow.halt_mode)
     no_buy = problem.restricted | problem.buy_blocked | frozen | ~rules.may_buy
-    classes = factor_classes(problem)
-    indicator = np.array([[c == a for a in problem.asset_classes] for c in classes], float)
+    classes = problem.factor_classes
+    indicator = class_indicator(classes, problem.asset_classes)
     band_min, band_max = _class_bands(problem, classes)
     values = {
         "holding": place.securities(problem.quantities * problem.prices / value),
@@ -282,7 +286,7 @@ def constraint_values(
         "sell_min": place.lots(np.where(rules.must_sell, sell_max, 0.0)),
         "sell_max": place.lots(sell_max),
         "buy_max": place.securities(np.where(no_buy, 0.0, BUY_CAP)),
-        "class_indicator": place.class_matrix(indicator.reshape(len(classes), -1)),
+        "class_indicator": place.class_matrix(indicator),
         "class_target": place.class_vector(indicator @ problem.targets),
         "band_min": place.class_vector(band_min),
         "band_max": place.class_vector(band_max, fill=NO_BAND),
@@ -294,7 +298,7 @@ def constraint_values(
     if rules.sell_cap is not None:
         values["sell_cap"] = max(rules.sell_cap, 0.0) / value
     if gain_budgeted(problem):
-        values["lot_gain"] = place.lots(problem.lot_gain_per_dollar())
+        values["lot_gain"] = place.lots(problem.lot_gain_per_dollar)
         values["gain_room"] = problem.remaining_gain_budget_usd / value
     return values
 
@@ -306,7 +310,9 @@ def _class_shift_allowance(problem: AccountProblem, limit_pct: float) -> float:
     return limit_pct / 100 + idle_cash
 
 
-def _class_bands(problem: AccountProblem, classes: list[str]) -> tuple[np.ndarray, np.ndarray]:
+def _class_bands(
+    problem: AccountProblem, classes: tuple[str, ...]
+) -> tuple[np.ndarray, np.ndarray]:
     """Band per factor class; a class without a band may take any weight."""
     index = {c: i for i, c in enumerate(problem.band_classes)}
     low = [problem.band_min[index[c]] if c in index else 0.0 for c in classes]
@@ -314,8 +320,11 @@ def _class_bands(problem: AccountProblem, classes: list[str]) -> tuple[np.ndarra
     return np.array(low, dtype=np.float64), np.array(high, dtype=np.float64)
 
 
-def solve_convex(problem: AccountProblem, policy: Policy) -> ConvexSolution:
-    """Solve the account's convex problem in its bucket's compiled problem.
+def solve_convex(
+    problem: AccountProblem, policy: Policy, risk: FactorRisk | None = None
+) -> ConvexSolution:
+    """Solve the account's convex problem in its bucket's compiled problem (``risk``: the
+    account's ``account_risk`` when the caller has it already).
 
     Raises the ``errors`` of an optimization that gives no proposal (infeasible, bad
     data, solver failure); nothing else is caught here.
@@ -332,7 +341,8 @@ def solve_convex(problem: AccountProblem, policy: Policy) -> ConvexSolution:
         raise Infeasible("due withdrawals exceed the account's total value")
     key = bucket_key(problem, policy)
     bucket = bucket_problem(key)
-    place = bucket.set_values(Account(problem, policy, account_risk(problem, policy)), policy)
+    risk = account_risk(problem, policy) if risk is None else risk
+    place = bucket.set_values(Account(problem, policy, risk), policy)
     solution = bucket.solve(policy.optimization.solver, policy.optimization.fallback_solver)
     return dataclasses.replace(
         solution,

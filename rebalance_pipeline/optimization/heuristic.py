@@ -38,7 +38,7 @@ def whole_shares(
     """Integer-share trades near the weights, keeping cash ≥ the due withdrawals."""
     value = problem.account_value
     noise = max(1.0, NOISE_SHARE_OF_VALUE * value)
-    lot_prices = problem.prices[problem.lot_security]
+    lot_prices = problem.lot_prices
     sell_dollars = sell_weights * value
     buy_dollars = buy_weights * value
     sells = np.minimum(np.ceil(sell_dollars / lot_prices - SHARE_TOLERANCE), problem.lot_quantities)
@@ -73,9 +73,9 @@ def _within_gain_budget(
     what the convex solution itself realized (its own overrun was priced and chosen)."""
     if not gain_budgeted(problem):
         return sells
-    lot_prices = problem.prices[problem.lot_security]
-    gain_per_share = problem.lot_gain_per_dollar() * lot_prices
-    convex_gain = float(sell_dollars @ problem.lot_gain_per_dollar())
+    lot_prices = problem.lot_prices
+    gain_per_share = problem.lot_gain_per_dollar * lot_prices
+    convex_gain = float(sell_dollars @ problem.lot_gain_per_dollar)
     allowed = max(problem.remaining_gain_budget_usd, convex_gain)
     rounded_down = np.maximum(np.floor(sell_dollars / lot_prices + SHARE_TOLERANCE), 0.0)
     sells = sells.copy()
@@ -106,8 +106,10 @@ def _fund_buys(
 ) -> np.ndarray:
     """Cut the largest buys until cash after costs covers the due withdrawals."""
     opt = policy.optimization
-    step = problem.round_lots.astype(np.float64) if opt.round_lots else np.ones(len(buys))
     cost_rate = opt.transaction_cost_bps * 1e-4
+    if cash_after(problem, buys, sells, cost_rate) >= problem.required_cash:
+        return buys
+    step = problem.round_lots.astype(np.float64) if opt.round_lots else np.ones(len(buys))
     buys = buys.copy()
     for i in np.argsort(-buys * problem.prices, kind="stable"):
         shortfall = problem.required_cash - cash_after(problem, buys, sells, cost_rate)
@@ -123,5 +125,5 @@ def cash_after(
 ) -> float:
     """Cash once the trades settle (linear costs only; the score adds any impact)."""
     bought = float(buys @ problem.prices)
-    sold = float(sells @ problem.prices[problem.lot_security])
+    sold = float(sells @ problem.lot_prices)
     return problem.cash + sold - bought - cost_rate * (bought + sold)

@@ -67,9 +67,9 @@ from rebalance_pipeline.optimization.convex import (
 from rebalance_pipeline.optimization.errors import OptimizationError
 from rebalance_pipeline.optimization.heuristic import ShareTrades, no_trades, whole_shares
 from rebalance_pipeline.optimization.problem import AccountProblem
-from rebalance_pipeline.optimization.risk import FactorRisk, account_risk, factor_classes
+from rebalance_pipeline.optimization.risk import FactorRisk, account_risk
 from rebalance_pipeline.optimization.score import score_trades
-from rebalance_pipeline.optimization.terms import SCORE_COLUMNS, Layout, cost_rate, save_parameter
+from rebalance_pipeline.optimization.terms import SCORE_COLUMNS, Layout, cost_rate, save_parameters
 from rebalance_pipeline.policy import Policy
 
 HouseholdKey = tuple[int, int, int, int]  # accounts, securities, lot slots, factor classes
@@ -104,7 +104,7 @@ def householded(problems: list[AccountProblem], policy: Policy) -> bool:
 def household_key(problems: list[AccountProblem]) -> HouseholdKey:
     first = problems[0]
     slots = max(slot_size(int(np.bincount(p.lot_security, minlength=1).max())) for p in problems)
-    classes = len(factor_classes(first))
+    classes = len(first.factor_classes)
     n_classes = max(4, -(-classes // 4) * 4)
     return (len(problems), bucket_size(len(first.security_ids)), slots, n_classes)
 
@@ -175,8 +175,8 @@ class HouseholdProblem(CompiledProblem):
         self.problem = cp.Problem(cp.Minimize(objective), constraints)
 
     def set_values(self, household: Household, policy: Policy) -> None:
-        for name, value in household.parameter_values(self.key, policy).items():
-            save_parameter(self.parameters[name], value)
+        values = household.parameter_values(self.key, policy)
+        save_parameters([(self.parameters[name], value) for name, value in values.items()])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -239,7 +239,7 @@ class Household:
 def tax_per_dollar_sold(problem: AccountProblem, policy: Policy) -> np.ndarray:
     """Weighted tax on a lot's gain, less the weighted value of its loss, per dollar sold
     (the score's two tax terms together; zero outside taxable accounts)."""
-    return policy.optimization.tax_weight * problem.lot_tax_rates() * problem.lot_gain_per_dollar()
+    return policy.optimization.tax_weight * problem.lot_tax_rates * problem.lot_gain_per_dollar
 
 
 def location_per_dollar(problem: AccountProblem, policy: Policy) -> np.ndarray:

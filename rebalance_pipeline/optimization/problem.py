@@ -8,6 +8,7 @@ one account alone; ``problem_table`` builds the stored rows from the feature fra
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import numpy as np
 import polars as pl
@@ -97,37 +98,76 @@ class AccountProblem:
         under ``freeze_security`` (under ``skip_account`` routing stops the account)."""
         return self.untradable | (self.halted & (halt_mode == "freeze_security"))
 
-    @property
-    def lot_market_values(self) -> np.ndarray:
-        return self.lot_quantities * self.prices[self.lot_security]
+    # Arrays derived from the fields are computed once per problem (the solve, the rounding
+    # and the score each read them several times) and read-only, as the fields are never
+    # changed: ``with_blocks`` copies them along, since none depends on the blocks.
 
+    @functools.cached_property
+    def lot_prices(self) -> np.ndarray:
+        """The price of each lot's security."""
+        return _read_only(self.prices[self.lot_security])
+
+    @functools.cached_property
+    def lot_market_values(self) -> np.ndarray:
+        return _read_only(self.lot_quantities * self.lot_prices)
+
+    @functools.cached_property
     def lot_gain_per_dollar(self) -> np.ndarray:
         """Realized gain per dollar sold of each lot (negative for a loss)."""
         value = self.lot_market_values
         safe = np.where(value > 0, value, 1.0)
-        return np.where(value > 0, 1.0 - self.lot_cost_basis / safe, 0.0)
+        return _read_only(np.where(value > 0, 1.0 - self.lot_cost_basis / safe, 0.0))
 
+    @functools.cached_property
     def lot_tax_rates(self) -> np.ndarray:
         """The account's rate on each lot's gain; zero outside taxable accounts."""
         if not self.is_taxable:
-            return np.zeros(len(self.lot_ids))
-        return np.where(self.lot_long_term, self.lt_rate, self.st_rate)
+            return _read_only(np.zeros(len(self.lot_ids)))
+        return _read_only(np.where(self.lot_long_term, self.lt_rate, self.st_rate))
+
+    @functools.cached_property
+    def lot_rank(self) -> np.ndarray:
+        """Each lot's rank among the lots of its security, in lot order (0: the first)."""
+        order = np.argsort(self.lot_security, kind="stable")
+        rank = np.empty(len(order), dtype=np.int64)
+        first = np.searchsorted(self.lot_security[order], self.lot_security[order])
+        rank[order] = np.arange(len(order)) - first
+        return _read_only(rank)
+
+    @functools.cached_property
+    def factor_classes(self) -> tuple[str, ...]:
+        """The account's risk factors: every asset class it holds, targets or has a band for."""
+        return tuple(sorted(set(self.asset_classes) | set(self.band_classes)))
 
     def quality_per_dollar(self, bps_per_rating: float) -> np.ndarray:
         """Bonus per dollar bought: ``bps_per_rating`` per rating step above 3."""
         return bps_per_rating * 1e-4 * (self.ratings - 3.0)
 
+    def in_groups(self, groups: set[str] | frozenset[str]) -> np.ndarray:
+        """Per security: whether its identical group is one of ``groups``."""
+        return np.array([g in groups for g in self.identical_groups], dtype=bool)
+
     def with_blocks(self, buy_groups: set[str], loss_sale_groups: set[str]) -> AccountProblem:
         """This problem with more identical groups blocked for buys / for loss sales."""
         if not buy_groups and not loss_sale_groups:
             return self
-        groups = np.array(self.identical_groups, dtype=object)
-        buy = self.buy_blocked | np.isin(groups, list(buy_groups))
-        lot_groups = groups[self.lot_security] if len(self.lot_ids) else np.array([], object)
-        at_loss = self.lot_gain_per_dollar() < 0
-        blocked_sale = np.isin(lot_groups, list(loss_sale_groups)) & at_loss & self.is_taxable
-        loss = self.lot_loss_sale_blocked | blocked_sale
-        return dataclasses.replace(self, buy_blocked=buy, lot_loss_sale_blocked=loss)
+        buy = self.buy_blocked | self.in_groups(buy_groups)
+        in_loss_sale_groups = self.in_groups(loss_sale_groups)[self.lot_security]
+        at_loss = self.lot_gain_per_dollar < 0
+        blocked_sale = in_loss_sale_groups & at_loss & self.is_taxable
+        blocked = object.__new__(AccountProblem)
+        # every field and the derived arrays (see above), but the blocks
+        blocked.__dict__.update(
+            self.__dict__,
+            buy_blocked=buy,
+            lot_loss_sale_blocked=self.lot_loss_sale_blocked | blocked_sale,
+        )
+        return blocked
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    array.flags.writeable = False
+    return array
 
 
 _ARRAY_DTYPES = {
@@ -206,14 +246,14 @@ def problems_from_frame(df: pl.DataFrame) -> list[AccountProblem]:
     arrays = {name: _cut_lists(df[name], dtype) for name, dtype in _ARRAY_DTYPES.items()}
     values = {name: df[name].to_list() for name in (*_SCALARS, *_STRING_LISTS)}
     columns = values | arrays
-    return [
-        AccountProblem(**{name: column[row] for name, column in columns.items()})
-        for row in range(df.height)
-    ]
+    fields = [field.name for field in dataclasses.fields(AccountProblem)]
+    return [AccountProblem(*row) for row in zip(*(columns[name] for name in fields), strict=True)]
 
 
 def _cut_lists(lists: pl.Series, dtype: type) -> list[np.ndarray]:
     """A list column as one array per row (rows share no memory)."""
     flat = lists.explode(empty_as_null=False).to_numpy().astype(dtype, copy=True)
-    ends = np.cumsum(lists.list.len().to_numpy())
-    return np.split(flat, ends[:-1]) if len(lists) else []
+    ends = np.cumsum(lists.list.len().to_numpy()).tolist()
+    starts = [0, *ends][: len(ends)]
+    # slices, as np.split cuts but without its per-piece overhead
+    return [flat[start:end] for start, end in zip(starts, ends, strict=True)]

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -27,15 +29,12 @@ class FactorRisk:
     specific: np.ndarray
 
     def variance(self, active: np.ndarray) -> float:
-        return float(np.sum((self.exposure @ active) ** 2) + np.sum((self.specific * active) ** 2))
+        # np.add.reduce: np.sum's own sum without its dispatch (a few µs a call)
+        factor = np.add.reduce(np.square(self.exposure @ active))
+        return float(factor + np.add.reduce(np.square(self.specific * active)))
 
     def security_vols(self) -> np.ndarray:
         return np.sqrt(np.sum(self.exposure**2, axis=0) + self.specific**2)
-
-
-def factor_classes(problem: AccountProblem) -> list[str]:
-    """The account's factors: every asset class it holds, targets or has a band for."""
-    return sorted(set(problem.asset_classes) | set(problem.band_classes))
 
 
 def account_risk(problem: AccountProblem, policy: Policy) -> FactorRisk:
@@ -43,16 +42,26 @@ def account_risk(problem: AccountProblem, policy: Policy) -> FactorRisk:
     estimates, the policy's defaults elsewhere. Accounts of one model share their
     classes and vols on a date, so the model is built once per distinct layout."""
     estimated = {
-        asset_class: float(vol)
-        for asset_class, vol in zip(problem.asset_classes, problem.class_vols, strict=True)
-        if np.isfinite(vol)
+        asset_class: vol
+        for asset_class, vol in zip(problem.asset_classes, problem.class_vols.tolist(), strict=True)
+        if math.isfinite(vol)
     }
     return _shared_class_risk(
         tuple(problem.asset_classes),
-        tuple(factor_classes(problem)),
+        problem.factor_classes,
         tuple(sorted(estimated.items())),
-        policy.optimization.risk_model.model_dump_json(),
+        _policy_json(policy.optimization.risk_model),
     )
+
+
+_LAST_POLICY: list[tuple[RiskModelPolicy, str]] = []  # held, so its id stays its own
+
+
+def _policy_json(policy: RiskModelPolicy) -> str:
+    """The risk policy as a cache key, serialized once per policy object (frozen)."""
+    if not _LAST_POLICY or _LAST_POLICY[0][0] is not policy:
+        _LAST_POLICY[:] = [(policy, policy.model_dump_json())]
+    return _LAST_POLICY[0][1]
 
 
 @functools.lru_cache(maxsize=4096)
@@ -85,13 +94,18 @@ def class_risk(
     ).reshape(len(classes), len(classes))
     np.fill_diagonal(correlation, 1.0)
     root = _covariance_root(vols[:, None] * correlation * vols[None, :])
-    position = {c: i for i, c in enumerate(classes)}
-    indicator = np.zeros((len(classes), len(asset_classes)))
-    for j, asset_class in enumerate(asset_classes):
-        indicator[position[asset_class], j] = 1.0
+    indicator = class_indicator(classes, asset_classes)
     security_class_vol = vols @ indicator
     specific = np.sqrt((1.0 - within) * security_class_vol**2 + policy.specific_vol**2)
     return FactorRisk(exposure=np.sqrt(within) * root.T @ indicator, specific=specific)
+
+
+def class_indicator(classes: Sequence[str], asset_classes: Sequence[str]) -> np.ndarray:
+    """(classes, securities): 1 where the security is of the class."""
+    position = {c: i for i, c in enumerate(classes)}
+    indicator = np.zeros((len(classes), len(asset_classes)))
+    indicator[[position[c] for c in asset_classes], np.arange(len(asset_classes))] = 1.0
+    return indicator
 
 
 def _class_correlation(a: str, b: str, policy: RiskModelPolicy) -> float:

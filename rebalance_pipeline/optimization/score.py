@@ -23,7 +23,7 @@ from rebalance_pipeline.policy import Policy
 def dollar_trades(problem: AccountProblem, trades: ShareTrades) -> Trades:
     return Trades(
         bought=trades.buy_shares * problem.prices,
-        sold_by_lot=trades.sell_shares * problem.prices[problem.lot_security],
+        sold_by_lot=trades.sell_shares * problem.lot_prices,
     )
 
 
@@ -45,19 +45,22 @@ def score_trades(
     score, components = score_usd(account, in_dollars, with_impact)
     costs = components["cost_transaction_usd"] + components.get("cost_market_impact_usd", 0.0)
     bought, sold = in_dollars.bought, in_dollars.sold(problem)
+    bought_usd, sold_usd = bought.sum(), sold.sum()
     value = problem.account_value
     return {
         "score_usd": score,
         "score_bps": score / value * 1e4 if value > 0 else 0.0,
         **components,
-        "tracking_error_before": _volatility(risk.variance(account.active_before())),
+        "tracking_error_before": _volatility(account.variance_before),
         "tracking_error_after": _volatility(risk.variance(in_dollars.active_after(account))),
-        "turnover_usd": float(bought.sum() + sold.sum()),
+        "turnover_usd": float(bought_usd + sold_usd),
         **_realized_gains(problem, in_dollars),
         "gain_budget_overrun_usd": gain_budget_overrun(problem, in_dollars.sold_by_lot),
-        "cash_after": problem.cash + float(sold.sum() - bought.sum()) - costs,
+        "cash_after": problem.cash + float(sold_usd - bought_usd) - costs,
         "trade_count": np.count_nonzero(trades.buy_shares) + np.count_nonzero(trades.sell_shares),
-        "touches_halted": bool(np.any(problem.halted & ((bought > 0) | (sold > 0)))),
+        "touches_halted": bool(
+            problem.halted.any() and np.any(problem.halted & ((bought > 0) | (sold > 0)))
+        ),
     }
 
 
@@ -65,7 +68,7 @@ def _realized_gains(problem: AccountProblem, trades: Trades) -> dict[str, float 
     """Short- and long-term gains realized: only where they have a tax effect."""
     if not problem.is_taxable:
         return {"realized_gain_st": None, "realized_gain_lt": None}
-    gains = trades.sold_by_lot * problem.lot_gain_per_dollar()
+    gains = trades.sold_by_lot * problem.lot_gain_per_dollar
     long_term = problem.lot_long_term
     return {
         "realized_gain_st": float(gains[~long_term].sum()),

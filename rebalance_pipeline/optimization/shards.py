@@ -19,7 +19,7 @@ import polars as pl
 from rebalance_pipeline import tables as t
 from rebalance_pipeline.optimization.heuristic import ShareTrades, no_trades, whole_shares
 from rebalance_pipeline.optimization.problem import AccountProblem
-from rebalance_pipeline.optimization.risk import account_risk
+from rebalance_pipeline.optimization.risk import FactorRisk, account_risk
 from rebalance_pipeline.optimization.score import score_trades
 from rebalance_pipeline.policy import Policy
 
@@ -31,7 +31,7 @@ MAX_WASH_RESOLVES = 2
 @dataclasses.dataclass(frozen=True)
 class AccountOutcome:
     result: dict
-    trades: list[dict]
+    trades: dict[str, list]  # PROPOSED_TRADES columns
     loss_sale_groups: frozenset[str]  # groups sold at a loss in a taxable account
     bought_groups: frozenset[str]
 
@@ -161,12 +161,13 @@ def solve_account(
     if not needs_proposal(problem, policy):
         notes.append("not proposed: the trigger cannot trade the account today")
         return outcome(problem, no_trades(problem), policy, "optimal", notes, 0.0)
+    risk = account_risk(problem, policy)  # the blocks leave it as it is
     try:
-        problem, trades, solver_seconds = _propose(problem, policy, notes)
+        problem, trades, solver_seconds = _propose(problem, policy, risk, notes)
     except OptimizationError as error:
         notes.append(str(error))
         return outcome(problem, no_trades(problem), policy, error.status, notes, 0.0)
-    scores = score_trades(problem, trades, account_risk(problem, policy), policy)
+    scores = score_trades(problem, trades, risk, policy)
     if scores["score_usd"] < 0 and not problem.mandates:
         # doing nothing is feasible and scores 0: without a mandate nothing worse goes out
         score = scores["score_usd"]
@@ -187,7 +188,7 @@ def needs_proposal(problem: AccountProblem, policy: Policy) -> bool:
 
 
 def _propose(
-    problem: AccountProblem, policy: Policy, notes: list[str]
+    problem: AccountProblem, policy: Policy, risk: FactorRisk, notes: list[str]
 ) -> tuple[AccountProblem, ShareTrades, float]:
     """Whole-share trades for the account: (the problem as finally blocked, the trades,
     seconds in the solver).
@@ -200,11 +201,11 @@ def _propose(
     """
     likely = likely_harvests(problem, policy)
     attempt = problem.with_blocks(likely, set())
-    trades, seconds = _solve_whole_shares(attempt, policy, notes)
+    trades, seconds = _solve_whole_shares(attempt, policy, risk, notes)
     unharvested = likely - loss_sale_groups(attempt, trades)
     if unharvested:
         attempt = problem.with_blocks(likely - unharvested, unharvested)
-        trades, more = _solve_whole_shares(attempt, policy, notes)
+        trades, more = _solve_whole_shares(attempt, policy, risk, notes)
         seconds += more
         notes.append(f"no harvest of {_names(unharvested)}: re-solved with its buys allowed")
     wash_resolve_floor = policy.optimization.wash_resolve_min_pct / 100
@@ -219,17 +220,17 @@ def _propose(
             notes.append(f"dropped buys of {_names(washed)} (sold at a loss)")
             break
         notes.append(f"re-solved without buys of {_names(washed)} (sold at a loss)")
-        trades, more = _solve_whole_shares(attempt, policy, notes)
+        trades, more = _solve_whole_shares(attempt, policy, risk, notes)
         seconds += more
     return attempt, trades, seconds
 
 
 def _solve_whole_shares(
-    problem: AccountProblem, policy: Policy, notes: list[str]
+    problem: AccountProblem, policy: Policy, risk: FactorRisk, notes: list[str]
 ) -> tuple[ShareTrades, float]:
     from rebalance_pipeline.optimization import convex
 
-    solution = convex.solve_convex(problem, policy)
+    solution = convex.solve_convex(problem, policy, risk)
     if solution.failures:
         notes.append(f"solved by {solution.solver} after {solution.failures}")
     trades = whole_shares(problem, solution.buy_weights, solution.sell_weights, policy)
@@ -261,7 +262,7 @@ def outcome(
     }
     return AccountOutcome(
         result=result,
-        trades=_trade_rows(problem, trades),
+        trades=_trade_columns(problem, trades),
         loss_sale_groups=frozenset(loss_sale_groups(problem, trades)),
         bought_groups=frozenset(bought_groups(problem, trades)),
     )
@@ -309,73 +310,68 @@ def likely_harvests(problem: AccountProblem, policy: Policy) -> set[str]:
     if not problem.is_taxable or not len(problem.lot_ids):
         return set()
     opt = policy.optimization
-    benefit = -problem.lot_gain_per_dollar() * problem.lot_tax_rates() * opt.tax_weight
+    benefit = -problem.lot_gain_per_dollar * problem.lot_tax_rates * opt.tax_weight
     worth = benefit > 2 * opt.transaction_cost_bps / 1e4
-    groups = np.array(problem.identical_groups, dtype=object)[problem.lot_security]
-    return set(groups[worth & ~problem.lot_loss_sale_blocked])
+    lots = np.flatnonzero(worth & ~problem.lot_loss_sale_blocked)
+    return {problem.identical_groups[problem.lot_security[lot]] for lot in lots}
 
 
 def _buys_of(problem: AccountProblem, trades: ShareTrades, groups: set[str]) -> float:
     """Dollars the trades spend on buys of ``groups``."""
-    mask = np.isin(np.array(problem.identical_groups, dtype=object), list(groups))
-    return float((trades.buy_shares * problem.prices)[mask].sum())
+    return float((trades.buy_shares * problem.prices)[problem.in_groups(groups)].sum())
 
 
 def without_buys_of(problem: AccountProblem, trades: ShareTrades, groups: set[str]) -> ShareTrades:
     """The trades less their buys of ``groups`` (cash only grows)."""
-    keep = ~np.isin(np.array(problem.identical_groups, dtype=object), list(groups))
+    keep = ~problem.in_groups(groups)
     return ShareTrades(np.where(keep, trades.buy_shares, 0.0), trades.sell_shares)
 
 
 def bought_groups(problem: AccountProblem, trades: ShareTrades) -> set[str]:
-    return {g for g, q in zip(problem.identical_groups, trades.buy_shares, strict=True) if q > 0}
+    return {problem.identical_groups[i] for i in np.flatnonzero(trades.buy_shares > 0)}
 
 
 def loss_sale_groups(problem: AccountProblem, trades: ShareTrades) -> set[str]:
     if not problem.is_taxable:
         return set()
-    at_loss = problem.lot_gain_per_dollar() < 0
+    at_loss = problem.lot_gain_per_dollar < 0
     return {
         problem.identical_groups[problem.lot_security[i]]
         for i in np.flatnonzero((trades.sell_shares > 0) & at_loss)
     }
 
 
-def _trade_rows(problem: AccountProblem, trades: ShareTrades) -> list[dict]:
-    rows = []
-    for i in np.flatnonzero(trades.buy_shares):
-        rows.append(_trade(problem, i, "buy", trades.buy_shares[i], None, None))
-    gain_per_dollar = problem.lot_gain_per_dollar()
-    for lot in np.flatnonzero(trades.sell_shares):
-        quantity = trades.sell_shares[lot]
-        security = problem.lot_security[lot]
-        # a gain only where it has a tax effect
-        gain = quantity * problem.prices[security] * gain_per_dollar[lot]
-        taxed = gain if problem.is_taxable else None
-        rows.append(_trade(problem, security, "sell", quantity, problem.lot_ids[lot], taxed))
-    return rows
-
-
-def _trade(
-    problem: AccountProblem, i: int, side: str, quantity: float, lot: str | None, gain: float | None
-) -> dict:
-    price = float(problem.prices[i])
+def _trade_columns(problem: AccountProblem, trades: ShareTrades) -> dict[str, list]:
+    """The account's trades as PROPOSED_TRADES columns: its buys, then its sells by lot."""
+    buys = np.flatnonzero(trades.buy_shares)
+    lots = np.flatnonzero(trades.sell_shares)
+    securities = np.concatenate([buys, problem.lot_security[lots]])
+    quantities = np.concatenate([trades.buy_shares[buys], trades.sell_shares[lots]])
+    prices = problem.prices[securities]
+    sold = quantities[len(buys) :] * prices[len(buys) :]
+    # a gain only where it has a tax effect
+    taxable = problem.is_taxable
+    gains = (sold * problem.lot_gain_per_dollar[lots]).tolist() if taxable else [None] * len(lots)
+    no_values = [None] * len(buys)
     return {
-        "account_id": problem.account_id,
-        "security_id": problem.security_ids[i],
-        "side": side,
-        "quantity": float(quantity),
-        "price": price,
-        "amount": float(quantity) * price,
-        "lot_id": lot,
-        "realized_gain": None if gain is None else float(gain),
-        "asset_class": problem.asset_classes[i],
+        "account_id": [problem.account_id] * len(securities),
+        "security_id": [problem.security_ids[i] for i in securities],
+        "side": ["buy"] * len(buys) + ["sell"] * len(lots),
+        "quantity": quantities.tolist(),
+        "price": prices.tolist(),
+        "amount": (quantities * prices).tolist(),
+        "lot_id": no_values + [problem.lot_ids[lot] for lot in lots],
+        "realized_gain": no_values + gains,
+        "asset_class": [problem.asset_classes[i] for i in securities],
     }
 
 
 def _frames(outcomes: list[AccountOutcome]) -> tuple[pl.DataFrame, pl.DataFrame]:
     results = pl.DataFrame([o.result for o in outcomes], schema=t.OPTIMIZATION_RESULTS)
-    trades = pl.DataFrame([row for o in outcomes for row in o.trades], schema=t.PROPOSED_TRADES)
+    trades = pl.DataFrame(
+        {name: [v for o in outcomes for v in o.trades[name]] for name in t.PROPOSED_TRADES},
+        schema=t.PROPOSED_TRADES,
+    )
     return (
         t.conform(results.sort("account_id"), t.OPTIMIZATION_RESULTS),
         t.conform(

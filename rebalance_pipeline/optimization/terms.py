@@ -1,7 +1,7 @@
 """The terms of the cost/benefit score, one object each (after cvxportfolio's costs.py).
 
 A term owns its parameters: ``build`` writes its CVXPY expression once per compiled
-problem, ``set_values`` gives the parameters one account's numbers, and ``dollars``
+problem, ``values`` gives its parameters one account's numbers, and ``dollars``
 evaluates the same quantity on trades. The optimizer minimizes −Σ ±weight × term and
 the score is Σ ±weight × term (benefits +, costs −) over the same objects, so the
 solver and the score cannot drift apart. Expressions are weighted dollars per dollar of
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import functools
 import math
 from typing import TYPE_CHECKING, ClassVar
 
@@ -42,9 +43,7 @@ class Layout:
     lot_slot: np.ndarray
 
     def securities(self, values: np.ndarray, fill: float = 0.0) -> np.ndarray:
-        out = np.full(self.n, fill, dtype=np.float64)
-        out[: len(values)] = values
-        return out
+        return _padded(values, self.n, fill)
 
     def lots(self, values: np.ndarray) -> np.ndarray:
         out = np.zeros(self.n * self.slots)
@@ -52,14 +51,19 @@ class Layout:
         return out
 
     def class_vector(self, values: np.ndarray, fill: float = 0.0) -> np.ndarray:
-        out = np.full(self.classes, fill, dtype=np.float64)
-        out[: len(values)] = values
-        return out
+        return _padded(values, self.classes, fill)
 
     def class_matrix(self, values: np.ndarray) -> np.ndarray:
         out = np.zeros((self.classes, self.n))
         out[: values.shape[0], : values.shape[1]] = values
         return out
+
+
+def _padded(values: np.ndarray, size: int, fill: float) -> np.ndarray:
+    out = np.empty(size)
+    out[: len(values)] = values
+    out[len(values) :] = fill
+    return out
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,6 +96,11 @@ class Account:
     def active_before(self) -> np.ndarray:
         p = self.problem
         return self.weights(p.quantities * p.prices) - p.targets
+
+    @functools.cached_property
+    def variance_before(self) -> float:
+        """The active variance before any trade (the solve's and the score's)."""
+        return self.risk.variance(self.active_before())
 
 
 @dataclasses.dataclass(frozen=True)
@@ -149,19 +158,23 @@ class Term(abc.ABC):
         self.parameters[name] = cp.Parameter(shape, name=name, **attributes)
         return self.parameters[name]
 
-    def set_values(self, account: Account, layout: Layout) -> None:
-        """Give the parameters one account's numbers; checks shape and finiteness itself
-        and stores them directly (cvxpy's per-assignment validation costs about a fifth
-        of a re-solve)."""
-        for name, value in self.values(account, layout).items():
-            save_parameter(self.parameters[name], value)
 
-
-def save_parameter(parameter: cp.Parameter, value: np.ndarray | float) -> None:
-    array = np.asarray(value, dtype=np.float64)
-    if array.shape != parameter.shape or not np.isfinite(array).all():
+def save_parameters(values: list[tuple[cp.Parameter, np.ndarray | float]]) -> None:
+    """Give each parameter its value. Checks every shape and, over all the values at once,
+    finiteness, and stores them directly (cvxpy's per-assignment validation costs about a
+    fifth of a re-solve)."""
+    parameters = [parameter for parameter, _ in values]
+    arrays = [np.asarray(value, dtype=np.float64) for _, value in values]
+    finite = np.isfinite(np.concatenate([array.ravel() for array in arrays])).all()
+    if not finite or [p.shape for p in parameters] != [a.shape for a in arrays]:
+        parameter, array = next(
+            (parameter, array)
+            for parameter, array in zip(parameters, arrays, strict=True)
+            if array.shape != parameter.shape or not np.isfinite(array).all()
+        )
         raise DataError(f"parameter {parameter.name()}: shape {array.shape} or non-finite values")
-    parameter.save_value(array)
+    for parameter, array in zip(parameters, arrays, strict=True):
+        parameter.save_value(array)
 
 
 class TrackingError(Term):
@@ -187,11 +200,11 @@ class TrackingError(Term):
         return {
             "exposure": layout.class_matrix(scale * account.risk.exposure),
             "specific": layout.securities(scale * account.risk.specific),
-            "priced_variance_before": price * account.risk.variance(account.active_before()),
+            "priced_variance_before": price * account.variance_before,
         }
 
     def dollars(self, account: Account, trades: Trades) -> float:
-        before = account.risk.variance(account.active_before())
+        before = account.variance_before
         after = account.risk.variance(trades.active_after(account))
         return account.policy.optimization.active_variance_price * account.value * (before - after)
 
@@ -275,8 +288,8 @@ class _TaxTerm(Term):
         return float(self._per_dollar_sold(account.problem) @ trades.sold_by_lot)
 
     def _per_dollar_sold(self, problem: AccountProblem) -> np.ndarray:
-        taxed = self.sign * problem.lot_gain_per_dollar()
-        return problem.lot_tax_rates() * np.clip(taxed, 0.0, None)
+        taxed = self.sign * problem.lot_gain_per_dollar
+        return problem.lot_tax_rates * np.maximum(taxed, 0.0)
 
 
 class TaxOnGains(_TaxTerm):
@@ -338,9 +351,11 @@ class TransitionProgress(Term):
     @staticmethod
     def _per_dollar_sold(account: Account) -> np.ndarray:
         p = account.problem
+        if not p.in_transition:  # nothing (most accounts, so without the arrays' work)
+            return np.zeros(len(p.lot_ids))
         outside_model = p.targets[p.lot_security] == 0
         value = account.policy.optimization.transition_value_per_dollar
-        return np.where(outside_model & p.in_transition, value, 0.0)
+        return np.where(outside_model, value, 0.0)
 
 
 # every term of the score, in the order of the result columns

@@ -46,7 +46,7 @@ def test_build_problem_reads_weights_lots_and_blocks():
     assert problem.buy_blocked.tolist() == [False, False, False, False, True]
     loss = problem.lot_ids.index("A-L-LOSS")
     # 10 × 120 = 1,200 sold for a 5,000 basis: −3.1667 of gain per dollar
-    assert np.isclose(problem.lot_gain_per_dollar()[loss], 1 - 5000 / 1200)
+    assert np.isclose(problem.lot_gain_per_dollar[loss], 1 - 5000 / 1200)
 
 
 def test_a_lot_is_long_term_only_when_held_more_than_one_year():
@@ -239,3 +239,61 @@ def test_only_an_account_with_a_gain_budget_compiles_the_budget_constraint():
     bucket = convex.bucket_problem(key)
     assert {"lot_gain", "gain_room"} <= set(bucket.parameters)
     assert bucket.problem.is_dpp()
+
+
+def test_accounts_without_lots_and_an_empty_table_round_trip():
+    """Each row's arrays are cut at its own length: an account with no lots between two
+    with lots keeps none of theirs, and an empty table has no problems."""
+    accounts = [
+        account("A", at_target_lots("A")),
+        account("B", [], cash=50_000.0),
+        account("C", at_target_lots("C", 0.5)),
+    ]
+    problems = problems_for(accounts=accounts)
+    again = problems_from_frame(problems_to_frame(problems))
+    assert [len(p.lot_ids) for p in again] == [len(p.lot_ids) for p in problems]
+    assert again[1].lot_quantities.tolist() == [] and again[1].lot_security.tolist() == []
+    assert again[2].lot_quantities.tolist() == problems[2].lot_quantities.tolist()
+    assert problems_from_frame(problems_to_frame([])) == []
+
+
+def test_blocks_change_a_copy_and_keep_its_derived_arrays_exact():
+    loss_lot = lot("A-L-LOSS", "SEC-LCAP", 10, 5000.0)
+    [problem] = problems_for(accounts=[account("A", [*at_target_lots("A"), loss_lot])])
+    before = problem.lot_gain_per_dollar  # computed (and kept) before the blocks
+    group = problem.identical_groups[problem.security_ids.index("SEC-LCAP")]
+    blocked = problem.with_blocks({group}, {group})
+    loss = problem.lot_ids.index("A-L-LOSS")
+    assert not problem.buy_blocked.any() and not problem.lot_loss_sale_blocked.any()
+    assert blocked.buy_blocked.tolist() == [g == group for g in problem.identical_groups]
+    assert np.flatnonzero(blocked.lot_loss_sale_blocked).tolist() == [loss]
+    fresh = dataclasses.replace(blocked)  # nothing derived carried over
+    for name in ("lot_prices", "lot_market_values", "lot_gain_per_dollar", "lot_tax_rates"):
+        assert getattr(blocked, name).tolist() == getattr(fresh, name).tolist()
+    assert blocked.lot_gain_per_dollar is before
+    assert blocked.factor_classes == fresh.factor_classes
+    assert blocked.lot_rank.tolist() == fresh.lot_rank.tolist()
+
+
+def test_the_trades_name_lots_and_gains_only_where_they_apply():
+    """Buys name no lot and no gain; sells name their lot, and a gain only in a taxable
+    account, where the trades' gains add up to the result's realized gains."""
+    policy = Policy()
+    accounts = [
+        account("T", [*at_target_lots("T", 1.5), lot("T-L-LOSS", "SEC-LCAP", 10, 5000.0)]),
+        account("R", at_target_lots("R", 1.5), cash=500_000.0, registration="roth"),
+    ]
+    problems = problems_for(policy, accounts=accounts)
+    problems = [dataclasses.replace(p, targets=p.targets[::-1].copy()) for p in problems]
+    results, trades = optimize_shard(problems, policy)
+    buys, sells = trades.filter(pl.col("side") == "buy"), trades.filter(pl.col("side") == "sell")
+    assert buys.height and sells.height and set(sells["account_id"]) == {"T", "R"}
+    assert buys["lot_id"].is_null().all() and buys["realized_gain"].is_null().all()
+    assert sells["lot_id"].is_not_null().all()
+    taxable = sells.filter(pl.col("account_id") == "T")
+    assert taxable["realized_gain"].is_not_null().all()
+    assert sells.filter(pl.col("account_id") == "R")["realized_gain"].is_null().all()
+    result = results.filter(pl.col("account_id") == "T").row(0, named=True)
+    realized = result["realized_gain_st"] + result["realized_gain_lt"]
+    assert taxable["realized_gain"].sum() == pytest.approx(realized)
+    assert (trades["amount"] == trades["quantity"] * trades["price"]).all()

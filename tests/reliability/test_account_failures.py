@@ -54,9 +54,9 @@ def failing_solver(monkeypatch):
     solving = []
     solve_convex = convex.solve_convex
 
-    def tracked(problem, policy):
+    def tracked(problem, *args):
         solving[:] = [problem.account_id]
-        return solve_convex(problem, policy)
+        return solve_convex(problem, *args)
 
     def dispatching(healthy, broken):
         def dispatch(self, *args, **kwargs):
