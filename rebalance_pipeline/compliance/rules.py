@@ -28,7 +28,6 @@ from rebalance_pipeline.compliance.facts import (
     VIOLATIONS,
     RuleContext,
     each_case,
-    held_positions,
     restricted_trades,
     violations,
 )
@@ -223,9 +222,7 @@ def short_positions(ctx: RuleContext) -> pl.DataFrame:
         .group_by("account_id", "security_id")
         .agg(_signed("quantity").sum().alias("net"))
     )
-    after = net.join(
-        held_positions(ctx.inputs), on=["account_id", "security_id"], how="left"
-    ).with_columns(
+    after = net.join(ctx.held_positions, on=["account_id", "security_id"], how="left").with_columns(
         pl.col("held").fill_null(0.0),
         (pl.col("held").fill_null(0.0) + pl.col("net")).alias("after"),
         pl.lit("sell").alias("side"),
