@@ -209,12 +209,17 @@ def _csv_bytes(header: list[str], records: list[tuple[str, ...]]) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
-def _records(rows: pl.DataFrame) -> list[tuple[str, ...]]:
-    """Each trade as written, but for its batch id. Each cell is written once per
-    distinct value: trades repeat quantities, prices and names many times over."""
+def _records(rows: pl.DataFrame) -> pl.DataFrame:
+    """Each trade as written (RECORD_COLUMNS), but for its batch id. Each cell is written
+    once per distinct value: trades repeat quantities, prices and names many times over."""
     texts = [_cells(rows, [name], [name], _text_cell) for name in RECORD_TEXTS]
     numbers = _cells(rows, ["quantity", "price"], RECORD_NUMBERS, _number_cells)
-    return pl.concat([*texts, numbers], how="horizontal").select(RECORD_COLUMNS).rows()
+    return pl.concat([*texts, numbers], how="horizontal").select(RECORD_COLUMNS)
+
+
+def _lines(records: pl.DataFrame, batch_id: str) -> list[tuple[str, ...]]:
+    """The records as the file's rows, with their batch id."""
+    return records.with_columns(pl.lit(batch_id, pl.String).alias("batch_id")).rows()
 
 
 def _text_cell(value: str | None) -> tuple[str]:
@@ -258,14 +263,14 @@ def _cells(
     )
 
 
-def _batch_id(records: list[tuple[str, ...]], as_of: dt.date) -> str:
+def _batch_id(records: pl.DataFrame, as_of: dt.date) -> str:
     """A hash of the date and the released rows as written (with an empty batch id)."""
-    content = _csv_bytes(["as_of", as_of.isoformat()], [[*r, ""] for r in records])
+    content = _csv_bytes(["as_of", as_of.isoformat()], _lines(records, ""))
     return hashlib.sha256(content).hexdigest()[:BATCH_ID_LENGTH]
 
 
 def _file_contents(
-    rows: pl.DataFrame, records: list[tuple[str, ...]], batch_id: str, as_of: dt.date
+    rows: pl.DataFrame, records: pl.DataFrame, batch_id: str, as_of: dt.date
 ) -> dict[str, tuple[str, int, bytes]]:
     """File name -> (custodian, row count, bytes), one file per custodian, by name
     (``rows`` are in custodian order, ``records`` theirs)."""
@@ -273,7 +278,7 @@ def _file_contents(
     spans = rows.with_row_index("row").group_by("custodian", maintain_order=True)
     for (custodian,), part in spans:
         first, count = part["row"][0], part.height
-        mine = [[*record, batch_id] for record in records[first : first + count]]
+        mine = _lines(records.slice(first, count), batch_id)
         name = f"{_file_safe(custodian)}_trades_{as_of:%Y%m%d}.csv"
         contents[name] = (custodian, count, _csv_bytes(TRADE_FILE_COLUMNS, mine))
     return dict(sorted(contents.items()))
