@@ -55,12 +55,23 @@ TRADE_FILE_COLUMNS = [
     "review_level",
     "batch_id",
 ]
-# a written trade, in file order, before its batch id: texts as safe_text writes them,
-# numbers as reporting.cells does
-RECORD_TEXTS = ("account_id", "security_id", "symbol", "side", "lot_id", "reason", "review")
+# a written trade, in file order, before its batch id: numbers as reporting.cells writes
+# them, texts as safe_text does
+RECORD_COLUMNS = [
+    "account_id",
+    "security_id",
+    "symbol",
+    "side",
+    "quantity",
+    "price",
+    "amount",
+    "lot_id",
+    "reason",
+    "review",
+]
 RECORD_NUMBERS = ("quantity", "price", "amount")
+RECORD_TEXTS = tuple(name for name in RECORD_COLUMNS if name not in RECORD_NUMBERS)
 TRADE_NAME = ("account_id", "security_id", "side")  # how an error names a trade
-RECORD_COLUMNS = [*RECORD_TEXTS[:4], *RECORD_NUMBERS, *RECORD_TEXTS[4:]]
 MANIFEST = "manifest.json"
 SUPERSEDED = "superseded_by.json"
 BATCH_ID_LENGTH = 16
