@@ -86,7 +86,16 @@ class Rule:
 
 
 def route_accounts(inputs: RoutingInputs, policy: Policy) -> RoutingOutput:
-    """One decision per account of ``account_valuations`` (suspended ones included)."""
+    """One decision per account of ``account_valuations`` (suspended ones included), and
+    the proposed trades of the traded accounts split by review level."""
+    decisions = route_decisions(inputs, policy)
+    released, queue = split_trades(inputs.proposed_trades, decisions)
+    return RoutingOutput(decisions=decisions, released_trades=released, review_queue=queue)
+
+
+def route_decisions(inputs: RoutingInputs, policy: Policy) -> pl.DataFrame:
+    """tables.ROUTING_DECISIONS: one decision per account of ``account_valuations``
+    (suspended ones included), sorted by account."""
     accounts = _account_facts(inputs, policy)
     rules = _rules(policy)
     decided = _with_gain_budget_overrun(
@@ -98,9 +107,7 @@ def route_accounts(inputs: RoutingInputs, policy: Policy) -> RoutingOutput:
     )
     flagged = outlier_flags(decided, TRADING_ROUTES, policy.outliers)
     decisions = flagged.with_columns(_review_expr().alias("review"))
-    decisions = t.conform(decisions, t.ROUTING_DECISIONS).sort("account_id")
-    released, queue = split_trades(inputs.proposed_trades, decisions)
-    return RoutingOutput(decisions=decisions, released_trades=released, review_queue=queue)
+    return t.conform(decisions, t.ROUTING_DECISIONS).sort("account_id")
 
 
 def _account_facts(inputs: RoutingInputs, policy: Policy) -> pl.DataFrame:
