@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 from collections.abc import Mapping
 
 import polars as pl
@@ -68,6 +69,17 @@ class RuleContext:
     optimization: OptimizationPolicy
     as_of: dt.date
 
+    @functools.cached_property
+    def held_positions(self) -> pl.DataFrame:
+        """account_id, security_id, held: the traded accounts' positions before the trades
+        (several rules read them; the other accounts' positions are never looked up)."""
+        traded = self.trades.select("account_id").unique()
+        return (
+            self.inputs.account_positions.join(traded, on="account_id", how="semi")
+            .group_by("account_id", "security_id")
+            .agg(pl.col("quantity").sum().alias("held"))
+        )
+
 
 def trade_facts(
     trades: pl.DataFrame, decisions: pl.DataFrame, inputs: ComplianceInputs
@@ -96,15 +108,19 @@ def trade_facts(
     closes = inputs.security_prices.select("security_id", "close").unique(
         "security_id", keep="first"
     )
-    lots = inputs.lots.select(
-        "account_id",
-        "lot_id",
-        pl.col("security_id").alias("lot_security_id"),
-        pl.col("quantity").alias("lot_quantity"),
-        pl.col("cost_basis").alias("lot_cost_basis"),
-        pl.col("acquired_date").alias("lot_acquired_date"),
-        pl.lit(True).alias("lot_found"),
-    ).unique(["account_id", "lot_id"], keep="first")
+    lots = (
+        _named_lots(inputs.lots, trades)
+        .select(
+            "account_id",
+            "lot_id",
+            pl.col("security_id").alias("lot_security_id"),
+            pl.col("quantity").alias("lot_quantity"),
+            pl.col("cost_basis").alias("lot_cost_basis"),
+            pl.col("acquired_date").alias("lot_acquired_date"),
+            pl.lit(True).alias("lot_found"),
+        )
+        .unique(["account_id", "lot_id"], keep="first")
+    )
     joined = (
         trades.select(*TRADE_KEY, "quantity")
         .with_row_index("trade_index")
@@ -124,6 +140,15 @@ def trade_facts(
         pl.col("known_account", "known_security", "lot_found").fill_null(False),
         (pl.col("quantity") * pl.col("close")).alias("value"),
         _trade_text().alias("trade"),
+    )
+
+
+def _named_lots(lots: pl.DataFrame, trades: pl.DataFrame) -> pl.DataFrame:
+    """The rows of ``lots`` that ``trades`` name, in their order (by lot id first: the
+    lots of the whole book are many more than the trades name)."""
+    named = trades.select("account_id", "lot_id").drop_nulls().unique()
+    return lots.filter(pl.col("lot_id").is_in(named["lot_id"].implode())).join(
+        named, on=["account_id", "lot_id"], how="semi", maintain_order="left"
     )
 
 
@@ -187,11 +212,4 @@ def restricted_trades(trades: pl.DataFrame, restrictions: pl.DataFrame) -> pl.Da
         matched.group_by("trade_index")
         .agg(ids.alias("restriction_ids"))
         .join(trades, on="trade_index")
-    )
-
-
-def held_positions(inputs: ComplianceInputs) -> pl.DataFrame:
-    """account_id, security_id, held: the account's position before the trades."""
-    return inputs.account_positions.group_by("account_id", "security_id").agg(
-        pl.col("quantity").sum().alias("held")
     )

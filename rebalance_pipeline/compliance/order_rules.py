@@ -13,7 +13,6 @@ from rebalance_pipeline.compliance.facts import (
     SIDES,
     VIOLATIONS,
     RuleContext,
-    held_positions,
     restricted_trades,
     violations,
 )
@@ -29,7 +28,7 @@ def _orders(ctx: RuleContext) -> pl.DataFrame:
             pl.col("value").sum(),
             pl.col("round_lot").first(),
         )
-        .join(held_positions(ctx.inputs), on=["account_id", "security_id"], how="left")
+        .join(ctx.held_positions, on=["account_id", "security_id"], how="left")
         .sort(ORDER_KEY)
     )
 

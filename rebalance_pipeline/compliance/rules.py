@@ -28,7 +28,6 @@ from rebalance_pipeline.compliance.facts import (
     VIOLATIONS,
     RuleContext,
     each_case,
-    held_positions,
     restricted_trades,
     violations,
 )
@@ -223,9 +222,7 @@ def short_positions(ctx: RuleContext) -> pl.DataFrame:
         .group_by("account_id", "security_id")
         .agg(_signed("quantity").sum().alias("net"))
     )
-    after = net.join(
-        held_positions(ctx.inputs), on=["account_id", "security_id"], how="left"
-    ).with_columns(
+    after = net.join(ctx.held_positions, on=["account_id", "security_id"], how="left").with_columns(
         pl.col("held").fill_null(0.0),
         (pl.col("held").fill_null(0.0) + pl.col("net")).alias("after"),
         pl.lit("sell").alias("side"),
@@ -253,7 +250,6 @@ def negative_cash(ctx: RuleContext) -> pl.DataFrame:
     flows = ctx.trades.group_by("account_id").agg(
         pl.col("value").filter(pl.col("side") == "sell").sum().alias("sells"),
         pl.col("value").filter(pl.col("side") == "buy").sum().alias("buys"),
-        _largest_trades().alias("trades"),
     )
     money = (
         flows.join(cash, on="account_id", how="left")
@@ -275,6 +271,12 @@ def negative_cash(ctx: RuleContext) -> pl.DataFrame:
     short = money.filter(pl.col("after") < -CASH_TOLERANCE).with_columns(
         pl.lit(None, t.Utf8).alias("security_id"), pl.lit(None, t.Utf8).alias("side")
     )
+    largest = (  # only the short accounts' trades are described
+        ctx.trades.join(short.select("account_id"), on="account_id", how="semi")
+        .group_by("account_id")
+        .agg(_largest_trades().alias("trades"))
+    )
+    short = short.join(largest, on="account_id", how="left", maintain_order="left")
     message = pl.format(
         "cash {} + sells {} - buys {} - estimated costs {} - due withdrawals {} = {} < 0 ({})",
         *(pl.col(c).round(2) for c in ("cash", "sells", "buys", "costs", "withdrawals", "after")),

@@ -19,7 +19,7 @@ def png(chart: alt.Chart) -> bytes:
     """The chart as PNG bytes. Its data are inlined whatever their size: Altair's row
     limit protects a browser, and the image is rendered here, offline."""
     with alt.data_transformers.enable("default", max_rows=None):
-        spec = chart.to_json()
+        spec = chart.to_dict()  # as a dict: vl-convert reads it without a JSON text between
     return vl_convert.vegalite_to_png(spec, scale=SCALE)
 
 
@@ -45,8 +45,9 @@ def drift_chart(drift: pl.DataFrame) -> alt.Chart:
 def score_chart(scored: pl.DataFrame) -> alt.Chart:
     """Score against threshold per account (``daily.scored_accounts``), one colour per
     account group; above the diagonal the score beats the threshold."""
+    plotted = scored.select("threshold_bps", "score_bps", "account_group")  # one per point
     points = (
-        alt.Chart(scored, title="Score vs threshold per account")
+        alt.Chart(plotted, title="Score vs threshold per account")
         .mark_point(filled=True, opacity=0.7)
         .encode(
             x=alt.X("threshold_bps:Q", title="threshold (bps)"),

@@ -34,6 +34,7 @@ import hashlib
 import io
 import json
 import re
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import polars as pl
@@ -54,6 +55,23 @@ TRADE_FILE_COLUMNS = [
     "review_level",
     "batch_id",
 ]
+# a written trade, in file order, before its batch id: numbers as reporting.cells writes
+# them, texts as safe_text does
+RECORD_COLUMNS = [
+    "account_id",
+    "security_id",
+    "symbol",
+    "side",
+    "quantity",
+    "price",
+    "amount",
+    "lot_id",
+    "reason",
+    "review",
+]
+RECORD_NUMBERS = ("quantity", "price", "amount")
+RECORD_TEXTS = tuple(name for name in RECORD_COLUMNS if name not in RECORD_NUMBERS)
+TRADE_NAME = ("account_id", "security_id", "side")  # how an error names a trade
 MANIFEST = "manifest.json"
 SUPERSEDED = "superseded_by.json"
 BATCH_ID_LENGTH = 16
@@ -194,7 +212,7 @@ def _trade_rows(
     )
 
 
-def _csv_bytes(header: list[str], records: list[list[str]]) -> bytes:
+def _csv_bytes(header: list[str], records: list[tuple[str, ...]]) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(header)
@@ -202,43 +220,68 @@ def _csv_bytes(header: list[str], records: list[list[str]]) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
-def _records(rows: pl.DataFrame) -> list[list[str]]:
-    """Each trade as written, but for its batch id."""
-    return [_record(row) for row in rows.iter_rows(named=True)]
+def _records(rows: pl.DataFrame) -> pl.DataFrame:
+    """Each trade as written (RECORD_COLUMNS), but for its batch id. Each cell is written
+    once per distinct value: trades repeat quantities, prices and names many times over."""
+    texts = [_cells(rows, [name], [name], _text_cell) for name in RECORD_TEXTS]
+    numbers = _cells(rows, ["quantity", "price"], RECORD_NUMBERS, _number_cells)
+    return pl.concat([*texts, numbers], how="horizontal").select(RECORD_COLUMNS)
 
 
-def _record(row: dict) -> list[str]:
-    """One trade as written (without the batch id); a number that cannot be written
-    exactly names its trade."""
-    try:
-        quantity = quantity_cell(row["quantity"])
-        price = price_cell(row["price"])
-        amount = amount_cell(row["quantity"], row["price"])
-    except ValueError as exc:
-        trade = f"{row['account_id']} {row['security_id']} {row['side']}"
-        raise ValueError(f"trade {trade}: {exc}") from None
-    return [
-        safe_text(row["account_id"]),
-        safe_text(row["security_id"]),
-        safe_text(row["symbol"]),
-        safe_text(row["side"]),
-        quantity,
-        price,
-        amount,
-        safe_text(row["lot_id"]),
-        safe_text(row["reason"]),
-        safe_text(row["review"]),
-    ]
+def _lines(records: pl.DataFrame, batch_id: str) -> list[tuple[str, ...]]:
+    """The records as the file's rows, with their batch id."""
+    return records.with_columns(pl.lit(batch_id, pl.String).alias("batch_id")).rows()
 
 
-def _batch_id(records: list[list[str]], as_of: dt.date) -> str:
+def _text_cell(value: str | None) -> tuple[str]:
+    return (safe_text(value),)
+
+
+def _number_cells(quantity: float | None, price: float | None) -> tuple[str, str, str]:
+    """Quantity, price and amount of a trade as written."""
+    return quantity_cell(quantity), price_cell(price), amount_cell(quantity, price)
+
+
+def _cells(
+    rows: pl.DataFrame,
+    keys: list[str],
+    names: Sequence[str],
+    write: Callable[..., tuple[str, ...]],
+) -> pl.DataFrame:
+    """Columns ``names``: ``write`` of each row's ``keys`` values, called once per
+    distinct values; a number that cannot be written exactly names the first trade that
+    has it."""
+    values = rows.select(keys)
+    distinct = values.with_row_index("first_row").unique(keys, keep="first", maintain_order=True)
+    written = []
+    for first_row, *key_values in distinct.iter_rows():
+        try:
+            written.append(write(*key_values))
+        except ValueError as exc:
+            trade = " ".join(str(rows[name][first_row]) for name in TRADE_NAME)
+            raise ValueError(f"trade {trade}: {exc}") from None
+    cells = [f"cell_{index}" for index in range(len(names))]
+    table = pl.concat(
+        [
+            distinct.drop("first_row"),
+            pl.DataFrame(written, schema=dict.fromkeys(cells, pl.String), orient="row"),
+        ],
+        how="horizontal",
+    )
+    looked_up = values.join(table, on=keys, how="left", nulls_equal=True, maintain_order="left")
+    return looked_up.select(
+        pl.col(cell).alias(name) for cell, name in zip(cells, names, strict=True)
+    )
+
+
+def _batch_id(records: pl.DataFrame, as_of: dt.date) -> str:
     """A hash of the date and the released rows as written (with an empty batch id)."""
-    content = _csv_bytes(["as_of", as_of.isoformat()], [[*r, ""] for r in records])
+    content = _csv_bytes(["as_of", as_of.isoformat()], _lines(records, ""))
     return hashlib.sha256(content).hexdigest()[:BATCH_ID_LENGTH]
 
 
 def _file_contents(
-    rows: pl.DataFrame, records: list[list[str]], batch_id: str, as_of: dt.date
+    rows: pl.DataFrame, records: pl.DataFrame, batch_id: str, as_of: dt.date
 ) -> dict[str, tuple[str, int, bytes]]:
     """File name -> (custodian, row count, bytes), one file per custodian, by name
     (``rows`` are in custodian order, ``records`` theirs)."""
@@ -246,7 +289,7 @@ def _file_contents(
     spans = rows.with_row_index("row").group_by("custodian", maintain_order=True)
     for (custodian,), part in spans:
         first, count = part["row"][0], part.height
-        mine = [[*record, batch_id] for record in records[first : first + count]]
+        mine = _lines(records.slice(first, count), batch_id)
         name = f"{_file_safe(custodian)}_trades_{as_of:%Y%m%d}.csv"
         contents[name] = (custodian, count, _csv_bytes(TRADE_FILE_COLUMNS, mine))
     return dict(sorted(contents.items()))

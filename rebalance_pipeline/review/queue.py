@@ -344,6 +344,8 @@ def _compliance_findings(
     releasing = decided.filter(
         ~pl.col("account_id").is_in(not_judged) & (pl.col("final_quantity") > 0)
     ).with_columns(pl.col("final_quantity").alias("quantity"))
+    if releasing.is_empty():  # nothing of this review to judge (a run without decisions)
+        return t.empty(REVIEW_FINDINGS)
     leaving = RoutingOutput(
         decisions=context.routing_decisions,
         released_trades=t.conform(released, RELEASED_TRADES),

@@ -34,7 +34,7 @@ ROUTING_INS = (
 def proposed_routes(
     context: dg.AssetExecutionContext, book: BookSource, **inputs: pl.DataFrame
 ) -> pl.DataFrame:
-    from rebalance_pipeline.routing.route import RoutingInputs, route_accounts
+    from rebalance_pipeline.routing.route import RoutingInputs, route_decisions
 
     as_of = partition_date(context.partition_key)
-    return route_accounts(RoutingInputs(**inputs), book.policy(as_of)).decisions
+    return route_decisions(RoutingInputs(**inputs), book.policy(as_of))

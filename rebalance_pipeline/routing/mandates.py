@@ -40,11 +40,7 @@ def mandate_service(
     """MANDATE_SERVICE: one row per mandate of ``mandates`` (tables.MANDATES) judged
     against the proposal (PROPOSED_TRADES and OPTIMIZATION_RESULTS), the holdings
     (HOLDINGS), the class weights (ASSET_CLASS_DRIFT) and ACCOUNT_VALUATIONS."""
-    code = (
-        pl.struct("mandate", "priority")
-        .map_elements(lambda m: r.mandate_code(m["mandate"], m["priority"]), t.Utf8)
-        .alias("code")
-    )
+    code = r.mandate_code(pl.col("mandate"), pl.col("priority")).alias("code")
     frames = [
         _cash_requests(mandates.filter(pl.col("mandate") == "cash_request"), results),
         _restrictions(
@@ -87,12 +83,15 @@ def _cash_requests(due: pl.DataFrame, results: pl.DataFrame) -> pl.DataFrame:
 def _restrictions(
     due: pl.DataFrame, proposed_trades: pl.DataFrame, holdings: pl.DataFrame
 ) -> pl.DataFrame:
+    restricted = pl.col("account_id").is_in(due["account_id"].implode())  # few of the book
     sold = (
-        proposed_trades.filter(pl.col("side") == "sell")
+        proposed_trades.filter(restricted & (pl.col("side") == "sell"))
         .group_by("account_id", "security_id")
         .agg(pl.col("quantity").sum().alias("sold"))
     )
-    held = holdings.select("account_id", "security_id", pl.col("quantity").alias("held"))
+    held = holdings.filter(restricted).select(
+        "account_id", "security_id", pl.col("quantity").alias("held")
+    )
     joined = due.join(held, on=["account_id", "security_id"], how="left").join(
         sold, on=["account_id", "security_id"], how="left"
     )

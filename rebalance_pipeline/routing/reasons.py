@@ -9,6 +9,8 @@ one ``compliance:<rule>`` code per rule broken.
 
 from __future__ import annotations
 
+import polars as pl
+
 # SUSPENDED / MANUAL: bad data
 BAD_DATA = "bad_data"  # validation suspended the account; the checks follow as data:<check>
 DATA_PREFIX = "data:"  # data:<check>: one validation check behind the suspension
@@ -57,14 +59,14 @@ NO_UNIVERSE = "no_universe"  # the optimizer had nothing it could trade for the 
 NOT_OPTIMIZED = "not_optimized"  # the account has no optimizer result (never reached it)
 
 
-def mandate_code(mandate: str, priority: str) -> str:
-    """The reason code of one mandate: ``<mandate>_<priority>``."""
-    return f"{mandate}_{priority}"
+def mandate_code(mandate: pl.Expr, priority: pl.Expr) -> pl.Expr:
+    """The reason code of each mandate: ``<mandate>_<priority>``."""
+    return pl.format("{}_{}", mandate, priority)
 
 
-def data_code(check: str) -> str:
-    """The reason code of one validation check behind a suspension."""
-    return f"{DATA_PREFIX}{check}"
+def data_codes(checks: pl.Expr) -> pl.Expr:
+    """The reason codes of lists of validation checks behind a suspension."""
+    return checks.list.eval(pl.lit(DATA_PREFIX) + pl.element())
 
 
 def compliance_code(rule: str) -> str:

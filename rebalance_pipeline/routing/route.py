@@ -14,7 +14,7 @@ them once); routing does not re-derive them.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from collections.abc import Callable
 
 import polars as pl
 
@@ -75,26 +75,39 @@ class RoutingOutput:
 
 
 @dataclasses.dataclass(frozen=True)
-class Route:
+class Rule:
+    """One routing rule over the account facts: where it applies, and the route, reason
+    codes (a list) and rule text it gives there."""
+
+    applies: pl.Expr
     route: str
-    reasons: list[str]
-    rule: str
+    reasons: pl.Expr
+    text: pl.Expr
 
 
 def route_accounts(inputs: RoutingInputs, policy: Policy) -> RoutingOutput:
-    """One decision per account of ``account_valuations`` (suspended ones included)."""
+    """One decision per account of ``account_valuations`` (suspended ones included), and
+    the proposed trades of the traded accounts split by review level."""
+    decisions = route_decisions(inputs, policy)
+    released, queue = split_trades(inputs.proposed_trades, decisions)
+    return RoutingOutput(decisions=decisions, released_trades=released, review_queue=queue)
+
+
+def route_decisions(inputs: RoutingInputs, policy: Policy) -> pl.DataFrame:
+    """tables.ROUTING_DECISIONS: one decision per account of ``account_valuations``
+    (suspended ones included), sorted by account."""
     accounts = _account_facts(inputs, policy)
-    routes = [_route(row, policy) for row in accounts.iter_rows(named=True)]
-    decided = accounts.with_columns(
-        pl.Series("route", [route.route for route in routes], t.Utf8),
-        pl.Series("reasons", [route.reasons for route in routes], pl.List(t.Utf8)),
-        pl.Series("rule", [route.rule for route in routes], t.Utf8),
+    rules = _rules(policy)
+    decided = _with_gain_budget_overrun(
+        accounts.with_columns(
+            _first_rule(rules, lambda rule: pl.lit(rule.route, t.Utf8)).alias("route"),
+            _first_rule(rules, lambda rule: rule.reasons).alias("reasons"),
+            _first_rule(rules, lambda rule: rule.text).alias("rule"),
+        )
     )
     flagged = outlier_flags(decided, TRADING_ROUTES, policy.outliers)
     decisions = flagged.with_columns(_review_expr().alias("review"))
-    decisions = t.conform(decisions, t.ROUTING_DECISIONS).sort("account_id")
-    released, queue = split_trades(inputs.proposed_trades, decisions)
-    return RoutingOutput(decisions=decisions, released_trades=released, review_queue=queue)
+    return t.conform(decisions, t.ROUTING_DECISIONS).sort("account_id")
 
 
 def _account_facts(inputs: RoutingInputs, policy: Policy) -> pl.DataFrame:
@@ -110,21 +123,15 @@ def _account_facts(inputs: RoutingInputs, policy: Policy) -> pl.DataFrame:
     days = inputs.days_since_trade.select("account_id", "days_since_last_trade").unique(
         "account_id", keep="first"
     )
-    mandates = inputs.mandates.group_by("account_id").agg(
-        pl.struct("mandate", "priority").alias("mandate_list")
+    service = mandate_service(
+        inputs.mandates,
+        inputs.proposed_trades,
+        inputs.optimization_results,
+        inputs.holdings,
+        inputs.asset_class_drift,
+        valuations,
     )
-    service = (
-        mandate_service(
-            inputs.mandates,
-            inputs.proposed_trades,
-            inputs.optimization_results,
-            inputs.holdings,
-            inputs.asset_class_drift,
-            valuations,
-        )
-        .group_by("account_id")
-        .agg(pl.struct("code", "needs_trades", "served", "detail").alias("mandate_service"))
-    )
+    mandates = _mandate_facts(inputs.mandates, service, policy)
     results = inputs.optimization_results.select(
         "account_id",
         "solve_status",
@@ -152,7 +159,6 @@ def _account_facts(inputs: RoutingInputs, policy: Policy) -> pl.DataFrame:
         .join(holds, on="account_id", how="left")
         .join(days, on="account_id", how="left")
         .join(mandates, on="account_id", how="left")
-        .join(service, on="account_id", how="left")
         .join(results, on="account_id", how="left")
         .join(trades, on="account_id", how="left")
         .join(pending, on="account_id", how="left")
@@ -160,7 +166,9 @@ def _account_facts(inputs: RoutingInputs, policy: Policy) -> pl.DataFrame:
             pl.coalesce("checked_status", "status").alias("status"),
             pl.col("in_manual_queue", "optimized", "has_pending_orders").fill_null(False),
             pl.col("proposed_trade_count").fill_null(0),
-            pl.col("halted_securities_traded").fill_null([]),
+            pl.col("halted_securities_traded", "due_mandates").fill_null([]),
+            pl.col("mandates_deferred").fill_null(False),
+            pl.col("judged_mandates").fill_null(0),
         )
     )
     curves = {group.name: group.threshold for group in policy.account_groups}
@@ -168,7 +176,79 @@ def _account_facts(inputs: RoutingInputs, policy: Policy) -> pl.DataFrame:
         curves[group].at(days)
         for group, days in zip(facts["account_group"], facts["days_since_last_trade"], strict=True)
     ]
-    return facts.with_columns(pl.Series("threshold_bps", thresholds, t.F64))
+    return facts.with_columns(
+        pl.Series("threshold_bps", thresholds, t.F64),
+        _one_decimal(facts["score_bps"]).alias("score_shown"),
+        _one_decimal(pl.Series(thresholds, dtype=t.F64)).alias("threshold_shown"),
+        _overrun_dollars(facts["gain_budget_overrun_usd"]).alias("overrun_shown"),
+        pl.Series(
+            [policy.workflow.calendar_due(days) for days in facts["days_since_last_trade"]],
+            dtype=pl.Boolean,
+        ).alias("calendar_due"),
+    )
+
+
+def _mandate_facts(mandates: pl.DataFrame, service: pl.DataFrame, policy: Policy) -> pl.DataFrame:
+    """Per account with mandates: ``due_mandates``, the reason codes of those that trade
+    today (high priority first); ``mandates_deferred``, whether normal-priority ones wait
+    because only high-priority mandates trade in step 2; ``judged_mandates``, how many
+    due ones need trades; ``unserved_mandates``, the details of those the proposal does
+    not serve ("; "-joined in the service's order; null when it serves them all)."""
+    listed = mandates.select("account_id", "mandate", "priority").unique()
+    high = pl.col("priority") == "high"
+    due = (
+        listed.filter(high if policy.workflow.step2_high_priority_only else pl.lit(True))
+        .with_columns(r.mandate_code(pl.col("mandate"), pl.col("priority")).alias("code"))
+        .sort(~high, "mandate")
+    )
+    judged = service.filter(pl.col("needs_trades").fill_null(False)).join(
+        due.select("account_id", "code"),
+        on=["account_id", "code"],
+        how="semi",
+        maintain_order="left",
+    )
+    unserved = (
+        judged.filter(~pl.col("served").fill_null(False))
+        .group_by("account_id", maintain_order=True)
+        .agg(pl.col("detail").str.join("; ").alias("unserved_mandates"))
+    )
+    return (
+        listed.group_by("account_id")
+        .agg(pl.len().alias("listed"))
+        .join(
+            due.group_by("account_id", maintain_order=True).agg(
+                pl.col("code").alias("due_mandates")
+            ),
+            on="account_id",
+            how="left",
+        )
+        .join(
+            judged.group_by("account_id").agg(pl.len().alias("judged_mandates")),
+            on="account_id",
+            how="left",
+        )
+        .join(unserved, on="account_id", how="left")
+        .select(
+            "account_id",
+            pl.col("due_mandates").fill_null([]),
+            (pl.col("due_mandates").list.len().fill_null(0) < pl.col("listed")).alias(
+                "mandates_deferred"
+            ),
+            pl.col("judged_mandates").fill_null(0),
+            "unserved_mandates",
+        )
+    )
+
+
+def _one_decimal(values: pl.Series) -> pl.Series:
+    """Numbers as the rule texts show them: one decimal place (Python's formatting)."""
+    return pl.Series([None if v is None else f"{v:.1f}" for v in values.to_list()], dtype=t.Utf8)
+
+
+def _overrun_dollars(overruns: pl.Series) -> pl.Series:
+    """A gain budget overrun in dollars where there is one (over 0), else null."""
+    shown = [dollars(v) if v is not None and v > 0 else None for v in overruns.to_list()]
+    return pl.Series(shown, dtype=t.Utf8)
 
 
 def _trade_facts(proposed: pl.DataFrame, halts: pl.DataFrame) -> pl.DataFrame:
@@ -184,133 +264,207 @@ def _trade_facts(proposed: pl.DataFrame, halts: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _route(row: dict[str, Any], policy: Policy) -> Route:
-    """The decision for one account; a traded proposal beyond the account's gain budget
-    says so, with the amount, after the route's own reasons and rule."""
-    route = _decide(row, policy)
-    overrun = row["gain_budget_overrun_usd"] or 0.0
-    if route.route in TRADING_ROUTES and overrun > 0:
-        return Route(
-            route.route,
-            [*route.reasons, r.GAIN_BUDGET_OVERRUN],
-            f"{route.rule}; net realized gains {dollars(overrun)} over the gain budget",
-        )
-    return route
+def _first_rule(rules: list[Rule], part: Callable[[Rule], pl.Expr]) -> pl.Expr:
+    """``part`` of the first rule (in precedence order) that applies to the account."""
+    chain = pl.when(rules[0].applies.fill_null(False)).then(part(rules[0]))
+    for rule in rules[1:]:
+        chain = chain.when(rule.applies.fill_null(False)).then(part(rule))
+    return chain
 
 
-def _decide(row: dict[str, Any], policy: Policy) -> Route:
-    """The route of one account, rules in precedence order."""
-    for rule in (_bad_data, _hold, _pending_orders, _failed_solve, _halt):
-        route = rule(row, policy)
-        if route is not None:
-            return route
-    due, deferred = _mandates(row, policy)
-    judged = [m for m in row["mandate_service"] or [] if m["code"] in due and m["needs_trades"]]
-    unserved = [m for m in judged if not m["served"]]
-    if unserved:
-        details = "; ".join(m["detail"] for m in unserved)
-        return Route("MANUAL", [r.MANDATE_UNSERVED, *due], f"due mandate not served: {details}")
-    if judged and row["proposed_trade_count"] > 0:
-        return Route("MANDATE", due, f"mandated trades: {', '.join(due)}")
-    notes = [*due, r.MANDATE_DEFERRED] if deferred else due
-    return _score(row, policy, notes)
-
-
-def _bad_data(row: dict[str, Any], policy: Policy) -> Route | None:
-    if row["in_manual_queue"]:
-        checks = [r.data_code(code) for code in row["reason_codes"] or []]
-        return Route(
-            "MANUAL",
-            [r.MANUAL_CASH_REQUEST, *checks],
-            "bad data and a due high-priority cash request: trade by hand",
-        )
-    if row["status"] != "ok":
-        checks = [r.data_code(code) for code in row["reason_codes"] or []]
-        return Route("SUSPENDED", [r.BAD_DATA, *checks], "bad data: suspended until fixed")
-    return None
-
-
-def _hold(row: dict[str, Any], policy: Policy) -> Route | None:
-    if not row["hold_reasons"]:
-        return None
-    return Route("HOLD", [r.ACCOUNT_HOLD], f"active hold: {'; '.join(row['hold_reasons'])}")
-
-
-def _pending_orders(row: dict[str, Any], policy: Policy) -> Route | None:
-    """Under ``pending_orders: hold`` an account waits until its released trades show up."""
-    if policy.continuity.pending_orders != "hold" or not row["has_pending_orders"]:
-        return None
-    return Route(
-        "HOLD",
-        [r.PENDING_ORDERS],
-        "released trades not yet in the custodian's transactions: held until they are",
+def _codes(*parts: str | pl.Expr) -> pl.Expr:
+    """A list of reason codes: each part a code or a list of codes."""
+    return pl.concat_list(
+        [pl.lit(part, t.Utf8) if isinstance(part, str) else part for part in parts]
     )
 
 
-def _failed_solve(row: dict[str, Any], policy: Policy) -> Route | None:
-    status = row["solve_status"]
-    if not row["optimized"]:
-        return Route("NO_TRADE", [r.NOT_OPTIMIZED], "no optimizer result for the account")
-    if status == "optimal":
-        return None
-    if status == "no_universe":
-        return Route("NO_TRADE", [r.NO_UNIVERSE], "the optimizer had nothing it could trade")
-    code = FAILED_SOLVES.get(status, r.UNKNOWN_SOLVE_STATUS)
-    detail = f": {row['status_detail']}" if row["status_detail"] else ""
-    return Route("MANUAL", [code], f"optimizer {status}{detail}: trade by hand")
+def _rules(policy: Policy) -> list[Rule]:
+    """Every routing rule, in precedence order; the last ones apply to every account."""
+    return [
+        *_bad_data(),
+        _hold(),
+        *_pending_orders(policy),
+        *_failed_solve(),
+        _halt(policy),
+        *_mandates(),
+        *_score(policy),
+    ]
 
 
-def _halt(row: dict[str, Any], policy: Policy) -> Route | None:
+def _bad_data() -> list[Rule]:
+    checks = r.data_codes(pl.col("reason_codes").fill_null([]))
+    return [
+        Rule(
+            pl.col("in_manual_queue"),
+            "MANUAL",
+            _codes(r.MANUAL_CASH_REQUEST, checks),
+            pl.lit("bad data and a due high-priority cash request: trade by hand"),
+        ),
+        Rule(
+            pl.col("status").ne_missing("ok"),
+            "SUSPENDED",
+            _codes(r.BAD_DATA, checks),
+            pl.lit("bad data: suspended until fixed"),
+        ),
+    ]
+
+
+def _hold() -> Rule:
+    reasons = pl.col("hold_reasons")
+    return Rule(
+        reasons.list.len() > 0,
+        "HOLD",
+        _codes(r.ACCOUNT_HOLD),
+        pl.format("active hold: {}", reasons.list.join("; ")),
+    )
+
+
+def _pending_orders(policy: Policy) -> list[Rule]:
+    """Under ``pending_orders: hold`` an account waits until its released trades show up."""
+    if policy.continuity.pending_orders != "hold":
+        return []
+    text = "released trades not yet in the custodian's transactions: held until they are"
+    return [Rule(pl.col("has_pending_orders"), "HOLD", _codes(r.PENDING_ORDERS), pl.lit(text))]
+
+
+def _failed_solve() -> list[Rule]:
+    status, detail = pl.col("solve_status"), pl.col("status_detail")
+    code = status.replace_strict(FAILED_SOLVES, default=r.UNKNOWN_SOLVE_STATUS, return_dtype=t.Utf8)
+    shown_detail = pl.when(detail.str.len_chars() > 0).then(pl.format(": {}", detail))
+    return [
+        Rule(
+            ~pl.col("optimized"),
+            "NO_TRADE",
+            _codes(r.NOT_OPTIMIZED),
+            pl.lit("no optimizer result for the account"),
+        ),
+        Rule(
+            status == "no_universe",
+            "NO_TRADE",
+            _codes(r.NO_UNIVERSE),
+            pl.lit("the optimizer had nothing it could trade"),
+        ),
+        Rule(
+            status.ne_missing("optimal"),
+            "MANUAL",
+            _codes(code),
+            pl.format(
+                "optimizer {}{}: trade by hand",
+                status.fill_null("None"),
+                shown_detail.otherwise(pl.lit("")),
+            ),
+        ),
+    ]
+
+
+def _halt(policy: Policy) -> Rule:
     """HALT when the proposal trades a halted security.
 
     Under 'skip_account' the optimizer's own flag counts too; under 'freeze_security'
     the optimizer froze halted securities, so only an actual halted trade (a defect
     upstream) stops the account, never a halted holding left alone.
     """
-    traded = row["halted_securities_traded"]
-    flagged = policy.workflow.halt_mode == "skip_account" and bool(row["touches_halted"])
-    if not (traded or flagged):
-        return None
-    which = f": {', '.join(traded)}" if traded else ""
-    return Route("HALT", [r.HALTED_SECURITY], f"proposal trades a halted security{which}")
-
-
-def _mandates(row: dict[str, Any], policy: Policy) -> tuple[list[str], bool]:
-    """Reason codes of the mandates that trade today (high priority first), and whether
-    normal-priority ones wait because only high-priority mandates trade in step 2."""
-    mandates = sorted(
-        {(m["mandate"], m["priority"]) for m in row["mandate_list"] or []},
-        key=lambda m: (m[1] != "high", m[0]),
+    traded = pl.col("halted_securities_traded")
+    flagged = pl.lit(policy.workflow.halt_mode == "skip_account") & pl.col(
+        "touches_halted"
+    ).fill_null(False)
+    which = pl.when(traded.list.len() > 0).then(pl.format(": {}", traded.list.join(", ")))
+    return Rule(
+        (traded.list.len() > 0) | flagged,
+        "HALT",
+        _codes(r.HALTED_SECURITY),
+        pl.format("proposal trades a halted security{}", which.otherwise(pl.lit(""))),
     )
-    high_only = policy.workflow.step2_high_priority_only
-    due = [r.mandate_code(*m) for m in mandates if not high_only or m[1] == "high"]
-    return due, len(due) < len(mandates)
 
 
-def _score(row: dict[str, Any], policy: Policy, notes: list[str]) -> Route:
-    """SCORE or NO_TRADE by the policy's trigger; ``notes`` are mandates that did not trade."""
-    trigger = policy.workflow.trigger
-    score, threshold = row["score_bps"], row["threshold_bps"]
-    has_trades = row["proposed_trade_count"] > 0
-    if trigger == "bands":
-        return Route("NO_TRADE", [r.SCORE_TRIGGER_OFF, *notes], "trigger=bands: only mandates")
-    if trigger == "calendar":
-        days = row["days_since_last_trade"]
-        if not policy.workflow.calendar_due(days):
-            rule = f"calendar: {days} days since the last trade < {policy.workflow.calendar_days}"
-            return Route("NO_TRADE", [r.CALENDAR_NOT_DUE, *notes], rule)
-        if not has_trades:
-            return Route("NO_TRADE", [r.NO_TRADES_PROPOSED, *notes], "calendar due, no trades")
-        return Route("SCORE", [r.CALENDAR_DUE, *notes], "calendar: due for its periodic trade")
-    clears = score is not None and score >= threshold
-    if not clears:
-        shown = "null" if score is None else f"{score:.1f}"
-        rule = f"score {shown} bps under the threshold {threshold:.1f} bps"
-        return Route("NO_TRADE", [r.SCORE_BELOW_THRESHOLD, *notes], rule)
-    if not has_trades:
-        return Route("NO_TRADE", [r.NO_TRADES_PROPOSED, *notes], "score clears, no trades")
-    rule = f"score {score:.1f} bps clears the threshold {threshold:.1f} bps"
-    return Route("SCORE", [r.SCORE_ABOVE_THRESHOLD, *notes], rule)
+def _mandates() -> list[Rule]:
+    """MANUAL when a due mandate that needs trades is not served, MANDATE when the
+    proposal trades for due mandates (see ``_mandate_facts``)."""
+    due = pl.col("due_mandates")
+    return [
+        Rule(
+            pl.col("unserved_mandates").is_not_null(),
+            "MANUAL",
+            _codes(r.MANDATE_UNSERVED, due),
+            pl.format("due mandate not served: {}", "unserved_mandates"),
+        ),
+        Rule(
+            (pl.col("judged_mandates") > 0) & (pl.col("proposed_trade_count") > 0),
+            "MANDATE",
+            due,
+            pl.format("mandated trades: {}", due.list.join(", ")),
+        ),
+    ]
+
+
+def _score(policy: Policy) -> list[Rule]:
+    """SCORE or NO_TRADE by the policy's trigger, after the mandates that did not trade."""
+    due = pl.col("due_mandates")
+    notes = (
+        pl.when(pl.col("mandates_deferred")).then(_codes(due, r.MANDATE_DEFERRED)).otherwise(due)
+    )
+    workflow = policy.workflow
+    if workflow.trigger == "bands":
+        text = pl.lit("trigger=bands: only mandates")
+        return [Rule(pl.lit(True), "NO_TRADE", _codes(r.SCORE_TRIGGER_OFF, notes), text)]
+    if workflow.trigger == "calendar":
+        not_due = f"calendar: {{}} days since the last trade < {workflow.calendar_days}"
+        return _triggered(
+            notes,
+            Rule(
+                ~pl.col("calendar_due"),
+                "NO_TRADE",
+                _codes(r.CALENDAR_NOT_DUE, notes),
+                pl.format(not_due, "days_since_last_trade"),
+            ),
+            "calendar due, no trades",
+            _codes(r.CALENDAR_DUE, notes),
+            pl.lit("calendar: due for its periodic trade"),
+        )
+    score = pl.col("score_bps")
+    clears = ((score >= pl.col("threshold_bps")) & ~score.is_nan()).fill_null(False)
+    below = pl.format(
+        "score {} bps under the threshold {} bps",
+        pl.col("score_shown").fill_null("null"),
+        "threshold_shown",
+    )
+    return _triggered(
+        notes,
+        Rule(~clears, "NO_TRADE", _codes(r.SCORE_BELOW_THRESHOLD, notes), below),
+        "score clears, no trades",
+        _codes(r.SCORE_ABOVE_THRESHOLD, notes),
+        pl.format("score {} bps clears the threshold {} bps", "score_shown", "threshold_shown"),
+    )
+
+
+def _triggered(
+    notes: pl.Expr, untriggered: Rule, without_trades: str, reasons: pl.Expr, text: pl.Expr
+) -> list[Rule]:
+    """A trigger's rules: NO_TRADE where it does not fire (``untriggered``), NO_TRADE
+    where it fires on an empty proposal, SCORE (``reasons``, ``text``) everywhere else."""
+    empty = ~(pl.col("proposed_trade_count") > 0)
+    return [
+        untriggered,
+        Rule(empty, "NO_TRADE", _codes(r.NO_TRADES_PROPOSED, notes), pl.lit(without_trades)),
+        Rule(pl.lit(True), "SCORE", reasons, text),
+    ]
+
+
+def _with_gain_budget_overrun(decided: pl.DataFrame) -> pl.DataFrame:
+    """A traded proposal beyond the account's gain budget says so, with the amount,
+    after the route's own reasons and rule."""
+    over = pl.col("route").is_in(TRADING_ROUTES) & pl.col("overrun_shown").is_not_null()
+    return decided.with_columns(
+        pl.when(over)
+        .then(_codes(pl.col("reasons"), r.GAIN_BUDGET_OVERRUN))
+        .otherwise("reasons")
+        .alias("reasons"),
+        pl.when(over)
+        .then(pl.format("{}; net realized gains {} over the gain budget", "rule", "overrun_shown"))
+        .otherwise("rule")
+        .alias("rule"),
+    )
 
 
 def _review_expr() -> pl.Expr:

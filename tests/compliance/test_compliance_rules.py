@@ -151,6 +151,23 @@ def test_sells_name_a_lot_of_the_account_in_the_security_within_its_quantity() -
     ]
 
 
+def test_a_lot_listed_twice_is_read_from_its_first_row() -> None:
+    # the lots the trades name are picked out of the book's lots: the first row of a
+    # repeated lot still decides, and another account's lot of that id stays apart
+    lots = [
+        *LOTS,
+        lot("A1", "A1-L1", "SEC-X", 20.0, 300.0, dt.date(2025, 1, 2)),
+        lot("B1", "A1-L1", "SEC-X", 500.0, 300.0, dt.date(2025, 1, 2)),
+    ]
+    found = violations(
+        [trade("A1", "SEC-X", "sell", 150, "A1-L1"), trade("A2", "SEC-X", "sell", 10, "A1-L1")],
+        book(lots=lots),
+    )
+    assert found.filter(pl.col("rule") == rules.SELL_LOT)["message"].to_list() == [
+        "sell 10.0 SEC-X lot A1-L1: lot A1-L1 is not a lot of the account"
+    ]
+
+
 def test_no_position_ends_short_per_account_and_security() -> None:
     # A1's positions file shows 150 X although the lot holds 200: the position decides
     positions = [

@@ -208,3 +208,56 @@ def test_a_new_batch_interrupted_before_its_supersession_record_is_completed_by_
     ]
     third = write_trade_files(released()[:1], ACCOUNTS, SECURITIES, tmp_path, AS_OF)
     assert third.supersedes == again.batch_id
+
+
+def _written_rows(manifest, folder):
+    return [
+        row
+        for file in manifest.files
+        for row in csv.reader((folder / file.name).open(newline=""))
+        if row[0] != "account_id"
+    ]
+
+
+def test_repeated_and_missing_values_are_written_as_each_row_alone(tmp_path):
+    """Cells are written once per distinct value: repeated quantities and prices, a
+    missing lot and symbol, a formula-like text and a negative zero each come out as the
+    same trade written on its own."""
+    securities = t.conform(
+        pl.DataFrame({"security_id": ["SEC-A", "SEC-B"], "symbol": ["=AAA", None]}), t.SECURITIES
+    )
+    rows = [
+        ("A1", "SEC-A", "buy", 7.0, 1.005, None),
+        ("A1", "SEC-B", "sell", 7.0, 1.005, "+L1"),
+        ("A2", "SEC-A", "buy", 7.0, 2.5, None),
+        ("A2", "SEC-B", "sell", -0.0, 1.005, "+L1"),
+        ("B1", "SEC-A", "buy", 0.1 + 0.2, 1.005, None),
+    ]
+    together = _written_rows(
+        write_trade_files(released(rows), ACCOUNTS, securities, tmp_path / "all", AS_OF),
+        tmp_path / "all",
+    )
+    alone = [
+        written[:-1]
+        for index, row in enumerate(rows)
+        for written in _written_rows(
+            write_trade_files(released([row]), ACCOUNTS, securities, tmp_path / str(index), AS_OF),
+            tmp_path / str(index),
+        )
+    ]
+    assert [written[:-1] for written in together] == alone
+    assert together[0][:8] == ["A1", "SEC-A", "'=AAA", "buy", "7", "1.0050", "7.04", ""]
+    assert together[3][2:8] == ["", "sell", "0", "1.0050", "0.00", "'+L1"]
+
+
+def test_an_unwritable_quantity_names_the_first_trade_that_has_it(tmp_path):
+    third = 1 / 3
+    trades = released(
+        [
+            ("A1", "SEC-A", "buy", 2.0, 100.0, None),
+            ("A2", "SEC-B", "buy", third, 100.0, None),
+            ("B1", "SEC-A", "buy", third, 100.0, None),
+        ]
+    )
+    with pytest.raises(ValueError, match=r"^trade A2 SEC-B buy: quantity 0\.333"):
+        write_trade_files(trades, ACCOUNTS, SECURITIES, tmp_path, AS_OF)

@@ -14,6 +14,7 @@ from rebalance_pipeline.compliance import ComplianceInputs
 from rebalance_pipeline.policy import Policy
 from rebalance_pipeline.review.queue import (
     REVIEW_DECISIONS,
+    REVIEW_FINDINGS,
     ReviewContext,
     ReviewFileError,
     apply_review_decisions,
@@ -330,6 +331,16 @@ def test_an_account_the_date_already_released_is_not_judged_again(queue, context
         ("APPROVE", "sell", 100.0),
         ("APPROVE", "buy", 20.0),
     ]
+
+
+def test_no_decision_judges_nothing_whatever_the_date_released(queue):
+    # SOLD's released sale and APPROVE's queued buy break the wash-sale rule together,
+    # but nothing is decided: no account of this review releases, none is judged
+    released = t.conform(pl.DataFrame([SOLD_SALE]), RELEASED_TRADES)
+    none = approved(queue, "APPROVE").clear()
+    outcome = apply_review_decisions(queue, none, released, review_context(SOLD))
+    assert outcome.findings.is_empty() and outcome.findings.schema == REVIEW_FINDINGS
+    assert outcome.released.is_empty() and outcome.rejected.is_empty()
 
 
 def test_sessions_are_judged_in_the_order_recorded(queue):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 
@@ -507,3 +508,68 @@ def test_output_is_deterministic_whatever_the_input_order():
     assert first.decisions.equals(second.decisions)
     assert first.released_trades.equals(second.released_trades)
     assert first.decisions.schema == t.ROUTING_DECISIONS
+
+
+def test_no_accounts_give_no_decisions():
+    none = dataclasses.replace(
+        inputs([account("A")]), account_valuations=t.empty(t.ACCOUNT_VALUATIONS)
+    )
+    out = route_accounts(none, Policy())
+    assert out.decisions.is_empty()
+    assert out.decisions.schema == t.ROUTING_DECISIONS
+    assert out.released_trades.is_empty() and out.review_queue.is_empty()
+
+
+def test_a_score_or_an_overrun_that_is_not_a_number_never_trades_or_counts():
+    # NaN compares false: the score does not clear its threshold, the overrun is no overrun
+    out = route_accounts(
+        inputs(
+            [account("A"), account("B")],
+            [result("A", math.nan), result("B", 200.0, gain_budget_overrun_usd=math.nan)],
+        ),
+        Policy(),
+    )
+    a, b = decision(out, "A"), decision(out, "B")
+    assert (a["route"], a["reasons"]) == ("NO_TRADE", [r.SCORE_BELOW_THRESHOLD])
+    assert a["rule"].startswith("score nan bps under the threshold ")
+    assert (b["route"], b["reasons"]) == ("SCORE", [r.SCORE_ABOVE_THRESHOLD])
+    assert "gain budget" not in b["rule"]
+
+
+@pytest.mark.parametrize(
+    ("status", "detail", "rule"),
+    [
+        ("infeasible", "", "optimizer infeasible: trade by hand"),
+        ("infeasible", None, "optimizer infeasible: trade by hand"),
+        ("solver_error", "max iter", "optimizer solver_error: max iter: trade by hand"),
+        ("odd", None, "optimizer odd: trade by hand"),
+    ],
+)
+def test_a_failed_solve_says_its_status_and_detail_when_there_is_one(status, detail, rule):
+    out = route_accounts(
+        inputs([account("A")], [result("A", status=status, status_detail=detail)]), Policy()
+    )
+    assert decision(out, "A")["rule"] == rule
+    assert decision(out, "A")["reasons"] == [FAILED.get(status, r.UNKNOWN_SOLVE_STATUS)]
+
+
+FAILED = {"infeasible": r.MANDATE_INFEASIBLE, "solver_error": r.SOLVER_ERROR}
+
+
+def test_every_unserved_due_mandate_is_named_in_the_rule():
+    restricted = {"account_id": "A", "mandate": "restriction", "priority": "high"}
+    (mandate, cash) = withdrawal("A", cash_after=2_000.0)  # short of the 5,000 due
+    holdings = [{"account_id": "A", "security_id": "SEC-R", "quantity": 10.0}]
+    out = route_accounts(
+        inputs(
+            [account("A")],
+            [result("A", **cash)],
+            mandates=[mandate, {**restricted, "security_id": "SEC-R"}],
+            holdings=holdings,
+        ),
+        Policy(),
+    )
+    a = decision(out, "A")
+    assert a["route"] == "MANUAL"
+    assert a["reasons"] == [r.MANDATE_UNSERVED, "cash_request_high", "restriction_high"]
+    assert a["rule"].count("; ") == 1
