@@ -290,3 +290,23 @@ def test_the_rows_of_a_file_wanted_for_a_few_lots_are_those_the_whole_file_gives
     whole = parse_file(path, f.CUSTODIAN[custodian], "lots", root=tmp_path).rows
     assert wanted.equals(whole.join(keep, on=["account_id", "lot_id"], how="semi"))
     assert wanted["lot_id"].to_list() == ["A1-L2", "B2-L1"]
+
+
+@pytest.mark.parametrize("custodian", f.CUSTODIANS)
+@pytest.mark.parametrize(
+    "keep",
+    [
+        pl.DataFrame(schema={"account_id": pl.String, "lot_id": pl.String}),
+        pl.DataFrame({"account_id": ["A1", None], "lot_id": [None, "B2-L1"]}),
+        pl.DataFrame({"account_id": ["A1"], "lot_id": ["A1-L"]}),  # a prefix of two lot ids
+        pl.DataFrame({"account_id": ["A1", "A1"], "lot_id": ["A1-L1", "A1-L1"]}),
+    ],
+    ids=["no-lots", "nulls", "prefix", "twice"],
+)
+def test_lots_wanted_by_edge_case_keys_are_those_the_whole_file_gives(tmp_path, custodian, keep):
+    path = write(tmp_path, custodian, "lots", LOTS)
+
+    wanted = parse_rows(path, f.CUSTODIAN[custodian], "lots", keep, root=tmp_path)
+
+    whole = parse_file(path, f.CUSTODIAN[custodian], "lots", root=tmp_path).rows
+    assert wanted.equals(whole.join(keep, on=["account_id", "lot_id"], how="semi"))
