@@ -145,12 +145,13 @@ def pending_transactions(book: Book, pending: pl.DataFrame) -> pl.DataFrame:
     A sell's realized gain is its share of its lot's cost basis in the book (null when
     the lot is not in it); ids are ``pending:<batch>:<account>:<security>:<side>:<lot>``.
     """
-    lots = book.lots.select(
-        "account_id", "lot_id", pl.col("quantity").alias("lot_quantity"), "cost_basis"
-    ).unique(["account_id", "lot_id"], keep="first")
-    orders = pending.filter(pl.col("status") == "open").join(
-        lots, on=["account_id", "lot_id"], how="left", maintain_order="left"
+    orders = pending.filter(pl.col("status") == "open")
+    lots = (
+        book.lots.filter(pl.col("account_id").is_in(orders.get_column("account_id").implode()))
+        .select("account_id", "lot_id", pl.col("quantity").alias("lot_quantity"), "cost_basis")
+        .unique(["account_id", "lot_id"], keep="first")
     )
+    orders = orders.join(lots, on=["account_id", "lot_id"], how="left", maintain_order="left")
     proceeds = pl.col("open_quantity") * pl.col("price")
     gain = proceeds - pl.col("cost_basis") * pl.col("open_quantity") / pl.col("lot_quantity")
     rows = orders.join(_custodians(book), on="account_id", how="left").join(
@@ -184,11 +185,24 @@ def _settled(quantity: str = "quantity") -> pl.Expr:
     return pl.col("delta").is_null() | (pl.col(quantity).abs() > 1e-9)
 
 
+def _with_deltas(frame: pl.DataFrame, deltas: pl.DataFrame, key: list[str]) -> pl.DataFrame:
+    """``frame`` with the ``delta`` of its ``key`` (``deltas`` has one row per key), null
+    where there is none: what a left join gives, looking up only the rows of the few
+    accounts with a delta."""
+    indexed = frame.with_row_index("_row")
+    accounts = deltas.get_column("account_id").implode()
+    found = (
+        indexed.filter(pl.col("account_id").is_in(accounts))
+        .join(deltas.select(*key, "delta"), on=key)
+        .select("_row", "delta")
+    )
+    delta = pl.repeat(None, frame.height, dtype=deltas.schema["delta"], eager=True).alias("delta")
+    return frame.with_columns(delta.scatter(found.get_column("_row"), found.get_column("delta")))
+
+
 def _net_positions(book: Book, moves: pl.DataFrame) -> pl.DataFrame:
     deltas = moves.group_by("account_id", "security_id").agg(pl.col("delta").sum())
-    joined = book.positions.join(
-        deltas, on=["account_id", "security_id"], how="left", maintain_order="left"
-    )
+    joined = _with_deltas(book.positions, deltas, ["account_id", "security_id"])
     updated = (
         joined.with_columns(pl.col("quantity") + pl.col("delta").fill_null(0.0))
         .filter(_settled())
@@ -210,7 +224,7 @@ def _net_lots(book: Book, moves: pl.DataFrame) -> pl.DataFrame:
         .group_by("account_id", "lot_id")
         .agg(pl.col("delta").sum())
     )
-    lots = book.lots.join(sold, on=["account_id", "lot_id"], how="left", maintain_order="left")
+    lots = _with_deltas(book.lots, sold, ["account_id", "lot_id"])
     kept_share = 1 + pl.col("delta").fill_null(0.0) / pl.col("quantity")
     remaining = (
         lots.with_columns(

@@ -19,7 +19,7 @@ from rebalance_pipeline.features.models import (
     SqlModel,
     discover_models,
 )
-from rebalance_pipeline.features.runner import run_model
+from rebalance_pipeline.features.runner import run_models
 from rebalance_pipeline.partitions import business_day_partitions, partition_date
 from rebalance_pipeline.resources import BookSource
 
@@ -69,16 +69,18 @@ def feature_assets(sql_dir: Path = SQL_DIR) -> list[dg.AssetsDefinition]:
         context: dg.AssetExecutionContext, book: BookSource, **inputs: pl.DataFrame
     ) -> Iterator[dg.Output]:
         as_of = partition_date(context.partition_key)
-        policy = book.policy(as_of)
-        available = dict(inputs)
         selected = context.op_execution_context.selected_output_names
+        needed = [
+            model
+            for model in models
+            if model.name in selected or _needed_later(model, models, selected)
+        ]
+        # one run shares each input's conversion for DuckDB between the models reading it
+        outputs = run_models(inputs, as_of, book.policy(as_of), needed)
         for model in models:  # dependency order
-            if model.name not in selected and not _needed_later(model, models, selected):
-                continue
-            frame = available[model.name] = run_model(model, available, as_of, policy)
             if model.name in selected:
                 yield dg.Output(
-                    frame,
+                    outputs[model.name],
                     output_name=model.name,
                     metadata={"dagster/column_lineage": column_lineage(model)},
                 )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -24,6 +23,7 @@ from rebalance_pipeline.ingest.parse import (
     parse_files,
     parse_rows,
 )
+from rebalance_pipeline.storage import file_sha256
 
 WASH_SALE_DAYS = 30  # transactions history a date needs to judge wash-sale windows
 HISTORY_KINDS = ("prices", "transactions")
@@ -91,7 +91,7 @@ def load_book(root: Path, as_of: dt.date, lookback_business_days: int = 60) -> B
         parse_findings=_scoped_findings(
             [
                 *(p.findings for p in today),
-                *_resent_files(today, recent),
+                *_resent_files(root, today, recent),
                 *_missing_history(root, custodians, as_of),
                 *_untrusted_history(history, as_of),
                 *_unlisted_custodians(firm["accounts"], custodians, as_of),
@@ -240,7 +240,7 @@ def _source_files(root: Path, files: list[ParsedFile]) -> pl.DataFrame:
 
 
 def _recent_files(root: Path, custodians: tuple[Custodian, ...], as_of: dt.date) -> pl.DataFrame:
-    """(custodian, kind, file_date, source_file, rows, sha256) of the drop files of the
+    """(custodian, kind, file_date, source_file, rows, size) of the drop files of the
     ``ROW_HISTORY_DAYS`` business days before ``as_of``; rows are counted by the
     adapter from the bytes (no parsing: history is only a yardstick for today's count)."""
     records = []
@@ -250,16 +250,15 @@ def _recent_files(root: Path, custodians: tuple[Custodian, ...], as_of: dt.date)
                 source_file = custodian.drop_path(kind, day)
                 if is_drop_file(path := root / source_file, root):
                     content = path.read_bytes()
-                    digest = hashlib.sha256(content).hexdigest()
                     rows = custodian.adapter.detail_rows(content, kind)
-                    records.append((custodian.name, kind, day, source_file, rows, digest))
+                    records.append((custodian.name, kind, day, source_file, rows, len(content)))
     schema = {
         "custodian": pl.String,
         "kind": pl.String,
         "file_date": pl.Date,
         "source_file": pl.String,
         "rows": pl.Int64,
-        "sha256": pl.String,
+        "size": pl.Int64,
     }
     return pl.DataFrame(records, schema=schema, orient="row")
 
@@ -273,30 +272,34 @@ def _row_history(recent: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _resent_files(today: list[ParsedFile], recent: pl.DataFrame) -> list[pl.DataFrame]:
+def _resent_files(root: Path, today: list[ParsedFile], recent: pl.DataFrame) -> list[pl.DataFrame]:
     """stale_file for a file of today byte-identical to a recent file of the same
     custodian and kind, where the same bytes cannot be today's data: its rows are dated
     (prices, transactions), or the custodian's transactions of today changed what it
     lists (``MOVED_BY``). An empty file, a corporate-actions file (custodians restate
     announced actions day after day) and an account file on a day nothing moved it may
-    well repeat. A file already stale by its own dates is not reported twice."""
+    well repeat. A file already stale by its own dates is not reported twice. Only the
+    recent files of today's file's size are hashed: other sizes cannot be the same bytes."""
     transactions = _parsed_rows(today, "transactions")
     found = []
     for parsed in today:
         stale = parsed.findings.filter(pl.col("check") == "stale_file")
         if parsed.sha256 is None or parsed.rows.is_empty() or not stale.is_empty():
             continue
-        earlier = recent.filter(
+        size = (root / parsed.source_file).stat().st_size
+        same_size = recent.filter(
             (pl.col("custodian") == parsed.custodian)
             & (pl.col("kind") == parsed.kind)
-            & (pl.col("sha256") == parsed.sha256)
-        )
-        if earlier.is_empty() or not _changed_since(parsed, transactions):
+            & (pl.col("size") == size)
+        ).sort("file_date")
+        earlier = [
+            source_file
+            for source_file in same_size["source_file"]
+            if file_sha256(root / source_file) == parsed.sha256
+        ]
+        if not earlier or not _changed_since(parsed, transactions):
             continue
-        message = (
-            f"{parsed.source_file} is a stale file: byte-identical to "
-            f"{earlier.sort('file_date')['source_file'][-1]}"
-        )
+        message = f"{parsed.source_file} is a stale file: byte-identical to {earlier[-1]}"
         found.append(parsed.file_finding("stale_file", message))
     return found
 

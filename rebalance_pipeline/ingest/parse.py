@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 from pathlib import Path
 
@@ -136,11 +137,21 @@ class AdapterError(Exception):
 
 @dataclasses.dataclass(frozen=True)
 class _Delivered:
-    """A file read from the drop folder, its bytes as its custodian wrote them."""
+    """A file read from the drop folder: its bytes as delivered (``sent``) and as its
+    custodian wrote them (``content``)."""
 
     base: dict
-    sha256: str
-    content: bytes
+    sent: bytes
+
+    @functools.cached_property
+    def sha256(self) -> str:
+        """Of the bytes as delivered; computed when asked (a file read for a few of its
+        rows is not hashed)."""
+        return hashlib.sha256(self.sent).hexdigest()
+
+    @functools.cached_property
+    def content(self) -> bytes:
+        return without_transport_artefacts(self.sent)
 
 
 def _read(
@@ -160,15 +171,14 @@ def _read(
     if foreign is not None:
         message = f"{source_file} is not a regular file of the drop folder ({foreign}): not read"
         return _not_read(base, "foreign", None, "foreign_file", message)
-    content = path.read_bytes()
-    sha256 = hashlib.sha256(content).hexdigest()
+    delivered = _Delivered(base, path.read_bytes())
     try:
-        if not content.isascii():  # ASCII is valid UTF-8; only other bytes need decoding
-            content.decode("utf-8")
+        if not delivered.sent.isascii():  # ASCII is valid UTF-8; only other bytes need decoding
+            delivered.sent.decode("utf-8")
     except UnicodeDecodeError as error:
         message = f"{source_file} is not UTF-8 text ({error.reason} at byte {error.start})"
-        return _not_read(base, "unreadable", sha256, "wrong_encoding", message)
-    return _Delivered(base, sha256, without_transport_artefacts(content))
+        return _not_read(base, "unreadable", delivered.sha256, "wrong_encoding", message)
+    return delivered
 
 
 def without_transport_artefacts(content: bytes) -> bytes:

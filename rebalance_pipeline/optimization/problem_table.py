@@ -86,7 +86,12 @@ def _ok_accounts(valuations: pl.DataFrame, policy: Policy) -> pl.DataFrame:
 
 def _last_per_key(frame: pl.DataFrame, key: list[str]) -> pl.DataFrame:
     """The frame with one row per key, the last delivered (a later row corrects)."""
-    return frame.unique(key, keep="last", maintain_order=True)
+    return frame.filter(pl.struct(key).is_last_distinct())
+
+
+def _of_accounts(frame: pl.DataFrame, accounts: pl.DataFrame) -> pl.DataFrame:
+    """The rows of ``frame`` of the ``accounts``, in their order."""
+    return frame.filter(pl.col("account_id").is_in(accounts.get_column("account_id").implode()))
 
 
 def _universe(
@@ -103,9 +108,7 @@ def _universe(
         targets.select("model_id", "security_id", pl.col("target_weight").alias("target")),
         on="model_id",
     )
-    held = _last_per_key(features["holdings"], ACCOUNT).join(
-        accounts.select("account_id"), on="account_id", how="semi"
-    )
+    held = _last_per_key(_of_accounts(features["holdings"], accounts), ACCOUNT)
     securities = _last_per_key(canonical["securities"], ["security_id"])
     vols = estimate_class_vols(
         canonical["price_history"], canonical["prices"], canonical["securities"], policy
@@ -204,7 +207,7 @@ def _lots(
     """The lots of securities in their account's universe, each with its index there and
     whether a wash-sale window blocks selling it at a loss."""
     lots = (
-        features["tax_lots"]
+        _of_accounts(features["tax_lots"], accounts)
         .join(accounts.select("account_id", "registration"), on="account_id")
         .join(universe.select(*ACCOUNT, *UNIVERSE_FOR_LOTS), on=ACCOUNT)
         .sort("account_id", "lot_id", maintain_order=True)

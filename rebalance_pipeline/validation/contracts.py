@@ -325,13 +325,15 @@ FAILURE_CASES = {
 def _failures(schema: pa.DataFrameSchema, frame: pl.DataFrame) -> pl.DataFrame:
     """(index, column, check, failure_case) of every failing row of ``frame``. Pandera
     is asked only when one query cannot tell the frame passes (on most dates every table
-    does, and pandera's test-by-test validation costs more than the whole query)."""
+    does, and pandera's test-by-test validation costs more than the whole query), and
+    then only for the tests that query saw fail."""
     import pandera.polars as pa
 
-    if pandera_verdict.passes(schema, frame):
+    failing = pandera_verdict.failing_part(schema, frame)
+    if failing is None:
         return pl.DataFrame(schema=FAILURE_CASES)
     try:
-        schema.validate(frame, lazy=True)
+        failing.validate(frame, lazy=True)
     except pa.errors.SchemaErrors as err:
         cases = err.failure_cases
         return cases.select(pl.col(name).cast(dtype) for name, dtype in FAILURE_CASES.items())

@@ -178,12 +178,14 @@ def _last_account_read(rows: pl.DataFrame) -> pl.DataFrame:
 
 def _cut_off_files(book: Book, rows: pl.DataFrame, last_read: pl.DataFrame) -> pl.DataFrame:
     """source_file of trailer-less account files that end before accounts the custodian's
-    other files of the day still list (rows are sorted by account, so the tail is lost)."""
+    other files of the day still list (rows are sorted by account, so the tail is lost):
+    the last account those files list comes after the file's last account."""
+    last_by_kind = rows.group_by("custodian", "kind").agg(pl.col("account_id").max())
     evidence = pl.concat(
         [
-            rows.filter(pl.col("kind").is_in(sources))
-            .select("custodian", "account_id")
-            .unique()
+            last_by_kind.filter(pl.col("kind").is_in(sources))
+            .group_by("custodian")
+            .agg(pl.col("account_id").max())
             .with_columns(pl.lit(kind).alias("kind"))
             for kind, sources in CUT_OFF_EVIDENCE.items()
         ]

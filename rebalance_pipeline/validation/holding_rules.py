@@ -30,7 +30,7 @@ def reconciliation(
     unknown_symbol = pl.when(pl.col("security_id").is_null()).then(pl.col("symbol"))
     holding = ["account_id", "security_id", unknown_symbol.alias("unknown_symbol")]
     positions = (
-        book.positions.unique(["account_id", "security_id", "symbol"], keep="first")
+        _first_per_key(book.positions, ["account_id", "security_id", "symbol"])
         .group_by(holding)
         .agg(
             pl.col("quantity").sum().alias("position"),
@@ -40,9 +40,11 @@ def reconciliation(
             pl.col("source_row").min(),
         )
     )
+    with_positions = book.lots.filter(
+        pl.col("account_id").is_in(book.positions.get_column("account_id").implode())
+    )
     lots = (
-        book.lots.join(book.positions.select("account_id").unique(), on="account_id", how="semi")
-        .unique(["account_id", "lot_id"], keep="first")
+        _first_per_key(with_positions, ["account_id", "lot_id"])
         .group_by(holding)
         .agg(
             pl.col("quantity").sum().alias("lot_total"),
@@ -83,6 +85,11 @@ def reconciliation(
         ).alias("message"),
     )
     return draft(scope.by_account(breaks))
+
+
+def _first_per_key(frame: pl.DataFrame, key: list[str]) -> pl.DataFrame:
+    """The first row of each ``key`` (nulls equal), in the frame's order."""
+    return frame.filter(pl.struct(key).is_first_distinct())
 
 
 MODEL_WEIGHT_TOLERANCE = 1e-6

@@ -27,17 +27,52 @@ FLOATS = (pl.Float32, pl.Float64)
 
 def passes(schema: pa.DataFrameSchema, frame: pl.DataFrame) -> bool:
     """True when ``schema.validate(frame, lazy=True)`` surely raises no failure case."""
+    return failing_part(schema, frame) is None
+
+
+def failing_part(schema: pa.DataFrameSchema, frame: pl.DataFrame) -> pa.DataFrameSchema | None:
+    """None when ``frame`` surely passes ``schema``; else the schema narrowed to the tests
+    the frame fails (the whole schema when the verdict is not decided). Pandera gives the
+    narrowed schema the failure cases it gives the whole one (the tests it leaves out
+    have none), without running every test of a large table again."""
     decidable = (
         _polars_backend(schema, frame) and _modelled(schema) and _columns_as_declared(schema, frame)
     )
     if not decidable:
-        return False
+        return schema
     try:
+        tests, verdicts = zip(*_verdicts(schema, frame.lazy()), strict=True)
         # small frames in memory: the streaming engine would take longer to start than to run
-        results = pl.collect_all(list(_verdicts(schema, frame.lazy())), engine="in-memory")
+        results = pl.collect_all(list(verdicts), engine="in-memory")
     except Exception:  # a check that errors is a failure pandera reports
-        return False
-    return all(verdict is True for result in results for verdict in result.row(0))
+        return schema
+    failed = {
+        test
+        for test_group, result in zip(tests, results, strict=True)
+        for test, verdict in zip(test_group, result.row(0), strict=True)
+        if verdict is not True
+    }
+    return _narrowed(schema, failed) if failed else None
+
+
+def _narrowed(schema: pa.DataFrameSchema, failed: set[tuple]) -> pa.DataFrameSchema:
+    """``schema`` with only the ``failed`` tests (labels of :func:`_verdicts`)."""
+    narrowed = schema.update_columns(
+        {
+            name: {
+                "nullable": column.nullable or ("not_null", name) not in failed,
+                "unique": column.unique and ("unique", name) in failed,
+                "checks": [
+                    check for i, check in enumerate(column.checks) if ("check", name, i) in failed
+                ],
+            }
+            for name, column in schema.columns.items()
+        }
+    )
+    keys = [key for i, key in enumerate(_unique_keys(schema)) if ("key", i) in failed]
+    narrowed.unique = None if not keys else schema.unique if len(keys) == 1 else keys
+    narrowed.checks = [c for i, c in enumerate(schema.checks) if ("check", None, i) in failed]
+    return narrowed
 
 
 def _polars_backend(schema: pa.DataFrameSchema, frame: pl.DataFrame) -> bool:
@@ -88,32 +123,38 @@ def _columns_as_declared(schema: pa.DataFrameSchema, frame: pl.DataFrame) -> boo
     return True
 
 
-def _verdicts(schema: pa.DataFrameSchema, lazy: pl.LazyFrame) -> Iterator[pl.LazyFrame]:
-    """One-row frames of booleans, each True when its test passes: one frame of the
-    nullability and uniqueness tests, one per check."""
-    yield lazy.select(_core_tests(schema, lazy.collect_schema()))
+def _verdicts(
+    schema: pa.DataFrameSchema, lazy: pl.LazyFrame
+) -> Iterator[tuple[list[tuple], pl.LazyFrame]]:
+    """One-row frames of booleans, each True when its test passes, with the labels of
+    their tests: one frame of the nullability and uniqueness tests, one per check."""
+    labels, tests = zip(*_core_tests(schema, lazy.collect_schema()), strict=True)
+    yield list(labels), lazy.select(tests)
     for name, column in schema.columns.items():
-        for check in column.checks:
-            yield _check_verdict(check, lazy, name)
-    for check in schema.checks:
-        yield _check_verdict(check, lazy, None)
+        for i, check in enumerate(column.checks):
+            yield [("check", name, i)], _check_verdict(check, lazy, name)
+    for i, check in enumerate(schema.checks):
+        yield [("check", None, i)], _check_verdict(check, lazy, None)
 
 
-def _core_tests(schema: pa.DataFrameSchema, dtypes: pl.Schema) -> list[pl.Expr]:
+def _core_tests(schema: pa.DataFrameSchema, dtypes: pl.Schema) -> list[tuple[tuple, pl.Expr]]:
     """Pandera's ``not_nullable``, ``field_uniqueness`` and
-    ``multiple_fields_uniqueness`` tests as aggregates."""
-    tests = [pl.lit(True)]  # a row even when the schema asks for no such test
+    ``multiple_fields_uniqueness`` tests as aggregates, with their labels."""
+    tests: list[tuple[tuple, pl.Expr]] = [(("frame",), pl.lit(True))]  # a row, even alone
     for name, column in schema.columns.items():
         value = pl.col(name)
         if not column.nullable:
             present = value.is_not_null()
             if dtypes[name] in FLOATS:  # pandera counts NaN as null too
                 present = present & value.is_not_nan()
-            tests.append(present.all())
+            tests.append((("not_null", name), present.all()))
         if column.unique:
-            tests.append(value.is_duplicated().any().not_())
-    tests += [pl.struct(key).is_duplicated().any().not_() for key in _unique_keys(schema)]
-    return [test.alias(f"t{i}") for i, test in enumerate(tests)]
+            tests.append((("unique", name), value.is_duplicated().any().not_()))
+    tests += [
+        (("key", i), pl.struct(key).is_duplicated().any().not_())
+        for i, key in enumerate(_unique_keys(schema))
+    ]
+    return [(label, test.alias(f"t{i}")) for i, (label, test) in enumerate(tests)]
 
 
 def _unique_keys(schema: pa.DataFrameSchema) -> list[list[str]]:

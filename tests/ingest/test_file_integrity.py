@@ -235,6 +235,18 @@ def test_a_resent_previous_day_is_a_stale_file(book: Path) -> None:
     assert_whole_file_untrusted(book, "stale_file", "alder", "identical")
 
 
+def test_a_file_of_the_previous_day_size_with_other_bytes_is_not_stale(book: Path) -> None:
+    cash = drop_file(book, "alder", "cash")
+    before = drop_file(book, "alder", "cash", PREVIOUS_DAY).read_bytes()
+    last_digit = max(before.rfind(digit) for digit in b"0123456789")
+    changed = b"1" if before[last_digit : last_digit + 1] != b"1" else b"2"
+    cash.write_bytes(before[:last_digit] + changed + before[last_digit + 1 :])
+    with drop_file(book, "alder", "transactions").open("ab") as transactions:
+        transactions.write(b"T-DEPOSIT,A1,2026-03-16,deposit,,,,100.00,,\n")
+    found, _ = findings_of(book, "stale_file")
+    assert found.is_empty()
+
+
 def test_files_that_are_legitimately_the_same_every_day_are_not_stale(book: Path) -> None:
     """An empty corporate-actions file; an account file on a day nothing moved it."""
     header = ",".join(alder_csv.COLUMNS["corporate_actions"]).encode() + b"\n"

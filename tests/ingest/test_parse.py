@@ -290,3 +290,64 @@ def test_the_rows_of_a_file_wanted_for_a_few_lots_are_those_the_whole_file_gives
     whole = parse_file(path, f.CUSTODIAN[custodian], "lots", root=tmp_path).rows
     assert wanted.equals(whole.join(keep, on=["account_id", "lot_id"], how="semi"))
     assert wanted["lot_id"].to_list() == ["A1-L2", "B2-L1"]
+
+
+@pytest.mark.parametrize("custodian", f.CUSTODIANS)
+@pytest.mark.parametrize(
+    "keep",
+    [
+        pl.DataFrame(schema={"account_id": pl.String, "lot_id": pl.String}),
+        pl.DataFrame({"account_id": ["A1", None], "lot_id": [None, "B2-L1"]}),
+        pl.DataFrame({"account_id": ["A1"], "lot_id": ["A1-L"]}),  # a prefix of two lot ids
+        pl.DataFrame({"account_id": ["A1", "A1"], "lot_id": ["A1-L1", "A1-L1"]}),
+    ],
+    ids=["no-lots", "nulls", "prefix", "twice"],
+)
+def test_lots_wanted_by_edge_case_keys_are_those_the_whole_file_gives(tmp_path, custodian, keep):
+    path = write(tmp_path, custodian, "lots", LOTS)
+
+    wanted = parse_rows(path, f.CUSTODIAN[custodian], "lots", keep, root=tmp_path)
+
+    whole = parse_file(path, f.CUSTODIAN[custodian], "lots", root=tmp_path).rows
+    assert wanted.equals(whole.join(keep, on=["account_id", "lot_id"], how="semi"))
+
+
+@pytest.mark.parametrize(
+    ("content", "details", "trailer_line", "body"),
+    [
+        # non-ASCII text before the trailer: the checksum is over the bytes as written
+        (
+            "H|BIRCH|CASH|03/16/2026|F\nD|Ä1|1.00\nD|A2|2.00\nT|2|{sum}\n",
+            "D|Ä1|1.00\nD|A2|2.00",
+            4,
+            "D|Ä1|1.00\nD|A2|2.00",
+        ),
+        # a detail whose account starts with T is no trailer; no line end after the trailer
+        (
+            "H|BIRCH|CASH|03/16/2026|F\nD|A1|1.00\nTX|A2|2.00\nT|2|{sum}",
+            "D|A1|1.00\nTX|A2|2.00",
+            4,
+            "D|A1|1.00\nTX|A2|2.00",
+        ),
+        # a bare T line is a trailer, with a line after it
+        ("H|BIRCH|CASH|03/16/2026|F\nD|A1|1.00\nT\nD|A2|2.00\n", "D|A1|1.00", 3, "D|A1|1.00"),
+        ("H|BIRCH|CASH|03/16/2026|F\nT|0|{sum}\n", "", 2, None),
+        ("H|BIRCH|CASH|03/16/2026|F\nD|A1|1.00\n", "D|A1|1.00", None, "D|A1|1.00"),
+        ("H|BIRCH|CASH|03/16/2026|F\n", "", None, None),
+        ("H|BIRCH|CASH|03/16/2026|F", "", None, None),
+    ],
+)
+def test_a_birch_envelope_is_read_around_its_detail_block(content, details, trailer_line, body):
+    checksum = birch_pipe.trailer_checksum(details.encode())
+    data = content.replace("{sum}", checksum).encode()
+
+    read, envelope = birch_pipe.BirchPipe().read_body(data, "cash")
+
+    assert read == body
+    assert envelope.computed_checksum == checksum
+    assert envelope.last_line == data.rstrip(b"\n").count(b"\n") + 1
+    if trailer_line is None:
+        assert envelope.trailer is None
+    else:
+        assert envelope.trailer == data.decode().split("\n")[trailer_line - 1]
+        assert envelope.lines_after_trailer == envelope.last_line - trailer_line

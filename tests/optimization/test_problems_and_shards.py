@@ -8,10 +8,11 @@ import datetime as dt
 import numpy as np
 import polars as pl
 import pytest
-from conftest import P_LOTS_SCALES, account, at_target_lots, lot, problems_for
+from conftest import P_LOTS_SCALES, account, at_target_lots, build_inputs, lot, problems_for
 
 from rebalance_pipeline.optimization import convex
 from rebalance_pipeline.optimization.problem import problems_from_frame, problems_to_frame
+from rebalance_pipeline.optimization.problem_table import build_problems
 from rebalance_pipeline.optimization.risk import account_risk
 from rebalance_pipeline.optimization.shards import (
     assign_shards,
@@ -297,3 +298,22 @@ def test_the_trades_name_lots_and_gains_only_where_they_apply():
     realized = result["realized_gain_st"] + result["realized_gain_lt"]
     assert taxable["realized_gain"].sum() == pytest.approx(realized)
     assert (trades["amount"] == trades["quantity"] * trades["price"]).all()
+
+
+def test_a_later_row_of_a_repeated_target_or_close_corrects_the_earlier():
+    features, canonical = build_inputs(accounts=[account("A", at_target_lots("A"))])
+    first_target = canonical["model_targets"].head(1)
+    security = first_target["security_id"][0]
+    canonical["model_targets"] = pl.concat(
+        [canonical["model_targets"], first_target.with_columns(target_weight=pl.lit(0.5))]
+    )
+    first_close = features["security_prices"].filter(pl.col("security_id") == security)
+    features["security_prices"] = pl.concat(
+        [features["security_prices"], first_close.with_columns(close=pl.col("close") * 2)]
+    )
+
+    [problem] = build_problems(features, canonical, Policy())
+
+    position = problem.security_ids.index(security)
+    assert problem.targets[position] == 0.5
+    assert problem.prices[position] == first_close["close"][0] * 2

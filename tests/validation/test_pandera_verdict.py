@@ -18,7 +18,7 @@ from conftest import AS_OF, BookFactory
 from rebalance_pipeline import generator, ingest
 from rebalance_pipeline.book import Book
 from rebalance_pipeline.validation import contracts
-from rebalance_pipeline.validation.pandera_verdict import passes
+from rebalance_pipeline.validation.pandera_verdict import failing_part, passes
 
 SEEDS = (1, 2, 5)
 
@@ -32,13 +32,36 @@ def pandera_passes(schema: pa.DataFrameSchema, frame: pl.DataFrame) -> bool:
     return True
 
 
+def failure_cases(schema: pa.DataFrameSchema, frame: pl.DataFrame) -> pl.DataFrame | None:
+    """Pandera's failure cases, in the columns the contracts read (a check's number among
+    its column's checks is not one: it differs in a narrowed schema)."""
+    try:
+        schema.validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as err:
+        return err.failure_cases.select(list(contracts.FAILURE_CASES))
+    return None
+
+
+def same_failure_cases(schema: pa.DataFrameSchema, frame: pl.DataFrame) -> bool:
+    """Pandera gives the narrowed schema of a failing frame the whole schema's failure
+    cases, in their order."""
+    narrowed = failing_part(schema, frame)
+    if narrowed is None:
+        return failure_cases(schema, frame) is None
+    whole, part = failure_cases(schema, frame), failure_cases(narrowed, frame)
+    return whole is not None and part is not None and whole.equals(part)
+
+
 def disagreements(book: Book) -> list[str]:
-    """The contract tables of ``book`` whose one-query verdict is not pandera's."""
+    """The contract tables of ``book`` whose one-query verdict is not pandera's, or whose
+    narrowed schema's failure cases are not the whole schema's."""
     out = []
     for table, schema in contracts.schemas(book.as_of).items():
         frame = getattr(book, table)
         if passes(schema, frame) != pandera_passes(schema, frame):
             out.append(f"{book.as_of} {table}")
+        elif not same_failure_cases(schema, frame):
+            out.append(f"{book.as_of} {table} failure cases")
     return out
 
 
@@ -179,6 +202,7 @@ def test_the_verdict_is_pandera_s_on_each_way_to_break_a_contract(
     schema = contracts.schemas(AS_OF)[table]
     assert pandera_passes(schema, frame) is pandera_verdict
     assert passes(schema, frame) is pandera_verdict
+    assert same_failure_cases(schema, frame)
 
 
 @pytest.mark.parametrize(("values", "pandera_verdict"), [([1, 2], True), ([1, 1], False)])
@@ -224,6 +248,7 @@ def test_the_verdict_is_pandera_s_for_checks_the_contracts_do_not_use(
     schema, frame = _not_null_schema(check), pl.DataFrame({"x": values}, schema={"x": pl.Float64})
     assert pandera_passes(schema, frame) is pandera_verdict
     assert passes(schema, frame) is pandera_verdict
+    assert same_failure_cases(schema, frame)
 
 
 @pytest.mark.parametrize(

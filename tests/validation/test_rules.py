@@ -553,3 +553,25 @@ def test_an_invalid_model_suspends_every_account_on_it(make_book, targets, messa
     finding = only_finding(result)
     assert finding["check"] == "invalid_model" and message in finding["message"]
     assert finding["account_ids"] == ["A1", "A2", "A3"]
+
+
+def _without_trailers(files: pl.DataFrame) -> pl.DataFrame:
+    return files.with_columns(trailer_rows=None, trailer_checksum=None)
+
+
+def test_files_without_trailers_that_list_every_account_are_not_cut(
+    make_book: BookFactory,
+) -> None:
+    assert run(make_book(source_files=_without_trailers)).findings.is_empty()
+
+
+def test_file_without_trailer_is_not_cut_by_the_accounts_of_another_custodian(
+    make_book: BookFactory,
+) -> None:
+    # C1's files end at A1 (A2 holds nothing); A3, listed after it, is C2's
+    book = make_book(
+        source_files=_without_trailers,
+        positions=lambda pos: pos.filter(pl.col("account_id") != "A2"),
+        lots=lambda lots: lots.filter(pl.col("account_id") != "A2"),
+    )
+    assert "truncated_file" not in run(book).findings["check"].to_list()

@@ -156,33 +156,38 @@ class BirchPipe(TextRecordsFormat):
 
     def read_body(self, content: bytes, kind: str) -> tuple[Body, Envelope]:
         """The detail records (the lines between header and trailer), and the envelope:
-        the header's date and whatever stands where the trailer should be."""
+        the header's date and whatever stands where the trailer should be.
+
+        The file is searched as bytes (a line end or ``T`` is one byte in UTF-8) and only
+        the detail block is decoded: a large file is not copied line by line as text."""
         code = KIND_CODES[kind]
-        text = content.decode().removesuffix("\n")  # the line end of the last line
-        header_line, _, rest = text.partition("\n")
-        header = header_line.split("|") if text else []
+        end = len(content) - 1 if content.endswith(b"\n") else len(content)  # last line end
+        header_end = _find(content, b"\n", 0, end)
+        header_line = content[:header_end].decode()
+        header = header_line.split("|") if end else []
         if header[:3] != ["H", "BIRCH", code] or len(header) != 5:
             raise UnreadableFile(f"first record is not a 'H|BIRCH|{code}|MM/DD/YYYY|<firm>' header")
         try:
             header_date = dt.datetime.strptime(header[3], DATE_FORMAT).date()
         except ValueError as error:
             raise UnreadableFile(f"header date {header[3]!r} is not MM/DD/YYYY") from error
-        last_line = text.count("\n") + 1
-        trailer_start = _first_trailer_start(text)
+        last_line = content.count(b"\n", 0, end) + 1
+        trailer_start = _first_trailer_start(content, end)
         if trailer_start is None:
-            block, trailer, trailer_line = rest, None, last_line + 1
+            block_end, trailer, trailer_line = end, None, last_line + 1
         else:
-            block = text[len(header_line) + 1 : trailer_start - 1]
-            trailer = text[trailer_start:].partition("\n")[0]
-            trailer_line = text.count("\n", 0, trailer_start) + 1
+            block_end = trailer_start - 1
+            trailer = content[trailer_start : _find(content, b"\n", trailer_start, end)].decode()
+            trailer_line = content.count(b"\n", 0, trailer_start) + 1
+        block = memoryview(content)[header_end + 1 : max(block_end, header_end + 1)]
         envelope = Envelope(
             header_date=header_date,
             last_line=last_line,
             trailer=trailer,
             lines_after_trailer=0 if trailer is None else last_line - trailer_line,
-            computed_checksum=trailer_checksum(block.encode()),
+            computed_checksum=trailer_checksum(block),
         )
-        return (block if trailer_line > 2 else None), envelope
+        return (str(block, "utf-8") if trailer_line > 2 else None), envelope
 
     def file_facts(self, envelope: object, details: int) -> dict:
         assert isinstance(envelope, Envelope)
@@ -220,10 +225,16 @@ class BirchPipe(TextRecordsFormat):
         return content.count(b"\nD|") + content.startswith(b"D|")
 
 
-def _first_trailer_start(text: str) -> int | None:
+def _find(content: bytes, sub: bytes, start: int, end: int) -> int:
+    """Where ``sub`` first stands in ``content[start:end]``; ``end`` when it does not."""
+    found = content.find(sub, start, end)
+    return end if found < 0 else found
+
+
+def _first_trailer_start(content: bytes, end: int) -> int | None:
     """Where the first record of type ``T`` (a line ``T`` or ``T|...``) after the header
-    begins; None when there is none."""
-    start = text.find("\nT")
-    while start >= 0 and text[start + 2 : start + 3] not in ("|", "\n", ""):
-        start = text.find("\nT", start + 2)
+    begins in ``content[:end]``; None when there is none."""
+    start = content.find(b"\nT", 0, end)
+    while start >= 0 and content[start + 2 : min(start + 3, end)] not in (b"|", b"\n", b""):
+        start = content.find(b"\nT", start + 2, end)
     return start + 1 if start >= 0 else None

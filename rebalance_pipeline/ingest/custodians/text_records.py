@@ -107,12 +107,15 @@ class TextRecordsFormat:
             "source_row",
         )
 
-    def split_records(self, bodies: list[Body], first_line: int = 2) -> pl.DataFrame:
+    def split_records(
+        self, bodies: list[Body], first_line: int = 2, lines_kept: pl.Expr | None = None
+    ) -> pl.DataFrame:
         """(_file, source_row, fields) of the records of every body (``_file``: its index).
 
         The text bodies are split at line ends and separators in one Polars pass (no
         Python string per line, one pass for many small files), their lines numbered
-        from ``first_line``.
+        from ``first_line``. ``lines_kept`` (on the line's text, column ``fields``) leaves
+        out the other lines of text bodies before they are split into fields.
         """
         texts = pl.DataFrame(
             {
@@ -127,10 +130,15 @@ class TextRecordsFormat:
             .explode("fields")
             .drop_nulls("fields")
         )
-        records = lines.select(
+        numbered = lines.select(
             "_file",
+            "fields",
             source_row=pl.int_range(pl.len(), dtype=pl.Int64) - pl.col("_start") + first_line,
-            fields=pl.col("fields").str.split(self.separator),
+        )
+        if lines_kept is not None:
+            numbered = numbered.filter(lines_kept)
+        records = numbered.select(
+            "_file", "source_row", fields=pl.col("fields").str.split(self.separator)
         )
         if not self.blank_lines_are_records:
             blank = (pl.col("fields").list.len() == 1) & (pl.col("fields").list.first() == "")
@@ -167,7 +175,8 @@ class TextRecordsFormat:
         """
         if not files:
             return []
-        records = self.split_records([body for body, _ in files])
+        lines_kept = None if keep is None else self._may_match(keep)
+        records = self.split_records([body for body, _ in files], lines_kept=lines_kept)
         text, ragged = self._text_columns(records, kind)
         if keep is not None:
             text = text.join(keep, on=keep.columns, how="semi", maintain_order="left")
@@ -205,6 +214,17 @@ class TextRecordsFormat:
             )
             for file_rows, file_found, (_, envelope) in zip(rows, found, files, strict=True)
         ]
+
+    def _may_match(self, keep: pl.DataFrame) -> pl.Expr:
+        """Whether a record's line may match a row of ``keep``: it holds one of the values
+        of each text column of ``keep`` that the format sends as is (not ``decoded``).
+        Every line that matches passes; the few others that pass are dropped once typed."""
+        kept = pl.lit(True)
+        for name, dtype in keep.schema.items():
+            if dtype == pl.String and self.decoded(pl.col(name), name) is None:
+                values = keep.get_column(name).drop_nulls().unique().sort().implode()
+                kept = kept & pl.col("fields").str.contains_any(pl.lit(values))
+        return kept
 
     def _text_columns(self, records: pl.DataFrame, kind: str) -> tuple[pl.DataFrame, pl.DataFrame]:
         """Text columns (canonical names) of a kind's records, and the ragged records
