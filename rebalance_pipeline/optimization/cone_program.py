@@ -21,6 +21,7 @@ that changes either fails there.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import types
 from collections.abc import Callable
 
@@ -61,19 +62,28 @@ class ConeProgram:
     variable_columns: tuple[np.ndarray, ...]  # each variable's entries of the primal solution
 
     def data(self) -> ConeData:
-        """The cone program at the parameters' current values."""
+        """The cone program at the parameters' current values. Its P and A are the
+        program's own matrices with this call's numbers written into them: valid until
+        the next call (Clarabel copies what it is given when a solver is made)."""
         vector = np.zeros(self.vector_size)
         vector[-1] = 1.0
         for parameter, start, end in self.parameters:
             vector[start:end] = np.ravel(parameter.value, order="F")
         numbers = self.data_map @ vector
-        p_nnz, a_nnz = len(self.p_structure[0]), len(self.a_structure[0])
-        q_end = p_nnz + self.a_structure[2][1]
-        return ConeData(
-            P=_csc(numbers[:p_nnz], self.p_structure),
-            q=numbers[p_nnz:q_end],
-            A=_csc(numbers[q_end : q_end + a_nnz], self.a_structure),
-            b=numbers[q_end + a_nnz :],
+        p_matrix, a_matrix = self._matrices
+        p_nnz, a_nnz = len(p_matrix.data), len(a_matrix.data)
+        q_end = p_nnz + a_matrix.shape[1]
+        p_matrix.data[:] = numbers[:p_nnz]
+        a_matrix.data[:] = numbers[q_end : q_end + a_nnz]
+        return ConeData(P=p_matrix, q=numbers[p_nnz:q_end], A=a_matrix, b=numbers[q_end + a_nnz :])
+
+    @functools.cached_property
+    def _matrices(self) -> tuple[sp.csc_array, sp.csc_array]:
+        """P and A with their fixed structure, made once: building a sparse matrix per
+        solve cost about as much as filling it."""
+        return (
+            _csc(np.zeros(len(self.p_structure[0])), self.p_structure),
+            _csc(np.zeros(len(self.a_structure[0])), self.a_structure),
         )
 
     def solve(self) -> ConeSolution:
