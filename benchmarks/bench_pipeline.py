@@ -278,7 +278,11 @@ def _process_tree(root: int) -> list[int]:
     while todo:
         pid = todo.pop()
         tree.append(pid)
-        for children in Path(f"/proc/{pid}/task").glob("*/children"):
+        try:
+            listings = list(Path(f"/proc/{pid}/task").glob("*/children"))
+        except OSError:
+            continue  # the process ended while its tasks were listed
+        for children in listings:
             try:
                 todo.extend(int(child) for child in children.read_text().split())
             except OSError:

@@ -189,3 +189,18 @@ print(bench.orphans_cpu_seconds())
 """
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert float(done.stdout) >= 0.3, done.stderr
+
+
+def test_a_process_ending_while_its_children_are_listed_is_left_out(monkeypatch) -> None:
+    """The race the sampler runs into: /proc/<pid>/task exists when the listing starts and
+    is gone when it is read. The process is still in the tree (its last sample was taken
+    or is read as gone); the sampler thread must not die of it."""
+    listing = Path.glob
+
+    def vanishing(path: Path, pattern: str):
+        if path == Path(f"/proc/{os.getpid()}/task"):
+            raise FileNotFoundError(2, "No such file or directory", str(path))
+        return listing(path, pattern)
+
+    monkeypatch.setattr(Path, "glob", vanishing)
+    assert bench._process_tree(os.getpid()) == [os.getpid()]
