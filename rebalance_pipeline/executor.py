@@ -23,12 +23,19 @@ class ExecutorChoice(enum.StrEnum):
     CELERY = "celery"  # dagster-celery workers, on this machine or others
 
 
-# imported by most steps: once in the forkserver, inherited by every step process
+# imported by most steps: once in the forkserver, inherited by every step process. Every
+# step process also opens the Dagster instance (its SQLite storage: SQLAlchemy, Alembic)
+# and rebuilds the job from ``runner.daily_job``; a module that is no longer there is
+# skipped by the forkserver, so Dagster's private paths cost speed at worst.
 PRELOADED_MODULES = [
     "rebalance_pipeline.definitions",
+    "rebalance_pipeline.runner",
     "cvxpy",
     "great_expectations",
     "pandera.polars",
+    "dagster._core.instance.factory",
+    "dagster._core.storage.sqlite_storage",
+    "dagster._core.storage.local_compute_log_manager",
 ]
 MULTIPROCESS_CONFIG = {"start_method": {"forkserver": {"preload_modules": PRELOADED_MODULES}}}
 
