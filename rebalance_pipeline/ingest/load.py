@@ -286,11 +286,10 @@ def _resent_files(root: Path, today: list[ParsedFile], recent: pl.DataFrame) -> 
         stale = parsed.findings.filter(pl.col("check") == "stale_file")
         if parsed.sha256 is None or parsed.rows.is_empty() or not stale.is_empty():
             continue
-        size = (root / parsed.source_file).stat().st_size
         same_size = recent.filter(
             (pl.col("custodian") == parsed.custodian)
             & (pl.col("kind") == parsed.kind)
-            & (pl.col("size") == size)
+            & (pl.col("size") == parsed.size)
         ).sort("file_date")
         earlier = [
             source_file

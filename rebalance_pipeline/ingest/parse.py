@@ -42,6 +42,7 @@ class ParsedFile:
     trailer_rows: int | None = None
     trailer_checksum: str | None = None
     computed_checksum: str | None = None
+    size: int | None = None  # bytes as delivered, when read
 
     def file_finding(self, check: str, message: str) -> pl.DataFrame:
         """A finding about this whole file (load_book scopes it to the custodian)."""
@@ -225,6 +226,7 @@ def _parsed(file: _Delivered, reading: FileReading | UnreadableFile | AdapterErr
         trailer_rows=reading.trailer_rows,
         trailer_checksum=reading.trailer_checksum,
         computed_checksum=reading.computed_checksum,
+        size=len(file.sent),
     )
 
 
