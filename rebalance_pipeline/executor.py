@@ -30,6 +30,7 @@ class ExecutorChoice(enum.StrEnum):
 PRELOADED_MODULES = [
     "rebalance_pipeline.definitions",
     "rebalance_pipeline.runner",
+    "rebalance_pipeline.instance_storage",
     "cvxpy",
     "great_expectations",
     "pandera.polars",

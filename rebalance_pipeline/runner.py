@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 import polars as pl
+import yaml
 
 from rebalance_pipeline import storage
 from rebalance_pipeline.executor import MULTIPROCESS_CONFIG, ExecutorChoice, resolve
@@ -49,13 +50,26 @@ def dagster_home() -> Path:
     config = path / "dagster.yaml"
     if not config.exists():
         # atomic: a run started at the same moment never reads half of it
-        storage.atomic_write_bytes(
-            config,
-            b"telemetry:\n  enabled: false\nfreshness:\n  enabled: true\n"
-            # step processes print warnings and up (no DEBUG engine lines on the terminal)
-            b"python_logs:\n  python_log_level: WARNING\n",
-        )
+        storage.atomic_write_bytes(config, instance_config(path).encode())
     return path
+
+
+def instance_config(path: Path) -> str:
+    """The ``dagster.yaml`` of a new instance at ``path``."""
+    settings = {
+        "telemetry": {"enabled": False},
+        "freshness": {"enabled": True},
+        # step processes print warnings and up (no DEBUG engine lines on the terminal)
+        "python_logs": {"python_log_level": "WARNING"},
+        "storage": {
+            "custom": {
+                "module": "rebalance_pipeline.instance_storage",
+                "class": "SqliteStorage",
+                "config": {"base_dir": str(path.resolve())},
+            }
+        },
+    }
+    return yaml.safe_dump(settings, sort_keys=False)
 
 
 @dataclasses.dataclass(frozen=True)

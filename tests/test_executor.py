@@ -23,6 +23,7 @@ from rebalance_pipeline.runner import (
     daily_job,
     execution_config,
     expected_shards,
+    instance_config,
     materialize_date,
 )
 from rebalance_pipeline.storage import latest_drop_date
@@ -173,6 +174,7 @@ def test_a_step_process_opens_the_instance_and_its_job_with_preloaded_modules(tm
     """What every step process does before its step (open the Dagster instance from its
     reference, rebuild the job) imports no SQL storage and none of the package again:
     those imports were a quarter of a second of every step's CPU."""
+    (tmp_path / "dagster.yaml").write_text(instance_config(tmp_path))  # as `rebalance run`'s
     script = f"""
 import sys
 from rebalance_pipeline.executor import PRELOADED_MODULES
