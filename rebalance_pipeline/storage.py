@@ -116,11 +116,17 @@ def report_file(day: dt.date, root: Path | None = None) -> Path:
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file and a rename."""
     with _temporary(path) as tmp:
-        with tmp.open("wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        tmp.write_bytes(data)
+        _publish(tmp, path)
+
+
+def _publish(tmp: Path, path: Path) -> None:
+    """Give the written ``tmp`` the name ``path``, durably: its bytes reach the disk
+    before the rename, and the rename before this returns, so after a crash ``path``
+    holds either its old content or all of the new."""
+    with tmp.open("rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
     _sync_directory(path.parent)
 
 
@@ -203,8 +209,7 @@ def write_partition(df: pl.DataFrame, table: str, day: dt.date, root: Path | Non
     path = partition_file(table, day, root)
     with _temporary(path) as tmp:
         df.write_parquet(tmp, compression="zstd", statistics=False)
-        os.replace(tmp, path)
-    _sync_directory(path.parent)
+        _publish(tmp, path)
     return path
 
 
@@ -258,5 +263,5 @@ def build_catalog(root: Path | None = None) -> list[str]:
                         f"read_parquet('{pattern}', hive_partitioning = true, "
                         "union_by_name = true)"
                     )
-            os.replace(tmp, target)
+            _publish(tmp, target)
     return tables

@@ -1,4 +1,5 @@
 import datetime as dt
+import os
 
 import duckdb
 import polars as pl
@@ -29,3 +30,25 @@ def test_same_frame_gives_the_same_bytes(tmp_path):
     first = storage.write_partition(df, "t", dt.date(2026, 1, 2), tmp_path / "one").read_bytes()
     second = storage.write_partition(df, "t", dt.date(2026, 1, 2), tmp_path / "two").read_bytes()
     assert first == second
+
+
+def test_a_partition_is_on_disk_before_it_takes_its_name(tmp_path, monkeypatch):
+    """After a crash the partition's name holds either the old file or the whole new
+    one: the new file's bytes are synced before the rename that publishes them."""
+    events: list[tuple[str, str]] = []
+    sync, rename = os.fsync, os.replace
+
+    def recorded_fsync(fd: int) -> None:
+        events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
+        sync(fd)
+
+    def recorded_replace(source, target) -> None:
+        events.append(("replace", str(source)))
+        rename(source, target)
+
+    monkeypatch.setattr(os, "fsync", recorded_fsync)
+    monkeypatch.setattr(os, "replace", recorded_replace)
+    df = pl.DataFrame({"account_id": ["A1"], "quantity": [1.0]})
+    storage.write_partition(df, "positions", dt.date(2026, 3, 16), tmp_path)
+    [published] = [path for kind, path in events if kind == "replace"]
+    assert ("fsync", published) in events[: events.index(("replace", published))]
