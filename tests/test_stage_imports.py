@@ -49,6 +49,7 @@ APPLICATIONS = (
     "executor",
     "runner",
     "run_progress",
+    "instance_storage",
     "cli",
     "workflow",
     "operations",
