@@ -37,6 +37,7 @@ PRELOADED_MODULES = [
     "dagster._core.instance.factory",
     "dagster._core.storage.sqlite_storage",
     "dagster._core.storage.local_compute_log_manager",
+    "rebalance_pipeline.forkserver_warmup",  # last: it runs what the others import
 ]
 MULTIPROCESS_CONFIG = {"start_method": {"forkserver": {"preload_modules": PRELOADED_MODULES}}}
 

@@ -50,6 +50,7 @@ APPLICATIONS = (
     "runner",
     "run_progress",
     "instance_storage",
+    "forkserver_warmup",
     "cli",
     "workflow",
     "operations",
