@@ -105,7 +105,14 @@ def discover_models(sql_dir: Path = SQL_DIR) -> list[SqlModel]:
 
 
 def load_model(path: Path) -> SqlModel:
-    sql = path.read_text(encoding="utf-8")
+    return _model_of(path, path.read_text(encoding="utf-8"))
+
+
+@functools.cache
+def _model_of(path: Path, sql: str) -> SqlModel:
+    """The model of ``path`` holding ``sql``, parsed once per process: the definitions
+    and validation both load the shipped models, and parsing a model's column lineage
+    takes longer than running it. Keyed by the text, so an edited file is parsed anew."""
     query = _expand_table_macros(path, _parse_single_select(path, sql))
     return SqlModel(
         name=path.stem,

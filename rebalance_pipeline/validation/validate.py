@@ -4,7 +4,6 @@ queue for manual handling the suspended accounts that owe a high-priority withdr
 from __future__ import annotations
 
 import dataclasses
-import functools
 
 import polars as pl
 
@@ -32,9 +31,8 @@ class ValidationResult:
 BOOK_MODELS = ("restricted_securities", "sell_gains", "wash_sale_windows")
 
 
-@functools.cache
 def validation_models() -> tuple[SqlModel, ...]:
-    """Loaded once: reading a model's column lineage takes a good part of a second."""
+    """The models as the definitions loaded them (``load_model`` parses a file once)."""
     return tuple(load_model(SQL_DIR / f"{name}.sql") for name in BOOK_MODELS)
 
 

@@ -12,6 +12,7 @@ from rebalance_pipeline.features import (
     CONTEXT_TABLES,
     SqlModelError,
     discover_models,
+    load_model,
     run_model,
     run_models,
 )
@@ -134,6 +135,25 @@ def test_a_table_macro_call_reads_the_tables_it_is_given(tmp_path):
     # the macro's SELECT stands in for the call: its sells are a dependency and a source
     assert model.deps == ("accounts", "sell_gains")
     assert model.column_lineage["realized_gain"] == ("sell_gains.realized_gain",)
+
+
+def test_a_model_is_parsed_once_per_process_until_its_file_changes(tmp_path, monkeypatch):
+    import sqlglot.lineage
+
+    lineages = []
+    monkeypatch.setattr(
+        sqlglot.lineage,
+        "lineage",
+        lambda *args, **kwargs: lineages.append(args) or {},
+    )
+    path = write(tmp_path, "cash", "select c.cash from cash_balances as c")
+    first = load_model(path)
+    # validation loads the models the definitions loaded: the same model, not parsed again
+    assert discover_models(tmp_path) == [first]
+    assert len(lineages) == 1
+    write(tmp_path, "cash", "select c.account_id from cash_balances as c")
+    assert load_model(path) != first
+    assert len(lineages) == 2
 
 
 def test_lineage_failure_does_not_stop_discovery(tmp_path, monkeypatch):
