@@ -6,11 +6,15 @@ deposited cash), and the findings of every fault the format can carry."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import polars as pl
 import pytest
 
+from rebalance_pipeline.ingest.custodians import ibkr_flex as flex
 from rebalance_pipeline.ingest.custodians.adapter import UnreadableFile
 from rebalance_pipeline.ingest.custodians.ibkr_flex import (
     file_date,
@@ -244,3 +248,89 @@ def test_file_name_and_date():
     assert file_date("rebalance_daily.20260316.xml") == DAY
     assert file_date("rebalance_daily.20260230.xml") is None
     assert file_date("positions_20260316.csv") is None
+
+
+def test_a_file_is_parsed_once_for_all_its_kinds_and_raw_records(monkeypatch):
+    """One Flex file holds every kind: ingest reads it per kind for the raw tables and
+    the canonical ones, and each read used to parse the whole document again."""
+    parsed: list[bytes] = []
+    parse = flex.parse_document
+
+    def counted(content: bytes) -> flex.Document:
+        parsed.append(content)
+        return parse(content)
+
+    monkeypatch.setattr(flex, "RECENT_DOCUMENTS", flex._RecentDocuments(size=1))
+    monkeypatch.setattr(flex, "parse_document", counted)
+    same_bytes_read_again = bytes(bytearray(SAMPLE))
+    readings = {kind: read_flex(SAMPLE, kind) for kind in flex.KINDS}
+    records = {kind: raw_records(same_bytes_read_again, kind) for kind in flex.KINDS}
+    assert len(parsed) == 1
+    monkeypatch.undo()
+    for kind in flex.KINDS:  # the same as a reading of a fresh parse
+        fresh = flex._RecentDocuments(size=1)
+        monkeypatch.setattr(flex, "RECENT_DOCUMENTS", fresh)
+        assert readings[kind].rows.equals(read_flex(SAMPLE, kind).rows)
+        assert records[kind].equals(raw_records(SAMPLE, kind))
+
+
+def test_readers_of_one_file_in_threads_share_one_parse(monkeypatch):
+    parsed: list[bytes] = []
+    parse = flex.parse_document
+    started = threading.Barrier(3)
+
+    def slow(content: bytes) -> flex.Document:
+        parsed.append(content)
+        time.sleep(0.2)  # the other readers arrive while this one parses
+        return parse(content)
+
+    monkeypatch.setattr(flex, "RECENT_DOCUMENTS", flex._RecentDocuments(size=1))
+    monkeypatch.setattr(flex, "parse_document", slow)
+
+    def read(kind: str) -> pl.DataFrame:
+        started.wait()
+        return read_flex(SAMPLE, kind).rows
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        rows = list(pool.map(read, ["positions", "lots", "cash"]))
+    assert len(parsed) == 1
+    assert [frame.height for frame in rows] == [3, 4, 2]
+
+
+def test_an_unreadable_file_is_unreadable_for_every_kind_and_only_the_last_files_are_kept(
+    monkeypatch,
+):
+    documents = flex._RecentDocuments(size=1)
+    monkeypatch.setattr(flex, "RECENT_DOCUMENTS", documents)
+    for kind in ("positions", "lots"):
+        with pytest.raises(UnreadableFile, match="root element"):
+            read_flex(b"<Other/>", kind)
+    read_flex(SAMPLE, "cash")
+    assert list(documents._documents) == [SAMPLE]
+
+
+def test_a_parse_that_fails_unexpectedly_fails_its_waiting_readers_and_is_retried(monkeypatch):
+    parse = flex.parse_document
+    started = threading.Barrier(2)
+    failures = iter([MemoryError("no room")])
+
+    def failing_once(content: bytes) -> flex.Document:
+        time.sleep(0.2)  # the other reader arrives while this one parses
+        for failure in failures:
+            raise failure
+        return parse(content)
+
+    monkeypatch.setattr(flex, "RECENT_DOCUMENTS", flex._RecentDocuments(size=1))
+    monkeypatch.setattr(flex, "parse_document", failing_once)
+
+    def read(kind: str) -> str:
+        started.wait()
+        try:
+            read_flex(SAMPLE, kind)
+        except MemoryError as error:
+            return str(error)
+        return "read"
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        assert list(pool.map(read, ["positions", "lots"])) == ["no room", "no room"]
+    assert read_flex(SAMPLE, "cash").rows.height == 2

@@ -46,7 +46,10 @@ import dataclasses
 import datetime as dt
 import decimal
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
+from concurrent.futures import Future
 from typing import Any
 
 import polars as pl
@@ -248,7 +251,58 @@ class _Collector:
         return self.document
 
 
+class _RecentDocuments:
+    """The documents of the files read last, each parsed once for every kind read from it.
+
+    One Flex file holds all six kinds, and ingest reads it once per kind for the raw
+    tables and once per kind for the canonical ones, several at a time in threads: without
+    this, a date parsed today's file twelve times. A file is known by its bytes; a parse
+    under way is waited for, not started again; a file that is not a Flex document raises
+    for every reader. Only the last ``size`` files are kept: a document takes several
+    times its file's size in memory.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._lock = threading.Lock()
+        self._documents: OrderedDict[bytes, Future[Document]] = OrderedDict()
+
+    def document(self, content: bytes) -> Document:
+        with self._lock:
+            parsing = self._documents.get(content)
+            first = parsing is None
+            if first:
+                parsing = self._documents[content] = Future()
+                while len(self._documents) > self._size:
+                    self._documents.popitem(last=False)
+            else:
+                self._documents.move_to_end(content)
+        if first:
+            try:
+                parsing.set_result(parse_document(content))
+            except UnreadableFile as error:  # what these bytes are: kept for every reader
+                parsing.set_exception(error)
+            except BaseException as error:  # the readers waiting get it too, a later one retries
+                parsing.set_exception(error)
+                self._forget(content, parsing)
+        return parsing.result()
+
+    def _forget(self, content: bytes, parsing: Future[Document]) -> None:
+        with self._lock:
+            if self._documents.get(content) is parsing:
+                del self._documents[content]
+
+
+RECENT_DOCUMENTS = _RecentDocuments(size=1)
+
+
 def read_document(content: bytes) -> Document:
+    """The statements and data elements of a Flex file (parsed once while it is among the
+    files read last, see :class:`_RecentDocuments`)."""
+    return RECENT_DOCUMENTS.document(content)
+
+
+def parse_document(content: bytes) -> Document:
     """The statements and data elements of a Flex file. Raises UnreadableFile when the bytes
     are not a Flex XML document; a document that ends early or has content after its end
     keeps what was read, with a file fault."""
