@@ -334,3 +334,16 @@ def test_a_parse_that_fails_unexpectedly_fails_its_waiting_readers_and_is_retrie
     with ThreadPoolExecutor(max_workers=2) as pool:
         assert list(pool.map(read, ["positions", "lots"])) == ["no room", "no room"]
     assert read_flex(SAMPLE, "cash").rows.height == 2
+
+
+def test_a_bad_text_repeated_by_several_accounts_is_a_finding_of_each():
+    """Values are converted once per distinct text; a text that does not convert is
+    still a finding of every element that sent it."""
+    content = SAMPLE.replace(
+        b'markPrice="51.25" costBasisMoney', b'markPrice="51.2x" costBasisMoney'
+    )
+    assert _findings(content, "prices") == [
+        (6, ["U1000001"], "malformed_number", "close"),
+        (28, ["U1000002"], "malformed_number", "close"),
+    ]
+    assert _findings(SAMPLE, "prices") == []  # the good text of the same file converts

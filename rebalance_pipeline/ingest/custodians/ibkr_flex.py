@@ -45,6 +45,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import decimal
+import functools
 import re
 import threading
 from collections import OrderedDict
@@ -454,12 +455,20 @@ def _convert(element: Element, source: Source, account: str | None, found: list[
         if text is None:
             continue
         try:
-            values[attribute] = parse_element_attr(flex_type, attribute, text)[1]
+            values[attribute] = _converted(flex_type, attribute, text)
         except FlexParserError as error:
             check = _check(flex_type.__annotations__[attribute])
             message = f"{element.tag} {attribute} {text!r} does not convert ({error})"
             found.append(_finding(element.line, account, check, message, column or ""))
     return values
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _converted(flex_type: type, attribute: str, text: str) -> Any:
+    """ibflex's value of an attribute's text. The accounts of a file repeat most texts
+    (symbols, currencies, dates, the day's mark prices), and each is converted once; the
+    values are immutable, so one serves every element."""
+    return parse_element_attr(flex_type, attribute, text)[1]
 
 
 def _check(annotation: str) -> str:
