@@ -15,13 +15,17 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
     SQLITE_BUSY_TIMEOUT_SECONDS,
     SqliteEventLogStorage,
 )
-from dagster._core.storage.sqlite_storage import DagsterSqliteStorage, _event_logs_directory
+from dagster._core.storage.sqlite_storage import (
+    DagsterSqliteStorage,
+    SqliteStorageConfig,
+    _event_logs_directory,
+)
+from dagster._serdes import ConfigurableClassData
 from sqlalchemy import Connection, Engine, create_engine
 from sqlalchemy.pool import NullPool
 
@@ -34,7 +38,7 @@ class EngineReusingSqliteEventLogStorage(SqliteEventLogStorage):
     """Dagster's SQLite event log, one engine per database file instead of one per
     connection."""
 
-    def __init__(self, base_dir: str, inst_data: Any = None) -> None:
+    def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None) -> None:
         # before Dagster's __init__, which connects when it creates the index database
         self._engine = functools.lru_cache(maxsize=ENGINES_KEPT)(_sqlite_engine)
         super().__init__(base_dir, inst_data)
@@ -61,12 +65,14 @@ class SqliteStorage(DagsterSqliteStorage):
     """Dagster's default SQLite storage (runs, schedules and event log under one
     folder, laid out as Dagster lays them out) with the engine-reusing event log."""
 
-    def __init__(self, base_dir: str, inst_data: Any = None) -> None:
+    def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None) -> None:
         super().__init__(base_dir, inst_data=inst_data)
         self._event_log_storage = EngineReusingSqliteEventLogStorage(
             _event_logs_directory(base_dir)
         )
 
     @classmethod
-    def from_config_value(cls, inst_data: Any, config_value: Any) -> SqliteStorage:
+    def from_config_value(
+        cls, inst_data: ConfigurableClassData, config_value: SqliteStorageConfig
+    ) -> SqliteStorage:
         return cls.from_local(inst_data=inst_data, **config_value)
